@@ -1,0 +1,49 @@
+# fanout: the two commands are `make demo` and `make test`; both set up .venv themselves.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt src/requirements.txt | cksum | cut -d' ' -f1)
+export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
+EVENT ?= events/direct.json
+
+.PHONY: help venv demo invoke test lint typecheck unit integration e2e bench clean
+
+help:
+	@echo "make demo                 run the function in the Lambda runtime emulator against a local demo target"
+	@echo "make invoke EVENT=...     invoke it with an event file (default $(EVENT))"
+	@echo "make test                 lint, type-check and run every test tier"
+	@echo "make bench                benchmarks: prints a table, writes bench/results.json and bench/results.png"
+
+$(STAMP): requirements-dev.txt src/requirements.txt
+	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=...)")'
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@rm -f $(VENV)/.installed-* && touch $@
+
+venv: $(STAMP)
+
+demo: venv
+	$(BIN)/python -m devtools.demo
+
+invoke: venv
+	$(BIN)/python -m devtools.demo --event $(EVENT)
+
+lint: venv
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+typecheck: venv
+	$(BIN)/mypy
+
+test: lint typecheck
+	$(BIN)/python -m pytest
+
+unit integration e2e: venv
+	$(BIN)/python -m pytest tests/$@
+
+bench: venv
+	$(BIN)/python -m bench
+
+clean:
+	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .aws-sam

@@ -1,0 +1,344 @@
+"""A local HTTP target with well-behaved and hostile endpoints, on 127.0.0.1 only.
+
+Used by ``make demo``, the integration and e2e tests and the benchmarks. Endpoints:
+
+    /ok?bytes=N&delay_ms=D          200 with N bytes after D ms
+    /status/{code}?delay_ms=D       that status
+    /hang                           never answers (until the client goes away)
+    /trickle?interval_ms=I&bytes=N  headers at once, then one body byte every I ms
+    /slow-headers?interval_ms=I     the status line, then one header line every I ms, forever
+    /reset                          accepts the request, then resets the TCP connection
+    /close                          closes the connection without an answer
+    /redirect/{n}                   302 -> /redirect/{n-1} ... /redirect/0 answers 200
+    /redirect-loop                  302 to itself
+    /redirect-to?url=U              302 to U
+    /flaky/{key}?fail=N&status=S&retry_after=R
+                                    the first N hits of {key} answer S (default 503), then 200
+    /big?bytes=N                    a body of N bytes, streamed
+    /gzip-bomb?mib=M                a gzip body that inflates to M MiB of zeros
+    /echo                           the request's method, headers and body as JSON
+    /__stats                        counters: requests, in-flight peaks (total and per Host),
+                                    open connections, hits per path
+    /__reset                        zero the counters
+
+Hostile endpoints loop a bounded number of times and stop when the client leaves.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import gzip
+import json
+import socket
+import struct
+import threading
+from collections import Counter
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from aiohttp import web
+
+MAX_HOSTILE_STEPS = 100_000
+Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
+
+
+@dataclass
+class Stats:
+    requests: int = 0
+    in_flight: int = 0
+    peak_in_flight: int = 0
+    in_flight_by_host: Counter[str] = field(default_factory=Counter)
+    peak_by_host: dict[str, int] = field(default_factory=dict)
+    hits: Counter[str] = field(default_factory=Counter)
+    flaky: Counter[str] = field(default_factory=Counter)
+
+    def reset(self) -> None:
+        self.requests = self.peak_in_flight = 0
+        self.peak_by_host.clear()
+        self.hits.clear()
+        self.flaky.clear()
+        self.peak_in_flight = self.in_flight
+
+
+def _gzip_bomb(mib: int) -> bytes:
+    return gzip.compress(b"\0" * (mib * 1_048_576), compresslevel=9)
+
+
+class TargetApp:
+    """The aiohttp application and its counters."""
+
+    def __init__(self) -> None:
+        self.stats = Stats()
+        self.runner: web.AppRunner | None = None
+        self._bombs: dict[int, bytes] = {}
+        app = web.Application(middlewares=[self._count])
+        r = app.router
+        r.add_get("/ok", self.ok)
+        r.add_route("*", "/status/{code}", self.status)
+        r.add_get("/hang", self.hang)
+        r.add_get("/trickle", self.trickle)
+        r.add_get("/slow-headers", self.slow_headers)
+        r.add_get("/reset", self.reset_conn)
+        r.add_get("/close", self.close_conn)
+        r.add_get("/redirect/{n}", self.redirect)
+        r.add_get("/redirect-loop", self.redirect_loop)
+        r.add_get("/redirect-to", self.redirect_to)
+        r.add_route("*", "/flaky/{key}", self.flaky)
+        r.add_get("/big", self.big)
+        r.add_get("/gzip-bomb", self.gzip_bomb)
+        r.add_route("*", "/echo", self.echo)
+        r.add_get("/__stats", self.stats_view)
+        r.add_post("/__reset", self.reset_view)
+        self.app = app
+
+    @web.middleware
+    async def _count(self, request: web.Request, handler: Handler) -> web.StreamResponse:
+        if request.path.startswith("/__"):
+            return await handler(request)
+        s = self.stats
+        host = request.host
+        s.requests += 1
+        s.hits[request.path] += 1
+        s.in_flight += 1
+        s.in_flight_by_host[host] += 1
+        s.peak_in_flight = max(s.peak_in_flight, s.in_flight)
+        s.peak_by_host[host] = max(s.peak_by_host.get(host, 0), s.in_flight_by_host[host])
+        try:
+            return await handler(request)
+        finally:
+            s.in_flight -= 1
+            s.in_flight_by_host[host] -= 1
+
+    @staticmethod
+    async def _delay(request: web.Request) -> None:
+        delay_ms = float(request.query.get("delay_ms", "0"))
+        if delay_ms > 0:
+            await asyncio.sleep(delay_ms / 1000)
+
+    async def ok(self, request: web.Request) -> web.Response:
+        await self._delay(request)
+        return web.Response(body=b"x" * int(request.query.get("bytes", "2")))
+
+    async def status(self, request: web.Request) -> web.Response:
+        await self._delay(request)
+        return web.Response(status=int(request.match_info["code"]), text="status")
+
+    async def _until_client_leaves(self, request: web.Request, interval_s: float) -> None:
+        for _ in range(MAX_HOSTILE_STEPS):
+            if request.transport is None or request.transport.is_closing():
+                return
+            await asyncio.sleep(interval_s)
+
+    async def hang(self, request: web.Request) -> web.StreamResponse:
+        await self._until_client_leaves(request, 0.05)
+        return web.Response(status=504)
+
+    async def trickle(self, request: web.Request) -> web.StreamResponse:
+        interval = float(request.query.get("interval_ms", "100")) / 1000
+        total = int(request.query.get("bytes", str(MAX_HOSTILE_STEPS)))
+        response = web.StreamResponse()
+        response.content_length = total
+        await response.prepare(request)
+        try:
+            for _ in range(min(total, MAX_HOSTILE_STEPS)):
+                await response.write(b".")
+                await asyncio.sleep(interval)
+        except (ConnectionError, RuntimeError):
+            pass
+        return response
+
+    async def slow_headers(self, request: web.Request) -> web.StreamResponse:
+        interval = float(request.query.get("interval_ms", "100")) / 1000
+        transport = request.transport
+        assert transport is not None
+        transport.write(b"HTTP/1.1 200 OK\r\n")
+        for i in range(MAX_HOSTILE_STEPS):
+            if transport.is_closing():
+                break
+            transport.write(f"X-Slow-{i}: y\r\n".encode())
+            await asyncio.sleep(interval)
+        transport.close()
+        raise asyncio.CancelledError  # nothing more to send; aiohttp drops the request
+
+    async def reset_conn(self, request: web.Request) -> web.StreamResponse:
+        transport = request.transport
+        assert transport is not None
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        transport.abort()
+        raise asyncio.CancelledError
+
+    async def close_conn(self, request: web.Request) -> web.StreamResponse:
+        assert request.transport is not None
+        request.transport.close()
+        raise asyncio.CancelledError
+
+    async def redirect(self, request: web.Request) -> web.StreamResponse:
+        n = int(request.match_info["n"])
+        if n <= 0:
+            return web.Response(text="arrived")
+        raise web.HTTPFound(f"/redirect/{n - 1}")
+
+    async def redirect_loop(self, request: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound("/redirect-loop")
+
+    async def redirect_to(self, request: web.Request) -> web.StreamResponse:
+        raise web.HTTPFound(request.query["url"])
+
+    async def flaky(self, request: web.Request) -> web.Response:
+        key = request.match_info["key"]
+        self.stats.flaky[key] += 1
+        if self.stats.flaky[key] <= int(request.query.get("fail", "1")):
+            headers = {}
+            if "retry_after" in request.query:
+                headers["Retry-After"] = request.query["retry_after"]
+            return web.Response(status=int(request.query.get("status", "503")), headers=headers)
+        return web.Response(text=f"recovered after {self.stats.flaky[key] - 1} failures")
+
+    async def big(self, request: web.Request) -> web.StreamResponse:
+        total = int(request.query.get("bytes", "1048576"))
+        response = web.StreamResponse()
+        response.content_length = total
+        await response.prepare(request)
+        chunk = b"b" * 65_536
+        sent = 0
+        try:
+            while sent < total:
+                part = chunk[: total - sent]
+                await response.write(part)
+                sent += len(part)
+        except (ConnectionError, RuntimeError):
+            pass
+        return response
+
+    async def gzip_bomb(self, request: web.Request) -> web.Response:
+        mib = int(request.query.get("mib", "256"))
+        if mib not in self._bombs:
+            self._bombs[mib] = await asyncio.to_thread(_gzip_bomb, mib)
+        return web.Response(
+            body=self._bombs[mib],
+            headers={"Content-Encoding": "gzip", "Content-Type": "application/octet-stream"},
+        )
+
+    async def echo(self, request: web.Request) -> web.Response:
+        body = await request.read()
+        return web.json_response(
+            {
+                "method": request.method,
+                "headers": dict(request.headers),
+                "body": body.decode("utf-8", "replace"),
+            }
+        )
+
+    def open_connections(self) -> int:
+        server = self.runner.server if self.runner else None
+        return len(server.connections) if server is not None else 0
+
+    def snapshot(self) -> dict[str, Any]:
+        s = self.stats
+        return {
+            "requests": s.requests,
+            "in_flight": s.in_flight,
+            "peak_in_flight": s.peak_in_flight,
+            "peak_by_host": dict(s.peak_by_host),
+            "hits": dict(s.hits),
+            "open_connections": self.open_connections(),
+        }
+
+    async def stats_view(self, request: web.Request) -> web.Response:
+        return web.json_response(self.snapshot())
+
+    async def reset_view(self, request: web.Request) -> web.Response:
+        self.stats.reset()
+        return web.json_response({"reset": True})
+
+
+class DemoTarget:
+    """The target running on its own event loop in a background thread.
+
+    ``with DemoTarget() as target: target.url("/ok")`` — stats are read in-process.
+    """
+
+    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+        if not host.startswith("127.") and host != "::1":
+            raise ValueError("the demo target only listens on loopback")
+        self.host = host
+        self.port = port
+        self.target = TargetApp()
+        self._loop = asyncio.new_event_loop()
+        self._thread = threading.Thread(target=self._loop.run_forever, name="demo-target", daemon=True)
+        self._site: web.TCPSite | None = None
+
+    @property
+    def base_url(self) -> str:
+        return f"http://{self.host}:{self.port}"
+
+    def url(self, path: str) -> str:
+        return self.base_url + path
+
+    def _call(self, coro: Awaitable[Any]) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, self._loop).result(timeout=30)  # type: ignore[arg-type]
+
+    async def _start(self) -> None:
+        runner = web.AppRunner(self.target.app, access_log=None, shutdown_timeout=0.5)
+        await runner.setup()
+        site = web.TCPSite(runner, self.host, self.port, backlog=4096, reuse_address=True)
+        await site.start()
+        self.target.runner = runner
+        self._site = site
+        self.port = int(runner.addresses[0][1])
+
+    async def _stop(self) -> None:
+        if self.target.runner is not None:
+            await self.target.runner.cleanup()
+
+    async def _snapshot(self) -> dict[str, Any]:
+        return self.target.snapshot()
+
+    async def _reset(self) -> None:
+        self.target.stats.reset()
+
+    def start(self) -> DemoTarget:
+        self._thread.start()
+        self._call(self._start())
+        return self
+
+    def stop(self) -> None:
+        try:
+            self._call(self._stop())
+        finally:
+            self._loop.call_soon_threadsafe(self._loop.stop)
+            self._thread.join(timeout=10)
+            self._loop.close()
+
+    def stats(self) -> dict[str, Any]:
+        result: dict[str, Any] = self._call(self._snapshot())
+        return result
+
+    def reset(self) -> None:
+        self._call(self._reset())
+
+    def __enter__(self) -> DemoTarget:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--port", type=int, default=8080)
+    args = parser.parse_args()
+    target = TargetApp()
+    print(json.dumps({"listening": f"http://{args.host}:{args.port}"}), flush=True)
+    web.run_app(target.app, host=args.host, port=args.port, access_log=None, print=None)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,133 @@
+"""Every setting the service reads from its environment, in one place.
+
+Settings are read once, when the module is imported (as Lambda fixes a function's
+environment for its lifetime). ``load_settings`` exists so tests and tools can build
+a ``Settings`` from any mapping without touching ``os.environ``.
+
+Request options have a *default* (used when the caller omits the option) and a
+*maximum* (a caller asking for more gets a validation error). Both are here.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Literal
+
+TransportName = Literal["aiohttp", "httpcore"]
+
+
+class ConfigError(ValueError):
+    """An environment variable holds a value the service cannot use."""
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
+    """Server-side defaults, caps and tuning; see README "Configuration"."""
+
+    # Request size.
+    max_urls: int = 10_000
+    # Defaults for request options and their server-side maxima.
+    default_concurrency: int = 64
+    max_concurrency: int = 1_000
+    default_per_host_concurrency: int = 8
+    max_per_host_concurrency: int = 256
+    default_request_timeout_s: float = 10.0
+    max_request_timeout_s: float = 300.0
+    default_retries: int = 2
+    max_retries: int = 10
+    default_max_redirects: int = 5
+    max_max_redirects: int = 20
+    default_max_body_bytes: int = 1_048_576
+    max_max_body_bytes: int = 100 * 1_048_576
+    max_header_bytes: int = 16_384
+    # Deadline: remaining time minus (base + per-URL allowance).
+    deadline_margin_base_ms: float = 250.0
+    deadline_margin_per_url_ms: float = 0.05
+    # Retries: full-jitter exponential backoff.
+    retry_backoff_base_s: float = 0.1
+    retry_backoff_cap_s: float = 5.0
+    retry_min_attempt_s: float = 0.2
+    # HTTP transport under httpx's API: aiohttp (default) or httpx's stock httpcore.
+    http_transport: TransportName = "aiohttp"
+    user_agent: str = "fanout/1.0 (+https://github.com/fanout)"
+
+
+_ENV_NAMES: dict[str, str] = {
+    "max_urls": "FANOUT_MAX_URLS",
+    "default_concurrency": "FANOUT_DEFAULT_CONCURRENCY",
+    "max_concurrency": "FANOUT_MAX_CONCURRENCY",
+    "default_per_host_concurrency": "FANOUT_DEFAULT_PER_HOST_CONCURRENCY",
+    "max_per_host_concurrency": "FANOUT_MAX_PER_HOST_CONCURRENCY",
+    "default_request_timeout_s": "FANOUT_DEFAULT_REQUEST_TIMEOUT_S",
+    "max_request_timeout_s": "FANOUT_MAX_REQUEST_TIMEOUT_S",
+    "default_retries": "FANOUT_DEFAULT_RETRIES",
+    "max_retries": "FANOUT_MAX_RETRIES",
+    "default_max_redirects": "FANOUT_DEFAULT_MAX_REDIRECTS",
+    "max_max_redirects": "FANOUT_MAX_MAX_REDIRECTS",
+    "default_max_body_bytes": "FANOUT_DEFAULT_MAX_BODY_BYTES",
+    "max_max_body_bytes": "FANOUT_MAX_MAX_BODY_BYTES",
+    "max_header_bytes": "FANOUT_MAX_HEADER_BYTES",
+    "deadline_margin_base_ms": "FANOUT_DEADLINE_MARGIN_BASE_MS",
+    "deadline_margin_per_url_ms": "FANOUT_DEADLINE_MARGIN_PER_URL_MS",
+    "retry_backoff_base_s": "FANOUT_RETRY_BACKOFF_BASE_S",
+    "retry_backoff_cap_s": "FANOUT_RETRY_BACKOFF_CAP_S",
+    "retry_min_attempt_s": "FANOUT_RETRY_MIN_ATTEMPT_S",
+    "http_transport": "FANOUT_HTTP_TRANSPORT",
+    "user_agent": "FANOUT_USER_AGENT",
+}
+
+
+def env_names() -> Mapping[str, str]:
+    """Setting name -> environment variable name (for docs and tests)."""
+    return dict(_ENV_NAMES)
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Build settings from ``environ`` (default ``os.environ``); empty values mean default."""
+    env = os.environ if environ is None else environ
+    defaults = Settings()
+    values: dict[str, object] = {}
+    for field, var in _ENV_NAMES.items():
+        raw = env.get(var, "").strip()
+        if not raw:
+            continue
+        current = getattr(defaults, field)
+        try:
+            if isinstance(current, bool):
+                values[field] = raw.lower() in {"1", "true", "yes", "on"}
+            elif isinstance(current, int):
+                values[field] = int(raw)
+            elif isinstance(current, float):
+                values[field] = float(raw)
+            else:
+                values[field] = raw
+        except ValueError as exc:
+            raise ConfigError(f"{var}={raw!r} is not a valid {type(current).__name__}") from exc
+    settings = Settings(**values)  # type: ignore[arg-type]
+    _check(settings)
+    return settings
+
+
+def _check(s: Settings) -> None:
+    pairs = [
+        ("default_concurrency", "max_concurrency"),
+        ("default_per_host_concurrency", "max_per_host_concurrency"),
+        ("default_request_timeout_s", "max_request_timeout_s"),
+        ("default_retries", "max_retries"),
+        ("default_max_redirects", "max_max_redirects"),
+        ("default_max_body_bytes", "max_max_body_bytes"),
+    ]
+    for default, maximum in pairs:
+        if getattr(s, default) > getattr(s, maximum):
+            raise ConfigError(f"{_ENV_NAMES[default]} exceeds {_ENV_NAMES[maximum]}")
+    positive = ["max_urls", "max_concurrency", "max_per_host_concurrency", "max_header_bytes"]
+    for name in positive:
+        if getattr(s, name) < 1:
+            raise ConfigError(f"{_ENV_NAMES[name]} must be at least 1")
+    if s.http_transport not in ("aiohttp", "httpcore"):
+        raise ConfigError("FANOUT_HTTP_TRANSPORT must be 'aiohttp' or 'httpcore'")
+
+
+SETTINGS: Settings = load_settings()

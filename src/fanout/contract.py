@@ -1,0 +1,233 @@
+"""The service's public contract: the request it accepts and the document it returns.
+
+The request is validated with pydantic (strict types, unknown fields refused, every
+option bounded by the server-side maximum from ``config``). The result document is
+plain JSON built by ``build_document``; README "Event contract" describes both.
+"""
+
+from __future__ import annotations
+
+import enum
+import os
+import time
+import uuid
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+)
+
+from fanout.config import SETTINGS
+from fanout.errors import RequestInvalid
+
+S = SETTINGS
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+Method = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+class Outcome(enum.StrEnum):
+    """Exactly one per URL; see README "Outcomes"."""
+
+    OK = "ok"
+    HTTP_ERROR = "http_error"
+    FAILED = "failed"
+    TIMED_OUT = "timed_out"
+    CANCELLED = "cancelled"
+    NOT_STARTED = "not_started"
+    BLOCKED = "blocked"
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, populate_by_name=True)
+
+
+class UrlEntry(_Strict):
+    """One URL to fetch; a bare string in ``urls`` means ``{"url": that}``."""
+
+    url: Annotated[str, Field(min_length=1, max_length=8_192)]
+    method: Method = "GET"
+    headers: Annotated[dict[str, str], Field(max_length=100)] = Field(default_factory=dict)
+    json_body: Any = Field(default=None, alias="json")
+    retry: bool | None = Field(
+        default=None,
+        description="Allow retries of a non-idempotent method (POST, PATCH).",
+    )
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def may_retry(self) -> bool:
+        return self.retry if self.retry is not None else self.method in IDEMPOTENT_METHODS
+
+
+class Options(_Strict):
+    """Run options; each has a default and a server-side maximum (``config``)."""
+
+    concurrency: Annotated[int, Field(ge=1, le=S.max_concurrency)] = S.default_concurrency
+    per_host_concurrency: Annotated[int, Field(ge=1, le=S.max_per_host_concurrency)] = (
+        S.default_per_host_concurrency
+    )
+    request_timeout_s: Annotated[float, Field(gt=0, le=S.max_request_timeout_s)] = S.default_request_timeout_s
+    retries: Annotated[int, Field(ge=0, le=S.max_retries)] = S.default_retries
+    on_error: Literal["continue", "cancel"] = "continue"
+    follow_redirects: bool = True
+    max_redirects: Annotated[int, Field(ge=0, le=S.max_max_redirects)] = S.default_max_redirects
+    max_body_bytes: Annotated[int, Field(ge=0, le=S.max_max_body_bytes)] = S.default_max_body_bytes
+
+
+def _url_item_kind(value: object) -> str | None:
+    if isinstance(value, str):
+        return "url"
+    if isinstance(value, dict | UrlEntry):
+        return "entry"
+    return None
+
+
+_UNION_TAGS = frozenset({"url", "entry"})
+UrlItem = Annotated[
+    Annotated[str, Tag("url")] | Annotated[UrlEntry, Tag("entry")],
+    Discriminator(
+        _url_item_kind,
+        custom_error_type="url_item_type",
+        custom_error_message="each entry must be a URL string or an object with a 'url'",
+    ),
+]
+
+
+class FanoutRequest(_Strict):
+    """The request body of every way in (direct invoke, API, schedule)."""
+
+    urls: Annotated[list[UrlItem], Field(min_length=1, max_length=S.max_urls)]
+    options: Options = Field(default_factory=Options)
+
+    def entries(self) -> list[UrlEntry]:
+        return [UrlEntry(url=u) if isinstance(u, str) else u for u in self.urls]
+
+
+@dataclass(frozen=True, slots=True)
+class ErrorInfo:
+    """Why a URL has no usable response: a stable ``type`` and a human ``message``."""
+
+    type: str
+    message: str
+
+    def to_dict(self) -> dict[str, str]:
+        return {"type": self.type, "message": self.message}
+
+
+@dataclass(frozen=True, slots=True)
+class UrlResult:
+    url: str
+    outcome: Outcome
+    status_code: int | None = None
+    attempts: int = 0
+    elapsed_ms: float | None = None
+    bytes: int | None = None
+    error: ErrorInfo | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "url": self.url,
+            "outcome": self.outcome.value,
+            "status_code": self.status_code,
+            "attempts": self.attempts,
+            "elapsed_ms": None if self.elapsed_ms is None else round(self.elapsed_ms, 1),
+            "bytes": self.bytes,
+            "error": None if self.error is None else self.error.to_dict(),
+        }
+
+
+def summarize(results: Sequence[UrlResult]) -> dict[str, int]:
+    """Counts by outcome; every outcome present (zero or not), plus ``total``."""
+    counts = Counter(r.outcome for r in results)
+    return {"total": len(results)} | {o.value: counts.get(o, 0) for o in Outcome}
+
+
+def new_run_id() -> str:
+    """A UUIDv7 (RFC 9562): unique, and sorts by creation time as a string."""
+    unix_ms = time.time_ns() // 1_000_000
+    rand = int.from_bytes(os.urandom(10), "big")
+    value = (unix_ms & (2**48 - 1)) << 80 | 0x7 << 76 | (rand >> 68 & 0xFFF) << 64
+    value |= 0b10 << 62 | rand & (2**62 - 1)
+    return str(uuid.UUID(int=value))
+
+
+def utc_now_iso() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+Source = Literal["direct", "api", "schedule"]
+
+
+def build_document(
+    *,
+    run_id: str,
+    source: Source,
+    started_at: str,
+    budget_ms: float,
+    elapsed_ms: float,
+    results: Sequence[UrlResult],
+    deadline_reached: bool,
+    stopped: bool,
+) -> dict[str, Any]:
+    """The result document (README "Response")."""
+    return {
+        "run_id": run_id,
+        "source": source,
+        "started_at": started_at,
+        "budget_ms": round(budget_ms, 1),
+        "elapsed_ms": round(elapsed_ms, 1),
+        "deadline_reached": deadline_reached,
+        "stopped_on_error": stopped,
+        "summary": summarize(results),
+        "results": [r.to_dict() for r in results],
+    }
+
+
+def validation_error_document(detail: str, errors: list[dict[str, Any]]) -> dict[str, Any]:
+    """The typed error a direct or scheduled invoke gets for a bad request."""
+    return {
+        "error": {
+            "type": "validation_error",
+            "title": "The request is not valid",
+            "detail": detail,
+            "errors": errors,
+        }
+    }
+
+
+def parse_request(payload: object) -> FanoutRequest:
+    """Validate a request body; every problem is listed in ``RequestInvalid.errors``."""
+    if not isinstance(payload, dict):
+        raise RequestInvalid(
+            "the request must be a JSON object with a 'urls' list",
+            [{"loc": "", "msg": f"expected an object, got {type(payload).__name__}", "type": "object_type"}],
+        )
+    try:
+        return FanoutRequest.model_validate(payload)
+    except ValidationError as exc:
+        errors = [
+            {"loc": _loc(e["loc"]), "msg": e["msg"], "type": e["type"]}
+            for e in exc.errors(include_url=False, include_input=False)
+        ]
+        raise RequestInvalid(f"{len(errors)} problem(s) in the request", errors) from None
+
+
+def _loc(parts: tuple[int | str, ...]) -> str:
+    """``urls.3.method``: the path to the bad value, without pydantic's union tags."""
+    kept = [p for i, p in enumerate(parts) if not (p in _UNION_TAGS and i and isinstance(parts[i - 1], int))]
+    return ".".join(str(p) for p in kept)

@@ -1,0 +1,149 @@
+"""The fan-out engine: run many jobs concurrently under one absolute deadline.
+
+It knows nothing of HTTP or AWS. It gets jobs (an awaitable factory and a grouping
+key), caps (global and per key), an absolute deadline on the event loop's clock
+(``loop.time()``, i.e. ``time.monotonic()``), and an optional ``stop_when`` predicate
+that ends the run early (``asyncio.TaskGroup`` semantics). It returns one ``JobReport``
+per job, in input order, whatever happened:
+
+- ``done``: the job returned a value (the caller decides whether that value is good);
+- ``raised``: the job raised an ``Exception`` (kept, never mixed into values);
+- ``cancelled``: the job was running when the deadline came or the run was stopped;
+- ``not_started``: the deadline came, or the run was stopped, before it got a slot.
+
+Every task the engine starts is finished (cancelled and awaited) before it returns.
+``CancelledError`` from outside is never swallowed: the children are cancelled and
+awaited by the ``TaskGroup`` and the cancellation propagates.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import enum
+from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
+from dataclasses import dataclass, field
+from typing import Generic, TypeVar
+
+T = TypeVar("T")
+
+
+class JobState(enum.StrEnum):
+    NOT_STARTED = "not_started"
+    RUNNING = "running"
+    DONE = "done"
+    RAISED = "raised"
+    CANCELLED = "cancelled"
+
+
+@dataclass(frozen=True, slots=True)
+class Job(Generic[T]):
+    """One unit of work: ``run`` is called once, when the job gets its slots."""
+
+    run: Callable[[], Awaitable[T]]
+    key: Hashable = None
+
+
+@dataclass(slots=True)
+class JobReport(Generic[T]):
+    """What became of one job. ``value`` is set only for ``done``, ``error`` only for ``raised``."""
+
+    state: JobState = JobState.NOT_STARTED
+    value: T | None = None
+    error: Exception | None = None
+    started_at: float | None = None
+    finished_at: float | None = None
+
+    @property
+    def elapsed_s(self) -> float | None:
+        if self.started_at is None or self.finished_at is None:
+            return None
+        return self.finished_at - self.started_at
+
+
+@dataclass(slots=True)
+class RunReport(Generic[T]):
+    """All job reports in input order, and why the run ended."""
+
+    jobs: list[JobReport[T]] = field(default_factory=list)
+    deadline_reached: bool = False
+    stopped: bool = False
+
+
+class _StopRun(Exception):
+    """Raised inside the task group to stop the run (``stop_when`` matched)."""
+
+
+async def run_under_deadline(
+    jobs: Sequence[Job[T]],
+    *,
+    deadline: float,
+    concurrency: int,
+    per_key_concurrency: int | None = None,
+    stop_when: Callable[[JobReport[T]], bool] | None = None,
+) -> RunReport[T]:
+    """Run ``jobs`` with at most ``concurrency`` in flight until done or ``deadline``.
+
+    ``per_key_concurrency`` caps jobs sharing a ``key``; ``stop_when`` is called with
+    each finished job's report and, when it returns true, cancels the rest.
+    """
+    if concurrency < 1:
+        raise ValueError(f"concurrency must be >= 1, got {concurrency}")
+    if per_key_concurrency is not None and per_key_concurrency < 1:
+        raise ValueError(f"per_key_concurrency must be >= 1, got {per_key_concurrency}")
+
+    loop = asyncio.get_running_loop()
+    reports: list[JobReport[T]] = [JobReport() for _ in jobs]
+    run = RunReport(jobs=reports)
+    global_slots = asyncio.Semaphore(concurrency)
+    key_slots: dict[Hashable, asyncio.Semaphore] = {}
+
+    @contextlib.asynccontextmanager
+    async def key_slot(key: Hashable) -> AsyncIterator[None]:
+        if per_key_concurrency is None:
+            yield
+            return
+        slot = key_slots.get(key)
+        if slot is None:
+            slot = key_slots[key] = asyncio.Semaphore(per_key_concurrency)
+        async with slot:
+            yield
+
+    stopping = False
+
+    async def one(job: Job[T], report: JobReport[T]) -> None:
+        nonlocal stopping
+        # Per-key slot first: a job waiting on a busy host must not hold a global slot.
+        async with key_slot(job.key), global_slots:
+            if stopping or loop.time() >= deadline:
+                return  # Got a slot too late: it stays "not_started".
+            report.state = JobState.RUNNING
+            report.started_at = loop.time()
+            try:
+                report.value = await job.run()
+                report.state = JobState.DONE
+            except Exception as exc:  # CancelledError is a BaseException: it propagates.
+                report.error = exc
+                report.state = JobState.RAISED
+            finally:
+                report.finished_at = loop.time()
+            # Decided while still holding the slots, so no queued job starts in between.
+            if stop_when is not None and stop_when(report):
+                stopping = True
+                raise _StopRun
+
+    try:
+        async with asyncio.timeout_at(deadline):
+            try:
+                async with asyncio.TaskGroup() as group:
+                    for job, report in zip(jobs, reports, strict=True):
+                        group.create_task(one(job, report))
+            except* _StopRun:
+                run.stopped = True
+    except TimeoutError:
+        run.deadline_reached = True
+
+    for report in reports:
+        if report.state is JobState.RUNNING:
+            report.state = JobState.CANCELLED
+    return run

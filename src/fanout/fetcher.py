@@ -1,0 +1,188 @@
+"""Fetch one URL entry with httpx: bounded attempts, safe retries, one outcome.
+
+- Each attempt (connect, headers, every redirect hop, the whole body) runs under one
+  ``asyncio.timeout(request_timeout_s)``: httpx's per-read timeout alone never fires
+  against a server that trickles a byte just inside it.
+- The body is counted on the wire (``aiter_raw``, never decompressed) and capped.
+- Redirects are followed here, hop by hop, so each hop's body is capped too.
+- Retries: connect errors and 429/502/503/504 only; full-jitter exponential backoff;
+  ``Retry-After`` honoured; none when the run deadline leaves no room for another
+  attempt; POST/PATCH only when the entry says ``"retry": true``.
+- ``CancelledError`` is never caught: the engine reports a cancelled URL itself.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.utils import parsedate_to_datetime
+
+import httpx
+
+from fanout.contract import ErrorInfo, Outcome, UrlEntry
+from fanout.errors import EgressBlocked, FetchError, RedirectLimit, ResponseTooLarge
+
+RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+RETRYABLE_ERRORS: tuple[type[Exception], ...] = (httpx.ConnectError, httpx.ConnectTimeout)
+
+
+@dataclass(frozen=True, slots=True)
+class FetchPolicy:
+    """Per-run fetch settings (from the request's options and ``config``)."""
+
+    request_timeout_s: float
+    retries: int
+    follow_redirects: bool
+    max_redirects: int
+    max_body_bytes: int
+    backoff_base_s: float = 0.1
+    backoff_cap_s: float = 5.0
+    min_attempt_s: float = 0.2
+
+
+@dataclass(slots=True)
+class FetchProgress:
+    """Updated as the fetch goes, so a cancelled fetch still reports its attempts."""
+
+    attempts: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class FetchResult:
+    outcome: Outcome
+    status_code: int | None = None
+    bytes: int | None = None
+    error: ErrorInfo | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class _Response:
+    status_code: int
+    size: int
+    retry_after_s: float | None
+
+
+class Fetcher:
+    """Fetches entries through one httpx client (made per run by ``transport``)."""
+
+    def __init__(
+        self,
+        client: httpx.AsyncClient,
+        policy: FetchPolicy,
+        *,
+        rng: random.Random | None = None,
+    ) -> None:
+        self._client = client
+        self._policy = policy
+        self._rng = rng or random.Random()
+
+    async def fetch(self, entry: UrlEntry, *, deadline: float, progress: FetchProgress) -> FetchResult:
+        """Fetch ``entry``, retrying within ``deadline`` (event-loop time)."""
+        loop = asyncio.get_running_loop()
+        policy = self._policy
+        while True:
+            progress.attempts += 1
+            retry_after: float | None = None
+            try:
+                response = await self._attempt(entry)
+            except TimeoutError:
+                return FetchResult(
+                    Outcome.TIMED_OUT,
+                    error=ErrorInfo(
+                        "request_timeout", f"no complete response within {policy.request_timeout_s:g} s"
+                    ),
+                )
+            except EgressBlocked as exc:
+                return FetchResult(Outcome.BLOCKED, error=ErrorInfo(exc.reason, str(exc)))
+            except FetchError as exc:
+                return FetchResult(Outcome.FAILED, error=ErrorInfo(exc.type, str(exc)))
+            except httpx.TimeoutException as exc:
+                if not self._may_retry(entry, exc, progress.attempts):
+                    return FetchResult(Outcome.TIMED_OUT, error=_describe(exc))
+                result = FetchResult(Outcome.TIMED_OUT, error=_describe(exc))
+            except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+                if not self._may_retry(entry, exc, progress.attempts):
+                    return FetchResult(Outcome.FAILED, error=_describe(exc))
+                result = FetchResult(Outcome.FAILED, error=_describe(exc))
+            else:
+                outcome = Outcome.OK if response.status_code < 400 else Outcome.HTTP_ERROR
+                result = FetchResult(outcome, status_code=response.status_code, bytes=response.size)
+                if not self._may_retry(entry, response.status_code, progress.attempts):
+                    return result
+                retry_after = response.retry_after_s
+            delay = self._backoff(progress.attempts, retry_after)
+            if loop.time() + delay + min(policy.min_attempt_s, policy.request_timeout_s) > deadline:
+                return result
+            await asyncio.sleep(delay)
+
+    def _may_retry(self, entry: UrlEntry, failure: int | Exception, attempts: int) -> bool:
+        if attempts > self._policy.retries or not entry.may_retry:
+            return False
+        if isinstance(failure, int):
+            return failure in RETRYABLE_STATUS
+        return isinstance(failure, RETRYABLE_ERRORS)
+
+    def _backoff(self, attempts: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return retry_after
+        ceiling = min(self._policy.backoff_cap_s, self._policy.backoff_base_s * 2 ** (attempts - 1))
+        return self._rng.uniform(0, ceiling)
+
+    async def _attempt(self, entry: UrlEntry) -> _Response:
+        policy = self._policy
+        request = self._build_request(entry)
+        async with asyncio.timeout(policy.request_timeout_s):
+            for _hop in range(policy.max_redirects + 1):
+                response = await self._client.send(request, stream=True, follow_redirects=False)
+                try:
+                    size = await self._drain(response)
+                finally:
+                    await response.aclose()
+                if not (policy.follow_redirects and response.next_request is not None):
+                    return _Response(response.status_code, size, _retry_after_s(response))
+                request = response.next_request
+            raise RedirectLimit(f"more than {policy.max_redirects} redirects")
+        raise AssertionError("unreachable")  # pragma: no cover  (mypy: timeout may swallow)
+
+    def _build_request(self, entry: UrlEntry) -> httpx.Request:
+        headers = dict(entry.headers)
+        content: bytes | None = None
+        if "json_body" in entry.model_fields_set:
+            content = json.dumps(entry.json_body, separators=(",", ":")).encode()
+            if not any(k.lower() == "content-type" for k in headers):
+                headers["Content-Type"] = "application/json"
+        return self._client.build_request(entry.method, entry.url, headers=headers, content=content)
+
+    async def _drain(self, response: httpx.Response) -> int:
+        """Read and discard the body, counting wire bytes, up to the cap."""
+        size = 0
+        limit = self._policy.max_body_bytes
+        async for chunk in response.aiter_raw():
+            size += len(chunk)
+            if size > limit:
+                raise ResponseTooLarge(f"body larger than max_body_bytes={limit}")
+        return size
+
+
+def _describe(exc: Exception) -> ErrorInfo:
+    return ErrorInfo(type(exc).__name__, str(exc) or type(exc).__name__)
+
+
+def _retry_after_s(response: httpx.Response) -> float | None:
+    """``Retry-After`` in seconds (delta or HTTP date), or ``None``."""
+    value = response.headers.get("retry-after")
+    if value is None:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - datetime.now(UTC)).total_seconds())
