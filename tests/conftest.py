@@ -2,6 +2,12 @@
 
 from __future__ import annotations
 
+import os
+
+# Tests fetch only from this machine: exempt loopback from the egress guard, before
+# anything imports fanout.config (settings are read once, at import, as on Lambda).
+os.environ.setdefault("EGRESS_ALLOW_CIDRS", "127.0.0.0/8,::1/128")
+
 from collections.abc import Iterator
 
 import pytest

@@ -51,7 +51,9 @@ class Settings:
     retry_min_attempt_s: float = 0.2
     # HTTP transport under httpx's API: aiohttp (default) or httpx's stock httpcore.
     http_transport: TransportName = "aiohttp"
-    user_agent: str = "fanout/1.0 (+https://github.com/fanout)"
+    user_agent: str = "fanout/1.0"
+    # Egress guard: networks exempted from the default block list (comma-separated CIDRs).
+    egress_allow_cidrs: str = ""
 
 
 _ENV_NAMES: dict[str, str] = {
@@ -76,6 +78,7 @@ _ENV_NAMES: dict[str, str] = {
     "retry_min_attempt_s": "FANOUT_RETRY_MIN_ATTEMPT_S",
     "http_transport": "FANOUT_HTTP_TRANSPORT",
     "user_agent": "FANOUT_USER_AGENT",
+    "egress_allow_cidrs": "EGRESS_ALLOW_CIDRS",
 }
 
 
