@@ -45,6 +45,8 @@ class Settings:
     # Deadline: remaining time minus (base + per-URL allowance).
     deadline_margin_base_ms: float = 250.0
     deadline_margin_per_url_ms: float = 0.05
+    # API Gateway's integration timeout is 30 s: API runs answer within this cap.
+    api_deadline_cap_s: float = 28.0
     # Retries: full-jitter exponential backoff.
     retry_backoff_base_s: float = 0.1
     retry_backoff_cap_s: float = 5.0
@@ -73,6 +75,7 @@ _ENV_NAMES: dict[str, str] = {
     "max_header_bytes": "FANOUT_MAX_HEADER_BYTES",
     "deadline_margin_base_ms": "FANOUT_DEADLINE_MARGIN_BASE_MS",
     "deadline_margin_per_url_ms": "FANOUT_DEADLINE_MARGIN_PER_URL_MS",
+    "api_deadline_cap_s": "FANOUT_API_DEADLINE_CAP_S",
     "retry_backoff_base_s": "FANOUT_RETRY_BACKOFF_BASE_S",
     "retry_backoff_cap_s": "FANOUT_RETRY_BACKOFF_CAP_S",
     "retry_min_attempt_s": "FANOUT_RETRY_MIN_ATTEMPT_S",

@@ -198,18 +198,6 @@ def build_document(
     }
 
 
-def validation_error_document(detail: str, errors: list[dict[str, Any]]) -> dict[str, Any]:
-    """The typed error a direct or scheduled invoke gets for a bad request."""
-    return {
-        "error": {
-            "type": "validation_error",
-            "title": "The request is not valid",
-            "detail": detail,
-            "errors": errors,
-        }
-    }
-
-
 def parse_request(payload: object) -> FanoutRequest:
     """Validate a request body; every problem is listed in ``RequestInvalid.errors``."""
     if not isinstance(payload, dict):
@@ -221,13 +209,13 @@ def parse_request(payload: object) -> FanoutRequest:
         return FanoutRequest.model_validate(payload)
     except ValidationError as exc:
         errors = [
-            {"loc": _loc(e["loc"]), "msg": e["msg"], "type": e["type"]}
+            {"loc": format_loc(e["loc"]), "msg": e["msg"], "type": e["type"]}
             for e in exc.errors(include_url=False, include_input=False)
         ]
         raise RequestInvalid(f"{len(errors)} problem(s) in the request", errors) from None
 
 
-def _loc(parts: tuple[int | str, ...]) -> str:
+def format_loc(parts: tuple[int | str, ...]) -> str:
     """``urls.3.method``: the path to the bad value, without pydantic's union tags."""
     kept = [p for i, p in enumerate(parts) if not (p in _UNION_TAGS and i and isinstance(parts[i - 1], int))]
     return ".".join(str(p) for p in kept)

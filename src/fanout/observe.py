@@ -1,0 +1,82 @@
+"""Observability: the module-level Powertools logger and metrics, and what a run reports.
+
+- Logs: structured JSON; one line per run with its summary, one WARNING per URL that
+  did not end ``ok`` (URLs redacted: no userinfo, no query string).
+- Metrics (EMF, flushed by ``@metrics.log_metrics`` when the handler returns, which
+  the deadline margin guarantees happens before the Lambda timeout): counts by
+  outcome, run duration, deadline slack (time left when the run returned).
+- Traces: see ``tracing``; X-Ray is imported only when tracing is enabled.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+from urllib.parse import urlsplit, urlunsplit
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+
+SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "fanout")
+
+logger = Logger(service=SERVICE)
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "fanout"), service=SERVICE)
+
+
+def redact_url(url: str) -> str:
+    """``url`` without userinfo or query string (they often carry secrets)."""
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname or ""
+        if ":" in host:
+            host = f"[{host}]"
+        netloc = host + (f":{parts.port}" if parts.port else "")
+        query = "<redacted>" if parts.query else ""
+        return urlunsplit((parts.scheme, netloc, parts.path, query, ""))
+    except ValueError:
+        return "<unparseable url>"
+
+
+def report_run(document: dict[str, Any], *, slack_ms: float) -> None:
+    """Log the run and its failures, and add the run's metrics.
+
+    ``slack_ms`` is the time left before the Lambda timeout when the run returned.
+    """
+    summary: dict[str, int] = document["summary"]
+    elapsed_ms: float = document["elapsed_ms"]
+    for result in document["results"]:
+        if result["outcome"] != "ok":
+            logger.warning(
+                "url did not succeed",
+                extra={
+                    "run_id": document["run_id"],
+                    "url": redact_url(result["url"]),
+                    "outcome": result["outcome"],
+                    "status_code": result["status_code"],
+                    "error": result["error"],
+                    "attempts": result["attempts"],
+                },
+            )
+    logger.info(
+        "run finished",
+        extra={
+            "run_id": document["run_id"],
+            "source": document["source"],
+            "summary": summary,
+            "elapsed_ms": elapsed_ms,
+            "budget_ms": document["budget_ms"],
+            "deadline_reached": document["deadline_reached"],
+            "deadline_slack_ms": round(slack_ms, 1),
+        },
+    )
+    metrics.add_dimension(name="source", value=document["source"])
+    for outcome, count in summary.items():
+        metrics.add_metric(name=f"urls_{outcome}", unit=MetricUnit.Count, value=count)
+    metrics.add_metric(name="run_duration", unit=MetricUnit.Milliseconds, value=elapsed_ms)
+    metrics.add_metric(name="deadline_slack", unit=MetricUnit.Milliseconds, value=slack_ms)
+
+
+def report_invalid(source: str, detail: str, errors: list[dict[str, Any]]) -> None:
+    logger.warning("invalid request", extra={"source": source, "detail": detail, "errors": errors})
+    metrics.add_dimension(name="source", value=source)
+    metrics.add_metric(name="invalid_requests", unit=MetricUnit.Count, value=1)

@@ -1,0 +1,95 @@
+"""Errors mapped to answers, in one place.
+
+Every bad request becomes an RFC 9457 problem document: ``application/problem+json``
+over HTTP, or the same fields under ``{"error": ...}`` for a direct or scheduled
+invoke (which must not raise: Lambda would retry an asynchronous invoke for nothing).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from http import HTTPStatus
+from typing import Any
+
+from aws_lambda_powertools.event_handler import Response
+
+PROBLEM_JSON = "application/problem+json"
+PROBLEM_BASE = "https://github.com/fanout/fanout#problem-"
+
+
+@dataclass(frozen=True, slots=True)
+class Problem:
+    """One problem: ``slug`` names its ``type``; ``errors`` lists field-level issues."""
+
+    status: int
+    slug: str
+    title: str
+    detail: str
+    errors: list[dict[str, Any]] = field(default_factory=list)
+    headers: dict[str, str] = field(default_factory=dict)
+
+    def body(self, instance: str | None = None) -> dict[str, Any]:
+        doc: dict[str, Any] = {
+            "type": PROBLEM_BASE + self.slug,
+            "title": self.title,
+            "status": self.status,
+            "detail": self.detail,
+        }
+        if instance:
+            doc["instance"] = instance
+        if self.errors:
+            doc["errors"] = self.errors
+        return doc
+
+    def http_response(self, instance: str | None = None) -> Response[str]:
+        return Response(
+            status_code=self.status,
+            content_type=PROBLEM_JSON,
+            body=json.dumps(self.body(instance)),
+            headers=self.headers,
+        )
+
+    def invoke_error(self) -> dict[str, Any]:
+        """The typed error document of a direct or scheduled invoke."""
+        return {"error": {**self.body(), "type": self.slug.replace("-", "_")}}
+
+
+def validation_problem(detail: str, errors: list[dict[str, Any]]) -> Problem:
+    return Problem(422, "validation-error", "The request is not valid", detail, errors)
+
+
+def malformed_body(detail: str) -> Problem:
+    return Problem(400, "malformed-body", "The request body cannot be read", detail)
+
+
+def unsupported_media_type(content_type: str) -> Problem:
+    return Problem(
+        415,
+        "unsupported-media-type",
+        "Unsupported content type",
+        f"send the request as application/json, not {content_type or 'nothing'!r}",
+    )
+
+
+def not_found(path: str) -> Problem:
+    return Problem(404, "not-found", "No such resource", f"nothing is served at {path!r}")
+
+
+def method_not_allowed(method: str, path: str, allowed: list[str]) -> Problem:
+    return Problem(
+        405,
+        "method-not-allowed",
+        "Method not allowed",
+        f"{method} is not allowed on {path!r}; use {', '.join(allowed)}",
+        headers={"Allow": ", ".join(allowed)},
+    )
+
+
+def internal_error(request_id: str | None) -> Problem:
+    return Problem(
+        HTTPStatus.INTERNAL_SERVER_ERROR,
+        "internal-error",
+        "Internal error",
+        f"the service failed unexpectedly; quote request id {request_id or 'unknown'}",
+    )

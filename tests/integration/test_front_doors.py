@@ -1,0 +1,198 @@
+"""The three ways in, through the real Lambda handler with realistic events.
+
+API Gateway HTTP API (payload v2), the EventBridge schedule (envelope and constant
+Input) and the direct invoke; every bad HTTP request gets a problem+json 4xx.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import json
+import time
+from typing import Any
+
+import pytest
+
+from devtools.demo_target import DemoTarget
+from devtools.events import load_event
+from fanout.handler import lambda_handler
+from tests.conftest import InvocationContext
+
+KEEP: Any = object()
+
+
+def api_event(target: DemoTarget, body: Any = KEEP, **overrides: Any) -> dict[str, Any]:
+    event: dict[str, Any] = load_event("api.json", base_url=target.base_url)
+    if body is not KEEP:
+        event["body"] = body if body is None or isinstance(body, str) else json.dumps(body)
+    for key, value in overrides.items():
+        if key == "method":
+            event["requestContext"]["http"]["method"] = value
+            event["routeKey"] = f"{value} {event['rawPath']}"
+        elif key == "path":
+            event["rawPath"] = value
+            event["requestContext"]["http"]["path"] = value
+        elif key == "content_type":
+            if value is None:
+                event["headers"].pop("content-type", None)
+            else:
+                event["headers"]["content-type"] = value
+        else:
+            event[key] = value
+    return event
+
+
+def invoke(event: Any, remaining_ms: float = 10_000) -> Any:
+    return lambda_handler(event, InvocationContext(remaining_ms))
+
+
+def problem(response: dict[str, Any]) -> dict[str, Any]:
+    assert response["headers"]["Content-Type"] == "application/problem+json"
+    body: dict[str, Any] = json.loads(response["body"])
+    assert body["status"] == response["statusCode"]
+    assert {"type", "title", "status", "detail"} <= body.keys()
+    return body
+
+
+def test_api_post_fanout_answers_200_with_the_document(target: DemoTarget) -> None:
+    response = invoke(api_event(target))
+    assert response["statusCode"] == 200
+    assert response["headers"]["Content-Type"] == "application/json"
+    document = json.loads(response["body"])
+    assert document["source"] == "api"
+    assert [r["outcome"] for r in document["results"]] == ["ok", "http_error", "ok"]
+    assert document["summary"]["total"] == 3
+
+
+BAD_REQUESTS: list[tuple[str, dict[str, Any], int, str]] = [
+    ("malformed JSON", {"body": '{"urls": ['}, 400, "malformed-body"),
+    ("invalid base64", {"body": "%%%not base64%%%", "isBase64Encoded": True}, 400, "malformed-body"),
+    (
+        "invalid UTF-8",
+        {"body": base64.b64encode(b'{"urls": ["\xff\xfe"]}').decode(), "isBase64Encoded": True},
+        400,
+        "malformed-body",
+    ),
+    ("absurd nesting", {"body": "[" * 100_000 + "]" * 100_000}, 400, "malformed-body"),
+    (
+        "wrong types",
+        {"body": json.dumps({"urls": "http://x", "options": {"retries": "2"}})},
+        422,
+        "validation-error",
+    ),
+    ("missing urls", {"body": json.dumps({"options": {}})}, 422, "validation-error"),
+    ("empty urls", {"body": json.dumps({"urls": []})}, 422, "validation-error"),
+    ("empty body", {"body": None}, 422, "validation-error"),
+    (
+        "option out of range",
+        {"body": json.dumps({"urls": ["http://a"], "options": {"concurrency": 10**6}})},
+        422,
+        "validation-error",
+    ),
+    (
+        "unknown option",
+        {"body": json.dumps({"urls": ["http://a"], "options": {"concurency": 5}})},
+        422,
+        "validation-error",
+    ),
+    (
+        "unsupported content type",
+        {"content_type": "text/plain", "body": "urls=x"},
+        415,
+        "unsupported-media-type",
+    ),
+    (
+        "form content type",
+        {"content_type": "application/x-www-form-urlencoded", "body": "urls=x"},
+        415,
+        "unsupported-media-type",
+    ),
+    ("unknown route", {"path": "/nope"}, 404, "not-found"),
+    ("wrong method", {"method": "GET", "body": None}, 405, "method-not-allowed"),
+]
+
+
+@pytest.mark.parametrize(("case", "change", "status", "slug"), BAD_REQUESTS, ids=[c[0] for c in BAD_REQUESTS])
+def test_every_bad_request_is_a_problem_json_4xx(
+    fresh_target: DemoTarget, case: str, change: dict[str, Any], status: int, slug: str
+) -> None:
+    response = invoke(api_event(fresh_target, **change))
+    assert response["statusCode"] == status, response["body"][:500]
+    body = problem(response)
+    assert body["type"].endswith(slug)
+    assert body["instance"] == "c6af9ac6-7b61-11e6-9a41-93e8deadbeef"
+    assert fresh_target.stats()["requests"] == 0  # nothing was fetched
+    if slug == "method-not-allowed":
+        assert response["headers"]["Allow"] == "POST"
+
+
+def test_too_many_urls_is_422_naming_the_limit(target: DemoTarget) -> None:
+    from fanout.config import SETTINGS
+
+    urls = ["http://127.0.0.1:1/"] * (SETTINGS.max_urls + 1)
+    body = problem(invoke(api_event(target, {"urls": urls})))
+    assert body["status"] == 422
+    assert body["errors"][0]["loc"] == "urls"
+    assert str(SETTINGS.max_urls) in body["errors"][0]["msg"]
+
+
+def test_validation_errors_point_at_the_field(target: DemoTarget) -> None:
+    body = problem(invoke(api_event(target, {"urls": ["http://a", {"url": "http://b", "method": 7}]})))
+    assert [e["loc"] for e in body["errors"]] == ["urls.1.method"]
+
+
+def test_api_deadline_is_capped_below_api_gateways_timeout(target: DemoTarget) -> None:
+    """With 15 minutes left, an API run still answers before API Gateway gives up."""
+    from fanout.config import SETTINGS
+
+    event = api_event(target, {"urls": [target.url("/ok")]})
+    document = json.loads(invoke(event, remaining_ms=900_000)["body"])
+    assert document["budget_ms"] <= SETTINGS.api_deadline_cap_s * 1000
+    assert SETTINGS.api_deadline_cap_s < 30
+
+
+def test_api_run_hitting_its_deadline_still_answers_200(target: DemoTarget) -> None:
+    event = api_event(
+        target, {"urls": [target.url("/hang"), target.url("/ok")], "options": {"request_timeout_s": 60}}
+    )
+    started = time.monotonic()
+    response = invoke(event, remaining_ms=1500)
+    assert time.monotonic() - started < 1.5
+    document = json.loads(response["body"])
+    assert response["statusCode"] == 200
+    assert [r["outcome"] for r in document["results"]] == ["cancelled", "ok"]
+
+
+@pytest.mark.parametrize("name", ["schedule.json", "schedule-input.json"])
+def test_both_schedule_shapes_run_and_report_schedule(target: DemoTarget, name: str) -> None:
+    document = invoke(load_event(name, base_url=target.base_url))
+    assert document["source"] == "schedule"
+    assert [r["outcome"] for r in document["results"]] == ["ok", "http_error", "ok"]
+
+
+def test_scheduler_envelope_from_eventbridge_scheduler_is_accepted(target: DemoTarget) -> None:
+    event = load_event("schedule.json", base_url=target.base_url)
+    event["source"] = "aws.scheduler"
+    assert invoke(event)["source"] == "schedule"
+
+
+def test_schedule_envelope_without_a_request_is_a_typed_error(target: DemoTarget) -> None:
+    event = load_event("schedule.json", base_url=target.base_url)
+    event["detail"] = {}
+    answer = invoke(event)
+    assert answer["error"]["type"] == "validation_error"
+    assert answer["error"]["status"] == 422
+
+
+@pytest.mark.parametrize("event", [[], "urls", 42, None, {"something": "else"}, {"urls": "x"}])
+def test_an_event_that_is_none_of_the_three_is_a_validation_error_document(event: Any) -> None:
+    answer = invoke(copy.deepcopy(event))
+    assert answer["error"]["type"] == "validation_error"
+    assert answer["error"]["detail"]
+
+
+def test_direct_invoke_reports_direct(target: DemoTarget) -> None:
+    document = invoke({"urls": [target.url("/ok")]})
+    assert document["source"] == "direct"
+    assert document["summary"]["ok"] == 1
