@@ -27,6 +27,7 @@ from fanout.errors import RequestInvalid
 from fanout.observe import logger, report_invalid, report_run
 from fanout.problems import validation_problem
 from fanout.service import RunContext, run_fanout
+from fanout.tracing import run_trace
 
 
 class LambdaContextLike(Protocol):
@@ -72,7 +73,8 @@ def run_request(
         now=invocation.started,
     )
     ctx = RunContext(source=source, deadline=deadline.at, budget_s=deadline.budget_s)
-    document = asyncio.run(_run_and_check(run_fanout(request, ctx)))
+    with run_trace("## fanout run", n_urls=len(request.urls), source=source) as trace:
+        document = asyncio.run(_run_and_check(run_fanout(request, ctx, trace=trace)))
     report_run(document, slack_ms=invocation.slack_ms())
     return document
 

@@ -11,7 +11,7 @@ import asyncio
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 import httpx
@@ -31,6 +31,9 @@ from fanout.contract import (
 from fanout.engine import Job, JobReport, JobState, run_under_deadline
 from fanout.fetcher import Fetcher, FetchPolicy, FetchProgress, FetchResult
 from fanout.transport import build_client
+
+if TYPE_CHECKING:
+    from fanout.tracing import RunTrace
 
 ClientFactory = Callable[..., httpx.AsyncClient]
 
@@ -81,8 +84,12 @@ async def run_fanout(
     *,
     settings: Settings = SETTINGS,
     client_factory: ClientFactory = build_client,
+    trace: RunTrace | None = None,
 ) -> dict[str, Any]:
-    """Fetch every entry of ``request`` before ``ctx.deadline``; one result per entry."""
+    """Fetch every entry of ``request`` before ``ctx.deadline``; one result per entry.
+
+    ``trace`` (when tracing is on) gets one child subsegment per URL.
+    """
     loop = asyncio.get_running_loop()
     started_mono = loop.time()
     run_id = ctx.run_id or new_run_id()
@@ -110,10 +117,21 @@ async def run_fanout(
         user_agent=settings.user_agent,
     ) as client:
         fetcher = Fetcher(client, policy)
-        jobs = [
-            Job(run=partial(fetcher.fetch, entry, deadline=ctx.deadline, progress=p), key=host_key(entry.url))
-            for entry, p in zip(entries, progress, strict=True)
-        ]
+
+        def job(entry: UrlEntry, progress: FetchProgress) -> Job[FetchResult]:
+            fetch = partial(fetcher.fetch, entry, deadline=ctx.deadline, progress=progress)
+            if trace is None:
+                return Job(run=fetch, key=host_key(entry.url))
+
+            async def traced() -> FetchResult:
+                async with trace.url(entry.url, entry.method) as on_result:
+                    result = await fetch()
+                    on_result(result.outcome.value, result.status_code)
+                    return result
+
+            return Job(run=traced, key=host_key(entry.url))
+
+        jobs = [job(entry, p) for entry, p in zip(entries, progress, strict=True)]
         run = await run_under_deadline(
             jobs,
             deadline=ctx.deadline,

@@ -1,0 +1,93 @@
+"""Tracing enabled: one subsegment per URL, each the run's child, under concurrency.
+
+The X-Ray recorder is real; only its emitter is swapped for one that keeps what would
+have gone to the daemon, so the test reads the very documents X-Ray would receive.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aws_xray_sdk.core import xray_recorder
+from aws_xray_sdk.core.context import Context
+
+from devtools.demo_target import DemoTarget
+from fanout.contract import parse_request
+from fanout.service import RunContext, run_fanout
+from fanout.tracing import RunTrace
+
+
+class KeepingEmitter:
+    def __init__(self) -> None:
+        self.documents: list[dict[str, Any]] = []
+
+    def send_entity(self, entity: Any) -> None:
+        self.documents.append(json.loads(entity.serialize()))
+
+    def set_daemon_address(self, address: str | None) -> None:
+        return None
+
+
+@pytest.fixture
+def emitter() -> Iterator[KeepingEmitter]:
+    keeping = KeepingEmitter()
+    default_socket = getattr(xray_recorder.emitter, "_socket", None)
+    if default_socket is not None:  # the SDK's UDP emitter, replaced below
+        default_socket.close()
+    xray_recorder.configure(context=Context(), sampling=False, emitter=keeping, streaming_threshold=1000)
+    try:
+        yield keeping
+    finally:
+        xray_recorder.clear_trace_entities()
+
+
+def walk(entity: dict[str, Any], parent: str | None = None) -> Iterator[tuple[dict[str, Any], str | None]]:
+    yield entity, parent
+    for child in entity.get("subsegments", []):
+        yield from walk(child, entity["id"])
+
+
+def test_each_url_gets_its_own_closed_child_subsegment_of_the_run(
+    emitter: KeepingEmitter, target: DemoTarget
+) -> None:
+    urls = [target.url(f"/ok?delay_ms={(i * 37) % 120}") for i in range(24)]
+    urls += [target.url("/status/500"), target.url("/hang")]
+    request = parse_request(
+        {"urls": urls, "options": {"concurrency": 26, "retries": 0, "request_timeout_s": 30}}
+    )
+
+    xray_recorder.begin_segment("fanout-test")
+    run_sub = xray_recorder.begin_subsegment("## fanout run")
+    assert run_sub is not None
+
+    async def run() -> dict[str, Any]:
+        loop = asyncio.get_running_loop()
+        ctx = RunContext(source="direct", deadline=loop.time() + 1.0, budget_s=1.0)
+        return await run_fanout(request, ctx, trace=RunTrace(run_sub))
+
+    document = asyncio.run(run())
+    xray_recorder.end_subsegment()
+    xray_recorder.end_segment()
+
+    entities = [pair for doc in emitter.documents for pair in walk(doc)]
+    run_entities = [e for e, _ in entities if e["name"] == "## fanout run"]
+    assert len(run_entities) == 1
+    run_id = run_entities[0]["id"]
+    url_subsegments = [(e, parent) for e, parent in entities if e.get("namespace") == "remote"]
+    assert len(url_subsegments) == len(urls)
+    assert {parent for _, parent in url_subsegments} == {run_id}
+    assert all(not e.get("in_progress") and e.get("end_time") for e, _ in url_subsegments)
+
+    by_url = {e["http"]["request"]["url"].split("?")[0]: e for e, _ in url_subsegments}
+    outcomes = {r["url"].split("?")[0]: r["outcome"] for r in document["results"]}
+    assert by_url[target.url("/status/500")]["annotations"]["outcome"] == "http_error"
+    assert by_url[target.url("/status/500")]["http"]["response"]["status"] == 500
+    assert (
+        by_url[target.url("/hang")]["annotations"]["outcome"] == "cancelled" == outcomes[target.url("/hang")]
+    )
+    ok_subsegments = [e for e, _ in url_subsegments if e["annotations"]["outcome"] == "ok"]
+    assert len(ok_subsegments) == 24
