@@ -7,11 +7,13 @@ STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt src/requirements.tx
 export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
 EVENT ?= events/direct.json
 
-.PHONY: help venv demo invoke test lint typecheck unit integration e2e bench clean
+.PHONY: help venv demo invoke sam-invoke sam-image test lint typecheck unit integration e2e bench clean
 
 help:
 	@echo "make demo                 run the function in the Lambda runtime emulator against a local demo target"
 	@echo "make invoke EVENT=...     invoke it with an event file (default $(EVENT))"
+	@echo "make sam-invoke EVENT=... sam build + sam local invoke FanoutFunction (Docker; official image, or the offline one)"
+	@echo "make sam-image            start Docker if needed and build the offline Lambda image (air-gapped machines)"
 	@echo "make test                 lint, type-check and run every test tier"
 	@echo "make bench                benchmarks: prints a table, writes bench/results.json and bench/results.png"
 
@@ -28,6 +30,13 @@ demo: venv
 
 invoke: venv
 	$(BIN)/python -m devtools.demo --event $(EVENT)
+
+sam-invoke: venv
+	@scripts/sam-invoke.sh $(EVENT)
+
+sam-image:
+	scripts/ensure-docker.sh
+	scripts/offline-lambda-image.sh
 
 lint: venv
 	$(BIN)/ruff check .
