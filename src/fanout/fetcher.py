@@ -23,6 +23,7 @@ from email.utils import parsedate_to_datetime
 import httpx
 
 from fanout.contract import ErrorInfo, Outcome, UrlEntry
+from fanout.egress import URL_INVALID
 from fanout.errors import EgressBlocked, FetchError, RedirectLimit, ResponseTooLarge
 
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
@@ -154,7 +155,10 @@ class Fetcher:
             content = json.dumps(entry.json_body, separators=(",", ":")).encode()
             if not any(k.lower() == "content-type" for k in headers):
                 headers["Content-Type"] = "application/json"
-        return self._client.build_request(entry.method, entry.url, headers=headers, content=content)
+        try:
+            return self._client.build_request(entry.method, entry.url, headers=headers, content=content)
+        except httpx.InvalidURL as exc:  # a URL the egress guard cannot even parse is refused
+            raise EgressBlocked(URL_INVALID, f"not a valid URL: {exc}") from exc
 
     async def _drain(self, response: httpx.Response) -> int:
         """Read and discard the body, counting wire bytes, up to the cap."""

@@ -28,6 +28,7 @@ from fanout.contract import (
     new_run_id,
     utc_now_iso,
 )
+from fanout.egress import policy_for
 from fanout.engine import Job, JobReport, JobState, run_under_deadline
 from fanout.fetcher import Fetcher, FetchPolicy, FetchProgress, FetchResult
 from fanout.transport import build_client
@@ -115,6 +116,7 @@ async def run_fanout(
         max_redirects=options.max_redirects,
         max_header_bytes=settings.max_header_bytes,
         user_agent=settings.user_agent,
+        egress=policy_for(settings),
     ) as client:
         fetcher = Fetcher(client, policy)
 

@@ -11,20 +11,183 @@ then sees one vocabulary whichever transport is selected.
 
 Clients are made per run, inside the running event loop, and closed before the run
 returns (an aiohttp session cannot outlive its loop).
+
+The egress guard (``fanout.egress``) is wired into both transports, so it holds for the
+first request and for every redirect hop the fetcher sends:
+
+- ``handle_async_request`` runs ``EgressPolicy.check_url`` before any I/O (scheme,
+  userinfo, port, host syntax, literal and numeric addresses).
+- aiohttp: the ``TCPConnector`` gets a resolver that resolves once through the policy
+  (every answer checked, the host refused if any is blocked) and returns only those
+  addresses, which aiohttp connects to as given; its DNS cache (``ttl_dns_cache``) only
+  ever holds checked answers, and the connector belongs to one run. A socket factory
+  re-checks the address of every socket aiohttp opens, including IP-literal hosts,
+  which aiohttp connects to without asking the resolver.
+- httpcore: the pool's network backend resolves through the policy and connects to the
+  checked IP itself; TLS still uses the URL's host name for SNI and certificate checks.
+
+Refusals surface as ``EgressBlocked`` whatever layer raised them (unwrapped from
+aiohttp's and httpx's exceptions here).
 """
 
 from __future__ import annotations
 
+import errno
+import ipaddress
+import socket
 import ssl
-from collections.abc import AsyncIterator, Callable
+import typing
+from collections.abc import AsyncIterator, Callable, Iterable
 from functools import cache
 from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import aiohttp
+import httpcore
 import httpx
+from aiohttp.abc import AbstractResolver, ResolveResult
 from httpx_aiohttp import AiohttpTransport
 
 from fanout.config import TransportName
+from fanout.egress import DEFAULT_POLICY, HOST_INVALID, EgressPolicy
+from fanout.errors import EgressBlocked
+
+AddrInfo = tuple[int, int, int, str, tuple[typing.Any, ...]]
+_NUMERIC_FLAGS = socket.AI_NUMERICHOST | socket.AI_NUMERICSERV
+
+
+class BlockedConnection(OSError):
+    """A socket the egress policy refused to open.
+
+    An ``OSError`` so that aiohttp's connection code treats it as one failed address;
+    ``refusal`` recovers the ``EgressBlocked`` from whatever wraps it.
+    """
+
+    def __init__(self, blocked: EgressBlocked) -> None:
+        super().__init__(errno.EACCES, str(blocked))
+        self.blocked = blocked
+
+
+def refusal(exc: BaseException) -> EgressBlocked | None:
+    """The egress refusal behind ``exc`` (itself, or anywhere in its causes), if any."""
+    todo: list[BaseException] = [exc]
+    seen: set[int] = set()
+    while todo:
+        current = todo.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, EgressBlocked):
+            return current
+        if isinstance(current, BlockedConnection):
+            return current.blocked
+        nested = (current.__cause__, current.__context__, getattr(current, "os_error", None))
+        todo.extend(e for e in nested if isinstance(e, BaseException))
+    return None
+
+
+def _reraise_refusal(exc: Exception) -> None:
+    """Raise the ``EgressBlocked`` behind ``exc`` as itself, if there is one."""
+    blocked = refusal(exc)
+    if blocked is exc:
+        raise exc
+    if blocked is not None:
+        raise EgressBlocked(blocked.reason, str(blocked)) from exc
+
+
+class GuardedResolver(AbstractResolver):
+    """aiohttp's resolver: one resolution through the policy, only checked addresses out."""
+
+    def __init__(self, policy: EgressPolicy) -> None:
+        self._policy = policy
+
+    async def resolve(
+        self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
+    ) -> list[ResolveResult]:
+        addresses = await self._policy.resolve(host, port)
+        results: list[ResolveResult] = []
+        for address in addresses:
+            af = socket.AF_INET if address.version == 4 else socket.AF_INET6
+            if family not in (socket.AF_UNSPEC, af):
+                continue
+            results.append(
+                ResolveResult(
+                    hostname=host, host=str(address), port=port, family=af, proto=0, flags=_NUMERIC_FLAGS
+                )
+            )
+        if not results:
+            raise socket.gaierror(socket.EAI_ADDRFAMILY, f"{host!r} has no address of family {family!r}")
+        return results
+
+    async def close(self) -> None:
+        pass
+
+
+def guarded_socket_factory(policy: EgressPolicy) -> Callable[[AddrInfo], socket.socket]:
+    """aiohttp's socket factory: the last check, on the exact address being connected to."""
+
+    def make(addr_info: AddrInfo) -> socket.socket:
+        family, type_, proto, _, sockaddr = addr_info
+        try:
+            try:
+                address = ipaddress.ip_address(str(sockaddr[0]))
+            except ValueError:
+                raise EgressBlocked(HOST_INVALID, f"not an IP address: {sockaddr[0]!r}") from None
+            policy.check_address(address)
+        except EgressBlocked as exc:
+            raise BlockedConnection(exc) from exc
+        return socket.socket(family=family, type=type_, proto=proto)
+
+    return make
+
+
+class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
+    """httpcore's network backend: resolve through the policy, connect to a checked IP.
+
+    Addresses are tried in the resolver's order until one connects. The host name
+    httpcore passes is used for nothing else: TLS gets the URL's host from httpcore.
+    """
+
+    def __init__(self, policy: EgressPolicy, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
+        self._policy = policy
+        self._inner = inner if inner is not None else httpcore.AnyIOBackend()
+
+    async def connect_tcp(
+        self,
+        host: str,
+        port: int,
+        timeout: float | None = None,  # noqa: ASYNC109  (httpcore's interface)
+        local_address: str | None = None,
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        try:
+            addresses = await self._policy.resolve(host, port)
+        except OSError as exc:
+            raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
+        failure: Exception | None = None
+        for address in addresses:
+            try:
+                return await self._inner.connect_tcp(
+                    str(address),
+                    port,
+                    timeout=timeout,
+                    local_address=local_address,
+                    socket_options=socket_options,
+                )
+            except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
+                failure = exc
+        assert failure is not None
+        raise failure
+
+    async def connect_unix_socket(
+        self,
+        path: str,
+        timeout: float | None = None,  # noqa: ASYNC109  (httpcore's interface)
+        socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
+    ) -> httpcore.AsyncNetworkStream:
+        raise EgressBlocked(HOST_INVALID, "unix sockets are not allowed")
+
+    async def sleep(self, seconds: float) -> None:
+        await self._inner.sleep(seconds)
 
 
 def _to_httpx(exc: BaseException, request: httpx.Request | None) -> Exception | None:
@@ -71,12 +234,21 @@ class _RemappedStream(httpx.AsyncByteStream):
 
 
 class FanoutAiohttpTransport(AiohttpTransport):
-    """``httpx_aiohttp.AiohttpTransport`` with precise exception mapping."""
+    """``httpx_aiohttp.AiohttpTransport`` with the egress URL check and precise exception mapping.
+
+    The connection-level checks live in the session's connector (``_session_factory``).
+    """
+
+    def __init__(self, *, egress: EgressPolicy, **kwargs: typing.Any) -> None:
+        super().__init__(**kwargs)
+        self._egress = egress
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        request.url = self._egress.check_url(request.url)
         try:
             response = await super().handle_async_request(request)
         except Exception as exc:
+            _reraise_refusal(exc)
             mapped = _to_httpx(exc, request)
             if mapped is None:
                 raise
@@ -86,6 +258,31 @@ class FanoutAiohttpTransport(AiohttpTransport):
         return response
 
 
+class GuardedHTTPTransport(httpx.AsyncHTTPTransport):
+    """httpx's stock transport (httpcore) with the egress guard in its network backend."""
+
+    def __init__(self, *, egress: EgressPolicy, verify: ssl.SSLContext, limits: httpx.Limits) -> None:
+        super().__init__(verify=verify, limits=limits, trust_env=False)
+        self._egress = egress
+        # httpx builds its pool without a way to pass a network backend: build the same
+        # pool (as ``AsyncHTTPTransport.__init__`` does without a proxy) with ours.
+        self._pool = httpcore.AsyncConnectionPool(
+            ssl_context=verify,
+            max_connections=limits.max_connections,
+            max_keepalive_connections=limits.max_keepalive_connections,
+            keepalive_expiry=limits.keepalive_expiry,
+            network_backend=GuardedNetworkBackend(egress),
+        )
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        request.url = self._egress.check_url(request.url)
+        try:
+            return await super().handle_async_request(request)
+        except Exception as exc:
+            _reraise_refusal(exc)
+            raise
+
+
 @cache
 def verified_ssl_context() -> ssl.SSLContext:
     """One verified TLS context per process (building one costs ~20-100 ms)."""
@@ -93,14 +290,16 @@ def verified_ssl_context() -> ssl.SSLContext:
 
 
 def _session_factory(
-    *, concurrency: int, per_host_concurrency: int, max_header_bytes: int
+    *, concurrency: int, per_host_concurrency: int, max_header_bytes: int, egress: EgressPolicy
 ) -> Callable[[], aiohttp.ClientSession]:
     def make() -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(
             limit=concurrency,
             limit_per_host=per_host_concurrency,
             ssl=verified_ssl_context(),
-            ttl_dns_cache=60,
+            ttl_dns_cache=60,  # holds only answers the guarded resolver checked
+            resolver=GuardedResolver(egress),
+            socket_factory=guarded_socket_factory(egress),
         )
         return aiohttp.ClientSession(
             connector=connector,
@@ -123,28 +322,33 @@ def build_client(
     max_redirects: int,
     max_header_bytes: int,
     user_agent: str,
+    egress: EgressPolicy | None = None,
 ) -> httpx.AsyncClient:
     """An httpx client for one run; the caller closes it (``async with``).
 
     Connection pools are sized to the run's caps so requests never queue inside
     the pool (the engine's own slots do the queueing, outside any timeout).
+    ``egress`` defaults to the policy from the process's settings: never unguarded.
     """
+    policy = DEFAULT_POLICY if egress is None else egress
     limits = httpx.Limits(
         max_connections=concurrency, max_keepalive_connections=concurrency, keepalive_expiry=5.0
     )
     base: httpx.AsyncBaseTransport
     if transport == "aiohttp":
         base = FanoutAiohttpTransport(
+            egress=policy,
             verify=verified_ssl_context(),
             trust_env=False,
             client=_session_factory(
                 concurrency=concurrency,
                 per_host_concurrency=per_host_concurrency,
                 max_header_bytes=max_header_bytes,
+                egress=policy,
             ),
         )
     else:
-        base = httpx.AsyncHTTPTransport(verify=verified_ssl_context(), limits=limits, trust_env=False)
+        base = GuardedHTTPTransport(egress=policy, verify=verified_ssl_context(), limits=limits)
     return httpx.AsyncClient(
         transport=base,
         trust_env=False,
