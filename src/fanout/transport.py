@@ -301,7 +301,7 @@ def _session_factory(
             resolver=GuardedResolver(egress),
             socket_factory=guarded_socket_factory(egress),
         )
-        return aiohttp.ClientSession(
+        session = aiohttp.ClientSession(
             connector=connector,
             trust_env=False,
             auto_decompress=False,
@@ -309,6 +309,12 @@ def _session_factory(
             max_line_size=max_header_bytes,
             max_field_size=max_header_bytes,
         )
+        # aiohttp silently re-sends an idempotent request once when a reused connection
+        # drops, outside the fetcher's retry rules and attempt count (a reset URL was hit
+        # twice with retries=0). The fetcher owns retries; aiohttp's own test client turns
+        # this off the same way (no public switch exists).
+        session._retry_connection = False
+        return session
 
     return make
 

@@ -196,3 +196,15 @@ def test_direct_invoke_reports_direct(target: DemoTarget) -> None:
     document = invoke({"urls": [target.url("/ok")]})
     assert document["source"] == "direct"
     assert document["summary"]["ok"] == 1
+
+
+def test_a_reset_url_is_requested_exactly_once_with_retries_zero(fresh_target: DemoTarget) -> None:
+    """No hidden transport-level re-send: attempts reported == requests the server saw."""
+    document = invoke(
+        {"urls": [fresh_target.url("/reset"), fresh_target.url("/close")], "options": {"retries": 0}}
+    )
+    assert [r["outcome"] for r in document["results"]] == ["failed", "failed"]
+    assert [r["attempts"] for r in document["results"]] == [1, 1]
+    hits = fresh_target.stats()["hits"]
+    assert hits["/reset"] == 1
+    assert hits["/close"] == 1

@@ -1,0 +1,283 @@
+"""``make demo`` / ``make invoke EVENT=events/<file>.json``: one invocation through the real Lambda emulator.
+
+Starts the demo target on http://127.0.0.1:8321 (another free port if that one is taken; the event's
+URLs are rewritten to match), runs ``fanout.handler.lambda_handler`` in the Lambda Runtime Interface
+Emulator with a short Lambda timeout (so the deadline is visible), invokes it with the event and
+prints the results as a table, the summary, the budget, the time taken against the Lambda timeout and
+how many connections the demo target still has open after the answer (0: nothing was left behind).
+
+Exits non-zero when the invocation fails (Lambda timeout, unhandled error), answers with an error
+document, or leaves a connection open. Needs no AWS account and no network beyond 127.0.0.1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import base64
+import binascii
+import json
+import re
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+from devtools.demo_target import DemoTarget
+from devtools.events import DEMO_BASE_URL, event_path, load_event
+from devtools.rie import DEFAULT_HANDLER, EmulatorError, LambdaEmulator, function_error
+
+DEFAULT_EVENT = "events/direct.json"
+DEFAULT_TIMEOUT_S = 6
+DEMO_PORT = int(urlsplit(DEMO_BASE_URL).port or 8321)
+CLOSE_WAIT_S = 3.0
+URL_WIDTH = 44
+ERROR_WIDTH = 40
+
+
+def start_target(port: int) -> tuple[DemoTarget, str | None]:
+    """The demo target on ``port``, or on a free port (with a note saying so) if it is taken."""
+    target = DemoTarget(port=port)
+    try:
+        return target.start(), None
+    except OSError as exc:
+        target.stop()
+        fallback = DemoTarget(port=0).start()
+        note = f"port {port} is busy ({exc.strerror}); the demo target listens on {fallback.port} instead"
+        return fallback, note
+
+
+def open_connections_after(target: DemoTarget, wait_s: float = CLOSE_WAIT_S) -> int:
+    """The target's open connections, once they have had ``wait_s`` to close (0 as soon as it is)."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        count = int(target.stats()["open_connections"])
+        if count == 0 or time.monotonic() >= deadline:
+            return count
+        time.sleep(0.05)
+
+
+def request_of(event: Any) -> dict[str, Any] | None:
+    """The fan-out request an event carries (direct, API body, schedule detail), if it is readable."""
+    if not isinstance(event, dict):
+        return None
+    if isinstance(event.get("body"), str):
+        try:
+            body = json.loads(event["body"])
+        except json.JSONDecodeError:
+            return None
+        return body if isinstance(body, dict) else None
+    detail = event.get("detail")
+    if isinstance(detail, dict):
+        return detail
+    return event
+
+
+def _short(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _display_url(url: str, base_url: str) -> str:
+    return (url[len(base_url) :] or "/") if url.startswith(base_url) else url
+
+
+def _number(value: Any, digits: int = 0) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return f"{value:,}"
+
+
+def render_table(rows: Sequence[Sequence[str]], header: Sequence[str], right: set[int]) -> str:
+    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=True)]
+
+    def line(cells: Sequence[str]) -> str:
+        parts = [
+            c.rjust(w) if i in right else c.ljust(w)
+            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
+        ]
+        return "  ".join(parts).rstrip()
+
+    rule = "  ".join("-" * w for w in widths)
+    return "\n".join([line(header), rule, *(line(r) for r in rows)])
+
+
+def render_document(document: dict[str, Any], request: dict[str, Any] | None, base_url: str) -> str:
+    """The result document as a table plus its summary line."""
+    entries = request.get("urls") if request else None
+    results: list[dict[str, Any]] = document.get("results") or []
+    rows = []
+    for i, result in enumerate(results):
+        method = "GET"
+        if isinstance(entries, list) and len(entries) == len(results) and isinstance(entries[i], dict):
+            method = str(entries[i].get("method", "GET")).upper()
+        error = result.get("error") or {}
+        rows.append(
+            [
+                str(i + 1),
+                method,
+                _short(_display_url(str(result.get("url")), base_url), URL_WIDTH),
+                str(result.get("outcome")),
+                _number(result.get("status_code")),
+                _number(result.get("attempts")),
+                _number(result.get("elapsed_ms"), 1),
+                _number(result.get("bytes")),
+                _short(str(error.get("type", "")), ERROR_WIDTH),
+            ]
+        )
+    header = ["#", "method", f"url (on {base_url})", "outcome", "status", "attempts", "ms", "bytes", "error"]
+    table = render_table(rows, header, right={0, 4, 5, 6, 7})
+    summary = document.get("summary") or {}
+    counts = [f"{v} {k}" for k, v in summary.items() if k != "total" and v]
+    lines = [
+        table,
+        "",
+        f"summary   {summary.get('total', len(results))} URLs: {', '.join(counts) or 'nothing'}",
+        f"run       {document.get('run_id')} (source {document.get('source')}, "
+        f"started {document.get('started_at')})",
+        f"budget    {_number(document.get('budget_ms'), 1)} ms for the fetches; the run took "
+        f"{_number(document.get('elapsed_ms'), 1)} ms"
+        + ("; deadline reached, in-flight fetches cancelled" if document.get("deadline_reached") else ""),
+    ]
+    if document.get("stopped_on_error"):
+        lines.append("stopped   on_error=cancel: the first failure stopped the run")
+    return "\n".join(lines)
+
+
+def render_problem(problem: dict[str, Any]) -> str:
+    """An error document's ``error`` (or an RFC 9457 problem body) as a few readable lines."""
+    kind = problem.get("type")
+    lines = [f"error     {problem.get('title', '')} ({kind})", f"          {problem.get('detail', '')}"]
+    for item in problem.get("errors") or []:
+        if isinstance(item, dict):
+            lines.append(f"          - {item.get('loc') or '(request)'}: {item.get('msg')}")
+    return "\n".join(lines)
+
+
+def decode_body(response: dict[str, Any]) -> Any:
+    body = response.get("body")
+    if not isinstance(body, str):
+        return body
+    if response.get("isBase64Encoded"):
+        try:
+            body = base64.b64decode(body).decode("utf-8", "replace")
+        except (binascii.Error, ValueError):
+            return body
+    try:
+        return json.loads(body)
+    except json.JSONDecodeError:
+        return body
+
+
+def render_answer(payload: Any, request: dict[str, Any] | None, base_url: str) -> tuple[str, bool]:
+    """A readable rendering of whatever the function answered, and whether it is a success."""
+    failure = function_error(payload)
+    if failure is not None:
+        return f"the invocation failed: {failure}", False
+    if isinstance(payload, dict) and "statusCode" in payload:
+        status = payload.get("statusCode")
+        headers = {str(k).lower(): v for k, v in (payload.get("headers") or {}).items()}
+        body = decode_body(payload)
+        lines = [f"HTTP {status}  {headers.get('content-type', '')}".rstrip()]
+        if isinstance(body, dict) and "results" in body:
+            lines += ["", render_document(body, request, base_url)]
+        elif isinstance(body, dict) and "title" in body:
+            lines.append(render_problem(body))
+        else:
+            lines.append(json.dumps(body, indent=2) if not isinstance(body, str) else body)
+        return "\n".join(lines), isinstance(status, int) and status < 400
+    if isinstance(payload, dict) and "results" in payload:
+        return render_document(payload, request, base_url), True
+    if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
+        return render_problem(payload["error"]), False
+    return json.dumps(payload, indent=2), True
+
+
+def init_duration_s(log: str) -> float | None:
+    match = re.search(r"INIT REPORT\(durationMs: ([\d.]+)\)", log)
+    return float(match.group(1)) / 1000 if match else None
+
+
+def run(event_name: str, *, timeout_s: int, port: int, show_log: bool, raw: bool) -> int:
+    path = event_path(event_name)
+    if not path.is_file():
+        print(f"no such event file: {event_name}", file=sys.stderr)
+        return 2
+    target, note = start_target(port)
+    try:
+        if note:
+            print(note)
+        event = load_event(str(path), base_url=target.base_url)
+        request = request_of(event)
+        with LambdaEmulator(DEFAULT_HANDLER, timeout_s=timeout_s) as rie:
+            print(
+                f"invoking {DEFAULT_HANDLER} with {_relative(path)} in the Lambda runtime emulator "
+                f"(Lambda timeout {timeout_s} s, demo target {target.base_url})\n"
+            )
+            try:
+                payload, wall_s = rie.invoke(event)
+            except EmulatorError as exc:
+                print(f"the invocation could not be delivered: {exc}", file=sys.stderr)
+                return 1
+            open_after = open_connections_after(target)
+            requests_seen = target.stats()["requests"]
+            text, ok = render_answer(payload, request, target.base_url)
+            print(text)
+            if raw:
+                print("\n" + json.dumps(payload, indent=2))
+            init_s = init_duration_s(rie.log_text())
+            cold = f", including a {init_s:.2f} s cold start" if init_s is not None else ""
+            spare = timeout_s - wall_s
+            print(
+                f"answered  in {wall_s:.2f} s{cold}: {'within' if spare > 0 else 'NOT within'} the "
+                f"{timeout_s} s Lambda timeout ({spare:.2f} s to spare)"
+            )
+            flag = "" if open_after == 0 else "  <- expected 0: a connection outlived the invocation"
+            print(
+                f"target    {open_after} connection(s) open after the answer; "
+                f"{requests_seen} request(s) served{flag}"
+            )
+            if show_log or function_error(payload) is not None:
+                print("\n--- emulator and function log ---\n" + rie.log_text().rstrip())
+            return 0 if ok and open_after == 0 else 1
+    finally:
+        target.stop()
+
+
+def _relative(path: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(Path.cwd()))
+    except ValueError:
+        return str(path)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m devtools.demo",
+        description=__doc__,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--event", default=DEFAULT_EVENT, help=f"event file (default {DEFAULT_EVENT})")
+    parser.add_argument(
+        "--timeout",
+        type=int,
+        default=DEFAULT_TIMEOUT_S,
+        help=f"Lambda timeout in seconds (default {DEFAULT_TIMEOUT_S})",
+    )
+    parser.add_argument("--port", type=int, default=DEMO_PORT, help=f"demo target port (default {DEMO_PORT})")
+    parser.add_argument("--log", action="store_true", help="print the emulator's and the function's log")
+    parser.add_argument("--raw", action="store_true", help="also print the answer as JSON")
+    args = parser.parse_args(argv)
+    if args.timeout < 1 or args.timeout > 900:
+        parser.error("--timeout must be between 1 and 900 seconds")
+    try:
+        return run(args.event, timeout_s=args.timeout, port=args.port, show_log=args.log, raw=args.raw)
+    except EmulatorError as exc:
+        print(f"the Lambda runtime emulator failed: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
