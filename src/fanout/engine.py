@@ -70,10 +70,6 @@ class RunReport(Generic[T]):
     stopped: bool = False
 
 
-class _StopRun(Exception):
-    """Raised inside the task group to stop the run (``stop_when`` matched)."""
-
-
 async def run_under_deadline(
     jobs: Sequence[Job[T]],
     *,
@@ -110,9 +106,22 @@ async def run_under_deadline(
             yield
 
     stopping = False
+    tasks: list[asyncio.Task[None]] = []
+
+    def stop_the_others() -> None:
+        # The siblings are cancelled directly rather than by raising into the task
+        # group: before Python 3.13 a TaskGroup aborting on a child's error swallows an
+        # outside cancellation arriving meanwhile, and leaves the cancel it requested of
+        # its parent counted (``cancelling()``). Cancelled children are not errors to it.
+        nonlocal stopping
+        stopping = True
+        run.stopped = True
+        current = asyncio.current_task()
+        for task in tasks:
+            if task is not current:
+                task.cancel()
 
     async def one(job: Job[T], report: JobReport[T]) -> None:
-        nonlocal stopping
         # Per-key slot first: a job waiting on a busy host must not hold a global slot.
         async with key_slot(job.key), global_slots:
             if stopping or loop.time() >= deadline:
@@ -128,18 +137,13 @@ async def run_under_deadline(
             finally:
                 report.finished_at = loop.time()
             # Decided while still holding the slots, so no queued job starts in between.
-            if stop_when is not None and stop_when(report):
-                stopping = True
-                raise _StopRun
+            if not stopping and stop_when is not None and stop_when(report):
+                stop_the_others()
 
     try:
-        async with asyncio.timeout_at(deadline):
-            try:
-                async with asyncio.TaskGroup() as group:
-                    for job, report in zip(jobs, reports, strict=True):
-                        group.create_task(one(job, report))
-            except* _StopRun:
-                run.stopped = True
+        async with asyncio.timeout_at(deadline), asyncio.TaskGroup() as group:
+            for job, report in zip(jobs, reports, strict=True):
+                tasks.append(group.create_task(one(job, report)))
     except TimeoutError:
         run.deadline_reached = True
 

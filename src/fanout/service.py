@@ -50,11 +50,19 @@ class RunContext:
     started_at: str = ""
 
 
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
 def host_key(url: str) -> Hashable:
-    """The per-host concurrency group of a URL: scheme, host and port as written."""
+    """The per-host concurrency group of a URL: scheme, host and port (default port filled in).
+
+    ``http://a/`` and ``http://a:80/`` are one host, as for the connection pool: two
+    groups would let twice the per-host cap through to queue inside the pool.
+    """
     try:
         parts = urlsplit(url)
-        return (parts.scheme.lower(), (parts.hostname or "").lower(), parts.port)
+        scheme = parts.scheme.lower()
+        return (scheme, (parts.hostname or "").lower(), parts.port or _DEFAULT_PORTS.get(scheme))
     except ValueError:
         return None
 

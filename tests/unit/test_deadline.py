@@ -1,0 +1,96 @@
+"""The run's absolute deadline: clamped remaining time, a margin that grows with the URLs."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import time
+
+import pytest
+
+from fanout.config import Settings
+from fanout.deadline import LAMBDA_MAX_REMAINING_MS, clamp_remaining_ms, compute_deadline, margin_s
+
+SETTINGS = Settings(deadline_margin_base_ms=250.0, deadline_margin_per_url_ms=0.5)
+NOW = 1_000.0
+FIFTEEN_MIN_S = 15 * 60
+
+
+@pytest.mark.parametrize(
+    ("remaining_ms", "clamped"),
+    [
+        (12_345, 12_345.0),
+        (0, 0.0),
+        (-1, 0.0),
+        (-(10**9), 0.0),
+        (float("nan"), 0.0),
+        (float("-inf"), 0.0),
+        (float("inf"), FIFTEEN_MIN_S * 1000.0),
+        (FIFTEEN_MIN_S * 1000 + 1, FIFTEEN_MIN_S * 1000.0),
+        (2**63, FIFTEEN_MIN_S * 1000.0),
+    ],
+)
+def test_absurd_remaining_times_are_clamped(remaining_ms: float, clamped: float) -> None:
+    assert clamp_remaining_ms(remaining_ms) == clamped
+    assert LAMBDA_MAX_REMAINING_MS == FIFTEEN_MIN_S * 1000
+
+
+def test_margin_is_a_base_plus_an_allowance_per_url() -> None:
+    assert margin_s(0, SETTINGS) == pytest.approx(0.25)
+    assert margin_s(1, SETTINGS) == pytest.approx(0.2505)
+    assert margin_s(1_000, SETTINGS) == pytest.approx(0.75)
+    assert margin_s(10_000, SETTINGS) > margin_s(1_000, SETTINGS) > margin_s(10, SETTINGS)
+
+
+def test_margin_is_configurable() -> None:
+    bigger = dataclasses.replace(SETTINGS, deadline_margin_base_ms=1_000.0, deadline_margin_per_url_ms=2.0)
+    assert margin_s(100, bigger) == pytest.approx(1.2)
+    d = compute_deadline(10_000, n_urls=100, settings=bigger, now=NOW)
+    assert d.at == pytest.approx(NOW + 10 - 1.2)
+
+
+def test_deadline_is_now_plus_remaining_minus_margin() -> None:
+    d = compute_deadline(30_000, n_urls=100, settings=SETTINGS, now=NOW)
+    assert d.margin_s == pytest.approx(0.3)
+    assert d.remaining_s == pytest.approx(30.0)
+    assert d.budget_s == pytest.approx(29.7)
+    assert d.at == pytest.approx(NOW + 29.7)
+
+
+def test_more_urls_leave_a_smaller_budget() -> None:
+    few = compute_deadline(30_000, n_urls=10, settings=SETTINGS, now=NOW)
+    many = compute_deadline(30_000, n_urls=5_000, settings=SETTINGS, now=NOW)
+    assert many.budget_s == pytest.approx(few.budget_s - (5_000 - 10) * 0.5 / 1000)
+    assert many.at < few.at
+
+
+@pytest.mark.parametrize("remaining_ms", [0, 100, 250, -5_000, float("nan")])
+def test_less_time_than_the_margin_gives_no_budget(remaining_ms: float) -> None:
+    d = compute_deadline(remaining_ms, n_urls=1, settings=SETTINGS, now=NOW)
+    assert d.budget_s == 0.0
+    assert d.at == NOW
+
+
+def test_huge_remaining_time_is_capped_at_fifteen_minutes() -> None:
+    d = compute_deadline(10**12, n_urls=0, settings=SETTINGS, now=NOW)
+    assert d.remaining_s == FIFTEEN_MIN_S
+    assert d.budget_s == pytest.approx(FIFTEEN_MIN_S - 0.25)
+    assert math.isfinite(d.at)
+
+
+def test_api_cap_bounds_the_budget_and_keeps_the_margin() -> None:
+    capped = compute_deadline(60_000, n_urls=0, settings=SETTINGS, cap_s=28.0, now=NOW)
+    assert capped.budget_s == pytest.approx(28.0 - 0.25)
+    assert capped.at == pytest.approx(NOW + 27.75)
+    # The remaining time still wins when it is shorter than the cap.
+    short = compute_deadline(10_000, n_urls=0, settings=SETTINGS, cap_s=28.0, now=NOW)
+    assert short.budget_s == pytest.approx(9.75)
+    # A cap below the margin leaves nothing.
+    assert compute_deadline(60_000, n_urls=0, settings=SETTINGS, cap_s=0.1, now=NOW).budget_s == 0.0
+
+
+def test_deadline_is_on_the_monotonic_clock_by_default() -> None:
+    before = time.monotonic()
+    d = compute_deadline(5_000, n_urls=0, settings=SETTINGS)
+    after = time.monotonic()
+    assert before + d.budget_s <= d.at <= after + d.budget_s
