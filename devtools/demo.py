@@ -6,6 +6,10 @@ Emulator with a short Lambda timeout (so the deadline is visible), invokes it wi
 prints the results as a table, the summary, the budget, the time taken against the Lambda timeout and
 how many connections the demo target still has open after the answer (0: nothing was left behind).
 
+``make demo STORE=moto`` (``--store moto``) runs it with moto as an embedded AWS
+(``devtools.local_aws``): the run writes its report and record there, and the demo
+prints where they went.
+
 Exits non-zero when the invocation fails (Lambda timeout, unhandled error), answers with an error
 document, or leaves a connection open. Needs no AWS account and no network beyond 127.0.0.1.
 """
@@ -15,7 +19,9 @@ from __future__ import annotations
 import argparse
 import base64
 import binascii
+import contextlib
 import json
+import os
 import re
 import sys
 import time
@@ -200,7 +206,7 @@ def init_duration_s(log: str) -> float | None:
     return float(match.group(1)) / 1000 if match else None
 
 
-def run(event_name: str, *, timeout_s: int, port: int, show_log: bool, raw: bool) -> int:
+def run(event_name: str, *, timeout_s: int, port: int, show_log: bool, raw: bool, store: str = "off") -> int:
     path = event_path(event_name)
     if not path.is_file():
         print(f"no such event file: {event_name}", file=sys.stderr)
@@ -211,7 +217,14 @@ def run(event_name: str, *, timeout_s: int, port: int, show_log: bool, raw: bool
             print(note)
         event = load_event(str(path), base_url=target.base_url)
         request = request_of(event)
-        with LambdaEmulator(DEFAULT_HANDLER, timeout_s=timeout_s) as rie:
+        with contextlib.ExitStack() as stack:
+            aws = None
+            if store == "moto":
+                from devtools.local_aws import LocalAws
+
+                aws = stack.enter_context(LocalAws())
+            env = aws.function_env() if aws else None
+            rie = stack.enter_context(LambdaEmulator(DEFAULT_HANDLER, timeout_s=timeout_s, env=env))
             print(
                 f"invoking {DEFAULT_HANDLER} with {_relative(path)} in the Lambda runtime emulator "
                 f"(Lambda timeout {timeout_s} s, demo target {target.base_url})\n"
@@ -225,6 +238,12 @@ def run(event_name: str, *, timeout_s: int, port: int, show_log: bool, raw: bool
             requests_seen = target.stats()["requests"]
             text, ok = render_answer(payload, request, target.base_url)
             print(text)
+            if aws is not None:
+                document = (
+                    decode_body(payload) if isinstance(payload, dict) and "statusCode" in payload else payload
+                )
+                if isinstance(document, dict) and "persisted" in document:
+                    print(aws.describe(document))
             if raw:
                 print("\n" + json.dumps(payload, indent=2))
             init_s = init_duration_s(rie.log_text())
@@ -269,11 +288,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--port", type=int, default=DEMO_PORT, help=f"demo target port (default {DEMO_PORT})")
     parser.add_argument("--log", action="store_true", help="print the emulator's and the function's log")
     parser.add_argument("--raw", action="store_true", help="also print the answer as JSON")
+    parser.add_argument(
+        "--store",
+        default=os.environ.get("STORE") or "off",
+        help="off (default), or moto: keep the run's report and record in an embedded moto (STORE=moto)",
+    )
     args = parser.parse_args(argv)
+    if args.store not in ("off", "moto"):
+        parser.error("--store (STORE=) is 'off' or 'moto'")
     if args.timeout < 1 or args.timeout > 900:
         parser.error("--timeout must be between 1 and 900 seconds")
     try:
-        return run(args.event, timeout_s=args.timeout, port=args.port, show_log=args.log, raw=args.raw)
+        return run(
+            args.event,
+            timeout_s=args.timeout,
+            port=args.port,
+            show_log=args.log,
+            raw=args.raw,
+            store=args.store,
+        )
     except EmulatorError as exc:
         print(f"the Lambda runtime emulator failed: {exc}", file=sys.stderr)
         return 1

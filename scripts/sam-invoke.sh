@@ -123,9 +123,12 @@ fi
 
 # ---- invoke --------------------------------------------------------------------------------------
 say "sam local invoke $FUNCTION -e $EVENT ($IMAGE_MODE image)"
+# `sam local` resolves `!Ref ReportsBucket` to the logical id: without real AWS resources the
+# stores are switched off (scripts/sam-local-env.json; pass your own --env-vars after -- to override).
 exec "$SAM" local invoke "$FUNCTION" \
     --template .aws-sam/build/template.yaml \
     --event "$EVENT" \
+    --env-vars "${SAM_ENV_VARS:-scripts/sam-local-env.json}" \
     --parameter-overrides "$PARAMS" \
     "${IMAGE_ARGS[@]}" \
     "${EXTRA[@]}"

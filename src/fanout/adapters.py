@@ -6,7 +6,10 @@ Three ways in, told apart by shape:
   answered by the HTTP front door (``http_api``), not here.
 - EventBridge schedule: the "Scheduled Event" envelope (``detail-type`` and ``source``
   ``aws.events``/``aws.scheduler``, the request in ``detail``), or a rule's constant
-  ``Input`` marked with ``"source": "schedule"``.
+  ``Input`` marked with ``"source": "schedule"``. The envelope's ``id``, or the constant
+  Input's ``event_id`` (the template fills it from EventBridge Scheduler's context
+  attributes), identifies the delivery: retries and duplicates carry the same one, and
+  it is the run's idempotency key.
 - Direct invoke: the request body itself (``{"urls": [...], "options": {...}}``).
 """
 
@@ -44,8 +47,12 @@ def classify(event: object) -> Inbound:
     """Which way in ``event`` came, and the request body it carries."""
     if isinstance(event, dict):
         if _is_schedule_envelope(event):
-            return Inbound("schedule", event.get("detail"), event_id=event.get("id"))
+            event_id = event.get("id")
+            return Inbound(
+                "schedule", event.get("detail"), event_id=event_id if isinstance(event_id, str) else None
+            )
         if event.get("source") == "schedule":
-            body = {k: v for k, v in event.items() if k != "source"}
-            return Inbound("schedule", body)
+            body = {k: v for k, v in event.items() if k not in ("source", "event_id")}
+            event_id = event.get("event_id")
+            return Inbound("schedule", body, event_id=event_id if isinstance(event_id, str) else None)
     return Inbound("direct", event)

@@ -4,30 +4,61 @@ The Lambda handler (``handler``) is decorators plus one call to ``handle_event``
 The invocation's clock starts here: the remaining time is read once, on entry, and
 the absolute deadline derived from it is passed down.
 
-Each run gets its own event loop (``asyncio.run``): the HTTP client is created and
-closed inside it, so nothing (tasks, sockets, sessions) carries over to the next
-warm invocation. A task still alive after the run would be an engine bug: it is
-logged, and ``asyncio.run`` cancels it rather than leaving a zombie.
+Each run gets its own event loop (``asyncio.run``): the HTTP client and the store
+clients (S3, DynamoDB) are created and closed inside it, so nothing (tasks, sockets,
+sessions) carries over to the next warm invocation. A task still alive after the run
+would be an engine bug: it is logged, and ``asyncio.run`` cancels it rather than
+leaving a zombie.
+
+One loop per run, in this order (README "Persistence"):
+
+1. the store clients are made (only for stores that are on: ``aioboto3`` is imported
+   then, never for a run that persists nothing) and a ``targets`` list is read;
+2. the fan-out, until ``fanout_at``;
+3. the report (S3) and the record (DynamoDB), concurrently, until ``persist_at``;
+4. after the loop, when the request has an idempotency key, Powertools records the
+   answer (synchronously, bounded by botocore), within what is left.
+
+The budget is sliced from the end: ``persist_budget_s`` for 3 when a store is on,
+the idempotency reserve for 4 when it applies; together never more than half the
+budget, so a short invocation still fans out.
 """
 
 from __future__ import annotations
 
 import asyncio
+import re
 import time
 from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
-from fanout import http_api
+from aws_lambda_powertools.metrics import MetricUnit
+
+from fanout import http_api, problems
 from fanout.adapters import classify, is_http_api_event
-from fanout.config import SETTINGS
-from fanout.contract import FanoutRequest, Source, parse_request
-from fanout.deadline import clamp_remaining_ms, compute_deadline
+from fanout.config import SETTINGS, Settings
+from fanout.contract import (
+    FanoutRequest,
+    InvokeRequest,
+    Source,
+    TargetsRequest,
+    new_run_id,
+    parse_invoke_request,
+    utc_now_iso,
+)
+from fanout.deadline import Deadline, clamp_remaining_ms, compute_deadline
 from fanout.errors import RequestInvalid
-from fanout.observe import logger, report_invalid, report_run
-from fanout.problems import validation_problem
+from fanout.observe import logger, metrics, report_invalid, report_run
+from fanout.problems import ProblemError, validation_problem
 from fanout.service import RunContext, run_fanout
-from fanout.tracing import run_trace
+from fanout.store import StoreConfig, StoreError, Stores, answer_size, decode_cursor, fit_answer
+from fanout.targets import parse_target_list, resolve, split_s3_uri, unreadable
+from fanout.tracing import RunTrace, run_trace
+
+T = TypeVar("T")
+
+_RUN_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
 class LambdaContextLike(Protocol):
@@ -51,8 +82,37 @@ class Invocation:
         """Time left before the Lambda timeout, now."""
         return self.remaining_ms - (time.monotonic() - self.started) * 1000
 
+    def deadline(self, n_urls: int, settings: Settings, cap_s: float | None = None) -> Deadline:
+        """The invocation's deadline for ``n_urls``: anchored at its start, whenever asked."""
+        return compute_deadline(
+            self.remaining_ms, n_urls=n_urls, settings=settings, cap_s=cap_s, now=self.started
+        )
 
-async def _run_and_check(coro: Coroutine[Any, Any, dict[str, Any]]) -> dict[str, Any]:
+
+@dataclass(frozen=True, slots=True)
+class Slices:
+    """The run's budget cut from the end: fan-out | persistence | answer record."""
+
+    fanout_at: float
+    fanout_budget_s: float
+    persist_at: float
+    end_at: float
+
+    @classmethod
+    def of(cls, deadline: Deadline, *, persist_s: float, after_s: float) -> Slices:
+        reserve = persist_s + after_s
+        if reserve > deadline.budget_s / 2:
+            scale = deadline.budget_s / 2 / reserve
+            persist_s, after_s = persist_s * scale, after_s * scale
+        return cls(
+            fanout_at=deadline.at - persist_s - after_s,
+            fanout_budget_s=max(0.0, deadline.budget_s - persist_s - after_s),
+            persist_at=deadline.at - after_s,
+            end_at=deadline.at,
+        )
+
+
+async def _run_and_check(coro: Coroutine[Any, Any, T]) -> T:
     document = await coro
     current = asyncio.current_task()
     leftovers = [t for t in asyncio.all_tasks() if t is not current]
@@ -61,22 +121,215 @@ async def _run_and_check(coro: Coroutine[Any, Any, dict[str, Any]]) -> dict[str,
     return document
 
 
-def run_request(
-    request: FanoutRequest, source: Source, invocation: Invocation, *, cap_s: float | None = None
+async def _read_targets(
+    stores: Stores, request: TargetsRequest, settings: Settings, before: float
+) -> FanoutRequest:
+    bucket, key = split_s3_uri(request.targets)
+    try:
+        body = await stores.read_object(bucket, key, max_bytes=settings.max_targets_bytes, before=before)
+    except StoreError as exc:
+        raise unreadable(request.targets, f"cannot be read ({exc.error_type}): {exc}") from None
+    entries = parse_target_list(request.targets, body, max_urls=settings.max_urls)
+    return resolve(request, entries)
+
+
+async def _run(
+    request: InvokeRequest,
+    source: Source,
+    invocation: Invocation,
+    settings: Settings,
+    *,
+    cap_s: float | None,
+    after_s: float,
+    trace: RunTrace,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """The run's full document (for the logs and metrics) and its answer."""
+    run_id, started_at = new_run_id(), utc_now_iso()
+    stores_config = StoreConfig.from_settings(settings)
+    persist_s = settings.persist_budget_s if stores_config.any_on else 0.0
+
+    def slices(n_urls: int) -> Slices:
+        return Slices.of(invocation.deadline(n_urls, settings, cap_s), persist_s=persist_s, after_s=after_s)
+
+    async with Stores(stores_config) as stores:
+        targets = request.targets if isinstance(request, TargetsRequest) else None
+        if isinstance(request, TargetsRequest):
+            # The list's length is unknown yet: the margin of the longest one bounds the read.
+            request = await _read_targets(
+                stores, request, settings, before=slices(settings.max_urls).fanout_at
+            )
+        plan = slices(len(request.urls))
+        await stores.open(s3=stores_config.reports_on, dynamodb=stores_config.runs_on, before=plan.fanout_at)
+        ctx = RunContext(
+            source=source,
+            deadline=plan.fanout_at,
+            budget_s=plan.fanout_budget_s,
+            run_id=run_id,
+            started_at=started_at,
+        )
+        document = await run_fanout(request, ctx, trace=trace)
+        if targets is not None:
+            document["targets"] = targets
+        persisted = await stores.persist(document, finished_at=utc_now_iso(), before=plan.persist_at)
+        document = {k: v for k, v in document.items() if k != "results"} | {
+            "persisted": persisted,
+            "results": document["results"],
+        }
+        report = persisted["report"]
+        stored_key = report["key"] if report["status"] == "stored" else None
+        return document, await _fit(document, stores, settings, report_key=stored_key, before=plan.end_at)
+
+
+async def _fit(
+    document: dict[str, Any], stores: Stores, settings: Settings, *, report_key: str | None, before: float
 ) -> dict[str, Any]:
-    """Run one validated request to completion within the invocation's deadline."""
-    deadline = compute_deadline(
-        invocation.remaining_ms,
-        n_urls=len(request.urls),
-        settings=SETTINGS,
-        cap_s=cap_s,
-        now=invocation.started,
+    """The answer: ``document``, or when too large to return, a pointer to its stored report
+    (``report_key``), or without one, the results cut to fit."""
+    size = answer_size(document)
+    if size <= settings.max_answer_bytes:
+        return document
+    url = None
+    if report_key is not None:
+        try:
+            url = await stores.presign(report_key, before)
+        except StoreError as exc:
+            logger.warning("report URL not signed", extra={"error": str(exc)})
+    return fit_answer(
+        document,
+        limit_bytes=settings.max_answer_bytes,
+        report_url=url,
+        url_expires_s=settings.report_url_expires_s,
+        size=size,
     )
-    ctx = RunContext(source=source, deadline=deadline.at, budget_s=deadline.budget_s)
-    with run_trace("## fanout run", n_urls=len(request.urls), source=source) as trace:
-        document = asyncio.run(_run_and_check(run_fanout(request, ctx, trace=trace)))
+
+
+def run_request(
+    request: InvokeRequest,
+    source: Source,
+    invocation: Invocation,
+    *,
+    cap_s: float | None = None,
+    after_s: float = 0.0,
+) -> dict[str, Any]:
+    """Run one validated request to completion within the invocation's deadline.
+
+    ``after_s`` is kept at the end of the budget for what follows the run (the
+    idempotency record). Raises ``ProblemError`` when a target list is unusable.
+    """
+    settings = SETTINGS
+    n_urls = len(request.urls) if isinstance(request, FanoutRequest) else 0
+    with run_trace("## fanout run", n_urls=n_urls, source=source) as trace:
+        document, answer = asyncio.run(
+            _run_and_check(
+                _run(request, source, invocation, settings, cap_s=cap_s, after_s=after_s, trace=trace)
+            )
+        )
     report_run(document, slack_ms=invocation.slack_ms())
-    return document
+    return answer
+
+
+def run_keyed(
+    request: InvokeRequest,
+    source: Source,
+    invocation: Invocation,
+    context: LambdaContextLike,
+    *,
+    key: str | None,
+    payload: Any,
+    cap_s: float | None = None,
+) -> dict[str, Any]:
+    """``run_request``, once per idempotency ``key`` when the idempotency table is configured."""
+    settings = SETTINGS
+    if not key or not settings.idempotency_table_name:
+        return run_request(request, source, invocation, cap_s=cap_s)
+    from fanout import idempotency  # boto3 and Powertools' utility: only when used
+
+    return idempotency.run_once(
+        key,
+        payload,
+        lambda: run_request(
+            request, source, invocation, cap_s=cap_s, after_s=idempotency.reserve_s(settings)
+        ),
+        settings=settings,
+        context=context,
+    )
+
+
+# -- reading runs back (the HTTP API) ---------------------------------------------------
+
+
+async def _get_run(run_id: str, config: StoreConfig, settings: Settings, deadline: float) -> dict[str, Any]:
+    async with Stores(config) as stores:
+        try:
+            record = await stores.get_record(run_id, deadline)
+        except StoreError as exc:
+            raise ProblemError(problems.store_unavailable(str(exc))) from None
+        if record is None:
+            raise ProblemError(problems.run_not_found(run_id))
+        location = record.get("report") or {}
+        answer = dict(record)
+        if not (config.reports_on and location.get("key")):
+            answer |= {
+                "results": None,
+                "results_error": {"type": "ReportOff", "message": "no report was kept"},
+            }
+            return answer
+        try:
+            report = await stores.get_report(location["key"], deadline)
+        except StoreError as exc:
+            answer |= {"results": None, "results_error": {"type": exc.error_type, "message": str(exc)}}
+            return answer
+        answer["results"] = report.get("results", [])
+        return await _fit(answer, stores, settings, report_key=location["key"], before=deadline)
+
+
+async def _list_runs(limit: int, cursor: str | None, config: StoreConfig, deadline: float) -> dict[str, Any]:
+    start = None
+    if cursor is not None:
+        start = decode_cursor(cursor)
+        if start is None:
+            raise ProblemError(problems.bad_cursor())
+    async with Stores(config) as stores:
+        try:
+            runs, next_cursor = await stores.list_records(limit, start, deadline)
+        except StoreError as exc:
+            raise ProblemError(problems.store_unavailable(str(exc))) from None
+    return {"runs": runs, "limit": limit, "next_cursor": next_cursor}
+
+
+@dataclass(frozen=True, slots=True)
+class ApiBackend:
+    """What the HTTP front door asks of the service, within the invocation's deadline."""
+
+    invocation: Invocation
+    context: LambdaContextLike
+
+    def run(self, request: FanoutRequest, source: Source, idempotency_key: str | None) -> dict[str, Any]:
+        payload = request.model_dump(mode="json", by_alias=True)
+        cap_s = SETTINGS.api_deadline_cap_s
+        return run_keyed(
+            request, source, self.invocation, self.context, key=idempotency_key, payload=payload, cap_s=cap_s
+        )
+
+    def _stores(self) -> tuple[StoreConfig, float]:
+        settings = SETTINGS
+        config = StoreConfig.from_settings(settings)
+        if not config.runs_on:
+            raise ProblemError(problems.runs_not_kept("run records"))
+        deadline = self.invocation.deadline(0, settings, cap_s=settings.api_deadline_cap_s)
+        return config, deadline.at
+
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        metrics.add_metric(name="run_reads", unit=MetricUnit.Count, value=1)
+        if not _RUN_ID.match(run_id):
+            raise ProblemError(problems.run_not_found(run_id))
+        config, deadline = self._stores()
+        return asyncio.run(_run_and_check(_get_run(run_id, config, SETTINGS, deadline)))
+
+    def list_runs(self, limit: int, cursor: str | None) -> dict[str, Any]:
+        metrics.add_metric(name="run_listings", unit=MetricUnit.Count, value=1)
+        config, deadline = self._stores()
+        return asyncio.run(_run_and_check(_list_runs(limit, cursor, config, deadline)))
 
 
 def handle_event(event: object, context: LambdaContextLike) -> dict[str, Any]:
@@ -84,17 +337,16 @@ def handle_event(event: object, context: LambdaContextLike) -> dict[str, Any]:
     invocation = Invocation.begin(context)
     if is_http_api_event(event):
         assert isinstance(event, dict)
-        return http_api.resolve(
-            event,
-            context,
-            lambda request, source: run_request(
-                request, source, invocation, cap_s=SETTINGS.api_deadline_cap_s
-            ),
-        )
+        return http_api.resolve(event, context, ApiBackend(invocation, context))
     inbound = classify(event)
     try:
-        request = parse_request(inbound.payload)
+        request = parse_invoke_request(inbound.payload)
     except RequestInvalid as exc:
         report_invalid(inbound.source, exc.detail, exc.errors)
         return validation_problem(exc.detail, exc.errors).invoke_error()
-    return run_request(request, inbound.source, invocation)
+    key = f"{inbound.source}:{inbound.event_id}" if inbound.event_id else None
+    try:
+        return run_keyed(request, inbound.source, invocation, context, key=key, payload=inbound.payload)
+    except ProblemError as exc:
+        report_invalid(inbound.source, exc.problem.detail, exc.problem.errors)
+        return exc.problem.invoke_error()

@@ -10,6 +10,7 @@ Request options have a *default* (used when the caller omits the option) and a
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -56,6 +57,30 @@ class Settings:
     user_agent: str = "fanout/1.0"
     # Egress guard: networks exempted from the default block list (comma-separated CIDRs).
     egress_allow_cidrs: str = ""
+    # Persistence (README "Persistence"). An empty name turns that store off.
+    reports_bucket_name: str = ""
+    runs_table_name: str = ""
+    idempotency_table_name: str = ""
+    # Days a run's report and record are kept (S3 lifecycle and DynamoDB TTL).
+    run_retention_days: int = 30
+    # The end of the run's budget reserved for writing the report and the record.
+    persist_budget_s: float = 1.5
+    # botocore client settings of every store (standard retry mode).
+    store_connect_timeout_s: float = 0.5
+    store_read_timeout_s: float = 1.0
+    store_max_attempts: int = 3
+    # A document larger than this (bytes of JSON) is answered by a pointer to its report.
+    max_answer_bytes: int = 5_000_000
+    # Lifetime of the presigned report URL in a pointer answer.
+    report_url_expires_s: int = 3_600
+    # A target list in S3 (``"targets": "s3://..."``) may be at most this large.
+    max_targets_bytes: int = 10_485_760
+    # GET /runs: default and maximum ``limit``.
+    default_runs_limit: int = 20
+    max_runs_limit: int = 100
+    # How long a duplicate gets the first answer; answers above the size are replayed compacted.
+    idempotency_expires_s: int = 7_200
+    idempotency_max_answer_bytes: int = 350_000
 
 
 _ENV_NAMES: dict[str, str] = {
@@ -82,6 +107,21 @@ _ENV_NAMES: dict[str, str] = {
     "http_transport": "FANOUT_HTTP_TRANSPORT",
     "user_agent": "FANOUT_USER_AGENT",
     "egress_allow_cidrs": "EGRESS_ALLOW_CIDRS",
+    "reports_bucket_name": "REPORTS_BUCKET_NAME",
+    "runs_table_name": "RUNS_TABLE_NAME",
+    "idempotency_table_name": "IDEMPOTENCY_TABLE_NAME",
+    "run_retention_days": "FANOUT_RUN_RETENTION_DAYS",
+    "persist_budget_s": "FANOUT_PERSIST_BUDGET_S",
+    "store_connect_timeout_s": "FANOUT_STORE_CONNECT_TIMEOUT_S",
+    "store_read_timeout_s": "FANOUT_STORE_READ_TIMEOUT_S",
+    "store_max_attempts": "FANOUT_STORE_MAX_ATTEMPTS",
+    "max_answer_bytes": "FANOUT_MAX_ANSWER_BYTES",
+    "report_url_expires_s": "FANOUT_REPORT_URL_EXPIRES_S",
+    "max_targets_bytes": "FANOUT_MAX_TARGETS_BYTES",
+    "default_runs_limit": "FANOUT_DEFAULT_RUNS_LIMIT",
+    "max_runs_limit": "FANOUT_MAX_RUNS_LIMIT",
+    "idempotency_expires_s": "FANOUT_IDEMPOTENCY_EXPIRES_S",
+    "idempotency_max_answer_bytes": "FANOUT_IDEMPOTENCY_MAX_ANSWER_BYTES",
 }
 
 
@@ -134,6 +174,53 @@ def _check(s: Settings) -> None:
             raise ConfigError(f"{_ENV_NAMES[name]} must be at least 1")
     if s.http_transport not in ("aiohttp", "httpcore"):
         raise ConfigError("FANOUT_HTTP_TRANSPORT must be 'aiohttp' or 'httpcore'")
+    # Defaults are not validated by the contract (only what callers send is): check them here.
+    for name in ["default_concurrency", "default_per_host_concurrency"]:
+        if getattr(s, name) < 1:
+            raise ConfigError(f"{_ENV_NAMES[name]} must be at least 1")
+    for name in ["default_retries", "default_max_redirects", "default_max_body_bytes"]:
+        if getattr(s, name) < 0:
+            raise ConfigError(f"{_ENV_NAMES[name]} must be at least 0")
+    for name in ["default_request_timeout_s", "max_request_timeout_s"]:
+        if not (math.isfinite(getattr(s, name)) and getattr(s, name) > 0):
+            raise ConfigError(f"{_ENV_NAMES[name]} must be a finite number of seconds above 0")
+    non_negative = [
+        "deadline_margin_base_ms",
+        "deadline_margin_per_url_ms",
+        "retry_backoff_base_s",
+        "retry_backoff_cap_s",
+        "retry_min_attempt_s",
+    ]
+    for name in non_negative:
+        if not (math.isfinite(getattr(s, name)) and getattr(s, name) >= 0):
+            raise ConfigError(f"{_ENV_NAMES[name]} must be a finite number, at least 0")
+    _check_persistence(s)
+
+
+def _check_persistence(s: Settings) -> None:
+    at_least_one = [
+        "run_retention_days",
+        "store_max_attempts",
+        "report_url_expires_s",
+        "max_targets_bytes",
+        "default_runs_limit",
+        "max_runs_limit",
+        "idempotency_expires_s",
+    ]
+    for name in at_least_one:
+        if getattr(s, name) < 1:
+            raise ConfigError(f"{_ENV_NAMES[name]} must be at least 1")
+    durations = ["persist_budget_s", "store_connect_timeout_s", "store_read_timeout_s"]
+    for name in durations:
+        value = getattr(s, name)
+        if not (math.isfinite(value) and value > 0):
+            raise ConfigError(f"{_ENV_NAMES[name]} must be a finite number of seconds above 0")
+    if s.max_answer_bytes < 10_000 or s.idempotency_max_answer_bytes < 10_000:
+        raise ConfigError("FANOUT_MAX_ANSWER_BYTES and FANOUT_IDEMPOTENCY_MAX_ANSWER_BYTES must be >= 10000")
+    if s.report_url_expires_s > 604_800:
+        raise ConfigError("FANOUT_REPORT_URL_EXPIRES_S must be at most 604800 (7 days, SigV4's limit)")
+    if s.default_runs_limit > s.max_runs_limit:
+        raise ConfigError("FANOUT_DEFAULT_RUNS_LIMIT exceeds FANOUT_MAX_RUNS_LIMIT")
 
 
 SETTINGS: Settings = load_settings()

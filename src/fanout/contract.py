@@ -49,13 +49,17 @@ class Outcome(enum.StrEnum):
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, populate_by_name=True)
+    # No populate_by_name: a field with an alias (``json``) is known by that name only.
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+UrlText = Annotated[str, Field(min_length=1, max_length=8_192)]
 
 
 class UrlEntry(_Strict):
     """One URL to fetch; a bare string in ``urls`` means ``{"url": that}``."""
 
-    url: Annotated[str, Field(min_length=1, max_length=8_192)]
+    url: UrlText
     method: Method = "GET"
     headers: Annotated[dict[str, str], Field(max_length=100)] = Field(default_factory=dict)
     json_body: Any = Field(default=None, alias="json")
@@ -81,7 +85,9 @@ class Options(_Strict):
     per_host_concurrency: Annotated[int, Field(ge=1, le=S.max_per_host_concurrency)] = (
         S.default_per_host_concurrency
     )
-    request_timeout_s: Annotated[float, Field(gt=0, le=S.max_request_timeout_s)] = S.default_request_timeout_s
+    request_timeout_s: Annotated[float, Field(gt=0, le=S.max_request_timeout_s, allow_inf_nan=False)] = (
+        S.default_request_timeout_s
+    )
     retries: Annotated[int, Field(ge=0, le=S.max_retries)] = S.default_retries
     on_error: Literal["continue", "cancel"] = "continue"
     follow_redirects: bool = True
@@ -99,7 +105,7 @@ def _url_item_kind(value: object) -> str | None:
 
 _UNION_TAGS = frozenset({"url", "entry"})
 UrlItem = Annotated[
-    Annotated[str, Tag("url")] | Annotated[UrlEntry, Tag("entry")],
+    Annotated[UrlText, Tag("url")] | Annotated[UrlEntry, Tag("entry")],
     Discriminator(
         _url_item_kind,
         custom_error_type="url_item_type",
@@ -116,6 +122,24 @@ class FanoutRequest(_Strict):
 
     def entries(self) -> list[UrlEntry]:
         return [UrlEntry(url=u) if isinstance(u, str) else u for u in self.urls]
+
+
+S3_URI_PATTERN = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[^\s]+$"
+S3Uri = Annotated[str, Field(pattern=S3_URI_PATTERN, max_length=1_100)]
+
+
+class TargetsRequest(_Strict):
+    """A scheduled (or direct) request whose URL list is an object in S3.
+
+    ``targets`` names ``s3://bucket/key``: a JSON list of entries (as ``urls``), or one
+    URL per line. It is read when the run starts (README "Persistence").
+    """
+
+    targets: S3Uri
+    options: Options = Field(default_factory=Options)
+
+
+InvokeRequest = FanoutRequest | TargetsRequest
 
 
 @dataclass(frozen=True, slots=True)
@@ -208,11 +232,33 @@ def parse_request(payload: object) -> FanoutRequest:
     try:
         return FanoutRequest.model_validate(payload)
     except ValidationError as exc:
-        errors = [
-            {"loc": format_loc(e["loc"]), "msg": e["msg"], "type": e["type"]}
-            for e in exc.errors(include_url=False, include_input=False)
-        ]
-        raise RequestInvalid(f"{len(errors)} problem(s) in the request", errors) from None
+        raise _invalid(exc) from None
+
+
+def parse_invoke_request(payload: object) -> InvokeRequest:
+    """Validate a scheduled or direct request: ``urls`` or ``targets``, exactly one.
+
+    The API takes ``urls`` only (``parse_request``): its callers cannot name S3 objects.
+    """
+    if isinstance(payload, dict) and "targets" in payload:
+        if "urls" in payload:
+            raise RequestInvalid(
+                "give either 'urls' or 'targets', not both",
+                [{"loc": "targets", "msg": "'urls' and 'targets' exclude each other", "type": "exclusive"}],
+            )
+        try:
+            return TargetsRequest.model_validate(payload)
+        except ValidationError as exc:
+            raise _invalid(exc) from None
+    return parse_request(payload)
+
+
+def _invalid(exc: ValidationError) -> RequestInvalid:
+    errors = [
+        {"loc": format_loc(e["loc"]), "msg": e["msg"], "type": e["type"]}
+        for e in exc.errors(include_url=False, include_input=False)
+    ]
+    return RequestInvalid(f"{len(errors)} problem(s) in the request", errors)
 
 
 def format_loc(parts: tuple[int | str, ...]) -> str:

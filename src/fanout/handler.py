@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools.logging import correlation_paths
 
+from fanout import snapstart  # noqa: F401  (registers the SnapStart runtime hooks)
 from fanout.app import LambdaContextLike, handle_event
 from fanout.observe import logger, metrics
 

@@ -1,18 +1,24 @@
 """The HTTP front door: API Gateway HTTP API (payload v2) via Powertools' resolver.
 
 ``POST /fanout`` takes the contract's request as its JSON body (validated by the
-resolver against ``FanoutRequest``) and answers 200 with the result document. Every
-failure is answered by the exception handlers below, which all go through
-``problems``: nothing escapes as an unhandled error. The run's deadline is capped
-by ``api_deadline_cap_s`` so the answer beats API Gateway's 30 s integration timeout.
+resolver against ``FanoutRequest``) and answers 200 with the result document; with an
+``Idempotency-Key`` header, a repeat of the request gets the first answer.
+``GET /runs/{run_id}`` answers a stored run (its record and results) and ``GET /runs``
+the most recent ones (``?limit=`` and ``?cursor=`` for the next page). Every failure is
+answered by the exception handlers below, which all go through ``problems``: nothing
+escapes as an unhandled error. The run's deadline is capped by ``api_deadline_cap_s``
+so the answer beats API Gateway's 30 s integration timeout.
+
+The service behind the routes is a ``Backend`` (``app.ApiBackend``): this module knows
+nothing of the stores.
 """
 
 from __future__ import annotations
 
 import binascii
 import json
-from collections.abc import Callable
-from typing import Any
+import re
+from typing import Annotated, Any, Protocol
 
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
@@ -20,18 +26,84 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
+from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from fanout import problems
+from fanout.config import SETTINGS
 from fanout.contract import FanoutRequest, Source, format_loc
 from fanout.errors import RequestInvalid
 from fanout.observe import logger, report_invalid
 
-ROUTES: dict[str, list[str]] = {"/fanout": ["POST"]}
+ROUTES: dict[str, list[str]] = {"/fanout": ["POST"], "/runs": ["GET"], "/runs/{run_id}": ["GET"]}
+"""Every route and its methods (template.yaml declares the same): drives 404 vs 405."""
+
+IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
 
 app = APIGatewayHttpResolver(enable_validation=True)
 
-RunRequest = Callable[[FanoutRequest, Source], dict[str, Any]]
-"""Runs a validated request for a source ("api") and returns the result document."""
+
+class Backend(Protocol):
+    """The service behind the routes; raises ``problems.ProblemError`` to refuse."""
+
+    def run(self, request: FanoutRequest, source: Source, idempotency_key: str | None) -> dict[str, Any]:
+        """Run a validated request (once per key, when a key is given); the answer."""
+
+    def get_run(self, run_id: str) -> dict[str, Any]:
+        """A stored run: its record and results."""
+
+    def list_runs(self, limit: int, cursor: str | None) -> dict[str, Any]:
+        """The most recent runs, newest first, and the cursor of the next page."""
+
+
+def _route_pattern(route: str) -> re.Pattern[str]:
+    """``/runs/{run_id}`` matches ``/runs/<one segment>``."""
+    segments = ["[^/]+" if p.startswith("{") else re.escape(p) for p in route.split("/")]
+    return re.compile("^" + "/".join(segments) + "$")
+
+
+_ROUTE_PATTERNS = [(_route_pattern(route), methods) for route, methods in ROUTES.items()]
+
+
+def allowed_methods(path: str) -> list[str] | None:
+    """The methods served at ``path``, or None when no route matches it."""
+    return next((methods for pattern, methods in _ROUTE_PATTERNS if pattern.match(path)), None)
+
+
+def _backend() -> Backend:
+    backend: Backend = app.context["backend"]
+    return backend
+
+
+def _json(document: dict[str, Any], headers: dict[str, str] | None = None) -> Response[str]:
+    return Response(
+        status_code=200, content_type="application/json", body=json.dumps(document), headers=headers
+    )
+
+
+def _caller() -> str:
+    """Who is calling (IAM principal or JWT subject): idempotency keys are theirs alone."""
+    authorizer = (app.current_event.raw_event.get("requestContext") or {}).get("authorizer") or {}
+    iam = authorizer.get("iam") or {}
+    claims = (authorizer.get("jwt") or {}).get("claims") or {}
+    return str(iam.get("userArn") or iam.get("callerId") or claims.get("sub") or "anonymous")
+
+
+def _idempotency_key() -> str | None:
+    value = app.current_event.headers.get("idempotency-key")
+    if value is None:
+        return None
+    if not IDEMPOTENCY_KEY.match(value):
+        raise RequestInvalid(
+            "the Idempotency-Key header must be 1 to 255 visible ASCII characters",
+            [
+                {
+                    "loc": "header.Idempotency-Key",
+                    "msg": "1 to 255 visible ASCII characters",
+                    "type": "value_error",
+                }
+            ],
+        )
+    return f"api:{_caller()}:{value}"
 
 
 def _request_id() -> str | None:
@@ -54,15 +126,27 @@ def post_fanout(request: FanoutRequest) -> Response[str]:
     # Powertools also accepts form bodies; this API speaks JSON only.
     if not _is_json(app.current_event.headers.get("content-type", "")):
         raise RequestUnsupportedContentType("Unsupported content type", errors=[])
-    run: RunRequest = app.context["run_request"]
-    document = run(request, "api")
-    return Response(status_code=200, content_type="application/json", body=json.dumps(document))
+    document = _backend().run(request, "api", _idempotency_key())
+    return _json(document, {"Idempotent-Replayed": "true"} if document.get("replayed") else None)
+
+
+@app.get("/runs")
+def list_runs(
+    limit: Annotated[int, Query(ge=1, le=SETTINGS.max_runs_limit)] = SETTINGS.default_runs_limit,
+    cursor: Annotated[str | None, Query(min_length=1, max_length=2_048)] = None,
+) -> Response[str]:
+    return _json(_backend().list_runs(limit, cursor))
+
+
+@app.get("/runs/<run_id>")
+def get_run(run_id: str) -> Response[str]:
+    return _json(_backend().get_run(run_id))
 
 
 @app.exception_handler(RequestValidationError)
 def _invalid(exc: RequestValidationError) -> Response[str]:
     content_type = app.current_event.headers.get("content-type", "")
-    if not _is_json(content_type):
+    if app.current_event.http_method.upper() != "GET" and not _is_json(content_type):
         return _answer(problems.unsupported_media_type(content_type))
     errors = [
         {"loc": format_loc(tuple(e["loc"])[1:]), "msg": e.get("msg", ""), "type": e["type"]}
@@ -94,11 +178,21 @@ def _request_invalid(exc: RequestInvalid) -> Response[str]:
     return _answer(problems.validation_problem(exc.detail, exc.errors))
 
 
+@app.exception_handler(problems.ProblemError)
+def _problem(exc: problems.ProblemError) -> Response[str]:
+    if exc.problem.status >= 500:
+        logger.warning(
+            "request not served", extra={"status": exc.problem.status, "detail": exc.problem.detail}
+        )
+        return exc.problem.http_response(instance=_request_id())
+    return _answer(exc.problem)
+
+
 @app.not_found
 def _not_found(exc: NotFoundError) -> Response[str]:
     path = app.current_event.path
     method = app.current_event.http_method.upper()
-    allowed = ROUTES.get(path)
+    allowed = allowed_methods(path)
     if allowed and method not in allowed:
         return _answer(problems.method_not_allowed(method, path, allowed))
     return _answer(problems.not_found(path))
@@ -110,7 +204,7 @@ def _unexpected(exc: Exception) -> Response[str]:
     return problems.internal_error(_request_id()).http_response(instance=_request_id())
 
 
-def resolve(event: dict[str, Any], context: Any, run_request: RunRequest) -> dict[str, Any]:
-    """Answer one HTTP API event; ``run_request`` performs the fan-out."""
-    app.append_context(run_request=run_request)
+def resolve(event: dict[str, Any], context: Any, backend: Backend) -> dict[str, Any]:
+    """Answer one HTTP API event; ``backend`` runs requests and reads runs back."""
+    app.append_context(backend=backend)
     return app.resolve(event, context)

@@ -93,3 +93,65 @@ def internal_error(request_id: str | None) -> Problem:
         "Internal error",
         f"the service failed unexpectedly; quote request id {request_id or 'unknown'}",
     )
+
+
+class ProblemError(Exception):
+    """Raised where a run or a read must stop with ``problem``; answered by each front door."""
+
+    def __init__(self, problem: Problem) -> None:
+        super().__init__(problem.detail)
+        self.problem = problem
+
+
+def run_not_found(run_id: str) -> Problem:
+    return Problem(404, "run-not-found", "No such run", f"no run {run_id!r} is on record (or it has expired)")
+
+
+def runs_not_kept(what: str) -> Problem:
+    return Problem(
+        501,
+        "runs-not-kept",
+        "Runs are not kept",
+        f'this deployment keeps no {what}: its store is off (README "Persistence")',
+    )
+
+
+def store_unavailable(detail: str) -> Problem:
+    return Problem(
+        503, "store-unavailable", "The run store is unavailable", detail, headers={"Retry-After": "1"}
+    )
+
+
+def bad_cursor() -> Problem:
+    return Problem(
+        422,
+        "validation-error",
+        "The request is not valid",
+        "the cursor is not one this API handed out",
+        [{"loc": "cursor", "msg": "unknown cursor", "type": "cursor_invalid"}],
+    )
+
+
+def targets_unreadable(uri: str, detail: str, errors: list[dict[str, Any]] | None = None) -> Problem:
+    return Problem(
+        422, "targets-unreadable", "The target list cannot be used", f"{uri}: {detail}", errors or []
+    )
+
+
+def idempotency_key_reused() -> Problem:
+    return Problem(
+        422,
+        "idempotency-key-reused",
+        "Idempotency key reused",
+        "this Idempotency-Key was already used with a different request body",
+    )
+
+
+def idempotency_in_progress() -> Problem:
+    return Problem(
+        409,
+        "idempotency-in-progress",
+        "Request in progress",
+        "a request with this idempotency key is still running; retry when it has finished",
+        headers={"Retry-After": "5"},
+    )

@@ -1,0 +1,197 @@
+"""An embedded AWS for local runs and tests: moto in server mode on 127.0.0.1.
+
+``with LocalAws() as aws:`` starts ``ThreadedMotoServer`` on a free loopback port and
+creates the stack's report bucket and tables from template.yaml's own definitions
+(``table_kwargs``, ``create_bucket_from_template``), so local runs and tests use the
+key design the stack deploys and cannot drift from it. ``aws.function_env()`` is the
+environment that points the function at it (``AWS_ENDPOINT_URL``: moto's in-process
+mock patches botocore's synchronous HTTP layer only, not aiobotocore's aiohttp one).
+
+Used by ``make demo STORE=moto`` and the persistence tests; needs the dev dependencies
+(``moto[server]``, ``aws-sam-cli`` for the template parser).
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+from moto.server import ThreadedMotoServer
+from samcli.yamlhelper import yaml_parse
+
+ROOT = Path(__file__).resolve().parent.parent
+TEMPLATE = ROOT / "template.yaml"
+CREDENTIALS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": "us-east-1",
+    "AWS_REGION": "us-east-1",
+}
+
+# Table properties that only matter to a deployed table (moto has no use for them).
+DEPLOY_ONLY_TABLE_KEYS = frozenset({"PointInTimeRecoverySpecification"})
+
+
+def load_template() -> dict[str, Any]:
+    template: dict[str, Any] = yaml_parse(TEMPLATE.read_text())
+    return template
+
+
+def resolve_ref(template: dict[str, Any], value: Any) -> Any:
+    """A ``{"Ref": Parameter}`` becomes the parameter's default; anything else is itself."""
+    if isinstance(value, dict) and set(value) == {"Ref"}:
+        return template["Parameters"][value["Ref"]]["Default"]
+    return value
+
+
+def table_kwargs(
+    template: dict[str, Any], logical_id: str, name: str
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """``create_table`` kwargs and the ``update_time_to_live`` spec of a template table."""
+    resource = template["Resources"][logical_id]
+    assert resource["Type"] == "AWS::DynamoDB::Table"
+    props = dict(resource["Properties"])
+    kwargs: dict[str, Any] = {
+        "TableName": name,
+        "KeySchema": props.pop("KeySchema"),
+        "AttributeDefinitions": props.pop("AttributeDefinitions"),
+        "BillingMode": props.pop("BillingMode"),
+    }
+    if "GlobalSecondaryIndexes" in props:
+        kwargs["GlobalSecondaryIndexes"] = props.pop("GlobalSecondaryIndexes")
+    if "SSESpecification" in props:
+        kwargs["SSESpecification"] = {"Enabled": props.pop("SSESpecification")["SSEEnabled"]}
+    ttl = props.pop("TimeToLiveSpecification", None)
+    unknown = set(props) - DEPLOY_ONLY_TABLE_KEYS
+    assert not unknown, f"teach table_kwargs about {sorted(unknown)} of {logical_id}"
+    ttl_spec = {"Enabled": ttl["Enabled"], "AttributeName": ttl["AttributeName"]} if ttl else {}
+    return kwargs, ttl_spec
+
+
+@dataclass(frozen=True)
+class Resources:
+    bucket: str
+    runs_table: str
+    idempotency_table: str
+
+
+class LocalAws:
+    """``with LocalAws() as aws:`` moto on 127.0.0.1 with the template's bucket and tables."""
+
+    def __init__(self) -> None:
+        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+        self.endpoint = ""
+        self._clients: list[Any] = []
+
+    def __enter__(self) -> LocalAws:
+        logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
+        self.server.start()
+        host, port = self.server.get_host_and_port()
+        self.endpoint = f"http://{host}:{port}"
+        self.resources = self.create_from_template(load_template())
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        for client in self._clients:
+            client.close()
+        self.server.stop()
+        if self.server._server is not None:  # stop() shuts the loop down but keeps the socket
+            self.server._server.server_close()
+
+    def client(self, service: str) -> Any:
+        """A synchronous boto3 client on moto (closed with the server)."""
+        client = boto3.session.Session(
+            aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
+            aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
+            region_name=CREDENTIALS["AWS_DEFAULT_REGION"],
+        ).client(service, endpoint_url=self.endpoint)  # type: ignore[call-overload]
+        self._clients.append(client)
+        return client
+
+    def create_from_template(self, template: dict[str, Any]) -> Resources:
+        suffix = uuid.uuid4().hex[:8]
+        resources = Resources(
+            bucket=f"fanout-reports-{suffix}",
+            runs_table=f"fanout-runs-{suffix}",
+            idempotency_table=f"fanout-idempotency-{suffix}",
+        )
+        self.create_bucket_from_template(template, "ReportsBucket", resources.bucket)
+        ddb = self.client("dynamodb")
+        for logical_id, name in (
+            ("RunsTable", resources.runs_table),
+            ("IdempotencyTable", resources.idempotency_table),
+        ):
+            kwargs, ttl = table_kwargs(template, logical_id, name)
+            ddb.create_table(**kwargs)
+            if ttl:
+                ddb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+        return resources
+
+    def create_bucket_from_template(self, template: dict[str, Any], logical_id: str, name: str) -> None:
+        props = template["Resources"][logical_id]["Properties"]
+        s3 = self.client("s3")
+        s3.create_bucket(Bucket=name)
+        encryption = [
+            {
+                "ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"],
+                "BucketKeyEnabled": rule.get("BucketKeyEnabled", False),
+            }
+            for rule in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
+        ]
+        s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": encryption})
+        s3.put_public_access_block(
+            Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
+        )
+        rules = []
+        for rule in props["LifecycleConfiguration"]["Rules"]:
+            rules.append(
+                {
+                    "ID": rule["Id"],
+                    "Status": rule["Status"],
+                    "Filter": {"Prefix": rule["Prefix"]},
+                    "Expiration": {"Days": int(resolve_ref(template, rule["ExpirationInDays"]))},
+                }
+            )
+        s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": rules})
+
+    def function_env(self) -> dict[str, str]:
+        """The environment of a function that uses these stores (as the template sets it)."""
+        return {
+            **CREDENTIALS,
+            "AWS_ENDPOINT_URL": self.endpoint,
+            "REPORTS_BUCKET_NAME": self.resources.bucket,
+            "RUNS_TABLE_NAME": self.resources.runs_table,
+            "IDEMPOTENCY_TABLE_NAME": self.resources.idempotency_table,
+        }
+
+    def describe(self, document: dict[str, Any]) -> str:
+        """Where a run's report and record went, checked against the stores."""
+        persisted = document.get("persisted") or {}
+        report, record = persisted.get("report") or {}, persisted.get("record") or {}
+        lines = []
+        if report.get("status") == "stored":
+            head = self.client("s3").head_object(Bucket=report["bucket"], Key=report["key"])
+            lines.append(
+                f"report    s3://{report['bucket']}/{report['key']} "
+                f"({head['ContentLength']:,} bytes, {head.get('ContentEncoding', 'identity')} JSON)"
+            )
+        else:
+            lines.append(
+                f"report    {report.get('status', 'off')}: {(report.get('error') or {}).get('message', '')}"
+            )
+        if record.get("status") == "stored":
+            item = self.client("dynamodb").get_item(
+                TableName=record["table"], Key={"run_id": {"S": str(document.get("run_id"))}}
+            )
+            found = "found" if "Item" in item else "NOT found"
+            lines.append(f"record    {record['table']} run_id={document.get('run_id')} ({found})")
+        else:
+            lines.append(
+                f"record    {record.get('status', 'off')}: {(record.get('error') or {}).get('message', '')}"
+            )
+        lines.append(f"          (moto on {self.endpoint}, gone when the demo exits)")
+        return "\n".join(lines)
