@@ -24,7 +24,6 @@ import json
 import os
 import re
 import sys
-import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -52,16 +51,6 @@ def start_target(port: int) -> tuple[DemoTarget, str | None]:
         fallback = DemoTarget(port=0).start()
         note = f"port {port} is busy ({exc.strerror}); the demo target listens on {fallback.port} instead"
         return fallback, note
-
-
-def open_connections_after(target: DemoTarget, wait_s: float = CLOSE_WAIT_S) -> int:
-    """The target's open connections, once they have had ``wait_s`` to close (0 as soon as it is)."""
-    deadline = time.monotonic() + wait_s
-    while True:
-        count = int(target.stats()["open_connections"])
-        if count == 0 or time.monotonic() >= deadline:
-            return count
-        time.sleep(0.05)
 
 
 def request_of(event: Any) -> dict[str, Any] | None:
@@ -234,7 +223,7 @@ def run(event_name: str, *, timeout_s: int, port: int, show_log: bool, raw: bool
             except EmulatorError as exc:
                 print(f"the invocation could not be delivered: {exc}", file=sys.stderr)
                 return 1
-            open_after = open_connections_after(target)
+            open_after = target.open_connections_after(CLOSE_WAIT_S)
             requests_seen = target.stats()["requests"]
             text, ok = render_answer(payload, request, target.base_url)
             print(text)

@@ -33,6 +33,7 @@ import json
 import socket
 import struct
 import threading
+import time
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -320,6 +321,15 @@ class DemoTarget:
 
     def reset(self) -> None:
         self._call(self._reset())
+
+    def open_connections_after(self, within_s: float) -> int:
+        """Open connections, once there are none or ``within_s`` has passed (closing is async)."""
+        end = time.monotonic() + within_s
+        while True:
+            count = int(self.stats()["open_connections"])
+            if count == 0 or time.monotonic() > end:
+                return count
+            time.sleep(0.05)
 
     def __enter__(self) -> DemoTarget:
         return self.start()

@@ -60,12 +60,7 @@ def within_lambda_timeout(wall_s: float, rie: LambdaEmulator) -> None:
 
 def open_connections_after(target: DemoTarget, within_s: float = CLOSE_WITHIN_S) -> int:
     """The target's open connection count, once it is 0 or ``within_s`` has passed."""
-    end = time.monotonic() + within_s
-    while True:
-        count = int(target.stats()["open_connections"])
-        if count == 0 or time.monotonic() > end:
-            return count
-        time.sleep(0.05)
+    return target.open_connections_after(within_s)
 
 
 def requests_during(target: DemoTarget, seconds: float = QUIET_FOR_S) -> dict[str, int]:

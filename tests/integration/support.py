@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import socket
-import time
 import uuid
 from typing import Any
 
@@ -34,12 +33,7 @@ def unique(prefix: str) -> str:
 
 def open_connections_after(target: DemoTarget, within_s: float = CLOSE_WITHIN_S) -> int:
     """The server's open connection count, once it is 0 or ``within_s`` has passed."""
-    end = time.monotonic() + within_s
-    while True:
-        count = int(target.stats()["open_connections"])
-        if count == 0 or time.monotonic() > end:
-            return count
-        time.sleep(0.05)
+    return target.open_connections_after(within_s)
 
 
 async def open_connections_after_async(target: DemoTarget, within_s: float = CLOSE_WITHIN_S) -> int:
