@@ -1,0 +1,1 @@
+"""Benchmarks for fanout: ``make bench`` (``python -m bench``); see ``bench/__main__.py``."""

@@ -1,0 +1,357 @@
+"""The outputs: a table on stdout, ``results.json`` (every raw figure) and ``results.png``."""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+from dataclasses import asdict
+from datetime import UTC, datetime
+from importlib import metadata
+from pathlib import Path
+from typing import Any
+
+from bench.common import ROOT, Row, ScenarioResult
+from bench.config import BenchConfig
+
+LIBRARIES = ("aiohttp", "httpx", "httpcore", "httpx-aiohttp", "h11", "aws-lambda-powertools", "pydantic")
+
+
+def _fmt(value: float | None, unit: str = "") -> str:
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return "-"
+    if unit == "x":
+        return f"{value:.2f}x"
+    if unit in ("", "MB") or unit.startswith("/"):
+        return f"{value:.0f}{' ' + unit if unit == 'MB' else unit}"
+    if unit == "s":
+        return f"{value:.3f} s"
+    if unit == "ms":
+        return f"{value:.3f} ms" if abs(value) < 1 else f"{value:.1f} ms"
+    return f"{value:g} {unit}"
+
+
+def table(results: list[ScenarioResult]) -> str:
+    """A fixed-width table: one line per row, PASS/FAIL where a goal applies."""
+    header = ("scenario", "variant", "metric", "median", "vs ideal", "vs anchor", "goal", "result")
+    lines: list[tuple[str, ...]] = []
+    for res in results:
+        for row in res.rows:
+            verdict = "" if row.passed is None else ("PASS" if row.passed else "FAIL")
+            lines.append(
+                (
+                    row.scenario,
+                    row.variant,
+                    row.metric,
+                    _fmt(row.value, row.unit),
+                    _fmt(row.vs_ideal, "x"),
+                    _fmt(row.vs_anchor, "x"),
+                    row.goal,
+                    verdict,
+                )
+            )
+        for error in res.errors:
+            lines.append((res.name, "ERROR", error.splitlines()[0][:60], "", "", "", "", "FAIL"))
+    widths = [
+        max(len(h), *(len(line[i]) for line in lines)) if lines else len(h) for i, h in enumerate(header)
+    ]
+    out = [
+        "  ".join(h.ljust(w) for h, w in zip(header, widths, strict=True)),
+        "  ".join("-" * w for w in widths),
+    ]
+    previous = ""
+    for line in lines:
+        if previous and line[0] != previous:
+            out.append("")
+        previous = line[0]
+        out.append("  ".join(c.ljust(w) for c, w in zip(line, widths, strict=True)).rstrip())
+    return "\n".join(out)
+
+
+def machine_info() -> dict[str, Any]:
+    versions: dict[str, str | None] = {}
+    for lib in LIBRARIES:
+        try:
+            versions[lib] = metadata.version(lib)
+        except metadata.PackageNotFoundError:
+            versions[lib] = None
+    cpu_model = ""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                cpu_model = line.split(":", 1)[1].strip()
+                break
+    except OSError:
+        pass
+
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(
+                ["git", *args], cwd=ROOT, capture_output=True, text=True, timeout=10, check=False
+            ).stdout.strip()
+        except OSError:
+            return ""
+
+    return {
+        "date": datetime.now(UTC).isoformat(timespec="seconds"),
+        "python": sys.version.split()[0],
+        "implementation": platform.python_implementation(),
+        "platform": platform.platform(),
+        "cpu_count": os.cpu_count(),
+        "cpu_model": cpu_model,
+        "libraries": versions,
+        "git_commit": git("rev-parse", "--short", "HEAD"),
+        "git_dirty_src": git("status", "--short", "--", "src").splitlines(),
+    }
+
+
+def passed_failed(results: list[ScenarioResult]) -> tuple[int, int]:
+    rows = [r for res in results for r in res.rows if r.passed is not None]
+    failed = sum(1 for r in rows if not r.passed) + sum(len(res.errors) for res in results)
+    return len(rows) - sum(1 for r in rows if not r.passed), failed
+
+
+def write_json(
+    path: Path, results: list[ScenarioResult], cfg: BenchConfig, machine: dict[str, Any], load: dict[str, Any]
+) -> None:
+    passed, failed = passed_failed(results)
+    doc = {
+        "machine": machine,
+        "load_average": load,
+        "config": asdict(cfg),
+        "summary": {"goals_passed": passed, "goals_failed": failed},
+        "notes": {
+            "vs_anchor": "throughput: median over repetitions of the paired ratio variant/aiohttp in the "
+            "same repetition; cold start: handler / libraries; deadline: p99 / aiohttp's p99",
+            "cpu": "client process CPU (time.process_time) of the measured run, per request",
+        },
+        "scenarios": {
+            res.name: {
+                "seconds": round(res.seconds, 1),
+                "rows": [r.to_dict() for r in res.rows],
+                "errors": res.errors,
+                "raw": res.raw,
+            }
+            for res in results
+        },
+    }
+    path.write_text(json.dumps(doc, indent=1, default=str) + "\n")
+
+
+# --- the plot ------------------------------------------------------------------------------
+
+
+def _rows(results: list[ScenarioResult], scenario_prefix: str) -> list[Row]:
+    return [r for res in results for r in res.rows if r.scenario.startswith(scenario_prefix)]
+
+
+def _bar_labels(ax: Any, bars: Any, fmt: str) -> None:
+    for bar in bars:
+        height = bar.get_height()
+        if not math.isnan(height):  # zeros too: "0 leaked" is the figure that matters
+            ax.annotate(
+                fmt.format(height),
+                (bar.get_x() + bar.get_width() / 2, height),
+                ha="center",
+                va="bottom",
+                fontsize=7,
+                xytext=(0, 1),
+                textcoords="offset points",
+            )
+
+
+COLORS = {
+    "ideal": "#9e9e9e",
+    "aiohttp": "#1f77b4",
+    "service": "#d62728",
+    "service-httpcore": "#ff7f0e",
+    "aiohttp+engine (diag)": "#8fbbd9",
+    "httpx-client (diag)": "#c5a3d9",
+}
+
+
+def _grouped(ax: Any, groups: list[str], series: dict[str, list[float]], fmt: str) -> None:
+    import numpy as np
+
+    x = np.arange(len(groups))
+    width = 0.8 / max(1, len(series))
+    for i, (name, values) in enumerate(series.items()):
+        bars = ax.bar(
+            x + (i - (len(series) - 1) / 2) * width, values, width, label=name, color=COLORS.get(name)
+        )
+        _bar_labels(ax, bars, fmt)
+    ax.set_xticks(x, groups)
+
+
+def replot(json_path: Path, png_path: Path) -> None:
+    """Draw ``png_path`` again from the rows saved in ``json_path``."""
+    doc = json.loads(json_path.read_text())
+    results = [
+        ScenarioResult(name, rows=[Row(**r) for r in scen["rows"]], errors=scen["errors"])
+        for name, scen in doc["scenarios"].items()
+    ]
+    machine, load = doc["machine"], doc["load_average"]
+    passed, failed = doc["summary"]["goals_passed"], doc["summary"]["goals_failed"]
+    plot(png_path, results, subtitle(machine, load, passed, failed, quick=False))
+
+
+def subtitle(machine: dict[str, Any], load: dict[str, Any], passed: int, failed: int, *, quick: bool) -> str:
+    return (
+        f"{machine['date']}  Python {machine['python']}  {machine['cpu_count']} CPUs  "
+        f"load {load['before']} -> {load['after']}  goals: {passed} pass, {failed} fail"
+        + ("  (quick)" if quick else "")
+    )
+
+
+def _log_axis(ax: Any, series: dict[str, list[float]]) -> None:
+    """Log scale with a fixed floor, so bars of very different sizes stay comparable."""
+    from matplotlib.ticker import FuncFormatter
+
+    values = [v for vs in series.values() for v in vs if v and not math.isnan(v)]
+    ax.set_yscale("log")
+    if values:
+        ax.set_ylim(min(values) / 3, max(values) * 2.5)
+    ax.yaxis.set_major_formatter(FuncFormatter(lambda y, _: f"{y:g}"))
+
+
+def plot(path: Path, results: list[ScenarioResult], subtitle: str) -> None:
+    """Six panels: throughput time and CPU, cancellation, deadline lateness, cold start, memory."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, axes = plt.subplots(2, 3, figsize=(17, 9.5))
+    fig.suptitle(f"fanout benchmarks: service vs anchors vs ideal\n{subtitle}", fontsize=11)
+
+    # 1-2. Throughput: wall time and CPU per request, grouped by N.
+    thr = _rows(results, "throughput")
+    groups = sorted({r.scenario for r in thr}, key=lambda s: int(s.split("=")[1]))
+    variants = [v for v in COLORS if any(r.variant == v for r in thr)]
+    ax = axes[0][0]
+    if groups:
+        series = {
+            v: [
+                next(
+                    (r.value for r in thr if r.scenario == g and r.variant == v and r.metric == "wall"),
+                    math.nan,
+                )
+                for g in groups
+            ]
+            for v in variants
+        }
+        _grouped(ax, [g.replace("throughput ", "") for g in groups], series, "{:.2f}")
+        _log_axis(ax, series)
+        for i, g in enumerate(groups):
+            ideal = next((r.value for r in thr if r.scenario == g and r.variant == "ideal"), None)
+            if ideal:
+                ax.hlines(1.15 * ideal, i - 0.45, i + 0.45, colors="k", linestyles="dashed", linewidth=1)
+        ax.plot([], [], "k--", linewidth=1, label="goal: 1.15x ideal")
+        ax.legend(fontsize=7)
+    ax.set_title("Throughput: wall time (s, log scale), 50 ms latency, 100 in flight", fontsize=9)
+
+    ax = axes[0][1]
+    cpu_variants = [v for v in variants if v != "ideal"]
+    if groups:
+        series = {
+            v: [
+                next(
+                    (
+                        r.value
+                        for r in thr
+                        if r.scenario == g and r.variant == v and r.metric == "CPU/request"
+                    ),
+                    math.nan,
+                )
+                for g in groups
+            ]
+            for v in cpu_variants
+        }
+        _grouped(ax, [g.replace("throughput ", "") for g in groups], series, "{:.2f}")
+        _log_axis(ax, series)
+        for i, g in enumerate(groups):
+            anchor = next(
+                (
+                    r.value
+                    for r in thr
+                    if r.scenario == g and r.variant == "aiohttp" and r.metric == "CPU/request"
+                ),
+                None,
+            )
+            if anchor:
+                ax.hlines(1.5 * anchor, i - 0.45, i + 0.45, colors="k", linestyles="dashed", linewidth=1)
+        ax.plot([], [], "k--", linewidth=1, label="goal: 1.5x aiohttp")
+        ax.legend(fontsize=7)
+    ax.set_title("Throughput: client CPU per request (ms, log scale)", fontsize=9)
+
+    # 3. Cancellation.
+    ax = axes[0][2]
+    canc = _rows(results, "cancellation")
+    names = [v for v in ("service", "service-httpcore") if any(r.variant == v for r in canc)]
+    if names:
+        leaked = [next(r.value for r in canc if r.variant == v and r.metric == "leaked slots") for v in names]
+        ok = [next(r.value for r in canc if r.variant == v and r.metric == "follow-ups ok") for v in names]
+        _grouped(ax, names, {"leaked pool slots": leaked, "follow-ups ok": ok}, "{:.0f}")
+        ax.legend(fontsize=7)
+        total = next((r.unit.lstrip("/") for r in canc if r.metric == "follow-ups ok"), "")
+        ax.set_title(
+            f"Cancellation ({canc[0].scenario.split()[-1]} cycles): leaks (goal 0), follow-ups ok "
+            f"(goal {total})",
+            fontsize=9,
+        )
+    else:
+        ax.set_title("Cancellation", fontsize=9)
+
+    # 4. Deadline lateness.
+    ax = axes[1][0]
+    dl = _rows(results, "deadline")
+    names = [v for v in ("service", "aiohttp", "service-httpcore") if any(r.variant == v for r in dl)]
+    if names:
+        p50 = [next(r.value for r in dl if r.variant == v and r.metric == "lateness p50") for v in names]
+        p99 = [next(r.value for r in dl if r.variant == v and r.metric == "lateness p99") for v in names]
+        _grouped(ax, names, {"lateness p50": p50, "lateness p99": p99}, "{:.0f}")
+        ax.axhline(25, color="k", linestyle="--", linewidth=1, label="goal: p99 <= 25 ms")
+        ax.legend(fontsize=7)
+        ax.set_title(f"Deadline: return - (Lambda deadline - margin), ms\n{dl[0].scenario}", fontsize=9)
+    else:
+        ax.set_title("Deadline lateness", fontsize=9)
+
+    # 5. Cold start.
+    ax = axes[1][1]
+    cold = _rows(results, "cold start")
+    if cold:
+        a = next((r.value for r in cold if r.variant == "(a) libraries"), math.nan)
+        b = next((r.value for r in cold if r.variant == "(b) fanout.handler"), math.nan)
+        bars = ax.bar(["(a) libraries", "(b) fanout.handler"], [a, b], color=["#1f77b4", "#d62728"])
+        _bar_labels(ax, bars, "{:.0f}")
+        ax.axhline(a + 50, color="k", linestyle="--", linewidth=1, label="goal: (a) + 50 ms")
+        ax.legend(fontsize=7)
+    ax.set_title("Cold start: import time (ms, median, fresh interpreters)", fontsize=9)
+
+    # 6. Memory.
+    ax = axes[1][2]
+    mem = _rows(results, "memory")
+    if mem:
+        names = [v for v in ("aiohttp", "service") if any(r.variant == v for r in mem)]
+        base = [
+            next(r.value for r in mem if r.variant == v and r.metric == "RSS after imports") for v in names
+        ]
+        peak = [
+            next(r.value for r in mem if r.variant == v and r.metric == "peak RSS (VmHWM)") for v in names
+        ]
+        _grouped(ax, names, {"RSS after imports": base, "peak RSS": peak}, "{:.0f}")
+        ax.axhline(200, color="k", linestyle="--", linewidth=1, label="goal: peak <= 200 MB")
+        ax.legend(fontsize=7)
+        ax.set_title(f"Memory: {mem[0].scenario} (MB)", fontsize=9)
+    else:
+        ax.set_title("Memory", fontsize=9)
+
+    for ax in axes.flat:
+        ax.tick_params(labelsize=8)
+        ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)

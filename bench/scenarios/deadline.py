@@ -1,0 +1,309 @@
+"""Deadline precision: 1,000 URLs that never answer, a Lambda context with 2,000 ms left.
+
+The invocation is ``fanout.app.handle_event(event, ctx)``, exactly as the handler calls
+it, in a fresh process (then warm: ``runs`` invocations, as a warm Lambda would). The
+fake context's remaining time counts down from 2,000 ms from the moment it is made,
+so the Lambda deadline is ``L = made + 2.0 s``. The service computes its own deadline
+as ``L - margin`` with ``margin = fanout.deadline.margin_s(n, SETTINGS)`` (base +
+per-URL allowance). Measured per invocation, on the monotonic clock:
+
+- lateness = return - (L - margin): goal p99 <= 25 ms;
+- slack = L - return: must always be > 0 (else Lambda would kill the invocation);
+- timer lateness (deadline timer fired vs deadline), cancel+await of the leftovers
+  (deadline timer -> engine returned), client close + document (engine -> run_fanout
+  returned), ``asyncio.run`` teardown, and the run's report (logs, metrics: ``report_run``).
+
+The phase marks come from wrapping ``run_under_deadline`` and ``run_fanout`` where the
+service looks them up (the bench process only; src is untouched).
+
+The URLs are spread over several target ports (hosts for the per-host cap, at most 256
+each) so all 1,000 are in flight when the deadline comes. Anchors: raw aiohttp + gather
+under ``asyncio.timeout_at(L - margin)`` in ``asyncio.run``, and the service over the
+stock httpcore transport.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from typing import Any
+
+from bench.common import BenchError, Row, ScenarioResult, Target, median, percentile, run_worker
+from bench.config import BenchConfig
+
+GOAL_LATE_MS = 25.0
+PHASES = (
+    "timer_late_ms",
+    "cancel_await_ms",
+    "close_document_ms",
+    "loop_teardown_ms",
+    "report_ms",
+    "after_report_ms",
+)
+MAX_PER_HOST = 256
+
+
+class FakeLambdaContext:
+    """Remaining time counts down from ``remaining_ms`` at creation, like Lambda's."""
+
+    def __init__(self, remaining_ms: int) -> None:
+        self.created = time.monotonic()
+        self.remaining_ms = remaining_ms
+        self.lambda_deadline = self.created + remaining_ms / 1000
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int((self.lambda_deadline - time.monotonic()) * 1000)
+
+
+def _wait_server_idle(base_url: str, timeout_s: float = 5.0) -> int:
+    """Wait (bounded) until the target holds no hanging request; return how many remain."""
+    import json
+    import urllib.request
+
+    deadline = time.monotonic() + timeout_s
+    while True:
+        with urllib.request.urlopen(base_url + "/__stats", timeout=5) as resp:
+            hanging = int(json.load(resp)["hanging"])
+        if hanging == 0 or time.monotonic() > deadline:
+            return hanging
+        time.sleep(0.02)
+
+
+def _instrument(marks: dict[str, float]) -> None:
+    """Record phase instants by wrapping the names ``fanout.app``/``fanout.service`` call."""
+    import asyncio
+
+    from fanout import app, service
+
+    engine = service.run_under_deadline  # type: ignore[attr-defined]
+    fanout = app.run_fanout  # type: ignore[attr-defined]
+
+    async def timed_engine(*args: Any, deadline: float, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        marks["deadline"] = deadline
+        loop.call_at(deadline, lambda: marks.update(timer=time.monotonic(), timer_cpu=time.process_time()))
+        try:
+            return await engine(*args, deadline=deadline, **kwargs)
+        finally:
+            marks.update(engine_done=time.monotonic(), engine_done_cpu=time.process_time())
+
+    async def timed_fanout(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return await fanout(*args, **kwargs)
+        finally:
+            marks["fanout_done"] = time.monotonic()
+
+    service.run_under_deadline = timed_engine  # type: ignore[attr-defined]
+    app.run_fanout = timed_fanout  # type: ignore[attr-defined]
+
+    report = getattr(app, "report_run", None)  # logs and metrics after the loop, if the app has it
+    if report is not None:
+
+        def timed_report(*args: Any, **kwargs: Any) -> Any:
+            marks.update(report_start=time.monotonic(), report_start_cpu=time.process_time())
+            try:
+                return report(*args, **kwargs)
+            finally:
+                marks.update(report_done=time.monotonic(), report_done_cpu=time.process_time())
+
+        app.report_run = timed_report  # type: ignore[attr-defined]
+
+
+def _anchor_invocation(urls: list[str], deadline: float) -> dict[str, Any]:
+    """Raw aiohttp: gather every URL under ``timeout_at(deadline)``, then close, in asyncio.run."""
+    import asyncio
+
+    import aiohttp
+
+    marks: dict[str, Any] = {"deadline": deadline}
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        loop.call_at(deadline, lambda: marks.__setitem__("timer", time.monotonic()))
+        connector = aiohttp.TCPConnector(limit=len(urls), limit_per_host=0)
+        async with aiohttp.ClientSession(connector=connector) as session:
+
+            async def one(url: str) -> None:
+                async with session.get(url) as response:
+                    await response.read()
+
+            try:
+                async with asyncio.timeout_at(deadline):
+                    await asyncio.gather(*(one(u) for u in urls))
+            except TimeoutError:
+                marks["cancelled"] = len(urls)
+            marks["engine_done"] = time.monotonic()
+        marks["fanout_done"] = time.monotonic()
+
+    asyncio.run(main())
+    return marks
+
+
+def work(variant: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """``runs`` invocations of ``variant``; the phase instants of each, relative to the targets."""
+    from fanout.app import handle_event
+    from fanout.config import SETTINGS
+    from fanout.deadline import margin_s
+
+    n = spec["n"]
+    bases = spec["base_urls"]
+    urls = [f"{bases[i % len(bases)]}/hang?i={i}" for i in range(n)]
+    margin = margin_s(n, SETTINGS)
+    per_host = min(MAX_PER_HOST, math.ceil(n / len(bases)))
+    event = {
+        "urls": urls,
+        "options": {
+            "concurrency": min(n, SETTINGS.max_concurrency),
+            "per_host_concurrency": per_host,
+            "request_timeout_s": 60.0,
+            "retries": 0,
+        },
+    }
+    marks: dict[str, Any] = {}
+    if variant != "aiohttp":
+        _instrument(marks)
+    runs = []
+    for _ in range(spec["runs"]):
+        marks.clear()
+        ctx = FakeLambdaContext(spec["remaining_ms"])
+        target = ctx.lambda_deadline - margin  # where the service aims to return
+        if variant == "aiohttp":
+            marks.update(_anchor_invocation(urls, target))
+            cancelled = marks.get("cancelled", 0)
+        else:
+            document = handle_event(event, ctx)
+            cancelled = document["summary"]["cancelled"]
+        returned = time.monotonic()
+        timer = marks.get("timer", math.nan)
+        runs.append(
+            {
+                "late_ms": (returned - target) * 1000,
+                "slack_ms": (ctx.lambda_deadline - returned) * 1000,
+                "deadline_offset_ms": (marks.get("deadline", math.nan) - target) * 1000,
+                "timer_late_ms": (timer - target) * 1000,
+                "cancel_await_ms": (marks.get("engine_done", math.nan) - timer) * 1000,
+                "close_document_ms": (marks.get("fanout_done", math.nan) - marks.get("engine_done", math.nan))
+                * 1000,
+                "loop_teardown_ms": (marks.get("report_start", returned) - marks.get("fanout_done", math.nan))
+                * 1000,
+                "report_ms": (marks.get("report_done", math.nan) - marks.get("report_start", math.nan))
+                * 1000,
+                "after_report_ms": (returned - marks.get("report_done", returned)) * 1000,
+                # CPU time (this process) of the same phases: robust to other load on the machine.
+                "cancel_await_cpu_ms": (
+                    marks.get("engine_done_cpu", math.nan) - marks.get("timer_cpu", math.nan)
+                )
+                * 1000,
+                "report_cpu_ms": (
+                    marks.get("report_done_cpu", math.nan) - marks.get("report_start_cpu", math.nan)
+                )
+                * 1000,
+                "in_flight_cancelled": cancelled,
+                "server_hanging_after": _wait_server_idle(bases[0]),
+            }
+        )
+    return {"n": n, "margin_ms": margin * 1000, "runs": runs}
+
+
+VARIANTS: dict[str, dict[str, str]] = {
+    "service": {},
+    "aiohttp": {},
+    "service-httpcore": {"FANOUT_HTTP_TRANSPORT": "httpcore"},
+}
+
+
+def run(cfg: BenchConfig, target: Target) -> ScenarioResult:
+    result = ScenarioResult("deadline")
+    counts = {
+        "service": cfg.deadline_runs,
+        "aiohttp": cfg.deadline_anchor_runs,
+        "service-httpcore": cfg.deadline_stock_runs,
+    }
+    per_variant: dict[str, dict[str, Any]] = {}
+    for variant, env in VARIANTS.items():
+        if counts[variant] <= 0:
+            continue
+        spec = {
+            "base_urls": target.base_urls,
+            "n": cfg.deadline_n,
+            "remaining_ms": cfg.deadline_remaining_ms,
+            "runs": counts[variant],
+        }
+        timeout = 60 + counts[variant] * (cfg.deadline_remaining_ms / 1000 + 8)
+        try:
+            res = run_worker(f"deadline.{variant}", spec, timeout_s=timeout, env=env)
+        except BenchError as exc:
+            result.errors.append(str(exc))
+            continue
+        per_variant[variant] = res
+        lates = [r["late_ms"] for r in res["runs"]]
+        print(
+            f"  deadline {variant:16s} {len(lates)} runs: lateness p50 {percentile(lates, 50):.1f} ms, "
+            f"p99 {percentile(lates, 99):.1f} ms (margin {res['margin_ms']:.0f} ms)",
+            flush=True,
+        )
+    result.raw = {"variants": per_variant}
+    scen = f"deadline {cfg.deadline_n} hang, {cfg.deadline_remaining_ms} ms"
+    for variant, res in per_variant.items():
+        runs = res["runs"]
+        lates = [r["late_ms"] for r in runs]
+        slack = min(r["slack_ms"] for r in runs)
+        cancel = [r["cancel_await_ms"] for r in runs]
+        timer = [r["timer_late_ms"] for r in runs]
+        in_flight = median(r["in_flight_cancelled"] for r in runs)
+        left = max(r["server_hanging_after"] for r in runs)
+        is_service = variant == "service"
+        note = (
+            f"{len(runs)} runs; margin {res['margin_ms']:.0f} ms; {in_flight:.0f} in flight at deadline; "
+            f"timer late p99 {percentile(timer, 99):.1f} ms; server hanging after {left}"
+        )
+        anchor_p99 = None
+        if "aiohttp" in per_variant and variant != "aiohttp":
+            anchor_p99 = percentile([r["late_ms"] for r in per_variant["aiohttp"]["runs"]], 99)
+        p99 = percentile(lates, 99)
+        result.rows += [
+            Row(scen, variant, "lateness p50", percentile(lates, 50), "ms"),
+            Row(
+                scen,
+                variant,
+                "lateness p99",
+                p99,
+                "ms",
+                vs_anchor=p99 / anchor_p99 if anchor_p99 else None,
+                goal=f"<= {GOAL_LATE_MS:g} ms" if is_service else "",
+                passed=p99 <= GOAL_LATE_MS if is_service else None,
+                note=note,
+            ),
+            Row(
+                scen,
+                variant,
+                "min slack to Lambda deadline",
+                slack,
+                "ms",
+                goal="> 0 ms" if is_service else "",
+                passed=slack > 0 if is_service else None,
+            ),
+            Row(
+                scen,
+                variant,
+                "cancel+await leftovers p99",
+                percentile(cancel, 99),
+                "ms",
+                note=f"p50 {percentile(cancel, 50):.1f} ms",
+            ),
+        ]
+        phases = {k: percentile([r[k] for r in runs], 50) for k in PHASES if k in runs[0]}
+        result.raw.setdefault("phases_p50_ms", {})[variant] = phases
+        report = [r["report_ms"] for r in runs if not math.isnan(r.get("report_ms", math.nan))]
+        if report:
+            result.rows.append(
+                Row(
+                    scen,
+                    variant,
+                    "report (logs+metrics) p99",
+                    percentile(report, 99),
+                    "ms",
+                    note="after asyncio.run: per-URL WARNING logs, metrics",
+                )
+            )
+    return result

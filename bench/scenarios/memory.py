@@ -1,0 +1,117 @@
+"""Memory: peak RSS of one 10,000-URL invocation, in a fresh process per repetition.
+
+``service``: ``fanout.app.handle_event`` with a 10,000-URL direct-invoke event (fast
+``/ok``, concurrency 100), then ``json.dumps`` of the answer as the Lambda runtime does;
+``aiohttp``: the anchor, raw aiohttp + gather of the same URLs. Peak = ``VmHWM`` (the
+process's high-water mark, what Lambda's ``Max Memory Used`` reports); baseline = RSS
+after the imports, before the event is built. Goal: peak <= 200 MB.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from bench.common import BenchError, Row, ScenarioResult, Target, median, run_worker
+from bench.config import BenchConfig
+
+GOAL_MB = 200.0
+
+
+def _status_mb(field: str) -> float:
+    with open("/proc/self/status") as status:
+        for line in status:
+            if line.startswith(field + ":"):
+                return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def work(variant: str, spec: dict[str, Any]) -> dict[str, Any]:
+    import asyncio
+    import json
+
+    import aiohttp
+
+    from bench.scenarios.deadline import FakeLambdaContext
+    from fanout.app import handle_event
+
+    baseline = _status_mb("VmRSS")
+    base, n, conc = spec["base_url"], spec["n"], spec["concurrency"]
+    urls = [f"{base}/ok?i={i}" for i in range(n)]
+    started = time.perf_counter()
+    if variant == "service":
+        event = {"urls": urls, "options": {"concurrency": conc, "per_host_concurrency": min(conc, 256)}}
+        document = handle_event(event, FakeLambdaContext(600_000))
+        body = json.dumps(document)
+        ok = document["summary"]["ok"]
+    else:
+
+        async def main() -> list[int]:
+            slots = asyncio.Semaphore(conc)
+            connector = aiohttp.TCPConnector(limit=conc, limit_per_host=conc)
+            async with aiohttp.ClientSession(connector=connector) as session:
+
+                async def one(url: str) -> int:
+                    async with slots, session.get(url) as response:
+                        await response.read()
+                        return response.status
+
+                return list(await asyncio.gather(*(one(u) for u in urls)))
+
+        statuses = asyncio.run(main())
+        body = json.dumps(statuses)
+        ok = sum(1 for s in statuses if s == 200)
+    return {
+        "n": n,
+        "ok": ok,
+        "wall_s": time.perf_counter() - started,
+        "baseline_rss_mb": baseline,
+        "peak_rss_mb": _status_mb("VmHWM"),
+        "final_rss_mb": _status_mb("VmRSS"),
+        "answer_mb": len(body) / 1_048_576,
+    }
+
+
+def run(cfg: BenchConfig, target: Target) -> ScenarioResult:
+    result = ScenarioResult("memory")
+    runs: dict[str, list[dict[str, Any]]] = {"aiohttp": [], "service": []}
+    for rep in range(cfg.memory_reps):
+        for variant in runs:
+            spec = {"base_url": target.base_url(), "n": cfg.memory_n, "concurrency": cfg.memory_concurrency}
+            try:
+                res = run_worker(f"memory.{variant}", spec, timeout_s=120 + cfg.memory_n * 0.02)
+            except BenchError as exc:
+                result.errors.append(str(exc))
+                continue
+            runs[variant].append(res)
+            print(
+                f"  memory {variant:8s} N={cfg.memory_n} rep {rep + 1}: peak {res['peak_rss_mb']:.0f} MB "
+                f"(baseline {res['baseline_rss_mb']:.0f} MB), {res['wall_s']:.1f} s, ok {res['ok']}",
+                flush=True,
+            )
+    result.raw = {"runs": runs}
+    scen = f"memory N={cfg.memory_n}"
+    anchor = median(r["peak_rss_mb"] for r in runs["aiohttp"]) if runs["aiohttp"] else None
+    for variant, data in runs.items():
+        if not data:
+            continue
+        peak = median(r["peak_rss_mb"] for r in data)
+        baseline = median(r["baseline_rss_mb"] for r in data)
+        ok = min(r["ok"] for r in data)
+        is_service = variant == "service"
+        result.rows += [
+            Row(scen, variant, "RSS after imports", baseline, "MB"),
+            Row(
+                scen,
+                variant,
+                "peak RSS (VmHWM)",
+                peak,
+                "MB",
+                vs_anchor=peak / anchor if anchor and variant != "aiohttp" else None,
+                goal=f"<= {GOAL_MB:g} MB" if is_service else "",
+                passed=(peak <= GOAL_MB and ok == cfg.memory_n) if is_service else None,
+                note=f"{len(data)} reps; +{peak - baseline:.0f} MB over baseline; ok {ok}/{cfg.memory_n}; "
+                f"{median(r['wall_s'] for r in data):.1f} s",
+            ),
+        ]
+    return result
