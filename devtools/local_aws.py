@@ -2,8 +2,9 @@
 
 ``with LocalAws() as aws:`` starts ``ThreadedMotoServer`` on a free loopback port and
 creates the stack's report bucket and tables from template.yaml's own definitions
-(``table_kwargs``, ``create_bucket_from_template``), so local runs and tests use the
-key design the stack deploys and cannot drift from it. ``aws.function_env()`` is the
+(``table_kwargs``, ``create_bucket_from_template``) and its shard queue and dead-letter queue
+(``create_queue_from_template``), so local runs and tests use the key design and the
+queue settings the stack deploys and cannot drift from them. ``aws.function_env()`` is the
 environment that points the function at it (``AWS_ENDPOINT_URL``: moto's in-process
 mock patches botocore's synchronous HTTP layer only, not aiobotocore's aiohttp one).
 
@@ -13,7 +14,9 @@ Used by ``make demo STORE=moto`` and the persistence tests; needs the dev depend
 
 from __future__ import annotations
 
+import json
 import logging
+import re
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -41,10 +44,18 @@ def load_template() -> dict[str, Any]:
     return template
 
 
-def resolve_ref(template: dict[str, Any], value: Any) -> Any:
-    """A ``{"Ref": Parameter}`` becomes the parameter's default; anything else is itself."""
+def resolve_ref(template: dict[str, Any], value: Any, parameters: dict[str, Any] | None = None) -> Any:
+    """A ``{"Ref": Parameter}`` becomes the parameter's value (``parameters``, else its default),
+    a ``{"Fn::Sub": "...${Parameter}..."}`` the text with those values; anything else is itself."""
+    given = parameters or {}
+
+    def value_of(name: str) -> Any:
+        return given[name] if name in given else template["Parameters"][name]["Default"]
+
     if isinstance(value, dict) and set(value) == {"Ref"}:
-        return template["Parameters"][value["Ref"]]["Default"]
+        return value_of(value["Ref"])
+    if isinstance(value, dict) and set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
+        return re.sub(r"\$\{([A-Za-z0-9]+)\}", lambda m: str(value_of(m.group(1))), value["Fn::Sub"])
     return value
 
 
@@ -72,11 +83,21 @@ def table_kwargs(
     return kwargs, ttl_spec
 
 
+# Queue properties and the SQS attribute each one is (moto takes them all).
+QUEUE_ATTRIBUTES = {
+    "VisibilityTimeout": "VisibilityTimeout",
+    "MessageRetentionPeriod": "MessageRetentionPeriod",
+    "SqsManagedSseEnabled": "SqsManagedSseEnabled",
+}
+
+
 @dataclass(frozen=True)
 class Resources:
     bucket: str
     runs_table: str
     idempotency_table: str
+    shard_queue_url: str = ""
+    shard_dead_letter_queue_url: str = ""
 
 
 class LocalAws:
@@ -114,10 +135,20 @@ class LocalAws:
 
     def create_from_template(self, template: dict[str, Any]) -> Resources:
         suffix = uuid.uuid4().hex[:8]
+        dead_letters = self.create_queue_from_template(
+            template, "ShardDeadLetterQueue", f"fanout-shards-dlq-{suffix}"
+        )
         resources = Resources(
             bucket=f"fanout-reports-{suffix}",
             runs_table=f"fanout-runs-{suffix}",
             idempotency_table=f"fanout-idempotency-{suffix}",
+            shard_queue_url=self.create_queue_from_template(
+                template,
+                "ShardQueue",
+                f"fanout-shards-{suffix}",
+                arns={"ShardDeadLetterQueue": self.queue_arn(dead_letters)},
+            ),
+            shard_dead_letter_queue_url=dead_letters,
         )
         self.create_bucket_from_template(template, "ReportsBucket", resources.bucket)
         ddb = self.client("dynamodb")
@@ -158,6 +189,41 @@ class LocalAws:
             )
         s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": rules})
 
+    def create_queue_from_template(
+        self,
+        template: dict[str, Any],
+        logical_id: str,
+        name: str,
+        *,
+        arns: dict[str, str] | None = None,
+        parameters: dict[str, Any] | None = None,
+    ) -> str:
+        """A queue with the template queue's attributes (``!GetAtt X.Arn`` from ``arns``); its URL."""
+        resource = template["Resources"][logical_id]
+        assert resource["Type"] == "AWS::SQS::Queue"
+        props = dict(resource["Properties"])
+        attributes: dict[str, str] = {}
+        for key, attribute in QUEUE_ATTRIBUTES.items():
+            if key in props:
+                value = resolve_ref(template, props.pop(key), parameters)
+                attributes[attribute] = str(value).lower() if isinstance(value, bool) else str(value)
+        redrive = props.pop("RedrivePolicy", None)
+        if redrive is not None:
+            target = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
+            attributes["RedrivePolicy"] = json.dumps(
+                {
+                    "deadLetterTargetArn": (arns or {})[target],
+                    "maxReceiveCount": int(resolve_ref(template, redrive["maxReceiveCount"], parameters)),
+                }
+            )
+        assert not props, f"teach create_queue_from_template about {sorted(props)} of {logical_id}"
+        url: str = self.client("sqs").create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        return url
+
+    def queue_arn(self, url: str) -> str:
+        attributes = self.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+        return str(attributes["Attributes"]["QueueArn"])
+
     def function_env(self) -> dict[str, str]:
         """The environment of a function that uses these stores (as the template sets it)."""
         return {
@@ -166,6 +232,7 @@ class LocalAws:
             "REPORTS_BUCKET_NAME": self.resources.bucket,
             "RUNS_TABLE_NAME": self.resources.runs_table,
             "IDEMPOTENCY_TABLE_NAME": self.resources.idempotency_table,
+            "SHARD_QUEUE_URL": self.resources.shard_queue_url,
         }
 
     def describe(self, document: dict[str, Any]) -> str:

@@ -11,6 +11,9 @@ Three ways in, told apart by shape:
   attributes), identifies the delivery: retries and duplicates carry the same one, and
   it is the run's idempotency key.
 - Direct invoke: the request body itself (``{"urls": [...], "options": {...}}``).
+
+And one way in that is the service's own: the shard queue (an SQS event source mapping:
+``Records`` whose ``eventSource`` is ``aws:sqs``), answered by ``shard_runs.consume``.
 """
 
 from __future__ import annotations
@@ -36,6 +39,18 @@ def is_http_api_event(event: object) -> bool:
         and event.get("version") == "2.0"
         and isinstance(event.get("requestContext"), dict)
         and "http" in event["requestContext"]
+    )
+
+
+def is_sqs_event(event: object) -> bool:
+    """A batch from an SQS event source mapping (the shard queue)."""
+    if not isinstance(event, dict):
+        return False
+    records = event.get("Records")
+    return (
+        isinstance(records, list)
+        and bool(records)
+        and all(isinstance(r, dict) and r.get("eventSource") == "aws:sqs" for r in records)
     )
 
 

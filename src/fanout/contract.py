@@ -12,7 +12,7 @@ import os
 import time
 import uuid
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Annotated, Any, Literal
@@ -114,11 +114,21 @@ UrlItem = Annotated[
 ]
 
 
+Mode = Literal["auto", "inline", "sharded"]
+"""How a run is executed (README "Scaling out: sharded runs"): ``auto`` shards a run above
+the threshold of its way in, ``inline`` never shards, ``sharded`` always does."""
+
+
 class FanoutRequest(_Strict):
     """The request body of every way in (direct invoke, API, schedule)."""
 
     urls: Annotated[list[UrlItem], Field(min_length=1, max_length=S.max_urls)]
     options: Options = Field(default_factory=Options)
+    mode: Mode = "auto"
+    carry_over: bool = Field(
+        default=False,
+        description="An inline run cut by its deadline finishes its leftovers as a sharded continuation.",
+    )
 
     def entries(self) -> list[UrlEntry]:
         return [UrlEntry(url=u) if isinstance(u, str) else u for u in self.urls]
@@ -137,6 +147,8 @@ class TargetsRequest(_Strict):
 
     targets: S3Uri
     options: Options = Field(default_factory=Options)
+    mode: Mode = "auto"
+    carry_over: bool = False
 
 
 InvokeRequest = FanoutRequest | TargetsRequest
@@ -179,6 +191,12 @@ def summarize(results: Sequence[UrlResult]) -> dict[str, int]:
     """Counts by outcome; every outcome present (zero or not), plus ``total``."""
     counts = Counter(r.outcome for r in results)
     return {"total": len(results)} | {o.value: counts.get(o, 0) for o in Outcome}
+
+
+def summarize_outcomes(outcomes: Iterable[str]) -> dict[str, int]:
+    """Counts of outcome names (``"ok"``, ...); every outcome present, no ``total``."""
+    counts = Counter(outcomes)
+    return {o.value: counts.get(o.value, 0) for o in Outcome}
 
 
 def new_run_id() -> str:

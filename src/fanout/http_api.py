@@ -1,7 +1,8 @@
 """The HTTP front door: API Gateway HTTP API (payload v2) via Powertools' resolver.
 
 ``POST /fanout`` takes the contract's request as its JSON body (validated by the
-resolver against ``FanoutRequest``) and answers 200 with the result document; with an
+resolver against ``FanoutRequest``) and answers 200 with the result document, or 202 with
+the run id and a ``Location: /runs/{run_id}`` for a sharded run; with an
 ``Idempotency-Key`` header, a repeat of the request gets the first answer.
 ``GET /runs/{run_id}`` answers a stored run (its record and results) and ``GET /runs``
 the most recent ones (``?limit=`` and ``?cursor=`` for the next page). Every failure is
@@ -27,12 +28,13 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestValidationError,
 )
 from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.metrics import MetricUnit
 
 from fanout import problems
 from fanout.config import SETTINGS
 from fanout.contract import FanoutRequest, Source, format_loc
 from fanout.errors import RequestInvalid
-from fanout.observe import logger, report_invalid
+from fanout.observe import logger, metrics, report_invalid
 
 ROUTES: dict[str, list[str]] = {"/fanout": ["POST"], "/runs": ["GET"], "/runs/{run_id}": ["GET"]}
 """Every route and its methods (template.yaml declares the same): drives 404 vs 405."""
@@ -74,9 +76,11 @@ def _backend() -> Backend:
     return backend
 
 
-def _json(document: dict[str, Any], headers: dict[str, str] | None = None) -> Response[str]:
+def _json(
+    document: dict[str, Any], headers: dict[str, str] | None = None, status: int = 200
+) -> Response[str]:
     return Response(
-        status_code=200, content_type="application/json", body=json.dumps(document), headers=headers
+        status_code=status, content_type="application/json", body=json.dumps(document), headers=headers
     )
 
 
@@ -127,7 +131,11 @@ def post_fanout(request: FanoutRequest) -> Response[str]:
     if not _is_json(app.current_event.headers.get("content-type", "")):
         raise RequestUnsupportedContentType("Unsupported content type", errors=[])
     document = _backend().run(request, "api", _idempotency_key())
-    return _json(document, {"Idempotent-Replayed": "true"} if document.get("replayed") else None)
+    headers = {"Idempotent-Replayed": "true"} if document.get("replayed") else {}
+    if document.get("mode") == "sharded" and document.get("status") == "running":
+        # A sharded run: accepted, it runs on; its progress and results are at GET /runs/{run_id}.
+        return _json(document, headers | {"Location": document["location"]}, status=202)
+    return _json(document, headers or None)
 
 
 @app.get("/runs")
@@ -184,6 +192,7 @@ def _problem(exc: problems.ProblemError) -> Response[str]:
         logger.warning(
             "request not served", extra={"status": exc.problem.status, "detail": exc.problem.detail}
         )
+        metrics.add_metric(name="requests_not_served", unit=MetricUnit.Count, value=1)
         return exc.problem.http_response(instance=_request_id())
     return _answer(exc.problem)
 

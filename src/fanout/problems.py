@@ -155,3 +155,33 @@ def idempotency_in_progress() -> Problem:
         "a request with this idempotency key is still running; retry when it has finished",
         headers={"Retry-After": "5"},
     )
+
+
+def sharding_off(what: str) -> Problem:
+    return Problem(
+        501,
+        "sharding-off",
+        "Sharded runs are off",
+        f"{what} needs sharded runs, and this deployment has no shard queue, runs table or reports "
+        'bucket (README "Scaling out: sharded runs")',
+    )
+
+
+def entries_too_large(errors: list[dict[str, Any]], limit_bytes: int) -> Problem:
+    return Problem(
+        422,
+        "validation-error",
+        "The request is not valid",
+        f"{len(errors)} entr(ies) too large for a shard message of at most {limit_bytes} bytes",
+        errors,
+    )
+
+
+def shards_not_started(detail: str) -> Problem:
+    return Problem(
+        503,
+        "shards-not-started",
+        "The sharded run could not be started",
+        detail,
+        headers={"Retry-After": "5"},
+    )

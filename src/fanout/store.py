@@ -272,19 +272,19 @@ def _new_session() -> Any:
 
 
 def preload() -> None:
-    """Import aioboto3 and parse the S3 and DynamoDB models now, creating no client.
+    """Import aioboto3 and parse the S3, DynamoDB and SQS models now, creating no client.
 
     For an init that is paid once (SnapStart's before-snapshot hook): the first run's
     clients are then made in milliseconds. Nothing here holds a loop or a connection.
     """
     _new_session()
-    for service in ("s3", "dynamodb"):
+    for service in ("s3", "dynamodb", "sqs"):
         for kind in ("service-2", "endpoint-rule-set-1"):
             _loader.load_service_model(service, kind)
 
 
 class Stores:
-    """S3 and DynamoDB clients for one invocation; use as ``async with Stores(config)``."""
+    """S3, DynamoDB (and SQS) clients for one invocation; use as ``async with Stores(config)``."""
 
     def __init__(self, config: StoreConfig) -> None:
         self.config = config
@@ -300,7 +300,7 @@ class Stores:
     ) -> None:
         await self._stack.aclose()
 
-    async def client(self, service: Literal["s3", "dynamodb"]) -> Any:
+    async def client(self, service: Literal["s3", "dynamodb", "sqs"]) -> Any:
         """The service's client, created in this loop on first use."""
         if service not in self._clients:
             from botocore.config import Config
@@ -424,6 +424,48 @@ class Stores:
 
         body: bytes = await self.call("report", before, get)
         return decode_report(body)
+
+    async def find_report(self, key: str, before: float) -> dict[str, Any] | None:
+        """The gzip JSON object at ``key`` in the reports bucket, or None when there is none."""
+
+        async def get() -> bytes | None:
+            s3 = await self.client("s3")
+            try:
+                response = await s3.get_object(Bucket=self.config.reports_bucket, Key=key)
+            except s3.exceptions.NoSuchKey:
+                return None
+            async with response["Body"] as stream:
+                data: bytes = await stream.read()
+            return data
+
+        body: bytes | None = await self.call(key, before, get)
+        return None if body is None else decode_report(body)
+
+    async def put_report_once(self, key: str, document: dict[str, Any], before: float) -> bool:
+        """Store ``document`` at ``key`` unless an object is there already (S3 conditional write,
+        ``If-None-Match: *``): True when this call stored it, False when another had."""
+
+        async def put() -> bool:
+            from botocore.exceptions import ClientError
+
+            s3 = await self.client("s3")
+            try:
+                await s3.put_object(
+                    Bucket=self.config.reports_bucket,
+                    Key=key,
+                    Body=encode_report(document),
+                    ContentType="application/json",
+                    ContentEncoding="gzip",
+                    IfNoneMatch="*",
+                )
+            except ClientError as exc:
+                if exc.response.get("Error", {}).get("Code") == "PreconditionFailed":
+                    return False
+                raise
+            return True
+
+        stored: bool = await self.call(key, before, put)
+        return stored
 
     async def list_records(
         self, limit: int, start: dict[str, Any] | None, before: float

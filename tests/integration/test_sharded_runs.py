@@ -1,0 +1,614 @@
+"""Sharded runs: split over SQS, consumed by the same handler, continued, merged, counted once.
+
+Everything goes through the real Lambda handler against moto in server mode (S3, DynamoDB
+and SQS, created from template.yaml) and the demo target on 127.0.0.1. The shard queue is
+driven as Lambda's event source mapping drives it: messages actually sent are received
+from the moto queue, wrapped in the Lambda SQS event shape, handed to the handler, and
+then deleted, or, when the handler reports them in ``batchItemFailures``, left for the
+next delivery (made visible again at once, instead of after the visibility timeout).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import uuid
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+import fanout.app
+from devtools.demo_target import DemoTarget
+from devtools.local_aws import resolve_ref
+from fanout import shard_runs
+from fanout.config import SETTINGS, SQS_MAX_MESSAGE_BYTES, Settings
+from fanout.handler import lambda_handler
+from tests.conftest import InvocationContext
+from tests.integration.moto_server import MotoAws, load_template
+from tests.integration.support import open_connections_after
+from tests.integration.test_persistence import api_event, body_of, point_aws_at, problem_of
+
+ROUNDS = 200  # a bounded drain: no test may loop forever on a queue that never empties
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[MotoAws]:
+    with MotoAws() as moto:
+        yield moto
+
+
+@dataclasses.dataclass
+class Deployment:
+    monkeypatch: pytest.MonkeyPatch
+    settings: Settings
+
+    def configure(self, **changes: Any) -> Settings:
+        self.settings = dataclasses.replace(self.settings, **changes)
+        self.monkeypatch.setattr(fanout.app, "SETTINGS", self.settings)
+        return self.settings
+
+
+@pytest.fixture
+def deployed(aws: MotoAws, monkeypatch: pytest.MonkeyPatch) -> Deployment:
+    """The function as deployed with its stores and its shard queue (no idempotency table)."""
+    point_aws_at(monkeypatch, aws.endpoint)
+    deployment = Deployment(monkeypatch, SETTINGS)
+    deployment.configure(
+        reports_bucket_name=aws.resources.bucket,
+        runs_table_name=aws.resources.runs_table,
+        idempotency_table_name="",
+        shard_queue_url=aws.resources.shard_queue_url,
+        shard_finish_budget_s=1.0,
+    )
+    return deployment
+
+
+def call(event: Any, remaining_ms: float = 10_000) -> Any:
+    return lambda_handler(event, InvocationContext(remaining_ms))
+
+
+# -- the queue, as Lambda's event source mapping drives it ---------------------------------
+
+
+@dataclasses.dataclass
+class Delivery:
+    shard: str
+    generation: int
+    receive_count: int
+    failed: bool
+
+
+class Queue:
+    """The shard queue of the deployment, read as the event source mapping reads it."""
+
+    def __init__(self, aws: MotoAws, url: str) -> None:
+        self.sqs = aws.client("sqs")
+        self.url = url
+        self.arn = aws.queue_arn(url)
+        self.body_sizes: list[int] = []
+
+    def receive(self, n: int = 1) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = self.sqs.receive_message(
+            QueueUrl=self.url, MaxNumberOfMessages=n, AttributeNames=["All"], WaitTimeSeconds=0
+        ).get("Messages", [])
+        self.body_sizes += [len(m["Body"].encode()) for m in messages]
+        return messages
+
+    def event(self, messages: list[dict[str, Any]]) -> dict[str, Any]:
+        """The Lambda SQS event for ``messages`` (what the event source mapping invokes with)."""
+        return {
+            "Records": [
+                {
+                    "messageId": m["MessageId"],
+                    "receiptHandle": m["ReceiptHandle"],
+                    "body": m["Body"],
+                    "attributes": {
+                        "ApproximateReceiveCount": m["Attributes"]["ApproximateReceiveCount"],
+                        "SentTimestamp": m["Attributes"]["SentTimestamp"],
+                        "SenderId": m["Attributes"]["SenderId"],
+                        "ApproximateFirstReceiveTimestamp": m["Attributes"][
+                            "ApproximateFirstReceiveTimestamp"
+                        ],
+                    },
+                    "messageAttributes": {},
+                    "md5OfBody": m["MD5OfBody"],
+                    "eventSource": "aws:sqs",
+                    "eventSourceARN": self.arn,
+                    "awsRegion": "us-east-1",
+                }
+                for m in messages
+            ]
+        }
+
+    def settle(self, messages: list[dict[str, Any]], response: dict[str, Any]) -> set[str]:
+        """Delete what succeeded; what failed is delivered again (visible again at once)."""
+        failed = {f["itemIdentifier"] for f in response["batchItemFailures"]}
+        for m in messages:
+            if m["MessageId"] in failed:
+                self.sqs.change_message_visibility(
+                    QueueUrl=self.url, ReceiptHandle=m["ReceiptHandle"], VisibilityTimeout=0
+                )
+            else:
+                self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=m["ReceiptHandle"])
+        return failed
+
+    def deliver(self, messages: list[dict[str, Any]], remaining_ms: float) -> set[str]:
+        response = call(self.event(messages), remaining_ms)
+        assert set(response) == {"batchItemFailures"}, response
+        return self.settle(messages, response)
+
+    def drain(self, remaining_ms: Callable[[int], float] | float = 10_000) -> list[Delivery]:
+        """Deliver every message, one per invocation (the template's batch size), until the
+        queue is empty; ``remaining_ms`` may depend on the shard's generation."""
+        log: list[Delivery] = []
+        for _ in range(ROUNDS):
+            messages = self.receive()
+            if not messages:
+                return log
+            try:
+                body = json.loads(messages[0]["Body"])
+            except ValueError:
+                body = None  # a poison message
+            generation = body.get("generation", -1) if isinstance(body, dict) else -1
+            ms = remaining_ms(generation) if callable(remaining_ms) else remaining_ms
+            failed = self.deliver(messages, ms)
+            log.append(
+                Delivery(
+                    shard=body.get("shard", "?") if isinstance(body, dict) else "?",
+                    generation=generation,
+                    receive_count=int(messages[0]["Attributes"]["ApproximateReceiveCount"]),
+                    failed=bool(failed),
+                )
+            )
+        raise AssertionError(f"the queue did not empty in {ROUNDS} deliveries")
+
+    def purge(self) -> None:
+        while messages := self.receive(10):
+            for m in messages:
+                self.sqs.delete_message(QueueUrl=self.url, ReceiptHandle=m["ReceiptHandle"])
+
+
+@pytest.fixture
+def queue(aws: MotoAws, deployed: Deployment) -> Iterator[Queue]:
+    q = Queue(aws, aws.resources.shard_queue_url)
+    q.purge()
+    yield q
+    q.purge()
+    assert all(size <= SQS_MAX_MESSAGE_BYTES for size in q.body_sizes)
+    assert all(size <= deployed.settings.shard_message_max_bytes for size in q.body_sizes)
+
+
+@pytest.fixture
+def dead_letters(aws: MotoAws) -> Queue:
+    q = Queue(aws, aws.resources.shard_dead_letter_queue_url)
+    q.purge()
+    return q
+
+
+def record_of(aws: MotoAws, run_id: str) -> dict[str, Any]:
+    item = aws.client("dynamodb").get_item(
+        TableName=aws.resources.runs_table, Key={"run_id": {"S": run_id}}, ConsistentRead=True
+    )["Item"]
+    return shard_runs.Run.from_item(item).record
+
+
+def get_run(run_id: str) -> dict[str, Any]:
+    run: dict[str, Any] = body_of(call(api_event("GET", f"/runs/{run_id}")))
+    return run
+
+
+def expected_outcome(url: str) -> str:
+    return "http_error" if "/status/404" in url else "ok"
+
+
+# -- the 5,000-URL run ------------------------------------------------------------------------
+
+
+def test_a_5000_url_run_is_split_continued_past_deadlines_and_merged_exactly_once(
+    deployed: Deployment, aws: MotoAws, queue: Queue, fresh_target: DemoTarget
+) -> None:
+    t = fresh_target
+    # Most URLs answer at once; every 100th is a 404; in the first three shards every 100th
+    # (offset 50) takes 1.2 s: longer than a first-generation shard is given below.
+    urls = []
+    for i in range(5_000):
+        if i % 100 == 0:
+            urls.append(t.url(f"/status/404?i={i}"))
+        elif i % 100 == 50 and i < 1_500:
+            urls.append(t.url(f"/ok?delay_ms=1200&i={i}"))
+        else:
+            urls.append(t.url(f"/ok?i={i}"))
+    options = {"concurrency": 200, "per_host_concurrency": 200, "retries": 0, "request_timeout_s": 5}
+
+    answer = call({"urls": urls, "options": options})
+    assert answer["mode"] == "sharded"
+    assert answer["status"] == "running"
+    assert answer["location"] == f"/runs/{answer['run_id']}"
+    assert answer["shards_total"] == 10  # 5,000 / FANOUT_SHARD_SIZE (500)
+    assert answer["summary"]["total"] == 5_000
+    run_id = answer["run_id"]
+    assert get_run(run_id)["progress"] == {
+        "shards_done": 0,
+        "shards_total": 10,
+        "urls_done": 0,
+        "urls_total": 5_000,
+    }
+
+    # First-generation shards get 1.5 s (about 0.6 s of fetching): the slow URLs are cut.
+    # Their continuations (generation 1) get 5 s.
+    log = queue.drain(lambda generation: 1_500 if generation == 0 else 5_000)
+
+    assert not any(d.failed for d in log), log
+    generations = Counter(d.generation for d in log)
+    assert generations[0] == 10
+    assert generations[1] >= 3, "the three shards with slow URLs were continued"
+    run = get_run(run_id)
+    assert run["status"] == "complete"
+    results = run["results"]
+    assert [r["url"] for r in results] == urls  # every URL exactly once, in input order
+    assert [r["outcome"] for r in results] == [expected_outcome(u) for u in urls]
+    assert all(r["status_code"] == (404 if "/status/404" in r["url"] else 200) for r in results)
+    slow = [r for r in results if "delay_ms=1200" in r["url"]]
+    assert len(slow) == 15
+    assert all(r["elapsed_ms"] >= 1_000 for r in slow)
+    assert run["summary"] == {
+        "total": 5_000,
+        "ok": 4_950,
+        "http_error": 50,
+        "failed": 0,
+        "timed_out": 0,
+        "cancelled": 0,
+        "not_started": 0,
+        "blocked": 0,
+    }
+    assert run["progress"]["shards_done"] == run["progress"]["shards_total"] == len(log)
+    assert run["progress"]["urls_done"] == 5_000
+    assert run["given_up"] == 0
+    assert "done_shards" not in run
+    # The counts kept by atomic updates agree with the merged results.
+    record = record_of(aws, run_id)
+    assert record["summary"] == run["summary"]
+    assert sorted(record["done_shards"]) == sorted(d.shard for d in log)
+    assert open_connections_after(t) == 0
+
+
+# -- the HTTP API: 202, progress, results ------------------------------------------------------
+
+
+def test_a_large_api_request_is_accepted_with_202_and_read_back_when_complete(
+    deployed: Deployment, queue: Queue, target: DemoTarget
+) -> None:
+    urls = [target.url(f"/ok?api={i}") for i in range(SETTINGS.shard_threshold_api + 100)]
+    response = call(
+        api_event(
+            "POST",
+            "/fanout",
+            body={"urls": urls, "options": {"concurrency": 100, "per_host_concurrency": 100}},
+        )
+    )
+    accepted = body_of(response, 202)
+    assert response["headers"]["Location"] == f"/runs/{accepted['run_id']}"
+    assert accepted["source"] == "api"
+    assert accepted["persisted"]["report"]["status"] == "pending"
+    assert accepted["persisted"]["record"]["status"] == "stored"
+
+    running = get_run(accepted["run_id"])
+    assert running["status"] == "running"
+    assert running["results"] is None
+    assert running["progress"]["shards_total"] == 2
+    listed = body_of(call(api_event("GET", "/runs", query={"limit": "5"})))["runs"]
+    mine = next(r for r in listed if r["run_id"] == accepted["run_id"])
+    assert mine["progress"]["shards_done"] == 0
+    assert "done_shards" not in mine
+
+    log = queue.drain()
+    assert [d.failed for d in log] == [False, False]
+    done = get_run(accepted["run_id"])
+    assert done["status"] == "complete"
+    assert [r["url"] for r in done["results"]] == urls
+    assert done["summary"]["ok"] == len(urls)
+    assert done["finished_at"] >= done["started_at"]
+    assert done["report"]["key"].endswith(f"{accepted['run_id']}.json.gz")
+
+
+def test_below_the_threshold_the_api_still_answers_inline(deployed: Deployment, target: DemoTarget) -> None:
+    document = body_of(call(api_event("POST", "/fanout", body={"urls": [target.url("/ok")]})))
+    assert document["results"][0]["outcome"] == "ok"
+    assert "mode" not in document
+
+
+# -- duplicates and retries count once ----------------------------------------------------------
+
+
+def sharded_request(target: DemoTarget, n: int, tag: str, **options: Any) -> dict[str, Any]:
+    return {
+        "urls": [target.url(f"/ok?{tag}={i}") for i in range(n)],
+        "mode": "sharded",
+        "options": {"concurrency": 50, "per_host_concurrency": 50} | options,
+    }
+
+
+def test_a_duplicate_delivery_of_a_shard_does_not_count_twice(
+    deployed: Deployment, aws: MotoAws, queue: Queue, fresh_target: DemoTarget
+) -> None:
+    deployed.configure(shard_size=10)
+    tag = uuid.uuid4().hex[:8]
+    answer = call(sharded_request(fresh_target, 30, tag))
+    assert answer["shards_total"] == 3
+    run_id = answer["run_id"]
+
+    (message,) = queue.receive()
+    event = queue.event([message])
+    first = call(event)
+    again = call(json.loads(json.dumps(event)))  # the same delivery, twice
+    assert first == again == {"batchItemFailures": []}
+    record = record_of(aws, run_id)
+    assert (record["shards_done"], record["summary"]["ok"]) == (1, 10)
+    # Delivered again later (not deleted in time): still counted once, and not fetched again.
+    queue.sqs.change_message_visibility(
+        QueueUrl=queue.url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+    )
+    log = queue.drain()
+    assert sorted(d.receive_count for d in log) == [1, 1, 2]
+    record = record_of(aws, run_id)
+    assert (record["shards_done"], record["shards_total"], record["summary"]["ok"]) == (3, 3, 30)
+    assert fresh_target.stats()["requests"] == 30, "no URL was fetched twice"
+    run = get_run(run_id)
+    assert run["status"] == "complete"
+    assert [r["url"] for r in run["results"]] == [fresh_target.url(f"/ok?{tag}={i}") for i in range(30)]
+
+
+def test_a_shard_that_fails_after_storing_its_results_is_not_fetched_again(
+    deployed: Deployment,
+    aws: MotoAws,
+    queue: Queue,
+    fresh_target: DemoTarget,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    deployed.configure(shard_size=10)
+    answer = call(sharded_request(fresh_target, 10, uuid.uuid4().hex[:8]))
+    real_count = shard_runs.count
+    calls = []
+
+    async def count_fails_once(*args: Any, **kwargs: Any) -> Any:
+        calls.append(1)
+        if len(calls) == 1:
+            raise shard_runs.StoreError("the table went away", error_type="ServiceUnavailable")
+        return await real_count(*args, **kwargs)
+
+    monkeypatch.setattr(shard_runs, "count", count_fails_once)
+    log = queue.drain()
+    assert [(d.receive_count, d.failed) for d in log] == [(1, True), (2, False)]
+    assert fresh_target.stats()["requests"] == 10, "the redelivery used the stored results"
+    record = record_of(aws, answer["run_id"])
+    assert (record["status"], record["shards_done"], record["summary"]["ok"]) == ("complete", 1, 10)
+
+
+def test_shards_delivered_together_share_the_invocations_time(
+    deployed: Deployment, queue: Queue, fresh_target: DemoTarget
+) -> None:
+    deployed.configure(shard_size=5)
+    tag = uuid.uuid4().hex[:8]
+    answer = call(sharded_request(fresh_target, 15, tag))
+    messages = queue.receive(10)
+    while len(messages) < 3:
+        more = queue.receive(10)
+        assert more, "the three shards were sent"
+        messages += more
+    assert queue.deliver(messages, 6_000) == set()
+    run = get_run(answer["run_id"])
+    assert run["status"] == "complete"
+    assert [r["url"] for r in run["results"]] == [fresh_target.url(f"/ok?{tag}={i}") for i in range(15)]
+
+
+# -- poison shards go to the dead-letter queue ---------------------------------------------------
+
+
+def test_a_poison_shard_goes_to_the_dead_letter_queue_after_its_retries(
+    deployed: Deployment, queue: Queue, dead_letters: Queue
+) -> None:
+    template = load_template()
+    redrive = template["Resources"]["ShardQueue"]["Properties"]["RedrivePolicy"]
+    max_receives = int(resolve_ref(template, redrive["maxReceiveCount"]))
+    no_such_run = json.dumps(
+        {
+            "v": 1,
+            "run_id": str(uuid.uuid4()),
+            "shard": "00000-g0",
+            "generation": 0,
+            "source": "direct",
+            "started_at": "2026-11-25T00:00:00.000Z",
+            "options": {},
+            "entries": [[0, "http://127.0.0.1:1/"]],
+        }
+    )
+    for body in ("not a shard", no_such_run):
+        queue.sqs.send_message(QueueUrl=queue.url, MessageBody=body)
+    log = queue.drain()
+    # Each failed every delivery it got, then the queue moved it to the dead-letter queue.
+    assert all(d.failed for d in log)
+    assert sorted(d.receive_count for d in log) == sorted(list(range(1, max_receives + 1)) * 2)
+    dead = dead_letters.receive(10)
+    assert sorted(m["Body"] for m in dead) == sorted(["not a shard", no_such_run])
+
+
+# -- generations are bounded ----------------------------------------------------------------------
+
+
+def test_leftovers_past_the_last_generation_are_given_up(
+    deployed: Deployment, queue: Queue, target: DemoTarget
+) -> None:
+    deployed.configure(shard_max_generations=1)
+    request = {
+        "urls": [target.url("/ok"), target.url("/hang")],
+        "mode": "sharded",
+        "options": {"request_timeout_s": 60},
+    }
+    answer = call(request)
+    log = queue.drain(2_000)
+    assert [(d.shard, d.generation) for d in log] == [("00000-g0", 0), ("00000-g1", 1)]
+    run = get_run(answer["run_id"])
+    assert run["status"] == "complete"
+    assert run["given_up"] == 1
+    assert run["deadline_reached"] is True
+    ok, hang = run["results"]
+    assert ok["outcome"] == "ok"
+    assert hang["outcome"] == "cancelled"
+    assert hang["error"]["type"] == "given_up"
+    assert run["summary"]["cancelled"] == 1
+
+
+# -- carry-over of an inline run ---------------------------------------------------------------
+
+
+def test_an_inline_run_cut_by_its_deadline_carries_its_leftovers_over(
+    deployed: Deployment, queue: Queue, target: DemoTarget
+) -> None:
+    slow = [target.url(f"/ok?delay_ms=2000&c={i}") for i in range(5)]
+    fast = [target.url(f"/ok?c={i}") for i in range(20)]
+    post = {"url": target.url("/status/200?delay_ms=2000"), "method": "POST"}  # not repeatable
+    request = {
+        "urls": [*fast[:10], *slow, post, *fast[10:]],
+        "carry_over": True,
+        "options": {"concurrency": 50, "per_host_concurrency": 50},
+    }
+    answer = call(request, remaining_ms=2_500)
+    run_id = answer["run_id"]
+    outcomes = [r["outcome"] for r in answer["results"]]
+    assert outcomes == ["ok"] * 10 + ["cancelled"] * 6 + ["ok"] * 10
+    assert answer["deadline_reached"] is True
+    assert answer["leftovers"] == {"count": 5, "indexes": list(range(10, 15)), "carried_over": True}
+    assert answer["continuation"] == {
+        "status": "running",
+        "urls": 5,
+        "shards": 1,
+        "location": f"/runs/{run_id}",
+    }
+    assert answer["persisted"]["report"]["status"] == "pending"
+    assert get_run(run_id)["progress"] == {
+        "shards_done": 1,
+        "shards_total": 2,
+        "urls_done": 21,
+        "urls_total": 26,
+    }
+
+    log = queue.drain()
+    assert [(d.shard, d.generation, d.failed) for d in log] == [("00000-g1", 1, False)]
+    run = get_run(run_id)
+    assert run["status"] == "complete"
+    assert run["carried_over"] == 5
+    assert [r["url"] for r in run["results"]] == [*fast[:10], *slow, post["url"], *fast[10:]]
+    assert [r["outcome"] for r in run["results"]] == ["ok"] * 15 + ["cancelled"] + ["ok"] * 10
+    assert run["summary"]["ok"] == 25
+    assert run["summary"]["cancelled"] == 1
+
+
+def test_without_carry_over_the_leftovers_are_listed_and_nothing_is_queued(
+    deployed: Deployment, queue: Queue, target: DemoTarget
+) -> None:
+    request = {"urls": [target.url("/ok"), target.url("/hang")], "options": {"request_timeout_s": 60}}
+    answer = call(request, remaining_ms=1_500)
+    assert answer["leftovers"] == {"count": 1, "indexes": [1], "carried_over": False}
+    assert "continuation" not in answer
+    assert answer["persisted"]["stored"] is True
+    assert queue.receive() == []
+
+
+# -- refusals --------------------------------------------------------------------------------------
+
+
+def test_sharding_off_refuses_what_needs_it(deployed: Deployment, target: DemoTarget) -> None:
+    deployed.configure(shard_queue_url="")
+    problem_of(
+        call(api_event("POST", "/fanout", body={"urls": [target.url("/ok")], "mode": "sharded"})),
+        501,
+        "sharding-off",
+    )
+    answer = call({"urls": [target.url("/ok")], "carry_over": True})
+    assert answer["error"]["type"] == "sharding_off"
+    # Above the threshold, with sharding off, a run is an inline run as before.
+    many = [target.url(f"/ok?off={i}") for i in range(SETTINGS.shard_threshold_api + 1)]
+    document = body_of(
+        call(
+            api_event(
+                "POST",
+                "/fanout",
+                body={"urls": many, "options": {"concurrency": 100, "per_host_concurrency": 100}},
+            )
+        )
+    )
+    assert document["summary"]["ok"] == len(many)
+
+
+def test_an_entry_too_large_for_a_shard_message_is_refused_before_anything_runs(
+    deployed: Deployment, queue: Queue, target: DemoTarget
+) -> None:
+    huge = {"url": target.url("/echo"), "method": "POST", "json": {"blob": "x" * 300_000}}
+    problem = problem_of(
+        call(api_event("POST", "/fanout", body={"urls": [target.url("/ok"), huge], "mode": "sharded"})),
+        422,
+        "validation-error",
+    )
+    assert [(e["loc"], e["type"]) for e in problem["errors"]] == [("urls.1", "entry_too_large")]
+    assert queue.receive() == []
+
+
+def test_a_run_whose_shards_cannot_be_sent_is_marked_failed(
+    deployed: Deployment, aws: MotoAws, target: DemoTarget
+) -> None:
+    deployed.configure(shard_queue_url=aws.resources.shard_queue_url + "-missing")
+    problem = problem_of(
+        call(api_event("POST", "/fanout", body={"urls": [target.url("/ok")], "mode": "sharded"})),
+        503,
+        "shards-not-started",
+    )
+    run_id = problem["detail"].split()[1].rstrip(":")
+    run = get_run(run_id)
+    assert run["status"] == "failed"
+    assert run["results"] is None
+    assert run["error"]["message"]
+
+
+# -- the template and the code agree ----------------------------------------------------------------
+
+
+def test_the_template_wires_the_shard_queue_as_the_code_expects() -> None:
+    template = load_template()
+    params, resources = template["Parameters"], template["Resources"]
+    queue = resources["ShardQueue"]["Properties"]
+    # Visibility timeout >= 6 x the function's timeout, for every FunctionTimeout allowed.
+    timeout = params["FunctionTimeout"]
+    for seconds in (timeout["MinValue"], timeout["Default"], timeout["MaxValue"]):
+        visibility = int(resolve_ref(template, queue["VisibilityTimeout"], {"FunctionTimeout": seconds}))
+        assert 6 * seconds <= visibility <= 43_200, (seconds, visibility)
+    assert queue["RedrivePolicy"]["deadLetterTargetArn"] == {"Fn::GetAtt": ["ShardDeadLetterQueue", "Arn"]}
+    assert queue["RedrivePolicy"]["maxReceiveCount"] == {"Ref": "ShardMaxReceiveCount"}
+    # The dead-letter queue keeps messages longer than the queue does.
+    dlq = resources["ShardDeadLetterQueue"]["Properties"]
+    assert dlq["MessageRetentionPeriod"] > queue["MessageRetentionPeriod"]
+    # The event source mapping: partial batch failures, small batches, bounded concurrency.
+    function = resources["FanoutFunction"]["Properties"]
+    source = function["Events"]["Shards"]
+    assert source["Type"] == "SQS"
+    props = source["Properties"]
+    assert props["Queue"] == {"Fn::GetAtt": ["ShardQueue", "Arn"]}
+    assert props["FunctionResponseTypes"] == ["ReportBatchItemFailures"]
+    assert props["BatchSize"] == 1
+    assert props["ScalingConfig"]["MaximumConcurrency"] == {"Ref": "ShardMaximumConcurrency"}
+    concurrency = params["ShardMaximumConcurrency"]
+    assert (concurrency["MinValue"], concurrency["MaxValue"]) == (2, 1000)
+    # Least privilege: send to the shard queue only, update the runs table only.
+    statements = {s.get("Sid"): s for s in function["Policies"][0]["Statement"]}
+    assert statements["ShardQueueSend"]["Action"] == "sqs:SendMessage"
+    assert statements["ShardQueueSend"]["Resource"] == {"Fn::GetAtt": ["ShardQueue", "Arn"]}
+    assert statements["RunProgress"]["Action"] == "dynamodb:UpdateItem"
+    assert statements["RunProgress"]["Resource"] == {"Fn::GetAtt": ["RunsTable", "Arn"]}
+    # The environment names the queue; the outputs name both queues.
+    variables = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert variables["SHARD_QUEUE_URL"] == {"Ref": "ShardQueue"}
+    assert variables["FANOUT_SHARD_SIZE"] == {"Ref": "ShardSize"}
+    assert params["ShardSize"]["Default"] == SETTINGS.shard_size
+    assert params["ShardMaxGenerations"]["Default"] == SETTINGS.shard_max_generations
+    assert {"ShardQueueUrl", "ShardDeadLetterQueueUrl"} <= set(template["Outputs"])
