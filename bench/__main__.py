@@ -1,10 +1,11 @@
 """``python -m bench`` (``make bench``): every scenario, anchors beside the service, one run.
 
-    python -m bench                      full run (~10 min on 2 cores): bench/results.{json,png}
+    python -m bench                      full run (~10 min on 2 cores): bench/results.{json,md,png}
     python -m bench --quick              smoke run (~2 min): bench/.work/results-quick.{json,png}
     python -m bench --only deadline      some scenarios (comma-separated)
     python -m bench --set throughput_reps=9 --set stock_ns=1000,5000
     python -m bench --replot             redraw results.png from results.json (no measuring)
+    python -m bench --markdown           the table of results.json as Markdown (README)
 
 The target server runs in its own process (``bench.target``, 127.0.0.1 only) and every
 measured variant in a fresh worker process; see ``bench/common.py``. Figures taken while
@@ -44,6 +45,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, help="directory for results.json/png (default: bench/)")
     parser.add_argument("--no-plot", action="store_true", help="skip results.png")
     parser.add_argument("--replot", action="store_true", help="only redraw results.png from results.json")
+    parser.add_argument("--markdown", action="store_true", help="only print results.json's table as Markdown")
     return parser.parse_args(argv)
 
 
@@ -69,6 +71,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.replot:
         report.replot(json_path, png_path)
         print(f"wrote {png_path}")
+        return 0
+    if args.markdown:
+        print(report.markdown_from_json(json_path))
         return 0
 
     load_before = loadavg()
@@ -103,6 +108,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"\ngoals: {passed} pass, {failed} fail; load average {load_before} -> {load['after']}")
     report.write_json(json_path, results, cfg, machine, load)
     print(f"wrote {json_path.relative_to(Path.cwd()) if json_path.is_relative_to(Path.cwd()) else json_path}")
+    md_path = json_path.with_suffix(".md")
+    md_path.write_text(report.markdown_from_json(json_path) + "\n")
+    print(f"wrote {md_path.relative_to(Path.cwd()) if md_path.is_relative_to(Path.cwd()) else md_path}")
     if not args.no_plot:
         report.plot(png_path, results, subtitle)
         print(

@@ -71,6 +71,48 @@ def table(results: list[ScenarioResult]) -> str:
     return "\n".join(out)
 
 
+def markdown(results: list[ScenarioResult], *, diagnostics: bool = False) -> str:
+    """The table as Markdown (README "Benchmarks"); diagnostic rows only when asked."""
+    header = ("scenario", "variant", "metric", "median", "vs ideal", "vs anchor", "goal", "result")
+    out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for res in results:
+        for row in res.rows:
+            if not diagnostics and "(diag)" in row.variant:
+                continue
+            verdict = "" if row.passed is None else ("**PASS**" if row.passed else "**FAIL**")
+            cells = (
+                row.scenario,
+                row.variant,
+                row.metric,
+                _fmt(row.value, row.unit),
+                _fmt(row.vs_ideal, "x"),
+                _fmt(row.vs_anchor, "x"),
+                row.goal,
+                verdict,
+            )
+            out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
+        for error in res.errors:
+            out.append(f"| {res.name} | ERROR | {error.splitlines()[0][:60]} | | | | | **FAIL** |")
+    return "\n".join(out)
+
+
+def markdown_from_json(json_path: Path) -> str:
+    """``markdown`` of a saved run, with its date, machine and load average."""
+    doc = json.loads(json_path.read_text())
+    results = [
+        ScenarioResult(name, rows=[Row(**r) for r in scen["rows"]], errors=scen["errors"])
+        for name, scen in doc["scenarios"].items()
+    ]
+    machine, load = doc["machine"], doc["load_average"]
+    summary = doc["summary"]
+    return (
+        markdown(results)
+        + f"\n\n{machine['date'][:10]}, Python {machine['python']}, {machine['cpu_count']} CPUs "
+        f"({machine['cpu_model'] or 'unknown CPU'}), load average {load['before']} -> {load['after']}; "
+        f"goals: {summary['goals_passed']} pass, {summary['goals_failed']} fail."
+    )
+
+
 def machine_info() -> dict[str, Any]:
     versions: dict[str, str | None] = {}
     for lib in LIBRARIES:

@@ -17,6 +17,8 @@ Used by ``make demo``, the integration and e2e tests and the benchmarks. Endpoin
     /big?bytes=N                    a body of N bytes, streamed
     /gzip-bomb?mib=M                a gzip body that inflates to M MiB of zeros
     /echo                           the request's method, headers and body as JSON
+    /set-cookie?name=N&value=V      200 with ``Set-Cookie: N=V; Path=/``; 409 when the request
+                                    already carries a Cookie header (a client kept one)
     /__stats                        counters: requests, in-flight peaks (total and per Host),
                                     open connections, hits per path
     /__reset                        zero the counters
@@ -90,6 +92,7 @@ class TargetApp:
         r.add_get("/big", self.big)
         r.add_get("/gzip-bomb", self.gzip_bomb)
         r.add_route("*", "/echo", self.echo)
+        r.add_get("/set-cookie", self.set_cookie)
         r.add_get("/__stats", self.stats_view)
         r.add_post("/__reset", self.reset_view)
         self.app = app
@@ -233,6 +236,15 @@ class TargetApp:
                 "body": body.decode("utf-8", "replace"),
             }
         )
+
+    async def set_cookie(self, request: web.Request) -> web.Response:
+        if "Cookie" in request.headers:
+            return web.Response(status=409, text=f"cookie came back: {request.headers['Cookie']}")
+        response = web.Response(text="cookie set")
+        response.set_cookie(
+            request.query.get("name", "session"), request.query.get("value", "secret"), path="/"
+        )
+        return response
 
     def open_connections(self) -> int:
         server = self.runner.server if self.runner else None

@@ -32,7 +32,7 @@ FOLLOWUP_TIMEOUT_S = 10.0
 
 def _pool_leaks(client: Any) -> dict[str, int]:
     """Pool slots held with nothing running (the client is otherwise idle)."""
-    transport = client._transport
+    transport = client.transport  # fanout.transport.FanoutClient names it
     pool = getattr(transport, "_pool", None)
     if pool is not None:  # httpcore
         connections = list(pool.connections)

@@ -22,6 +22,11 @@ One loop per run, in this order (README "Persistence"):
 The budget is sliced from the end: ``persist_budget_s`` for 3 when a store is on,
 the idempotency reserve for 4 when it applies; together never more than half the
 budget, so a short invocation still fans out.
+
+A run too large for one invocation (README "Scaling out: sharded runs") is decided
+after 1 and launched instead of 2 and 3 (``shard_runs.launch``); an inline run cut by
+its deadline with ``carry_over`` hands its leftovers to ``shard_runs.carry_over`` in 3.
+The shards themselves arrive as SQS events: ``shard_runs.consume``.
 """
 
 from __future__ import annotations
@@ -35,8 +40,8 @@ from typing import Any, Protocol, TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
 
-from fanout import http_api, problems
-from fanout.adapters import classify, is_http_api_event
+from fanout import http_api, problems, shard_runs
+from fanout.adapters import classify, is_http_api_event, is_sqs_event
 from fanout.config import SETTINGS, Settings
 from fanout.contract import (
     FanoutRequest,
@@ -52,6 +57,7 @@ from fanout.errors import RequestInvalid
 from fanout.observe import logger, metrics, report_invalid, report_run
 from fanout.problems import ProblemError, validation_problem
 from fanout.service import RunContext, run_fanout
+from fanout.shards import leftover_indexes
 from fanout.store import StoreConfig, StoreError, Stores, answer_size, decode_cursor, fit_answer
 from fanout.targets import parse_target_list, resolve, split_s3_uri, unreadable
 from fanout.tracing import RunTrace, run_trace
@@ -82,10 +88,17 @@ class Invocation:
         """Time left before the Lambda timeout, now."""
         return self.remaining_ms - (time.monotonic() - self.started) * 1000
 
-    def deadline(self, n_urls: int, settings: Settings, cap_s: float | None = None) -> Deadline:
+    def deadline(
+        self, n_urls: int, settings: Settings, cap_s: float | None = None, in_flight: int | None = None
+    ) -> Deadline:
         """The invocation's deadline for ``n_urls``: anchored at its start, whenever asked."""
         return compute_deadline(
-            self.remaining_ms, n_urls=n_urls, settings=settings, cap_s=cap_s, now=self.started
+            self.remaining_ms,
+            n_urls=n_urls,
+            settings=settings,
+            cap_s=cap_s,
+            now=self.started,
+            in_flight=in_flight,
         )
 
 
@@ -130,7 +143,9 @@ async def _read_targets(
     except StoreError as exc:
         raise unreadable(request.targets, f"cannot be read ({exc.error_type}): {exc}") from None
     entries = parse_target_list(request.targets, body, max_urls=settings.max_urls)
-    return resolve(request, entries)
+    return resolve(request, entries).model_copy(
+        update={"mode": request.mode, "carry_over": request.carry_over}
+    )
 
 
 async def _run(
@@ -148,9 +163,11 @@ async def _run(
     stores_config = StoreConfig.from_settings(settings)
     persist_s = settings.persist_budget_s if stores_config.any_on else 0.0
 
-    def slices(n_urls: int) -> Slices:
-        return Slices.of(invocation.deadline(n_urls, settings, cap_s), persist_s=persist_s, after_s=after_s)
+    def slices(n_urls: int, in_flight: int | None = None) -> Slices:
+        deadline = invocation.deadline(n_urls, settings, cap_s, in_flight)
+        return Slices.of(deadline, persist_s=persist_s, after_s=after_s)
 
+    shard_runs.check_request(request.mode, request.carry_over, settings)
     async with Stores(stores_config) as stores:
         targets = request.targets if isinstance(request, TargetsRequest) else None
         if isinstance(request, TargetsRequest):
@@ -158,7 +175,20 @@ async def _run(
             request = await _read_targets(
                 stores, request, settings, before=slices(settings.max_urls).fanout_at
             )
-        plan = slices(len(request.urls))
+        plan = slices(len(request.urls), in_flight=min(len(request.urls), request.options.concurrency))
+        mode, header = shard_runs.plan(
+            request,
+            source,
+            settings,
+            run_id=run_id,
+            started_at=started_at,
+            loc="targets" if targets else "urls",
+        )
+        if mode == "sharded":  # README "Scaling out: sharded runs": answered at once, runs on SQS
+            answer = await shard_runs.launch(
+                request, header, stores, settings, targets=targets, before=plan.persist_at
+            )
+            return answer, answer
         await stores.open(s3=stores_config.reports_on, dynamodb=stores_config.runs_on, before=plan.fanout_at)
         ctx = RunContext(
             source=source,
@@ -170,8 +200,23 @@ async def _run(
         document = await run_fanout(request, ctx, trace=trace)
         if targets is not None:
             document["targets"] = targets
-        persisted = await stores.persist(document, finished_at=utc_now_iso(), before=plan.persist_at)
+        leftovers = leftover_indexes(document, request.entries())
+        added: dict[str, Any] = {}
+        if request.carry_over and leftovers:
+            carried = await shard_runs.carry_over(
+                document, request, header, leftovers, stores, settings, before=plan.persist_at
+            )
+            persisted = carried.persisted
+            added["continuation"] = carried.continuation or {"status": "not_started", "error": carried.error}
+        else:
+            persisted = await stores.persist(document, finished_at=utc_now_iso(), before=plan.persist_at)
+        if leftovers:
+            carried_over = added.get("continuation", {}).get("status") == shard_runs.RUNNING
+            added = {
+                "leftovers": {"count": len(leftovers), "indexes": leftovers, "carried_over": carried_over}
+            } | added
         document = {k: v for k, v in document.items() if k != "results"} | {
+            **added,
             "persisted": persisted,
             "results": document["results"],
         }
@@ -224,7 +269,8 @@ def run_request(
                 _run(request, source, invocation, settings, cap_s=cap_s, after_s=after_s, trace=trace)
             )
         )
-    report_run(document, slack_ms=invocation.slack_ms())
+    if "results" in document:  # a sharded run's launch reports itself (shard_runs.launch)
+        report_run(document, slack_ms=invocation.slack_ms())
     return answer
 
 
@@ -267,7 +313,9 @@ async def _get_run(run_id: str, config: StoreConfig, settings: Settings, deadlin
         if record is None:
             raise ProblemError(problems.run_not_found(run_id))
         location = record.get("report") or {}
-        answer = dict(record)
+        answer = shard_runs.public_view(record)
+        if shard_runs.without_results(record):  # progress only; the results once it is complete
+            return answer | {"results": None}
         if not (config.reports_on and location.get("key")):
             answer |= {
                 "results": None,
@@ -294,7 +342,7 @@ async def _list_runs(limit: int, cursor: str | None, config: StoreConfig, deadli
             runs, next_cursor = await stores.list_records(limit, start, deadline)
         except StoreError as exc:
             raise ProblemError(problems.store_unavailable(str(exc))) from None
-    return {"runs": runs, "limit": limit, "next_cursor": next_cursor}
+    return {"runs": [shard_runs.public_view(r) for r in runs], "limit": limit, "next_cursor": next_cursor}
 
 
 @dataclass(frozen=True, slots=True)
@@ -333,8 +381,12 @@ class ApiBackend:
 
 
 def handle_event(event: object, context: LambdaContextLike) -> dict[str, Any]:
-    """Answer any of the three ways in; bad input gets a typed error, never an exception."""
+    """Answer any of the three ways in, and the shard queue; bad input gets a typed error,
+    never an exception."""
     invocation = Invocation.begin(context)
+    if is_sqs_event(event):  # shards of sharded runs (README "Scaling out: sharded runs")
+        assert isinstance(event, dict)
+        return shard_runs.consume(event, context, SETTINGS)
     if is_http_api_event(event):
         assert isinstance(event, dict)
         return http_api.resolve(event, context, ApiBackend(invocation, context))

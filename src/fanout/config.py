@@ -46,6 +46,8 @@ class Settings:
     # Deadline: remaining time minus (base + per-URL allowance).
     deadline_margin_base_ms: float = 250.0
     deadline_margin_per_url_ms: float = 0.05
+    # Fetching stops this much per fetch that may be in flight before the return deadline.
+    deadline_cleanup_per_url_ms: float = 0.2
     # API Gateway's integration timeout is 30 s: API runs answer within this cap.
     api_deadline_cap_s: float = 28.0
     # Retries: full-jitter exponential backoff.
@@ -81,6 +83,19 @@ class Settings:
     # How long a duplicate gets the first answer; answers above the size are replayed compacted.
     idempotency_expires_s: int = 7_200
     idempotency_max_answer_bytes: int = 350_000
+    # Sharded runs (README "Scaling out: sharded runs"). An empty queue URL turns sharding off.
+    shard_queue_url: str = ""
+    # A run with more URLs than this is sharded: direct and scheduled requests, API requests.
+    shard_threshold: int = 2_000
+    shard_threshold_api: int = 500
+    # URLs per shard (at most; and at most max_urls), and the largest shard message (SQS takes
+    # 262,144 bytes).
+    shard_size: int = 500
+    shard_message_max_bytes: int = 250_000
+    # Leftovers of a shard are continued this many times at most, then given up.
+    shard_max_generations: int = 3
+    # The end of a shard's budget kept for its results, counts, continuation and the merge.
+    shard_finish_budget_s: float = 5.0
 
 
 _ENV_NAMES: dict[str, str] = {
@@ -100,6 +115,7 @@ _ENV_NAMES: dict[str, str] = {
     "max_header_bytes": "FANOUT_MAX_HEADER_BYTES",
     "deadline_margin_base_ms": "FANOUT_DEADLINE_MARGIN_BASE_MS",
     "deadline_margin_per_url_ms": "FANOUT_DEADLINE_MARGIN_PER_URL_MS",
+    "deadline_cleanup_per_url_ms": "FANOUT_DEADLINE_CLEANUP_PER_URL_MS",
     "api_deadline_cap_s": "FANOUT_API_DEADLINE_CAP_S",
     "retry_backoff_base_s": "FANOUT_RETRY_BACKOFF_BASE_S",
     "retry_backoff_cap_s": "FANOUT_RETRY_BACKOFF_CAP_S",
@@ -122,6 +138,13 @@ _ENV_NAMES: dict[str, str] = {
     "max_runs_limit": "FANOUT_MAX_RUNS_LIMIT",
     "idempotency_expires_s": "FANOUT_IDEMPOTENCY_EXPIRES_S",
     "idempotency_max_answer_bytes": "FANOUT_IDEMPOTENCY_MAX_ANSWER_BYTES",
+    "shard_queue_url": "SHARD_QUEUE_URL",
+    "shard_threshold": "FANOUT_SHARD_THRESHOLD",
+    "shard_threshold_api": "FANOUT_SHARD_THRESHOLD_API",
+    "shard_size": "FANOUT_SHARD_SIZE",
+    "shard_message_max_bytes": "FANOUT_SHARD_MESSAGE_MAX_BYTES",
+    "shard_max_generations": "FANOUT_SHARD_MAX_GENERATIONS",
+    "shard_finish_budget_s": "FANOUT_SHARD_FINISH_BUDGET_S",
 }
 
 
@@ -187,6 +210,7 @@ def _check(s: Settings) -> None:
     non_negative = [
         "deadline_margin_base_ms",
         "deadline_margin_per_url_ms",
+        "deadline_cleanup_per_url_ms",
         "retry_backoff_base_s",
         "retry_backoff_cap_s",
         "retry_min_attempt_s",
@@ -195,6 +219,7 @@ def _check(s: Settings) -> None:
         if not (math.isfinite(getattr(s, name)) and getattr(s, name) >= 0):
             raise ConfigError(f"{_ENV_NAMES[name]} must be a finite number, at least 0")
     _check_persistence(s)
+    _check_sharding(s)
 
 
 def _check_persistence(s: Settings) -> None:
@@ -221,6 +246,22 @@ def _check_persistence(s: Settings) -> None:
         raise ConfigError("FANOUT_REPORT_URL_EXPIRES_S must be at most 604800 (7 days, SigV4's limit)")
     if s.default_runs_limit > s.max_runs_limit:
         raise ConfigError("FANOUT_DEFAULT_RUNS_LIMIT exceeds FANOUT_MAX_RUNS_LIMIT")
+
+
+SQS_MAX_MESSAGE_BYTES = 262_144
+"""SQS's limit on one message, and on one ``SendMessageBatch`` call (all its messages)."""
+
+
+def _check_sharding(s: Settings) -> None:
+    for name in ["shard_threshold", "shard_threshold_api", "shard_size"]:
+        if getattr(s, name) < 1:
+            raise ConfigError(f"{_ENV_NAMES[name]} must be at least 1")
+    if not 10_000 <= s.shard_message_max_bytes <= SQS_MAX_MESSAGE_BYTES:
+        raise ConfigError(f"FANOUT_SHARD_MESSAGE_MAX_BYTES must be between 10000 and {SQS_MAX_MESSAGE_BYTES}")
+    if not 0 <= s.shard_max_generations <= 100:
+        raise ConfigError("FANOUT_SHARD_MAX_GENERATIONS must be between 0 and 100")
+    if not (math.isfinite(s.shard_finish_budget_s) and s.shard_finish_budget_s > 0):
+        raise ConfigError("FANOUT_SHARD_FINISH_BUDGET_S must be a finite number of seconds above 0")
 
 
 SETTINGS: Settings = load_settings()

@@ -377,6 +377,10 @@ class EgressPolicy:
             return url.copy_with(host=str(host))
         return url
 
+    def url_checks(self) -> UrlChecks:
+        """``check_url`` with its verdicts kept, for one run (a transport's lifetime)."""
+        return UrlChecks(self)
+
     async def resolve(self, host: str, port: int) -> list[IPAddress]:
         """The checked addresses to connect to for ``host``: one resolution, every answer checked.
 
@@ -393,6 +397,45 @@ class EgressPolicy:
         for address in addresses:
             self.check_address(address, resolved_from=target)
         return addresses
+
+
+_UrlKey = tuple[str, bool, bytes, int | None]  # scheme, has userinfo, raw host, port
+_Verdict = tuple[tuple[str, str] | None, str | None]  # refusal (reason, message), host to send to
+
+
+class UrlChecks:
+    """``EgressPolicy.check_url`` with its verdict kept per (scheme, userinfo, host, port).
+
+    ``check_url`` is a pure function of those four parts of a URL (and of the policy),
+    so a run that sends many requests to one host checks it once: ~8 us saved a
+    request. Refusals are raised anew each time (a fresh ``EgressBlocked``). At most
+    ``MAX_VERDICTS`` are kept; beyond that URLs are checked without being remembered.
+    Only the URL check is cached: the address checks, where connections are made, run
+    for every connection whatever this says.
+    """
+
+    MAX_VERDICTS: Final = 4_096
+
+    def __init__(self, policy: EgressPolicy) -> None:
+        self._policy = policy
+        self._verdicts: dict[_UrlKey, _Verdict] = {}
+
+    def __call__(self, url: httpx.URL) -> httpx.URL:
+        key = (url.scheme, bool(url.userinfo), url.raw_host, url.port)
+        verdict = self._verdicts.get(key)
+        if verdict is None:
+            try:
+                checked = self._policy.check_url(url)
+            except EgressBlocked as exc:
+                verdict = ((exc.reason, str(exc)), None)
+            else:
+                verdict = (None, None if checked is url else checked.host)
+            if len(self._verdicts) < self.MAX_VERDICTS:
+                self._verdicts[key] = verdict
+        refusal, host = verdict
+        if refusal is not None:
+            raise EgressBlocked(*refusal)
+        return url if host is None else url.copy_with(host=host)
 
 
 def _parse_answer(answer: str, host: str) -> IPAddress:

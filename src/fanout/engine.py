@@ -21,7 +21,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import enum
-from collections.abc import AsyncIterator, Awaitable, Callable, Hashable, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -94,16 +94,15 @@ async def run_under_deadline(
     global_slots = asyncio.Semaphore(concurrency)
     key_slots: dict[Hashable, asyncio.Semaphore] = {}
 
-    @contextlib.asynccontextmanager
-    async def key_slot(key: Hashable) -> AsyncIterator[None]:
+    no_slot = contextlib.nullcontext()
+
+    def key_slot(key: Hashable) -> asyncio.Semaphore | contextlib.nullcontext[None]:
         if per_key_concurrency is None:
-            yield
-            return
+            return no_slot
         slot = key_slots.get(key)
         if slot is None:
             slot = key_slots[key] = asyncio.Semaphore(per_key_concurrency)
-        async with slot:
-            yield
+        return slot
 
     stopping = False
     tasks: list[asyncio.Task[None]] = []
@@ -146,6 +145,11 @@ async def run_under_deadline(
                 tasks.append(group.create_task(one(job, report)))
     except TimeoutError:
         run.deadline_reached = True
+    # Each cancelled task's CancelledError holds a traceback through ``one``'s frame, whose
+    # closure holds ``tasks``, which holds the task: a cycle through every fetch's objects
+    # (~85 per fetch) that only the cyclic GC could free, 20-130 ms after a deadline that
+    # cut 1,000 fetches. Emptying the list breaks it: they are freed as they go.
+    tasks.clear()
 
     for report in reports:
         if report.state is JobState.RUNNING:

@@ -4,7 +4,11 @@
   ``asyncio.timeout(request_timeout_s)``: httpx's per-read timeout alone never fires
   against a server that trickles a byte just inside it.
 - The body is counted on the wire (``aiter_raw``, never decompressed) and capped.
-- Redirects are followed here, hop by hop, so each hop's body is capped too.
+- Redirects are followed here, hop by hop, so each hop's body is capped too; each hop
+  is a new request (``redirect_request``, RFC 9110) sent through the same transport, so
+  the egress checks run on every hop.
+- Requests go straight to the transport (``httpx.AsyncBaseTransport.handle_async_request``):
+  no auth, no cookie jar, no hooks. The client's default headers are sent.
 - Retries: connect errors and 429/502/503/504 only; full-jitter exponential backoff;
   ``Retry-After`` honoured; none when the run deadline leaves no room for another
   attempt; POST/PATCH only when the entry says ``"retry": true``.
@@ -25,6 +29,7 @@ import httpx
 from fanout.contract import ErrorInfo, Outcome, UrlEntry
 from fanout.egress import URL_INVALID
 from fanout.errors import EgressBlocked, FetchError, RedirectLimit, ResponseTooLarge
+from fanout.transport import FanoutClient
 
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 RETRYABLE_ERRORS: tuple[type[Exception], ...] = (httpx.ConnectError, httpx.ConnectTimeout)
@@ -67,16 +72,26 @@ class _Response:
 
 
 class Fetcher:
-    """Fetches entries through one httpx client (made per run by ``transport``)."""
+    """Fetches entries through one httpx client (made per run by ``transport``).
+
+    Requests are sent on ``transport`` (default: the client's own, ``FanoutClient.transport``)
+    with the client's default headers; the client owns and closes the transport.
+    """
 
     def __init__(
         self,
         client: httpx.AsyncClient,
         policy: FetchPolicy,
         *,
+        transport: httpx.AsyncBaseTransport | None = None,
         rng: random.Random | None = None,
     ) -> None:
-        self._client = client
+        if transport is None:
+            if not isinstance(client, FanoutClient):
+                raise TypeError("Fetcher needs the transport: pass transport= or a FanoutClient")
+            transport = client.transport
+        self._send = transport.handle_async_request
+        self._headers = client.headers
         self._policy = policy
         self._rng = rng or random.Random()
 
@@ -137,14 +152,14 @@ class Fetcher:
         request = self._build_request(entry)
         async with asyncio.timeout(policy.request_timeout_s):
             for _hop in range(policy.max_redirects + 1):
-                response = await self._client.send(request, stream=True, follow_redirects=False)
+                response = await self._send(request)
                 try:
                     size = await self._drain(response)
                 finally:
                     await response.aclose()
-                if not (policy.follow_redirects and response.next_request is not None):
+                if not (policy.follow_redirects and response.has_redirect_location):
                     return _Response(response.status_code, size, _retry_after_s(response))
-                request = response.next_request
+                request = redirect_request(request, response)
             raise RedirectLimit(f"more than {policy.max_redirects} redirects")
         raise AssertionError("unreachable")  # pragma: no cover  (mypy: timeout may swallow)
 
@@ -155,8 +170,12 @@ class Fetcher:
             content = json.dumps(entry.json_body, separators=(",", ":")).encode()
             if not any(k.lower() == "content-type" for k in headers):
                 headers["Content-Type"] = "application/json"
+        merged = self._headers  # httpx.Request copies it
+        if headers:
+            merged = merged.copy()
+            merged.update(headers)
         try:
-            return self._client.build_request(entry.method, entry.url, headers=headers, content=content)
+            return httpx.Request(entry.method, entry.url, headers=merged, content=content)
         except httpx.InvalidURL as exc:  # a URL the egress guard cannot even parse is refused
             raise EgressBlocked(URL_INVALID, f"not a valid URL: {exc}") from exc
 
@@ -169,6 +188,68 @@ class Fetcher:
             if size > limit:
                 raise ResponseTooLarge(f"body larger than max_body_bytes={limit}")
         return size
+
+
+_CONTENT_HEADERS = (
+    "content-encoding",
+    "content-language",
+    "content-location",
+    "content-type",
+    "content-length",
+    "digest",
+    "last-modified",
+    "transfer-encoding",
+)
+_CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "cookie")
+
+
+def redirect_request(request: httpx.Request, response: httpx.Response) -> httpx.Request:
+    """The request that follows ``response`` (a 301/302/303/307/308 with ``Location``).
+
+    RFC 9110 section 15.4: 303 becomes GET (HEAD stays HEAD); 301 and 302 turn a POST
+    into a GET and keep any other method; 307 and 308 keep the method and the body.
+    When the method becomes GET the body and its headers (``Content-*``, ...) go. A
+    relative ``Location`` is resolved against the request's URL, and the fragment is
+    inherited when it has none (section 10.2.2). Leaving the origin (scheme, host,
+    port) drops ``Authorization``, ``Proxy-Authorization`` and ``Cookie`` (the caller
+    meant them for the first origin) and gives the new ``Host``. The new request goes
+    through the transport's egress checks like the first one.
+
+    Written here rather than taken from httpx: the fetcher sends on the transport
+    directly, and ``AsyncClient._build_redirect_request`` is private (it also turns
+    every 302 into a GET, as browsers do, where RFC 9110 allows that only for POST).
+    An unparseable ``Location`` is an ``httpx.RemoteProtocolError``, as with httpx.
+    """
+    try:
+        location = httpx.URL(response.headers["Location"])
+    except httpx.InvalidURL as exc:
+        raise httpx.RemoteProtocolError(f"Invalid URL in location header: {exc}.", request=request) from None
+    if location.scheme and not location.host:  # "https:///path" (httpx#771): the same host
+        location = location.copy_with(host=request.url.host)
+    url = request.url.join(location) if location.is_relative_url else location
+    if request.url.fragment and not url.fragment:
+        url = url.copy_with(fragment=request.url.fragment)
+
+    method = request.method
+    status = response.status_code
+    if (status == 303 and method != "HEAD") or (status in (301, 302) and method == "POST"):
+        method = "GET"
+    headers = request.headers.copy()
+    content: bytes | None = None
+    if method == request.method:
+        content = request.content or None  # the fetcher's bodies are bytes, already read
+    else:
+        for name in _CONTENT_HEADERS:
+            headers.pop(name, None)
+    if _origin(url) != _origin(request.url):
+        for name in (*_CREDENTIAL_HEADERS, "host"):
+            headers.pop(name, None)  # httpx.Request sets Host from the new URL
+    return httpx.Request(method, url, headers=headers, content=content, extensions=request.extensions)
+
+
+def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
+    default = {"http": 80, "https": 443}.get(url.scheme)
+    return url.scheme, url.host, url.port or default
 
 
 def _describe(exc: Exception) -> ErrorInfo:

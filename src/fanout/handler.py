@@ -1,17 +1,31 @@
-"""The Lambda entry point (``fanout.handler.lambda_handler``): decorators plus one call."""
+"""The Lambda entry point (``fanout.handler.lambda_handler``): decorators plus one call.
+
+Init imports ~58k long-lived objects (Powertools, pydantic, httpx, aiohttp). The
+cyclic GC is paused while they load (no collection passes over them, ~50 ms of a
+cold start) and they are then frozen out of its generations, so the full
+collections a large run triggers do not walk them again either.
+"""
 
 from __future__ import annotations
 
-from typing import Any
+import gc
 
-from aws_lambda_powertools.logging import correlation_paths
+gc.disable()
 
-from fanout import snapstart  # noqa: F401  (registers the SnapStart runtime hooks)
-from fanout.app import LambdaContextLike, handle_event
-from fanout.observe import logger, metrics
+from typing import Any  # noqa: E402
+
+from aws_lambda_powertools.logging import correlation_paths  # noqa: E402
+
+from fanout import snapstart  # noqa: E402, F401  (registers the SnapStart runtime hooks)
+from fanout.app import LambdaContextLike, handle_event  # noqa: E402
+from fanout.observe import logger, metrics  # noqa: E402
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
 @metrics.log_metrics(capture_cold_start_metric=True)
 def lambda_handler(event: dict[str, Any], context: LambdaContextLike) -> dict[str, Any]:
     return handle_event(event, context)
+
+
+gc.freeze()
+gc.enable()

@@ -36,7 +36,15 @@ except ImportError:  # pragma: no cover - outside a Lambda runtime
         return func
 
 
-LAZY_MODULES = ("aioboto3", "aiobotocore.session", "fanout.store", "fanout.idempotency")
+LAZY_MODULES = (
+    "aioboto3",
+    "aiobotocore.session",
+    "fanout.store",
+    "fanout.idempotency",
+    "fanout.shard_runs",
+    "fanout.transport_httpcore",
+    "aws_lambda_powertools.utilities.batch",
+)
 """Imported on first use normally; imported up front before a snapshot."""
 
 

@@ -23,7 +23,7 @@ from devtools.demo_target import DemoTarget
 from fanout.app import handle_event
 from fanout.config import SETTINGS, TransportName
 from fanout.contract import parse_request
-from fanout.deadline import LAMBDA_MAX_REMAINING_MS, margin_s
+from fanout.deadline import LAMBDA_MAX_REMAINING_MS, cleanup_s, margin_s
 from fanout.observe import metrics
 from fanout.service import RunContext, run_fanout
 from tests.conftest import InvocationContext
@@ -48,8 +48,11 @@ class FixedContext:
         return self.remaining_ms  # type: ignore[return-value]
 
 
-def margin_ms(n_urls: int) -> float:
-    return margin_s(n_urls, SETTINGS) * 1000
+def reserve_ms(n_urls: int) -> float:
+    """What the run's budget leaves of the remaining time: the margin after the return
+    deadline and the cleanup of the fetches in flight before it (README "The deadline")."""
+    in_flight = min(n_urls, SETTINGS.default_concurrency)
+    return (margin_s(n_urls, SETTINGS) + cleanup_s(in_flight, SETTINGS)) * 1000
 
 
 def invoke(event: object, remaining_ms: float) -> tuple[dict[str, Any], float]:
@@ -69,8 +72,8 @@ def test_direct_invoke_answers_with_the_document(fresh_target: DemoTarget) -> No
     assert answer["summary"]["total"] == 2
     assert uuid.UUID(answer["run_id"]).version == 7
     assert answer["started_at"].endswith("Z")
-    # The budget is the remaining time less the margin, read once at the start.
-    assert 10_000 - margin_ms(2) - 100 <= answer["budget_ms"] <= 10_000 - margin_ms(2)
+    # The budget is the remaining time less the margin and the cleanup, read once at the start.
+    assert 10_000 - reserve_ms(2) - 100 <= answer["budget_ms"] <= 10_000 - reserve_ms(2)
     assert answer["elapsed_ms"] < answer["budget_ms"]
     json.dumps(answer)  # plain JSON
 
@@ -138,7 +141,7 @@ def test_no_time_left_answers_at_once_with_nothing_started(
 
 def test_absurd_remaining_time_is_clamped_to_fifteen_minutes(fresh_target: DemoTarget) -> None:
     answer = handle_event({"urls": [fresh_target.url("/ok")]}, FixedContext(10**12))
-    assert answer["budget_ms"] == pytest.approx(LAMBDA_MAX_REMAINING_MS - margin_ms(1), abs=0.1)
+    assert answer["budget_ms"] == pytest.approx(LAMBDA_MAX_REMAINING_MS - reserve_ms(1), abs=0.1)
     assert answer["results"][0]["outcome"] == "ok"
 
 

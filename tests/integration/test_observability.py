@@ -14,7 +14,7 @@ import pytest
 from devtools.demo_target import DemoTarget
 from devtools.events import load_event
 from fanout.handler import lambda_handler
-from fanout.observe import logger, redact_url
+from fanout.observe import MAX_URL_WARNINGS, logger, metrics, redact_url, report_run
 from tests.conftest import InvocationContext
 
 
@@ -72,6 +72,76 @@ def test_api_request_id_is_the_correlation_id_and_failures_are_logged_redacted(t
     assert "s3cret" not in json.dumps(logs)
     (summary,) = [line for line in logs if line["message"] == "run finished"]
     assert summary["summary"]["total"] == 2
+
+
+def test_cancelled_and_not_started_urls_are_counted_not_logged_one_by_one(target: DemoTarget) -> None:
+    urls = [target.url("/hang"), target.url("/hang?b=1"), target.url("/status/404")]
+    event = {"urls": urls, "options": {"request_timeout_s": 60, "concurrency": 1, "retries": 0}}
+    with captured_logs() as stream:
+        document = lambda_handler(event, InvocationContext(remaining_ms=1200))
+    outcomes = [r["outcome"] for r in document["results"]]
+    assert outcomes == ["cancelled", "not_started", "not_started"]
+    logs = [line for line in json_lines(stream.getvalue()) if "level" in line]
+    assert not [line for line in logs if line["message"] == "url did not succeed"]
+    (summary,) = [line for line in logs if line["message"] == "run finished"]
+    assert summary["summary"]["cancelled"] == 1
+    assert summary["summary"]["not_started"] == 2
+    assert summary["url_warnings_omitted"] == 0
+
+
+def _result(i: int, outcome: str) -> dict[str, Any]:
+    error = (
+        None if outcome in ("cancelled", "not_started") else {"type": "ConnectError", "message": "refused"}
+    )
+    return {
+        "url": f"http://example.com/{i}?k=secret",
+        "outcome": outcome,
+        "status_code": None,
+        "attempts": 1,
+        "error": error,
+    }
+
+
+def test_per_url_warnings_are_capped_per_run() -> None:
+    failed = MAX_URL_WARNINGS + 150
+    results = [_result(i, "failed") for i in range(failed)]
+    results += [
+        _result(failed + i, outcome) for i, outcome in enumerate(["ok", "cancelled", "not_started"] * 10)
+    ]
+    summary = {
+        "total": len(results),
+        "ok": 10,
+        "http_error": 0,
+        "failed": failed,
+        "timed_out": 0,
+        "cancelled": 10,
+        "not_started": 10,
+        "blocked": 0,
+    }
+    document = {
+        "run_id": "r",
+        "source": "direct",
+        "summary": summary,
+        "elapsed_ms": 1.0,
+        "budget_ms": 2.0,
+        "deadline_reached": True,
+        "results": results,
+    }
+    try:
+        with captured_logs() as stream:
+            report_run(document, slack_ms=100.0)
+    finally:
+        metrics.clear_metrics()
+    logs = json_lines(stream.getvalue())
+    warnings = [line for line in logs if line["message"] == "url did not succeed"]
+    assert len(warnings) == MAX_URL_WARNINGS
+    assert [w["url"] for w in warnings] == [
+        f"http://example.com/{i}?<redacted>" for i in range(MAX_URL_WARNINGS)
+    ]
+    assert {w["outcome"] for w in warnings} == {"failed"}
+    (finished,) = [line for line in logs if line["message"] == "run finished"]
+    assert finished["url_warnings_omitted"] == 150
+    assert finished["summary"] == summary
 
 
 @pytest.mark.parametrize(

@@ -1,4 +1,5 @@
-"""The run's absolute deadline: clamped remaining time, a margin that grows with the URLs."""
+"""The run's deadlines: clamped remaining time, a margin that grows with the URLs (return
+deadline), a cleanup allowance that grows with the fetches in flight (fetch deadline)."""
 
 from __future__ import annotations
 
@@ -9,9 +10,20 @@ import time
 import pytest
 
 from fanout.config import Settings
-from fanout.deadline import LAMBDA_MAX_REMAINING_MS, clamp_remaining_ms, compute_deadline, margin_s
+from fanout.deadline import (
+    LAMBDA_MAX_REMAINING_MS,
+    clamp_remaining_ms,
+    cleanup_s,
+    compute_deadline,
+    margin_s,
+)
 
-SETTINGS = Settings(deadline_margin_base_ms=250.0, deadline_margin_per_url_ms=0.5)
+SETTINGS = Settings(
+    deadline_margin_base_ms=250.0,
+    deadline_margin_per_url_ms=0.5,
+    deadline_cleanup_per_url_ms=0.2,
+    max_concurrency=1_000,
+)
 NOW = 1_000.0
 FIFTEEN_MIN_S = 15 * 60
 
@@ -46,21 +58,54 @@ def test_margin_is_configurable() -> None:
     bigger = dataclasses.replace(SETTINGS, deadline_margin_base_ms=1_000.0, deadline_margin_per_url_ms=2.0)
     assert margin_s(100, bigger) == pytest.approx(1.2)
     d = compute_deadline(10_000, n_urls=100, settings=bigger, now=NOW)
-    assert d.at == pytest.approx(NOW + 10 - 1.2)
+    assert d.return_at == pytest.approx(NOW + 10 - 1.2)
+    assert d.at == pytest.approx(NOW + 10 - 1.2 - 100 * 0.2 / 1000)
 
 
-def test_deadline_is_now_plus_remaining_minus_margin() -> None:
+def test_return_deadline_is_now_plus_remaining_minus_margin() -> None:
     d = compute_deadline(30_000, n_urls=100, settings=SETTINGS, now=NOW)
     assert d.margin_s == pytest.approx(0.3)
     assert d.remaining_s == pytest.approx(30.0)
-    assert d.budget_s == pytest.approx(29.7)
-    assert d.at == pytest.approx(NOW + 29.7)
+    assert d.return_at == pytest.approx(NOW + 29.7)
+
+
+def test_fetch_deadline_is_the_return_deadline_minus_the_cleanup_of_the_fetches_in_flight() -> None:
+    d = compute_deadline(30_000, n_urls=100, settings=SETTINGS, now=NOW)
+    assert d.cleanup_s == pytest.approx(0.02)  # 100 in flight at most, 0.2 ms each
+    assert d.at == pytest.approx(NOW + 29.68)
+    assert d.budget_s == pytest.approx(29.68)
+    assert d.return_at - d.at == pytest.approx(d.cleanup_s)
+
+
+def test_in_flight_defaults_to_the_most_a_request_can_have() -> None:
+    assert cleanup_s(1_000, SETTINGS) == pytest.approx(0.2)
+    many = compute_deadline(30_000, n_urls=5_000, settings=SETTINGS, now=NOW)
+    assert many.cleanup_s == pytest.approx(cleanup_s(1_000, SETTINGS))  # min(URLs, max_concurrency)
+    few = compute_deadline(30_000, n_urls=3, settings=SETTINGS, now=NOW)
+    assert few.cleanup_s == pytest.approx(cleanup_s(3, SETTINGS))
+
+
+def test_in_flight_given_by_the_request_sets_the_cleanup() -> None:
+    d = compute_deadline(30_000, n_urls=5_000, settings=SETTINGS, now=NOW, in_flight=64)
+    default = compute_deadline(30_000, n_urls=5_000, settings=SETTINGS, now=NOW)
+    assert d.cleanup_s == pytest.approx(64 * 0.2 / 1000)
+    assert d.return_at == default.return_at  # the margin does not depend on it
+    assert d.at > default.at
+    assert compute_deadline(30_000, n_urls=5, settings=SETTINGS, now=NOW, in_flight=-3).cleanup_s == 0.0
+
+
+def test_no_cleanup_allowance_makes_both_deadlines_one() -> None:
+    none = dataclasses.replace(SETTINGS, deadline_cleanup_per_url_ms=0.0)
+    d = compute_deadline(30_000, n_urls=1_000, settings=none, now=NOW)
+    assert d.at == d.return_at == pytest.approx(NOW + 30 - 0.75)
 
 
 def test_more_urls_leave_a_smaller_budget() -> None:
     few = compute_deadline(30_000, n_urls=10, settings=SETTINGS, now=NOW)
     many = compute_deadline(30_000, n_urls=5_000, settings=SETTINGS, now=NOW)
-    assert many.budget_s == pytest.approx(few.budget_s - (5_000 - 10) * 0.5 / 1000)
+    margins = (5_000 - 10) * 0.5 / 1000
+    cleanups = (1_000 - 10) * 0.2 / 1000
+    assert many.budget_s == pytest.approx(few.budget_s - margins - cleanups)
     assert many.at < few.at
 
 
@@ -68,7 +113,16 @@ def test_more_urls_leave_a_smaller_budget() -> None:
 def test_less_time_than_the_margin_gives_no_budget(remaining_ms: float) -> None:
     d = compute_deadline(remaining_ms, n_urls=1, settings=SETTINGS, now=NOW)
     assert d.budget_s == 0.0
+    assert d.at == d.return_at == NOW
+    assert d.cleanup_s == 0.0
+
+
+def test_less_time_than_margin_and_cleanup_starts_nothing_and_returns_by_the_return_deadline() -> None:
+    d = compute_deadline(850, n_urls=1_000, settings=SETTINGS, now=NOW)  # margin 750 ms, cleanup 200
+    assert d.budget_s == 0.0
     assert d.at == NOW
+    assert d.return_at == pytest.approx(NOW + 0.1)
+    assert d.cleanup_s == pytest.approx(0.1)
 
 
 def test_huge_remaining_time_is_capped_at_fifteen_minutes() -> None:
@@ -82,6 +136,10 @@ def test_api_cap_bounds_the_budget_and_keeps_the_margin() -> None:
     capped = compute_deadline(60_000, n_urls=0, settings=SETTINGS, cap_s=28.0, now=NOW)
     assert capped.budget_s == pytest.approx(28.0 - 0.25)
     assert capped.at == pytest.approx(NOW + 27.75)
+    # The cap bounds the return deadline; the cleanup comes off it as without a cap.
+    urls = compute_deadline(60_000, n_urls=100, settings=SETTINGS, cap_s=28.0, now=NOW)
+    assert urls.return_at == pytest.approx(NOW + 28.0 - 0.3)
+    assert urls.at == pytest.approx(NOW + 28.0 - 0.3 - 0.02)
     # The remaining time still wins when it is shorter than the cap.
     short = compute_deadline(10_000, n_urls=0, settings=SETTINGS, cap_s=28.0, now=NOW)
     assert short.budget_s == pytest.approx(9.75)
@@ -91,6 +149,7 @@ def test_api_cap_bounds_the_budget_and_keeps_the_margin() -> None:
 
 def test_deadline_is_on_the_monotonic_clock_by_default() -> None:
     before = time.monotonic()
-    d = compute_deadline(5_000, n_urls=0, settings=SETTINGS)
+    d = compute_deadline(5_000, n_urls=10, settings=SETTINGS)
     after = time.monotonic()
     assert before + d.budget_s <= d.at <= after + d.budget_s
+    assert d.at < d.return_at <= after + 5.0 - d.margin_s

@@ -19,6 +19,7 @@ import pytest
 
 from fanout.contract import Outcome, UrlEntry
 from fanout.fetcher import RETRYABLE_STATUS, Fetcher, FetchPolicy, FetchProgress, FetchResult
+from fanout.transport import FanoutClient
 
 pytestmark = pytest.mark.anyio
 
@@ -44,6 +45,15 @@ class Body(httpx.AsyncByteStream):
     async def __aiter__(self) -> AsyncIterator[bytes]:
         if self.data:
             yield self.data
+
+
+def mock_client(handler: Callable[[httpx.Request], Any] | None = None) -> FanoutClient:
+    """The run's client type over a ``MockTransport``: the fetcher sends on its transport."""
+
+    def unused(request: httpx.Request) -> httpx.Response:
+        raise AssertionError("no request expected")
+
+    return FanoutClient(transport=httpx.MockTransport(handler or unused), user_agent="fanout-test")
 
 
 def answer(status: int, body: bytes = b"ok", headers: dict[str, str] | None = None) -> httpx.Response:
@@ -89,7 +99,7 @@ async def fetch(
     rng: random.Random | None = None,
 ) -> tuple[FetchResult, FetchProgress]:
     progress = FetchProgress()
-    async with httpx.AsyncClient(transport=httpx.MockTransport(script)) as client:
+    async with mock_client(script) as client:
         fetcher = Fetcher(client, policy, rng=rng)
         deadline = asyncio.get_running_loop().time() + budget_s
         result = await fetcher.fetch(entry or UrlEntry(url=URL), deadline=deadline, progress=progress)
@@ -207,7 +217,7 @@ async def test_an_entry_can_forbid_retries() -> None:
 
 def test_full_jitter_backoff_is_uniform_up_to_a_capped_exponential_ceiling() -> None:
     p = policy(backoff_base_s=0.1, backoff_cap_s=1.0)
-    fetcher = Fetcher(httpx.AsyncClient(), p, rng=random.Random(1234))
+    fetcher = Fetcher(mock_client(), p, rng=random.Random(1234))
     reference = random.Random(1234)
     ceilings = [0.1, 0.2, 0.4, 0.8, 1.0, 1.0, 1.0]
     for attempts, ceiling in enumerate(ceilings, start=1):
@@ -217,9 +227,7 @@ def test_full_jitter_backoff_is_uniform_up_to_a_capped_exponential_ceiling() -> 
 
 
 def test_full_jitter_spreads_over_the_whole_range() -> None:
-    fetcher = Fetcher(
-        httpx.AsyncClient(), policy(backoff_base_s=0.1, backoff_cap_s=5.0), rng=random.Random(7)
-    )
+    fetcher = Fetcher(mock_client(), policy(backoff_base_s=0.1, backoff_cap_s=5.0), rng=random.Random(7))
     delays = [fetcher._backoff(30, None) for _ in range(2_000)]  # 2**29 * 0.1 capped at 5 s
     assert max(delays) <= 5.0
     assert min(delays) < 0.25  # not "ceiling plus a little jitter"
@@ -228,7 +236,7 @@ def test_full_jitter_spreads_over_the_whole_range() -> None:
 
 
 def test_retry_after_replaces_the_backoff() -> None:
-    fetcher = Fetcher(httpx.AsyncClient(), FAST, rng=random.Random(0))
+    fetcher = Fetcher(mock_client(), FAST, rng=random.Random(0))
     assert fetcher._backoff(1, 3.0) == 3.0
     assert fetcher._backoff(5, 0.0) == 0.0
 
@@ -298,7 +306,7 @@ async def test_retry_after_values(value: str, seconds: float | None) -> None:
             return 0.0
 
     progress = FetchProgress()
-    async with httpx.AsyncClient(transport=httpx.MockTransport(script)) as client:
+    async with mock_client(script) as client:
         deadline = asyncio.get_running_loop().time() + 5
         await Spy(client, FAST).fetch(UrlEntry(url=URL), deadline=deadline, progress=progress)
     assert fetcher_delay == [seconds]
@@ -326,7 +334,7 @@ async def test_cancellation_is_never_retried_nor_reported() -> None:
         raise AssertionError("not cancelled")
 
     progress = FetchProgress()
-    async with httpx.AsyncClient(transport=httpx.MockTransport(hang)) as client:
+    async with mock_client(hang) as client:
         fetcher = Fetcher(client, FAST)
         deadline = asyncio.get_running_loop().time() + 60
         task = asyncio.create_task(fetcher.fetch(UrlEntry(url=URL), deadline=deadline, progress=progress))
@@ -374,7 +382,7 @@ async def test_request_timeout_caps_every_redirect_hop_together() -> None:
         return answer(302, b"", {"Location": "/next"})
 
     progress = FetchProgress()
-    async with httpx.AsyncClient(transport=httpx.MockTransport(slow_redirects)) as client:
+    async with mock_client(slow_redirects) as client:
         fetcher = Fetcher(client, policy(request_timeout_s=0.4, max_redirects=10))
         deadline = asyncio.get_running_loop().time() + 10
         result = await fetcher.fetch(UrlEntry(url=URL), deadline=deadline, progress=progress)
