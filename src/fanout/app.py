@@ -34,9 +34,8 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any, Protocol, TypeVar
+from typing import Any, Protocol
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -54,15 +53,13 @@ from fanout.contract import (
 )
 from fanout.deadline import Deadline, clamp_remaining_ms, compute_deadline
 from fanout.errors import RequestInvalid
-from fanout.observe import logger, metrics, report_invalid, report_run
+from fanout.observe import awaited_alone, logger, metrics, report_invalid, report_run
 from fanout.problems import ProblemError, validation_problem
 from fanout.service import RunContext, run_fanout
 from fanout.shards import leftover_indexes
 from fanout.store import StoreConfig, StoreError, Stores, answer_size, decode_cursor, fit_answer
 from fanout.targets import parse_target_list, resolve, split_s3_uri, unreadable
 from fanout.tracing import RunTrace, run_trace
-
-T = TypeVar("T")
 
 _RUN_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
@@ -123,15 +120,6 @@ class Slices:
             persist_at=deadline.at - after_s,
             end_at=deadline.at,
         )
-
-
-async def _run_and_check(coro: Coroutine[Any, Any, T]) -> T:
-    document = await coro
-    current = asyncio.current_task()
-    leftovers = [t for t in asyncio.all_tasks() if t is not current]
-    if leftovers:  # pragma: no cover - would be an engine bug
-        logger.error("tasks alive after the run", extra={"tasks": [repr(t) for t in leftovers]})
-    return document
 
 
 async def _read_targets(
@@ -265,8 +253,9 @@ def run_request(
     n_urls = len(request.urls) if isinstance(request, FanoutRequest) else 0
     with run_trace("## fanout run", n_urls=n_urls, source=source) as trace:
         document, answer = asyncio.run(
-            _run_and_check(
-                _run(request, source, invocation, settings, cap_s=cap_s, after_s=after_s, trace=trace)
+            awaited_alone(
+                _run(request, source, invocation, settings, cap_s=cap_s, after_s=after_s, trace=trace),
+                "run",
             )
         )
     if "results" in document:  # a sharded run's launch reports itself (shard_runs.launch)
@@ -372,12 +361,12 @@ class ApiBackend:
         if not _RUN_ID.match(run_id):
             raise ProblemError(problems.run_not_found(run_id))
         config, deadline = self._stores()
-        return asyncio.run(_run_and_check(_get_run(run_id, config, SETTINGS, deadline)))
+        return asyncio.run(awaited_alone(_get_run(run_id, config, SETTINGS, deadline), "run read"))
 
     def list_runs(self, limit: int, cursor: str | None) -> dict[str, Any]:
         metrics.add_metric(name="run_listings", unit=MetricUnit.Count, value=1)
         config, deadline = self._stores()
-        return asyncio.run(_run_and_check(_list_runs(limit, cursor, config, deadline)))
+        return asyncio.run(awaited_alone(_list_runs(limit, cursor, config, deadline), "run listing"))
 
 
 def handle_event(event: object, context: LambdaContextLike) -> dict[str, Any]:

@@ -11,12 +11,16 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
-from typing import Any
+from collections.abc import Coroutine
+from typing import Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.metrics import MetricUnit
+
+T = TypeVar("T")
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "fanout")
 
@@ -100,3 +104,18 @@ def report_invalid(source: str, detail: str, errors: list[dict[str, Any]]) -> No
     logger.warning("invalid request", extra={"source": source, "detail": detail, "errors": errors})
     metrics.add_dimension(name="source", value=source)
     metrics.add_metric(name="invalid_requests", unit=MetricUnit.Count, value=1)
+
+
+async def awaited_alone(coro: Coroutine[Any, Any, T], what: str) -> T:
+    """Await ``coro`` (the whole of an ``asyncio.run``), then log any task still alive.
+
+    Every task a run starts is awaited by the engine; one alive here would be a bug,
+    and ``asyncio.run`` then cancels it rather than leaving a zombie for the next
+    warm invocation.
+    """
+    result = await coro
+    current = asyncio.current_task()
+    leftovers = [t for t in asyncio.all_tasks() if t is not current]
+    if leftovers:  # pragma: no cover - would be an engine bug
+        logger.error(f"tasks alive after the {what}", extra={"tasks": [repr(t) for t in leftovers]})
+    return result

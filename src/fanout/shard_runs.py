@@ -48,7 +48,7 @@ from fanout import problems, shards
 from fanout.config import Settings
 from fanout.contract import FanoutRequest, Outcome, Source, summarize_outcomes, utc_now_iso
 from fanout.deadline import clamp_remaining_ms, compute_deadline
-from fanout.observe import logger, metrics, redact_url
+from fanout.observe import awaited_alone, logger, metrics, redact_url
 from fanout.problems import ProblemError
 from fanout.service import RunContext, run_fanout
 from fanout.shards import INLINE_SHARD, RunHeader, RunMode, ShardInvalid, ShardMessage, ShardOutcome
@@ -545,22 +545,15 @@ class ShardReport:
     document: dict[str, Any] | None = None
 
 
-async def _alone(coro: Coroutine[Any, Any, T]) -> T:
-    result = await coro
-    current = asyncio.current_task()
-    leftovers = [t for t in asyncio.all_tasks() if t is not current]
-    if leftovers:  # pragma: no cover - would be an engine bug
-        logger.error("tasks alive after the shard", extra={"tasks": [repr(t) for t in leftovers]})
-    return result
-
-
 def process_shard(body: str, *, started: float, remaining_ms: float, settings: Settings) -> str:
     """One shard message, start to finish, in its own event loop; raises to be delivered again."""
     message = shards.parse_message(body)
     if not sharding_on(settings):
         raise ShardInvalid("a shard arrived, but this deployment has sharding off")
     with run_trace("## fanout shard", n_urls=len(message.entries), source=message.header.source) as trace:
-        report = asyncio.run(_alone(_process(message, started, remaining_ms, settings, trace)))
+        report = asyncio.run(
+            awaited_alone(_process(message, started, remaining_ms, settings, trace), "shard")
+        )
     slack_ms = remaining_ms - (time.monotonic() - started) * 1000
     _report(message, report, slack_ms)
     return report.status

@@ -19,16 +19,15 @@ from typing import Any
 
 import pytest
 
-import fanout.app
 from devtools.demo_target import DemoTarget
 from devtools.local_aws import resolve_ref
 from fanout import shard_runs
-from fanout.config import SETTINGS, SQS_MAX_MESSAGE_BYTES, Settings
+from fanout.config import SETTINGS, SQS_MAX_MESSAGE_BYTES
 from fanout.handler import lambda_handler
 from tests.conftest import InvocationContext
 from tests.integration.moto_server import MotoAws, load_template
 from tests.integration.support import open_connections_after
-from tests.integration.test_persistence import api_event, body_of, point_aws_at, problem_of
+from tests.integration.test_persistence import Deployment, api_event, body_of, point_aws_at, problem_of
 
 ROUNDS = 200  # a bounded drain: no test may loop forever on a queue that never empties
 
@@ -37,17 +36,6 @@ ROUNDS = 200  # a bounded drain: no test may loop forever on a queue that never 
 def aws() -> Iterator[MotoAws]:
     with MotoAws() as moto:
         yield moto
-
-
-@dataclasses.dataclass
-class Deployment:
-    monkeypatch: pytest.MonkeyPatch
-    settings: Settings
-
-    def configure(self, **changes: Any) -> Settings:
-        self.settings = dataclasses.replace(self.settings, **changes)
-        self.monkeypatch.setattr(fanout.app, "SETTINGS", self.settings)
-        return self.settings
 
 
 @pytest.fixture
