@@ -215,6 +215,16 @@ COLORS = {
 }
 
 
+def _series(rows: list[Any], groups: list[str], variants: list[str], metric: str) -> dict[str, list[float]]:
+    """One value per group for each variant (NaN where a variant has no such row)."""
+
+    def value(group: str, variant: str) -> float:
+        found = (r.value for r in rows if r.scenario == group and r.variant == variant and r.metric == metric)
+        return float(next(found, math.nan))
+
+    return {v: [value(g, v) for g in groups] for v in variants}
+
+
 def _grouped(ax: Any, groups: list[str], series: dict[str, list[float]], fmt: str) -> None:
     import numpy as np
 
@@ -275,16 +285,7 @@ def plot(path: Path, results: list[ScenarioResult], subtitle: str) -> None:
     variants = [v for v in COLORS if any(r.variant == v for r in thr)]
     ax = axes[0][0]
     if groups:
-        series = {
-            v: [
-                next(
-                    (r.value for r in thr if r.scenario == g and r.variant == v and r.metric == "wall"),
-                    math.nan,
-                )
-                for g in groups
-            ]
-            for v in variants
-        }
+        series = _series(thr, groups, variants, "wall")
         _grouped(ax, [g.replace("throughput ", "") for g in groups], series, "{:.2f}")
         _log_axis(ax, series)
         for i, g in enumerate(groups):
@@ -298,20 +299,7 @@ def plot(path: Path, results: list[ScenarioResult], subtitle: str) -> None:
     ax = axes[0][1]
     cpu_variants = [v for v in variants if v != "ideal"]
     if groups:
-        series = {
-            v: [
-                next(
-                    (
-                        r.value
-                        for r in thr
-                        if r.scenario == g and r.variant == v and r.metric == "CPU/request"
-                    ),
-                    math.nan,
-                )
-                for g in groups
-            ]
-            for v in cpu_variants
-        }
+        series = _series(thr, groups, cpu_variants, "CPU/request")
         _grouped(ax, [g.replace("throughput ", "") for g in groups], series, "{:.2f}")
         _log_axis(ax, series)
         for i, g in enumerate(groups):
