@@ -35,8 +35,8 @@ sam-invoke: venv
 	@scripts/sam-invoke.sh $(EVENT)
 
 sam-image:
-	scripts/ensure-docker.sh
-	scripts/offline-lambda-image.sh
+	@scripts/ensure-docker.sh
+	@scripts/offline-lambda-image.sh >/dev/null
 
 lint: venv
 	$(BIN)/ruff check .
@@ -45,7 +45,9 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
-test: lint typecheck
+# The e2e tier runs `sam local invoke` in Docker: start the engine and build the offline Lambda
+# image first (both idempotent: a second run takes a fraction of a second; both fail loudly).
+test: lint typecheck sam-image
 	$(BIN)/python -m pytest
 
 unit integration e2e: venv
