@@ -34,25 +34,31 @@ def _fmt(value: float | None, unit: str = "") -> str:
     return f"{value:g} {unit}"
 
 
+HEADER = ("scenario", "variant", "metric", "median", "vs ideal", "vs anchor", "goal", "result")
+
+
+def _cells(row: Any, passed: str = "PASS", failed: str = "FAIL") -> tuple[str, ...]:
+    """One row's cells, in ``HEADER`` order."""
+    verdict = "" if row.passed is None else (passed if row.passed else failed)
+    return (
+        row.scenario,
+        row.variant,
+        row.metric,
+        _fmt(row.value, row.unit),
+        _fmt(row.vs_ideal, "x"),
+        _fmt(row.vs_anchor, "x"),
+        row.goal,
+        verdict,
+    )
+
+
 def table(results: list[ScenarioResult]) -> str:
     """A fixed-width table: one line per row, PASS/FAIL where a goal applies."""
-    header = ("scenario", "variant", "metric", "median", "vs ideal", "vs anchor", "goal", "result")
+    header = HEADER
     lines: list[tuple[str, ...]] = []
     for res in results:
         for row in res.rows:
-            verdict = "" if row.passed is None else ("PASS" if row.passed else "FAIL")
-            lines.append(
-                (
-                    row.scenario,
-                    row.variant,
-                    row.metric,
-                    _fmt(row.value, row.unit),
-                    _fmt(row.vs_ideal, "x"),
-                    _fmt(row.vs_anchor, "x"),
-                    row.goal,
-                    verdict,
-                )
-            )
+            lines.append(_cells(row))
         for error in res.errors:
             lines.append((res.name, "ERROR", error.splitlines()[0][:60], "", "", "", "", "FAIL"))
     widths = [
@@ -73,23 +79,13 @@ def table(results: list[ScenarioResult]) -> str:
 
 def markdown(results: list[ScenarioResult], *, diagnostics: bool = False) -> str:
     """The table as Markdown (README "Benchmarks"); diagnostic rows only when asked."""
-    header = ("scenario", "variant", "metric", "median", "vs ideal", "vs anchor", "goal", "result")
+    header = HEADER
     out = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for res in results:
         for row in res.rows:
             if not diagnostics and "(diag)" in row.variant:
                 continue
-            verdict = "" if row.passed is None else ("**PASS**" if row.passed else "**FAIL**")
-            cells = (
-                row.scenario,
-                row.variant,
-                row.metric,
-                _fmt(row.value, row.unit),
-                _fmt(row.vs_ideal, "x"),
-                _fmt(row.vs_anchor, "x"),
-                row.goal,
-                verdict,
-            )
+            cells = _cells(row, "**PASS**", "**FAIL**")
             out.append("| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |")
         for error in res.errors:
             out.append(f"| {res.name} | ERROR | {error.splitlines()[0][:60]} | | | | | **FAIL** |")
