@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt src/requirements.tx
 export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
 EVENT ?= events/direct.json
 
-.PHONY: help venv demo invoke sam-invoke sam-image test lint typecheck unit integration e2e bench clean
+.PHONY: help venv demo invoke sam-invoke sam-image test lint typecheck unit integration e2e faults bench clean
 
 help:
 	@echo "make demo                 run the function in the Lambda runtime emulator against a local demo target"
@@ -50,7 +50,7 @@ typecheck: venv
 test: lint typecheck sam-image
 	$(BIN)/python -m pytest
 
-unit integration e2e: venv
+unit integration e2e faults: venv
 	$(BIN)/python -m pytest tests/$@
 
 bench: venv

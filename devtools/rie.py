@@ -405,6 +405,13 @@ class LambdaEmulator:
                 return False
             time.sleep(0.05)
 
+    def runtime_threads(self) -> int:
+        """Threads of the runtime process (``/proc/<pid>/task``): the handler must leave none behind."""
+        pids = self.runtime_pids()
+        if len(pids) != 1:
+            raise EmulatorError(f"expected one runtime process, found {pids}")
+        return len(os.listdir(f"/proc/{pids[0]}/task"))
+
     def runtime_pids(self) -> list[int]:
         """Live child processes of the emulator: the ``awslambdaric`` runtime (Linux /proc only)."""
         if self._proc is None or not Path("/proc").is_dir():

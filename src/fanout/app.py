@@ -4,20 +4,21 @@ The Lambda handler (``handler``) is decorators plus one call to ``handle_event``
 The invocation's clock starts here: the remaining time is read once, on entry, and
 the absolute deadline derived from it is passed down.
 
-Each run gets its own event loop (``asyncio.run``): the HTTP client and the store
-clients (S3, DynamoDB) are created and closed inside it, so nothing (tasks, sockets,
-sessions) carries over to the next warm invocation. A task still alive after the run
-would be an engine bug: it is logged, and ``asyncio.run`` cancels it rather than
-leaving a zombie.
+Each invocation gets its own event loop (``Invocation.run``, an ``asyncio.Runner``
+closed before the handler returns): the HTTP client, the store clients (S3, DynamoDB)
+and the c-ares channels that resolve their names are created and closed inside it, so
+nothing (tasks, sockets, sessions, threads) carries over to the next warm invocation. A
+task still alive after a run would be an engine bug: it is logged, and the runner
+cancels it rather than leaving a zombie.
 
-One loop per run, in this order (README "Persistence"):
+A run, in this order (README "Persistence"):
 
 1. the store clients are made (only for stores that are on: ``aioboto3`` is imported
    then, never for a run that persists nothing) and a ``targets`` list is read;
 2. the fan-out, until ``fanout_at``;
 3. the report (S3) and the record (DynamoDB), concurrently, until ``persist_at``;
-4. after the loop, when the request has an idempotency key, Powertools records the
-   answer (synchronously, bounded by botocore), within what is left.
+4. when the request has an idempotency key, Powertools records the answer (its calls
+   run on the same loop, ``idempotency.LoopClient``), within what is left.
 
 The budget is sliced from the end: ``persist_budget_s`` for 3 when a store is on,
 the idempotency reserve for 4 when it applies; together never more than half the
@@ -34,8 +35,9 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import Coroutine
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 
 from aws_lambda_powertools.metrics import MetricUnit
 
@@ -61,6 +63,8 @@ from fanout.store import StoreConfig, StoreError, Stores, answer_size, decode_cu
 from fanout.targets import parse_target_list, resolve, split_s3_uri, unreadable
 from fanout.tracing import RunTrace, run_trace
 
+T = TypeVar("T")
+
 _RUN_ID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 
 
@@ -68,18 +72,37 @@ class LambdaContextLike(Protocol):
     def get_remaining_time_in_millis(self) -> int: ...
 
 
-@dataclass(frozen=True, slots=True)
 class Invocation:
-    """When the invocation started (monotonic) and how long Lambda gave it."""
+    """When the invocation started (monotonic), how long Lambda gave it, and its event loop.
 
-    started: float
-    remaining_ms: float
+    Everything asynchronous of one invocation runs on one loop (``run``): the fan-out, its
+    stores and the idempotency record's calls, each ``run`` awaited alone. ``close`` ends it
+    (after the stores' clients are closed in it), before the handler returns.
+    """
+
+    __slots__ = ("_runner", "remaining_ms", "started")
+
+    def __init__(self, started: float, remaining_ms: float) -> None:
+        self.started = started
+        self.remaining_ms = remaining_ms
+        self._runner: asyncio.Runner | None = None
 
     @classmethod
     def begin(cls, context: LambdaContextLike) -> Invocation:
         return cls(
             started=time.monotonic(), remaining_ms=clamp_remaining_ms(context.get_remaining_time_in_millis())
         )
+
+    def run(self, coro: Coroutine[Any, Any, T], what: str) -> T:
+        """Run ``coro`` to completion on the invocation's loop; no task of it may outlive it."""
+        if self._runner is None:
+            self._runner = asyncio.Runner()
+        return self._runner.run(awaited_alone(coro, what))
+
+    def close(self) -> None:
+        if self._runner is not None:
+            self._runner.close()
+            self._runner = None
 
     def slack_ms(self) -> float:
         """Time left before the Lambda timeout, now."""
@@ -252,11 +275,8 @@ def run_request(
     settings = SETTINGS
     n_urls = len(request.urls) if isinstance(request, FanoutRequest) else 0
     with run_trace("## fanout run", n_urls=n_urls, source=source) as trace:
-        document, answer = asyncio.run(
-            awaited_alone(
-                _run(request, source, invocation, settings, cap_s=cap_s, after_s=after_s, trace=trace),
-                "run",
-            )
+        document, answer = invocation.run(
+            _run(request, source, invocation, settings, cap_s=cap_s, after_s=after_s, trace=trace), "run"
         )
     if "results" in document:  # a sharded run's launch reports itself (shard_runs.launch)
         report_run(document, slack_ms=invocation.slack_ms())
@@ -279,15 +299,26 @@ def run_keyed(
         return run_request(request, source, invocation, cap_s=cap_s)
     from fanout import idempotency  # boto3 and Powertools' utility: only when used
 
-    return idempotency.run_once(
-        key,
-        payload,
-        lambda: run_request(
-            request, source, invocation, cap_s=cap_s, after_s=idempotency.reserve_s(settings)
-        ),
-        settings=settings,
-        context=context,
+    n_urls = len(request.urls) if isinstance(request, FanoutRequest) else settings.max_urls
+    reserve_s = idempotency.reserve_s(settings)
+    stores = Stores(idempotency.store_config(settings))
+    client = idempotency.LoopClient(
+        invocation.run,
+        stores,
+        reserve_s=reserve_s,
+        limit_at=invocation.deadline(n_urls, settings, cap_s).at,
     )
+    try:
+        return idempotency.run_once(
+            key,
+            payload,
+            lambda: run_request(request, source, invocation, cap_s=cap_s, after_s=reserve_s),
+            settings=settings,
+            context=context,
+            client=client,
+        )
+    finally:
+        invocation.run(stores.__aexit__(None, None, None), "idempotency clients")
 
 
 # -- reading runs back (the HTTP API) ---------------------------------------------------
@@ -361,18 +392,25 @@ class ApiBackend:
         if not _RUN_ID.match(run_id):
             raise ProblemError(problems.run_not_found(run_id))
         config, deadline = self._stores()
-        return asyncio.run(awaited_alone(_get_run(run_id, config, SETTINGS, deadline), "run read"))
+        return self.invocation.run(_get_run(run_id, config, SETTINGS, deadline), "run read")
 
     def list_runs(self, limit: int, cursor: str | None) -> dict[str, Any]:
         metrics.add_metric(name="run_listings", unit=MetricUnit.Count, value=1)
         config, deadline = self._stores()
-        return asyncio.run(awaited_alone(_list_runs(limit, cursor, config, deadline), "run listing"))
+        return self.invocation.run(_list_runs(limit, cursor, config, deadline), "run listing")
 
 
 def handle_event(event: object, context: LambdaContextLike) -> dict[str, Any]:
     """Answer any of the three ways in, and the shard queue; bad input gets a typed error,
     never an exception."""
     invocation = Invocation.begin(context)
+    try:
+        return _dispatch(event, context, invocation)
+    finally:
+        invocation.close()
+
+
+def _dispatch(event: object, context: LambdaContextLike, invocation: Invocation) -> dict[str, Any]:
     if is_sqs_event(event):  # shards of sharded runs (README "Scaling out: sharded runs")
         assert isinstance(event, dict)
         return shard_runs.consume(event, context, SETTINGS)
@@ -383,11 +421,13 @@ def handle_event(event: object, context: LambdaContextLike) -> dict[str, Any]:
     try:
         request = parse_invoke_request(inbound.payload)
     except RequestInvalid as exc:
-        report_invalid(inbound.source, exc.detail, exc.errors)
-        return validation_problem(exc.detail, exc.errors).invoke_error()
+        problem = validation_problem(exc.detail, exc.errors, exc.total)
+        report_invalid(inbound.source, problem.detail, problem.listed_errors(), exc.total)
+        return problem.invoke_error()
     key = f"{inbound.source}:{inbound.event_id}" if inbound.event_id else None
     try:
         return run_keyed(request, inbound.source, invocation, context, key=key, payload=inbound.payload)
     except ProblemError as exc:
-        report_invalid(inbound.source, exc.problem.detail, exc.problem.errors)
-        return exc.problem.invoke_error()
+        problem = exc.problem
+        report_invalid(inbound.source, problem.detail, problem.listed_errors(), problem.errors_total)
+        return problem.invoke_error()

@@ -28,7 +28,7 @@ from pydantic import (
 )
 
 from fanout.config import SETTINGS
-from fanout.errors import RequestInvalid
+from fanout.errors import MAX_LISTED_PROBLEMS, RequestInvalid
 
 S = SETTINGS
 
@@ -272,11 +272,10 @@ def parse_invoke_request(payload: object) -> InvokeRequest:
 
 
 def _invalid(exc: ValidationError) -> RequestInvalid:
-    errors = [
-        {"loc": format_loc(e["loc"]), "msg": e["msg"], "type": e["type"]}
-        for e in exc.errors(include_url=False, include_input=False)
-    ]
-    return RequestInvalid(f"{len(errors)} problem(s) in the request", errors)
+    total = exc.error_count()
+    first = exc.errors(include_url=False, include_input=False)[:MAX_LISTED_PROBLEMS]
+    errors = [{"loc": format_loc(e["loc"]), "msg": e["msg"], "type": e["type"]} for e in first]
+    return RequestInvalid(f"{total} problem(s) in the request", errors, total=total)
 
 
 def format_loc(parts: tuple[int | str, ...]) -> str:

@@ -10,11 +10,12 @@ Callers choose the URLs, so every request (and every redirect hop) passes two ch
    ``0x7f.1``, ``0177.0.0.1``, ``127.1``) and checked now; the request then goes to
    the canonical dotted quad, so no component can read it differently later.
 2. **Address check** (``EgressPolicy.resolve`` / ``check_address``, where the
-   connection is made): a name is resolved once (``loop.getaddrinfo``, or the injected
-   ``Resolver``), *every* A/AAAA answer is classified, and the connection is made to
-   exactly those checked addresses. If any answer is blocked the host is refused
-   (``address_blocked:<category>``) rather than the blocked answers being dropped: a
-   name that mixes public and internal answers is either broken or an attack, and
+   connection is made): a name is resolved once per run (``CheckedLookups``: c-ares on the
+   run's loop, ``fanout.dns``, or the injected ``Resolver``), *every* A/AAAA answer is
+   classified, and the connection is made to exactly those checked addresses. If any
+   answer is blocked the host is refused (``address_blocked:<category>``) rather than
+   the blocked answers being dropped: a name that mixes public and internal answers is
+   either broken or an attack, and
    refusing it gives one deterministic outcome. With no second lookup there is no
    DNS-rebinding window. ``fanout.transport`` wires this into aiohttp (a resolver
    plus a socket factory that re-checks every socket address) and into httpcore (a
@@ -106,6 +107,7 @@ from typing import Final, Protocol
 import httpx
 
 from fanout.config import SETTINGS, ConfigError, Settings
+from fanout.dns import AresResolver, LookupFailed, waiting_on
 from fanout.errors import EgressBlocked
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
@@ -302,14 +304,18 @@ class Resolver(Protocol):
 
 
 class SystemResolver:
-    """The C library's resolver (``getaddrinfo``) on the event loop's executor."""
+    """The system's resolver configuration through c-ares, one channel per lookup.
+
+    The policy's default. A run binds its own channel instead (``EgressPolicy.for_run``):
+    this one serves callers outside a run (tools, tests), each lookup bounded by
+    ``budget_s``. Never ``getaddrinfo``: see ``fanout.dns``.
+    """
+
+    budget_s: float = 5.0
 
     async def resolve(self, host: str, port: int) -> Sequence[str]:
-        loop = asyncio.get_running_loop()
-        infos = await loop.getaddrinfo(
-            host, port, type=socket.SOCK_STREAM, proto=socket.IPPROTO_TCP, flags=socket.AI_ADDRCONFIG
-        )
-        return [str(info[4][0]) for info in infos]
+        async with AresResolver(budget_s=self.budget_s) as resolver:
+            return await resolver.resolve(host, port)
 
 
 def parse_cidrs(value: str, *, source: str = "EGRESS_ALLOW_CIDRS") -> tuple[IPNetwork, ...]:
@@ -337,6 +343,15 @@ class EgressPolicy:
     def from_settings(cls, settings: Settings, *, resolver: Resolver | None = None) -> EgressPolicy:
         allowed = parse_cidrs(settings.egress_allow_cidrs)
         return cls(allowed) if resolver is None else cls(allowed, resolver)
+
+    @property
+    def resolves_with_system(self) -> bool:
+        """True unless a resolver was injected (tests)."""
+        return type(self.resolver) is SystemResolver
+
+    def for_run(self, resolver: Resolver) -> EgressPolicy:
+        """This policy resolving with the run's ``resolver``, unless a resolver was injected."""
+        return EgressPolicy(self.allowed, resolver) if self.resolves_with_system else self
 
     def blocked_category(self, address: IPAddress) -> str | None:
         return blocked_category(address, self.allowed)
@@ -436,6 +451,68 @@ class UrlChecks:
         if refusal is not None:
             raise EgressBlocked(*refusal)
         return url if host is None else url.copy_with(host=host)
+
+
+class CheckedLookups:
+    """A run's resolutions: one per host, checked, kept ``ttl_s``; concurrent askers share it.
+
+    Both transports resolve through this (aiohttp's own DNS cache is off). A lookup runs in
+    a task of its own so that one asker's timeout does not cancel it for the others; each
+    asker waits with its own deadline and marks its attempt as waiting on DNS
+    (``fanout.dns.waiting_on``). Answers and refusals are kept; failures that may pass
+    (timeouts, SERVFAIL) are not. ``aclose`` cancels and awaits lookups still running.
+    """
+
+    def __init__(self, policy: EgressPolicy, *, ttl_s: float = 60.0) -> None:
+        self._policy = policy
+        self._ttl_s = ttl_s
+        self._known: dict[str, tuple[float, list[IPAddress] | BaseException]] = {}
+        self._running: dict[str, asyncio.Task[list[IPAddress]]] = {}
+
+    @property
+    def policy(self) -> EgressPolicy:
+        return self._policy
+
+    async def resolve(self, host: str, port: int) -> list[IPAddress]:
+        loop = asyncio.get_running_loop()
+        known = self._known.get(host)
+        if known is not None and known[0] > loop.time():
+            if isinstance(known[1], BaseException):
+                raise _fresh(known[1])
+            return known[1]
+        task = self._running.get(host)
+        if task is None:
+            task = self._running[host] = loop.create_task(self._policy.resolve(host, port))
+            task.add_done_callback(lambda done: self._settle(host, done))
+        with waiting_on(host):
+            return await asyncio.shield(task)
+
+    def _settle(self, host: str, task: asyncio.Task[list[IPAddress]]) -> None:
+        self._running.pop(host, None)
+        if task.cancelled():
+            return
+        failure = task.exception()  # retrieved here, whether or not anyone still waits
+        if failure is None:
+            self._known[host] = (asyncio.get_running_loop().time() + self._ttl_s, task.result())
+        elif isinstance(failure, EgressBlocked) or (
+            isinstance(failure, LookupFailed) and not (failure.timed_out or failure.temporary)
+        ):
+            self._known[host] = (asyncio.get_running_loop().time() + self._ttl_s, failure)
+
+    async def aclose(self) -> None:
+        tasks = list(self._running.values())
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def _fresh(failure: BaseException) -> BaseException:
+    """A kept failure raised anew (an exception object carries its traceback once)."""
+    if isinstance(failure, EgressBlocked):
+        return EgressBlocked(failure.reason, str(failure))
+    if isinstance(failure, LookupFailed):
+        return LookupFailed(failure.host, failure.reason)
+    return failure
 
 
 def _parse_answer(answer: str, host: str) -> IPAddress:

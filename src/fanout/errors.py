@@ -24,13 +24,24 @@ class FanoutError(Exception):
     """Base class of the service's deliberate errors."""
 
 
-class RequestInvalid(FanoutError):
-    """The request does not satisfy the contract; ``errors`` lists each problem."""
+MAX_LISTED_PROBLEMS = 100
+"""Field-level problems an error lists at most; ``total`` counts them all. However bad a
+request, its error stays small: 10,000 entries with 14 problems each would otherwise make
+an error larger than Lambda's 6 MB response limit."""
 
-    def __init__(self, detail: str, errors: list[dict[str, Any]] | None = None) -> None:
+
+class RequestInvalid(FanoutError):
+    """The request does not satisfy the contract; ``errors`` lists the first problems
+    (at most ``MAX_LISTED_PROBLEMS``), ``total`` says how many there are."""
+
+    def __init__(
+        self, detail: str, errors: list[dict[str, Any]] | None = None, *, total: int | None = None
+    ) -> None:
         super().__init__(detail)
+        listed = errors or []
         self.detail = detail
-        self.errors = errors or []
+        self.errors = listed[:MAX_LISTED_PROBLEMS]
+        self.total = len(listed) if total is None else total
 
 
 class UnsupportedEvent(RequestInvalid):

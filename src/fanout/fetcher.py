@@ -1,6 +1,6 @@
 """Fetch one URL entry with httpx: bounded attempts, safe retries, one outcome.
 
-- Each attempt (connect, headers, every redirect hop, the whole body) runs under one
+- Each attempt (DNS, connect, headers, every redirect hop, the whole body) runs under one
   ``asyncio.timeout(request_timeout_s)``: httpx's per-read timeout alone never fires
   against a server that trickles a byte just inside it.
 - The body is counted on the wire (``aiter_raw``, never decompressed) and capped.
@@ -9,7 +9,8 @@
   the egress checks run on every hop.
 - Requests go straight to the transport (``httpx.AsyncBaseTransport.handle_async_request``):
   no auth, no cookie jar, no hooks. The client's default headers are sent.
-- Retries: connect errors and 429/502/503/504 only; full-jitter exponential backoff;
+- Retries: connect errors and 429/502/503/504 only (of DNS failures, only those that
+  may pass, such as SERVFAIL; never a lookup that used up the attempt); full-jitter exponential backoff;
   ``Retry-After`` honoured; none when the run deadline leaves no room for another
   attempt; POST/PATCH only when the entry says ``"retry": true``.
 - ``CancelledError`` is never caught: the engine reports a cancelled URL itself.
@@ -27,9 +28,10 @@ from email.utils import parsedate_to_datetime
 import httpx
 
 from fanout.contract import ErrorInfo, Outcome, UrlEntry
+from fanout.dns import CURRENT_LOOKUP, LookupWatch
 from fanout.egress import URL_INVALID
 from fanout.errors import EgressBlocked, FetchError, RedirectLimit, ResponseTooLarge
-from fanout.transport import FanoutClient
+from fanout.transport import DNSError, DNSTimeout, FanoutClient
 
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 RETRYABLE_ERRORS: tuple[type[Exception], ...] = (httpx.ConnectError, httpx.ConnectTimeout)
@@ -102,15 +104,11 @@ class Fetcher:
         while True:
             progress.attempts += 1
             retry_after: float | None = None
+            watch = LookupWatch()
             try:
-                response = await self._attempt(entry)
+                response = await self._attempt(entry, watch)
             except TimeoutError:
-                return FetchResult(
-                    Outcome.TIMED_OUT,
-                    error=ErrorInfo(
-                        "request_timeout", f"no complete response within {policy.request_timeout_s:g} s"
-                    ),
-                )
+                return FetchResult(Outcome.TIMED_OUT, error=self._timeout_error(watch))
             except EgressBlocked as exc:
                 return FetchResult(Outcome.BLOCKED, error=ErrorInfo(exc.reason, str(exc)))
             except FetchError as exc:
@@ -134,11 +132,22 @@ class Fetcher:
                 return result
             await asyncio.sleep(delay)
 
+    def _timeout_error(self, watch: LookupWatch) -> ErrorInfo:
+        """The attempt ran out of ``request_timeout_s``: while waiting for DNS, or later."""
+        limit = self._policy.request_timeout_s
+        if watch.resolving is not None:
+            return ErrorInfo(DNSTimeout.__name__, f"no DNS answer for {watch.resolving!r} within {limit:g} s")
+        return ErrorInfo("request_timeout", f"no complete response within {limit:g} s")
+
     def _may_retry(self, entry: UrlEntry, failure: int | Exception, attempts: int) -> bool:
         if attempts > self._policy.retries or not entry.may_retry:
             return False
         if isinstance(failure, int):
             return failure in RETRYABLE_STATUS
+        if isinstance(failure, DNSTimeout):  # the lookup had the whole attempt's time
+            return False
+        if isinstance(failure, DNSError):  # no such name: asking again will not help
+            return failure.temporary
         return isinstance(failure, RETRYABLE_ERRORS)
 
     def _backoff(self, attempts: int, retry_after: float | None) -> float:
@@ -147,20 +156,24 @@ class Fetcher:
         ceiling = min(self._policy.backoff_cap_s, self._policy.backoff_base_s * 2 ** (attempts - 1))
         return self._rng.uniform(0, ceiling)
 
-    async def _attempt(self, entry: UrlEntry) -> _Response:
+    async def _attempt(self, entry: UrlEntry, watch: LookupWatch) -> _Response:
         policy = self._policy
         request = self._build_request(entry)
-        async with asyncio.timeout(policy.request_timeout_s):
-            for _hop in range(policy.max_redirects + 1):
-                response = await self._send(request)
-                try:
-                    size = await self._drain(response)
-                finally:
-                    await response.aclose()
-                if not (policy.follow_redirects and response.has_redirect_location):
-                    return _Response(response.status_code, size, _retry_after_s(response))
-                request = redirect_request(request, response)
-            raise RedirectLimit(f"more than {policy.max_redirects} redirects")
+        watching = CURRENT_LOOKUP.set(watch)  # the lookups of this attempt report to ``watch``
+        try:
+            async with asyncio.timeout(policy.request_timeout_s):
+                for _hop in range(policy.max_redirects + 1):
+                    response = await self._send(request)
+                    try:
+                        size = await self._drain(response)
+                    finally:
+                        await response.aclose()
+                    if not (policy.follow_redirects and response.has_redirect_location):
+                        return _Response(response.status_code, size, _retry_after_s(response))
+                    request = redirect_request(request, response)
+                raise RedirectLimit(f"more than {policy.max_redirects} redirects")
+        finally:
+            CURRENT_LOOKUP.reset(watching)
         raise AssertionError("unreachable")  # pragma: no cover  (mypy: timeout may swallow)
 
     def _build_request(self, entry: UrlEntry) -> httpx.Request:

@@ -18,6 +18,7 @@ from aws_lambda_powertools.logging import correlation_paths  # noqa: E402
 
 from fanout import snapstart  # noqa: E402, F401  (registers the SnapStart runtime hooks)
 from fanout.app import LambdaContextLike, handle_event  # noqa: E402
+from fanout.dns import start_reaper  # noqa: E402
 from fanout.observe import logger, metrics  # noqa: E402
 
 
@@ -27,5 +28,6 @@ def lambda_handler(event: dict[str, Any], context: LambdaContextLike) -> dict[st
     return handle_event(event, context)
 
 
+start_reaper()  # pycares' one idle thread, started at init rather than by the first run
 gc.freeze()
 gc.enable()

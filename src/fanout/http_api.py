@@ -33,7 +33,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from fanout import problems
 from fanout.config import SETTINGS
 from fanout.contract import FanoutRequest, Source, format_loc
-from fanout.errors import RequestInvalid
+from fanout.errors import MAX_LISTED_PROBLEMS, RequestInvalid
 from fanout.observe import logger, metrics, report_invalid
 
 ROUTES: dict[str, list[str]] = {"/fanout": ["POST"], "/runs": ["GET"], "/runs/{run_id}": ["GET"]}
@@ -116,7 +116,7 @@ def _request_id() -> str | None:
 
 
 def _answer(problem: problems.Problem) -> Response[str]:
-    report_invalid("api", problem.detail, problem.errors)
+    report_invalid("api", problem.detail, problem.listed_errors(), problem.errors_total)
     return problem.http_response(instance=_request_id())
 
 
@@ -156,13 +156,15 @@ def _invalid(exc: RequestValidationError) -> Response[str]:
     content_type = app.current_event.headers.get("content-type", "")
     if app.current_event.http_method.upper() != "GET" and not _is_json(content_type):
         return _answer(problems.unsupported_media_type(content_type))
+    found = exc.errors()
+    if any(e["type"] == "json_invalid" for e in found):
+        return _answer(problems.malformed_body("the body is not valid JSON"))
     errors = [
         {"loc": format_loc(tuple(e["loc"])[1:]), "msg": e.get("msg", ""), "type": e["type"]}
-        for e in exc.errors()
+        for e in found[:MAX_LISTED_PROBLEMS]
     ]
-    if any(e["type"] == "json_invalid" for e in errors):
-        return _answer(problems.malformed_body("the body is not valid JSON"))
-    return _answer(problems.validation_problem(f"{len(errors)} problem(s) in the request", errors))
+    detail = f"{len(found)} problem(s) in the request"
+    return _answer(problems.validation_problem(detail, errors, len(found)))
 
 
 @app.exception_handler(RequestUnsupportedContentType)
@@ -183,7 +185,7 @@ def _unreadable(exc: Exception) -> Response[str]:
 
 @app.exception_handler(RequestInvalid)
 def _request_invalid(exc: RequestInvalid) -> Response[str]:
-    return _answer(problems.validation_problem(exc.detail, exc.errors))
+    return _answer(problems.validation_problem(exc.detail, exc.errors, exc.total))
 
 
 @app.exception_handler(problems.ProblemError)

@@ -6,10 +6,13 @@ schedule's ``event_id``, built from EventBridge Scheduler's schedule ARN and sch
 time, stable across retries), or the ``Idempotency-Key`` header of an API request
 (scoped to the caller). No key, no idempotency. ``IDEMPOTENCY_TABLE_NAME`` unset: off.
 
-Powertools' utility is synchronous (boto3): it wraps the synchronous function that
-runs a request, around the run's own event loop. Its calls are bounded by botocore
-(connect and read timeouts, one attempt): ``reserve_s`` is what the run leaves for the
-record of its answer after it, out of its deadline.
+Powertools' utility is synchronous: it wraps the synchronous function that runs a request.
+Its DynamoDB calls do not go through boto3 (urllib3 resolves names with a blocking
+``getaddrinfo`` that no timeout bounds): the persistence layer gets ``LoopClient``, a
+client of the boto3 shape whose calls run on the invocation's own event loop through
+the run's aiobotocore client (names resolved by c-ares, ``fanout.dns``), each bounded by
+``reserve_s`` and by the run's deadline. ``reserve_s`` is what the run leaves for the
+record of its answer after it.
 
 Failing open: when the table cannot be reached before the run, the run happens
 anyway (a possible duplicate beats a lost run); when the answer cannot be recorded
@@ -21,9 +24,11 @@ and the table is configured.
 
 from __future__ import annotations
 
+import asyncio
 import json
-import os
-from collections.abc import Callable
+import time
+from collections.abc import Callable, Coroutine
+from functools import partial
 from typing import Any, cast
 
 from aws_lambda_powertools.metrics import MetricUnit
@@ -38,15 +43,17 @@ from aws_lambda_powertools.utilities.idempotency.exceptions import (
     IdempotencyValidationError,
 )
 from aws_lambda_powertools.utilities.idempotency.serialization.base import BaseIdempotencySerializer
-from botocore.config import Config
 
 from fanout import problems
 from fanout.config import Settings
 from fanout.observe import logger, metrics
 from fanout.problems import ProblemError
-from fanout.store import fit_answer
+from fanout.store import StoreConfig, Stores, fit_answer
 
 KEY_PREFIX = "fanout.run"
+_OPERATIONS = frozenset({"get_item", "put_item", "update_item", "delete_item"})
+
+LoopRunner = Callable[[Coroutine[Any, Any, Any], str], Any]
 
 
 def reserve_s(settings: Settings) -> float:
@@ -54,39 +61,42 @@ def reserve_s(settings: Settings) -> float:
     return settings.store_connect_timeout_s + settings.store_read_timeout_s
 
 
-_LAYERS: dict[tuple[str, float, float, str | None], DynamoDBPersistenceLayer] = {}
-
-
-def _persistence(settings: Settings) -> DynamoDBPersistenceLayer:
-    """One persistence layer (and boto3 client) per table for the process, as Powertools advises.
-
-    The endpoint is only part of the key: botocore reads ``AWS_ENDPOINT_URL`` itself; a
-    local run pointed elsewhere (moto) gets a client of its own.
-    """
-    endpoint = os.environ.get("AWS_ENDPOINT_URL_DYNAMODB") or os.environ.get("AWS_ENDPOINT_URL")
-    key = (
-        settings.idempotency_table_name,
-        settings.store_connect_timeout_s,
-        settings.store_read_timeout_s,
-        endpoint,
+def store_config(settings: Settings) -> StoreConfig:
+    """The idempotency table's client: one attempt (the reserve covers no retry)."""
+    return StoreConfig(
+        connect_timeout_s=settings.store_connect_timeout_s,
+        read_timeout_s=settings.store_read_timeout_s,
+        max_attempts=1,
     )
-    if key not in _LAYERS:
-        config = Config(
-            connect_timeout=settings.store_connect_timeout_s,
-            read_timeout=settings.store_read_timeout_s,
-            retries={"mode": "standard", "total_max_attempts": 1},
-        )
-        _LAYERS[key] = DynamoDBPersistenceLayer(
-            table_name=settings.idempotency_table_name, boto_config=config
-        )
-    return _LAYERS[key]
 
 
-def close_clients() -> None:
-    """Close the process's boto3 clients (tests and tools; Lambda keeps them for warm starts)."""
-    while _LAYERS:
-        _, layer = _LAYERS.popitem()
-        layer.client.close()
+class LoopClient:
+    """The boto3-shaped DynamoDB client Powertools' persistence layer calls.
+
+    Each call runs on the invocation's event loop (``run``) with the aiobotocore client of
+    ``stores``, within ``reserve_s`` and never past ``limit_at`` (monotonic seconds);
+    botocore's own errors (``ConditionalCheckFailedException``) reach Powertools as they are.
+    """
+
+    def __init__(self, run: LoopRunner, stores: Stores, *, reserve_s: float, limit_at: float) -> None:
+        self._run = run
+        self._stores = stores
+        self._reserve_s = reserve_s
+        self._limit_at = limit_at
+
+    def __getattr__(self, operation: str) -> Callable[..., Any]:
+        if operation not in _OPERATIONS:
+            raise AttributeError(operation)
+        return partial(self._call, operation)
+
+    def _call(self, operation: str, **kwargs: Any) -> Any:
+        async def call() -> Any:
+            until = min(time.monotonic() + self._reserve_s, self._limit_at)
+            async with asyncio.timeout_at(until):
+                ddb = await self._stores.client("dynamodb")
+                return await getattr(ddb, operation)(**kwargs)
+
+        return self._run(call(), f"idempotency {operation}")
 
 
 class _CompactAnswer(BaseIdempotencySerializer):
@@ -122,10 +132,12 @@ def run_once(
     *,
     settings: Settings,
     context: Any,
+    client: LoopClient,
 ) -> dict[str, Any]:
     """``run()`` once per ``key``; a duplicate gets the first answer (``"replayed": true``).
 
-    ``payload`` is the request: the same key with another payload is refused.
+    ``payload`` is the request: the same key with another payload is refused. ``client``
+    carries the table's calls (``LoopClient``).
     """
     config = IdempotencyConfig(
         event_key_jmespath="key",
@@ -141,10 +153,13 @@ def run_once(
         answer = run()
         return answer
 
+    persistence = DynamoDBPersistenceLayer(
+        table_name=settings.idempotency_table_name, boto3_client=cast(Any, client)
+    )
     once = idempotent_function(
         first_run,
         data_keyword_argument="idempotency",
-        persistence_store=_persistence(settings),
+        persistence_store=persistence,
         config=config,
         output_serializer=_CompactAnswer(settings.idempotency_max_answer_bytes),
         key_prefix=KEY_PREFIX,

@@ -100,8 +100,10 @@ def report_run(document: dict[str, Any], *, slack_ms: float) -> None:
     metrics.add_metric(name="deadline_slack", unit=MetricUnit.Milliseconds, value=slack_ms)
 
 
-def report_invalid(source: str, detail: str, errors: list[dict[str, Any]]) -> None:
-    logger.warning("invalid request", extra={"source": source, "detail": detail, "errors": errors})
+def report_invalid(source: str, detail: str, errors: list[dict[str, Any]], total: int | None = None) -> None:
+    """Log a refused request: its detail and the problems listed (the first ones), with the total."""
+    extra = {"source": source, "detail": detail, "errors": errors, "errors_total": total or len(errors)}
+    logger.warning("invalid request", extra=extra)
     metrics.add_dimension(name="source", value=source)
     metrics.add_metric(name="invalid_requests", unit=MetricUnit.Count, value=1)
 

@@ -14,13 +14,28 @@ from typing import Any
 
 from aws_lambda_powertools.event_handler import Response
 
+from fanout.errors import MAX_LISTED_PROBLEMS
+
 PROBLEM_JSON = "application/problem+json"
 PROBLEM_BASE = "https://github.com/fanout/fanout#problem-"
 
 
+MAX_DETAIL_CHARS = 2_000
+MAX_FIELD_CHARS = 500
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
-    """One problem: ``slug`` names its ``type``; ``errors`` lists field-level issues."""
+    """One problem: ``slug`` names its ``type``; ``errors`` lists field-level issues.
+
+    However bad the request, the document stays small (every answer must fit Lambda's 6 MB
+    response): it lists at most ``MAX_LISTED_PROBLEMS`` errors, each field and the detail
+    clipped, and says how many there were (``errors_total``) and how many it left out.
+    """
 
     status: int
     slug: str
@@ -28,19 +43,32 @@ class Problem:
     detail: str
     errors: list[dict[str, Any]] = field(default_factory=list)
     headers: dict[str, str] = field(default_factory=dict)
+    errors_total: int | None = None
 
     def body(self, instance: str | None = None) -> dict[str, Any]:
         doc: dict[str, Any] = {
             "type": PROBLEM_BASE + self.slug,
             "title": self.title,
             "status": self.status,
-            "detail": self.detail,
+            "detail": _clip(self.detail, MAX_DETAIL_CHARS),
         }
         if instance:
-            doc["instance"] = instance
+            doc["instance"] = _clip(instance, MAX_FIELD_CHARS)
         if self.errors:
-            doc["errors"] = self.errors
+            listed = self.listed_errors()
+            total = max(self.errors_total or 0, len(self.errors))
+            doc["errors"] = listed
+            if total > len(listed):
+                doc["errors_total"] = total
+                doc["errors_omitted"] = total - len(listed)
         return doc
+
+    def listed_errors(self) -> list[dict[str, Any]]:
+        """The errors the document lists: the first ``MAX_LISTED_PROBLEMS``, fields clipped."""
+        return [
+            {k: _clip(v, MAX_FIELD_CHARS) if isinstance(v, str) else v for k, v in e.items()}
+            for e in self.errors[:MAX_LISTED_PROBLEMS]
+        ]
 
     def http_response(self, instance: str | None = None) -> Response[str]:
         return Response(
@@ -55,8 +83,8 @@ class Problem:
         return {"error": {**self.body(), "type": self.slug.replace("-", "_")}}
 
 
-def validation_problem(detail: str, errors: list[dict[str, Any]]) -> Problem:
-    return Problem(422, "validation-error", "The request is not valid", detail, errors)
+def validation_problem(detail: str, errors: list[dict[str, Any]], total: int | None = None) -> Problem:
+    return Problem(422, "validation-error", "The request is not valid", detail, errors, errors_total=total)
 
 
 def malformed_body(detail: str) -> Problem:
@@ -132,9 +160,16 @@ def bad_cursor() -> Problem:
     )
 
 
-def targets_unreadable(uri: str, detail: str, errors: list[dict[str, Any]] | None = None) -> Problem:
+def targets_unreadable(
+    uri: str, detail: str, errors: list[dict[str, Any]] | None = None, *, total: int | None = None
+) -> Problem:
     return Problem(
-        422, "targets-unreadable", "The target list cannot be used", f"{uri}: {detail}", errors or []
+        422,
+        "targets-unreadable",
+        "The target list cannot be used",
+        f"{uri}: {detail}",
+        errors or [],
+        errors_total=total,
     )
 
 

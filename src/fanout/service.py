@@ -125,6 +125,7 @@ async def run_fanout(
         max_header_bytes=settings.max_header_bytes,
         user_agent=settings.user_agent,
         egress=policy_for(settings),
+        dns_budget_s=options.request_timeout_s,
     ) as client:
         fetcher = Fetcher(client, policy)
 

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import importlib
 import random
-import sys
 from collections.abc import Callable
 from typing import Any
 
@@ -80,6 +79,3 @@ def after_restore() -> None:
 
     random.seed()
     verified_ssl_context.cache_clear()
-    idempotency = sys.modules.get("fanout.idempotency")
-    if idempotency is not None:  # boto3 clients, should any predate the snapshot
-        idempotency.close_clients()

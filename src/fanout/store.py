@@ -42,6 +42,7 @@ from typing import Any, Literal
 from aws_lambda_powertools.metrics import MetricUnit
 
 from fanout.config import Settings
+from fanout.dns import AresResolver, ConnectorResolver
 from fanout.observe import logger, metrics
 
 REPORT_PREFIX = "reports/"
@@ -290,6 +291,7 @@ class Stores:
         self.config = config
         self._stack = AsyncExitStack()
         self._session: Any = None
+        self._dns: AresResolver | None = None
         self._clients: dict[str, Any] = {}
 
     async def __aenter__(self) -> Stores:
@@ -301,14 +303,24 @@ class Stores:
         await self._stack.aclose()
 
     async def client(self, service: Literal["s3", "dynamodb", "sqs"]) -> Any:
-        """The service's client, created in this loop on first use."""
+        """The service's client, created in this loop on first use.
+
+        Endpoint names are resolved by c-ares on this loop (``fanout.dns``), never by
+        aiohttp's threaded ``getaddrinfo``: a store whose name does not resolve costs at most
+        the call's slice, and nothing is left running when the ``Stores`` context exits.
+        """
         if service not in self._clients:
+            from aiobotocore.config import AioConfig
             from botocore.config import Config
 
+            c = self.config
             if self._session is None:
                 self._session = _new_session()
-            c = self.config
-            config = Config(
+                self._dns = AresResolver(budget_s=c.connect_timeout_s + c.read_timeout_s)
+                self._stack.push_async_callback(self._dns.aclose)  # closed after every client
+            assert self._dns is not None
+            config = AioConfig(
+                connector_args={"resolver": ConnectorResolver(self._dns)},
                 connect_timeout=c.connect_timeout_s,
                 read_timeout=c.read_timeout_s,
                 retries={"mode": "standard", "total_max_attempts": c.max_attempts},

@@ -17,6 +17,7 @@ from pydantic import ValidationError
 
 from fanout import problems
 from fanout.contract import FanoutRequest, TargetsRequest, format_loc
+from fanout.errors import MAX_LISTED_PROBLEMS
 from fanout.problems import ProblemError
 
 
@@ -26,8 +27,10 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
     return bucket, key
 
 
-def unreadable(uri: str, detail: str, errors: list[dict[str, Any]] | None = None) -> ProblemError:
-    return ProblemError(problems.targets_unreadable(uri, detail, errors))
+def unreadable(
+    uri: str, detail: str, errors: list[dict[str, Any]] | None = None, *, total: int | None = None
+) -> ProblemError:
+    return ProblemError(problems.targets_unreadable(uri, detail, errors, total=total))
 
 
 def parse_target_list(uri: str, body: bytes, *, max_urls: int) -> list[Any]:
@@ -58,6 +61,8 @@ def resolve(request: TargetsRequest, entries: list[Any]) -> FanoutRequest:
     try:
         return FanoutRequest.model_validate({"urls": entries, "options": request.options})
     except ValidationError as exc:
+        total = exc.error_count()
+        first = exc.errors(include_url=False, include_input=False)[:MAX_LISTED_PROBLEMS]
         errors = [
             {
                 "loc": format_loc(("targets", *e["loc"][1:]))
@@ -66,6 +71,7 @@ def resolve(request: TargetsRequest, entries: list[Any]) -> FanoutRequest:
                 "msg": e["msg"],
                 "type": e["type"],
             }
-            for e in exc.errors(include_url=False, include_input=False)
+            for e in first
         ]
-        raise unreadable(request.targets, f"{len(errors)} invalid entr(ies) in the list", errors) from None
+        detail = f"{total} invalid entr(ies) in the list"
+        raise unreadable(request.targets, detail, errors, total=total) from None

@@ -49,11 +49,11 @@ from aiohttp.abc import AbstractResolver, ResolveResult
 from httpx_aiohttp import AiohttpTransport
 
 from fanout.config import TransportName
-from fanout.egress import DEFAULT_POLICY, HOST_INVALID, EgressPolicy
+from fanout.dns import AresResolver, LookupFailed, as_resolve_results
+from fanout.egress import DEFAULT_POLICY, HOST_INVALID, CheckedLookups, EgressPolicy
 from fanout.errors import EgressBlocked
 
 AddrInfo = tuple[int, int, int, str, tuple[typing.Any, ...]]
-_NUMERIC_FLAGS = socket.AI_NUMERICHOST | socket.AI_NUMERICSERV
 
 
 class BlockedConnection(OSError):
@@ -68,8 +68,22 @@ class BlockedConnection(OSError):
         self.blocked = blocked
 
 
-def refusal(exc: BaseException) -> EgressBlocked | None:
-    """The egress refusal behind ``exc`` (itself, or anywhere in its causes), if any."""
+class DNSError(httpx.ConnectError):
+    """The host name has no usable answer (no such name, SERVFAIL, ...); ``temporary``: a retry may help."""
+
+    def __init__(
+        self, message: str, *, temporary: bool = False, request: httpx.Request | None = None
+    ) -> None:
+        super().__init__(message, request=request)
+        self.temporary = temporary
+
+
+class DNSTimeout(httpx.ConnectTimeout):
+    """No DNS answer came within the attempt's time (``request_timeout_s``)."""
+
+
+def _causes(exc: BaseException) -> typing.Iterator[BaseException]:
+    """``exc`` and everything it wraps (causes, contexts, aiohttp's ``os_error``), once each."""
     todo: list[BaseException] = [exc]
     seen: set[int] = set()
     while todo:
@@ -77,12 +91,18 @@ def refusal(exc: BaseException) -> EgressBlocked | None:
         if id(current) in seen:
             continue
         seen.add(id(current))
+        yield current
+        nested = (current.__cause__, current.__context__, getattr(current, "os_error", None))
+        todo.extend(e for e in nested if isinstance(e, BaseException))
+
+
+def refusal(exc: BaseException) -> EgressBlocked | None:
+    """The egress refusal behind ``exc`` (itself, or anywhere in its causes), if any."""
+    for current in _causes(exc):
         if isinstance(current, EgressBlocked):
             return current
         if isinstance(current, BlockedConnection):
             return current.blocked
-        nested = (current.__cause__, current.__context__, getattr(current, "os_error", None))
-        todo.extend(e for e in nested if isinstance(e, BaseException))
     return None
 
 
@@ -95,29 +115,27 @@ def reraise_refusal(exc: Exception) -> None:
         raise EgressBlocked(blocked.reason, str(blocked)) from exc
 
 
-class GuardedResolver(AbstractResolver):
-    """aiohttp's resolver: one resolution through the policy, only checked addresses out."""
+def reraise_lookup_failure(exc: Exception, request: httpx.Request | None) -> None:
+    """Raise ``DNSTimeout``/``DNSError`` for the failed lookup behind ``exc``, if there is one."""
+    failed = next((e for e in _causes(exc) if isinstance(e, LookupFailed)), None)
+    if failed is None:
+        return
+    if failed.timed_out:
+        raise DNSTimeout(str(failed), request=request) from exc
+    raise DNSError(str(failed), temporary=failed.temporary, request=request) from exc
 
-    def __init__(self, policy: EgressPolicy) -> None:
-        self._policy = policy
+
+class GuardedResolver(AbstractResolver):
+    """aiohttp's resolver: the run's checked lookups (one resolution a host), checked addresses out."""
+
+    def __init__(self, lookups: CheckedLookups) -> None:
+        self._lookups = lookups
 
     async def resolve(
         self, host: str, port: int = 0, family: socket.AddressFamily = socket.AF_INET
     ) -> list[ResolveResult]:
-        addresses = await self._policy.resolve(host, port)
-        results: list[ResolveResult] = []
-        for address in addresses:
-            af = socket.AF_INET if address.version == 4 else socket.AF_INET6
-            if family not in (socket.AF_UNSPEC, af):
-                continue
-            results.append(
-                ResolveResult(
-                    hostname=host, host=str(address), port=port, family=af, proto=0, flags=_NUMERIC_FLAGS
-                )
-            )
-        if not results:
-            raise socket.gaierror(socket.EAI_ADDRFAMILY, f"{host!r} has no address of family {family!r}")
-        return results
+        addresses = await self._lookups.resolve(host, port)
+        return as_resolve_results(host, port, family, [str(a) for a in addresses])
 
     async def close(self) -> None:
         pass
@@ -211,9 +229,16 @@ class FanoutAiohttpTransport(AiohttpTransport):
     (``_session_factory``).
     """
 
-    def __init__(self, *, egress: EgressPolicy, **kwargs: typing.Any) -> None:
+    def __init__(self, *, egress: EgressPolicy, lookups: RunLookups, **kwargs: typing.Any) -> None:
         super().__init__(**kwargs)
         self._check_url = egress.url_checks()
+        self._lookups = lookups
+
+    async def aclose(self) -> None:
+        try:
+            await super().aclose()
+        finally:
+            await self._lookups.aclose()
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         request.url = self._check_url(request.url)
@@ -240,6 +265,7 @@ class FanoutAiohttpTransport(AiohttpTransport):
             )
         except Exception as exc:
             reraise_refusal(exc)
+            reraise_lookup_failure(exc, request)
             mapped = _to_httpx(exc, request)
             if mapped is None:
                 raise
@@ -263,16 +289,16 @@ def verified_ssl_context() -> ssl.SSLContext:
 
 
 def _session_factory(
-    *, concurrency: int, per_host_concurrency: int, max_header_bytes: int, egress: EgressPolicy
+    *, concurrency: int, per_host_concurrency: int, max_header_bytes: int, lookups: CheckedLookups
 ) -> Callable[[], aiohttp.ClientSession]:
     def make() -> aiohttp.ClientSession:
         connector = aiohttp.TCPConnector(
             limit=concurrency,
             limit_per_host=per_host_concurrency,
             ssl=verified_ssl_context(),
-            ttl_dns_cache=60,  # holds only answers the guarded resolver checked
-            resolver=GuardedResolver(egress),
-            socket_factory=guarded_socket_factory(egress),
+            use_dns_cache=False,  # the run's CheckedLookups keep resolutions (checked) instead
+            resolver=GuardedResolver(lookups),
+            socket_factory=guarded_socket_factory(lookups.policy),
         )
         session = aiohttp.ClientSession(
             connector=connector,
@@ -325,6 +351,22 @@ class FanoutClient(httpx.AsyncClient):
         self.transport = transport
 
 
+class RunLookups:
+    """The run's name resolution: its c-ares channel (unless the policy has its own resolver) and
+    the checked lookups over it; ``aclose`` ends both, pending lookups cancelled."""
+
+    def __init__(self, policy: EgressPolicy, *, budget_s: float) -> None:
+        self._dns = AresResolver(budget_s=budget_s) if policy.resolves_with_system else None
+        self.checked = CheckedLookups(policy if self._dns is None else policy.for_run(self._dns))
+
+    async def aclose(self) -> None:
+        try:
+            await self.checked.aclose()
+        finally:
+            if self._dns is not None:
+                await self._dns.aclose()
+
+
 def build_client(
     *,
     transport: TransportName,
@@ -335,25 +377,29 @@ def build_client(
     max_header_bytes: int,
     user_agent: str,
     egress: EgressPolicy | None = None,
+    dns_budget_s: float = 10.0,
 ) -> FanoutClient:
-    """An httpx client for one run; the caller closes it (``async with``).
+    """An httpx client for one run, made inside its event loop; the caller closes it (``async with``).
 
     Connection pools are sized to the run's caps so requests never queue inside
     the pool (the engine's own slots do the queueing, outside any timeout).
     ``egress`` defaults to the policy from the process's settings: never unguarded.
+    ``dns_budget_s`` bounds each lookup (the attempt's ``request_timeout_s``).
     """
     policy = DEFAULT_POLICY if egress is None else egress
+    lookups = RunLookups(policy, budget_s=dns_budget_s)
     base: httpx.AsyncBaseTransport
     if transport == "aiohttp":
         base = FanoutAiohttpTransport(
             egress=policy,
+            lookups=lookups,
             verify=verified_ssl_context(),
             trust_env=False,
             client=_session_factory(
                 concurrency=concurrency,
                 per_host_concurrency=per_host_concurrency,
                 max_header_bytes=max_header_bytes,
-                egress=policy,
+                lookups=lookups.checked,
             ),
         )
     else:
@@ -362,7 +408,9 @@ def build_client(
         limits = httpx.Limits(
             max_connections=concurrency, max_keepalive_connections=concurrency, keepalive_expiry=5.0
         )
-        base = GuardedHTTPTransport(egress=policy, verify=verified_ssl_context(), limits=limits)
+        base = GuardedHTTPTransport(
+            egress=policy, lookups=lookups, verify=verified_ssl_context(), limits=limits
+        )
     return FanoutClient(
         transport=base, user_agent=user_agent, follow_redirects=follow_redirects, max_redirects=max_redirects
     )

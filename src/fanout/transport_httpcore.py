@@ -15,9 +15,9 @@ from collections.abc import Iterable
 import httpcore
 import httpx
 
-from fanout.egress import HOST_INVALID, EgressPolicy
+from fanout.egress import HOST_INVALID, CheckedLookups, EgressPolicy
 from fanout.errors import EgressBlocked
-from fanout.transport import reraise_refusal
+from fanout.transport import RunLookups, reraise_lookup_failure, reraise_refusal
 
 
 class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
@@ -27,8 +27,8 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
     httpcore passes is used for nothing else: TLS gets the URL's host from httpcore.
     """
 
-    def __init__(self, policy: EgressPolicy, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
-        self._policy = policy
+    def __init__(self, lookups: CheckedLookups, inner: httpcore.AsyncNetworkBackend | None = None) -> None:
+        self._lookups = lookups
         self._inner = inner if inner is not None else httpcore.AnyIOBackend()
 
     async def connect_tcp(
@@ -40,8 +40,8 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
         socket_options: Iterable[httpcore.SOCKET_OPTION] | None = None,
     ) -> httpcore.AsyncNetworkStream:
         try:
-            addresses = await self._policy.resolve(host, port)
-        except OSError as exc:
+            addresses = await self._lookups.resolve(host, port)
+        except OSError as exc:  # LookupFailed, or an injected resolver's failure
             raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
         failure: Exception | None = None
         for address in addresses:
@@ -73,9 +73,12 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
 class GuardedHTTPTransport(httpx.AsyncHTTPTransport):
     """httpx's stock transport (httpcore) with the egress guard in its network backend."""
 
-    def __init__(self, *, egress: EgressPolicy, verify: ssl.SSLContext, limits: httpx.Limits) -> None:
+    def __init__(
+        self, *, egress: EgressPolicy, lookups: RunLookups, verify: ssl.SSLContext, limits: httpx.Limits
+    ) -> None:
         super().__init__(verify=verify, limits=limits, trust_env=False)
         self._check_url = egress.url_checks()
+        self._lookups = lookups
         # httpx builds its pool without a way to pass a network backend: build the same
         # pool (as ``AsyncHTTPTransport.__init__`` does without a proxy) with ours.
         self._pool = httpcore.AsyncConnectionPool(
@@ -83,7 +86,7 @@ class GuardedHTTPTransport(httpx.AsyncHTTPTransport):
             max_connections=limits.max_connections,
             max_keepalive_connections=limits.max_keepalive_connections,
             keepalive_expiry=limits.keepalive_expiry,
-            network_backend=GuardedNetworkBackend(egress),
+            network_backend=GuardedNetworkBackend(lookups.checked),
         )
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
@@ -92,4 +95,11 @@ class GuardedHTTPTransport(httpx.AsyncHTTPTransport):
             return await super().handle_async_request(request)
         except Exception as exc:
             reraise_refusal(exc)
+            reraise_lookup_failure(exc, request)
             raise
+
+    async def aclose(self) -> None:
+        try:
+            await super().aclose()
+        finally:
+            await self._lookups.aclose()

@@ -122,6 +122,7 @@ def test_nothing_outlives_the_answer(emulator: LambdaEmulator, fresh_target: Dem
         "urls": urls,
         "options": {"concurrency": 60, "per_host_concurrency": 60, "request_timeout_s": 300, "retries": 10},
     }
+    threads = emulator.runtime_threads()
 
     payload, wall_s = emulator.invoke(event)
 
@@ -136,6 +137,7 @@ def test_nothing_outlives_the_answer(emulator: LambdaEmulator, fresh_target: Dem
     assert open_connections_after(t) == 0, "a connection of the invocation outlived its answer"
     assert t.stats()["in_flight"] == 0
     assert requests_during(t) == {}, "requests arrived after the answer: a task outlived the invocation"
+    assert emulator.runtime_threads() == threads, "a thread of the invocation outlived its answer"
 
 
 def test_warm_invocations_reuse_one_runtime(new_emulator: EmulatorFactory, fresh_target: DemoTarget) -> None:
@@ -202,6 +204,22 @@ def test_a_bad_request_gets_a_validation_error_and_the_runtime_survives(
     within_lambda_timeout(wall_s, emulator)
     assert emulator.runtime_pids() == runtime, "the runtime crashed and was restarted"
     assert emulator.init_count() == inits
+
+
+def test_a_request_whose_error_would_exceed_the_response_limit_gets_a_small_one(
+    emulator: LambdaEmulator,
+) -> None:
+    """3.6 MB, 140,000 problems: listed in full the error would not fit Lambda's 6 MB response."""
+    entry: dict[str, Any] = {"url": 12345, "method": "FETCH"} | {f"unknown_{i}": "x" * 10 for i in range(12)}
+    event = {"urls": [dict(entry) for _ in range(10_000)]}
+
+    payload, wall_s = emulator.invoke(event)
+
+    assert function_error(payload) is None, f"{str(payload)[:500]}\n{emulator.log_tail()}"
+    error = payload["error"]
+    assert (error["type"], error["errors_total"], len(error["errors"])) == ("validation_error", 140_000, 100)
+    assert "140000 problem(s)" in error["detail"]
+    within_lambda_timeout(wall_s, emulator)
 
 
 def test_the_logs_show_no_leak_and_no_crash(emulator: LambdaEmulator, fresh_target: DemoTarget) -> None:

@@ -142,6 +142,46 @@ def test_validation_errors_point_at_the_field(target: DemoTarget) -> None:
     assert [e["loc"] for e in body["errors"]] == ["urls.1.method"]
 
 
+def very_bad_request(entries: int = 10_000) -> dict[str, Any]:
+    """3.6 MB of JSON with 14 problems an entry: a wrong ``url`` type, a wrong ``method``, 12
+    unknown fields (140,000 problems: listed in full, the error would exceed 6 MB)."""
+    entry: dict[str, Any] = {"url": 12345, "method": "FETCH"}
+    entry |= {f"unknown_field_{i}": "x" * 10 for i in range(12)}
+    return {"urls": [dict(entry) for _ in range(entries)]}
+
+
+def check_capped(error: dict[str, Any], total: int) -> None:
+    from fanout.errors import MAX_LISTED_PROBLEMS
+
+    assert str(total) in error["detail"]
+    assert len(error["errors"]) == MAX_LISTED_PROBLEMS
+    assert error["errors_total"] == total
+    assert error["errors_omitted"] == total - MAX_LISTED_PROBLEMS
+    assert [e["loc"] for e in error["errors"][:2]] == ["urls.0.url", "urls.0.method"]
+
+
+def test_a_request_with_140000_problems_gets_a_small_error_naming_the_count(target: DemoTarget) -> None:
+    request = very_bad_request()
+    assert 3_500_000 < len(json.dumps(request)) < 6_000_000  # inside Lambda's request limit
+
+    direct = invoke(request)
+    assert len(json.dumps(direct)) < 64_000
+    assert direct["error"]["type"] == "validation_error"
+    check_capped(direct["error"], 140_000)
+
+    response = invoke(api_event(target, request))
+    assert response["statusCode"] == 422
+    assert len(response["body"]) < 64_000
+    check_capped(problem(response), 140_000)
+
+
+def test_an_error_lists_every_problem_while_there_are_few(target: DemoTarget) -> None:
+    body = problem(invoke(api_event(target, very_bad_request(entries=7))))
+    assert len(body["errors"]) == 98
+    assert "errors_total" not in body
+    assert "errors_omitted" not in body
+
+
 def test_api_deadline_is_capped_below_api_gateways_timeout(target: DemoTarget) -> None:
     """With 15 minutes left, an API run still answers before API Gateway gives up."""
     from fanout.config import SETTINGS

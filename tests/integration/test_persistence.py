@@ -27,7 +27,7 @@ import pytest
 import fanout.app
 from devtools.demo_target import DemoTarget
 from devtools.events import load_event
-from fanout import http_api, idempotency, store
+from fanout import http_api, store
 from fanout.app import Slices
 from fanout.config import SETTINGS, Settings, env_names
 from fanout.deadline import Deadline
@@ -69,7 +69,7 @@ class Deployment:
 
 
 @pytest.fixture
-def deployed(aws: MotoAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
+def deployed(aws: MotoAws, monkeypatch: pytest.MonkeyPatch) -> Deployment:
     point_aws_at(monkeypatch, aws.endpoint)
     deployment = Deployment(monkeypatch, SETTINGS)
     deployment.configure(
@@ -77,8 +77,7 @@ def deployed(aws: MotoAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployme
         runs_table_name=aws.resources.runs_table,
         idempotency_table_name=aws.resources.idempotency_table,
     )
-    yield deployment
-    idempotency.close_clients()
+    return deployment
 
 
 # -- events --------------------------------------------------------------------------
