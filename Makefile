@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt src/requirements.tx
 export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
 EVENT ?= events/direct.json
 
-.PHONY: help venv demo invoke sam-invoke sam-image test lint typecheck unit integration e2e faults bench clean
+.PHONY: help venv demo invoke sam-invoke sam-image fault-tools test lint typecheck unit integration e2e faults bench clean
 
 help:
 	@echo "make demo                 run the function in the Lambda runtime emulator against a local demo target"
@@ -46,9 +46,12 @@ typecheck: venv
 	$(BIN)/mypy
 
 # The e2e tier runs `sam local invoke` in Docker: start the engine and build the offline Lambda
-# image first (both idempotent: a second run takes a fraction of a second; both fail loudly).
-test: lint typecheck sam-image
+# image first; the fault tier needs namespaces and iptables (all idempotent; all fail loudly).
+test: lint typecheck sam-image fault-tools
 	$(BIN)/python -m pytest
+
+fault-tools:
+	@scripts/ensure-fault-tools.sh
 
 unit integration e2e faults: venv
 	$(BIN)/python -m pytest tests/$@
