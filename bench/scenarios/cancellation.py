@@ -32,7 +32,7 @@ FOLLOWUP_TIMEOUT_S = 10.0
 
 def _pool_leaks(client: Any) -> dict[str, int]:
     """Pool slots held with nothing running (the client is otherwise idle)."""
-    transport = client.transport  # fanout.transport.FanoutClient names it
+    transport = client.transport  # fanout.fetch.client.FanoutClient names it
     pool = getattr(transport, "_pool", None)
     if pool is not None:  # httpcore
         connections = list(pool.connections)
@@ -63,10 +63,13 @@ def work(variant: str, spec: dict[str, Any]) -> dict[str, Any]:
     import asyncio
     import random
 
-    from fanout.config import SETTINGS
-    from fanout.contract import Outcome, UrlEntry
-    from fanout.fetcher import Fetcher, FetchPolicy, FetchProgress
-    from fanout.transport import build_client
+    from fanout.config import get_settings
+    from fanout.core.requests import UrlEntry
+    from fanout.core.results import Outcome
+    from fanout.fetch.client import build_client
+    from fanout.fetch.fetcher import Fetcher, FetchPolicy, FetchProgress
+
+    SETTINGS = get_settings()
 
     rng = random.Random(spec["seed"])
     base = spec["base_url"]

@@ -1,6 +1,6 @@
 """Deadline precision: 1,000 URLs that never answer, a Lambda context with 2,000 ms left.
 
-The invocation is ``fanout.app.handle_event(event, ctx)``, exactly as the handler calls
+The invocation is ``fanout.entry.router.handle_event(event, ctx)``, exactly as the handler calls
 it, in a fresh process that first imports ``fanout.handler`` (the Lambda init), then
 warm: ``runs`` invocations, as a warm Lambda would. The fake context's remaining time
 counts down from 2,000 ms from the moment it is made, so the Lambda deadline is
@@ -75,13 +75,14 @@ def _wait_server_idle(base_url: str, timeout_s: float = 5.0) -> int:
 
 
 def _instrument(marks: dict[str, float]) -> None:
-    """Record phase instants by wrapping the names ``fanout.app``/``fanout.service`` call."""
+    """Record phase instants by wrapping the names ``fanout.runs`` modules call."""
     import asyncio
 
-    from fanout import app, service
+    from fanout.runs import fanout as one_fanout
+    from fanout.runs import inline, service
 
-    engine = service.run_under_deadline  # type: ignore[attr-defined]
-    fanout = app.run_fanout  # type: ignore[attr-defined]
+    engine = one_fanout.run_under_deadline
+    fanout = inline.run_fanout
 
     async def timed_engine(*args: Any, deadline: float, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
@@ -98,10 +99,10 @@ def _instrument(marks: dict[str, float]) -> None:
         finally:
             marks["fanout_done"] = time.monotonic()
 
-    service.run_under_deadline = timed_engine  # type: ignore[attr-defined]
-    app.run_fanout = timed_fanout  # type: ignore[attr-defined]
+    one_fanout.run_under_deadline = timed_engine  # type: ignore[assignment]
+    inline.run_fanout = timed_fanout  # type: ignore[assignment]
 
-    report = getattr(app, "report_run", None)  # logs and metrics after the loop, if the app has it
+    report = getattr(service, "report_run", None)  # logs and metrics after the loop
     if report is not None:
 
         def timed_report(*args: Any, **kwargs: Any) -> Any:
@@ -111,7 +112,7 @@ def _instrument(marks: dict[str, float]) -> None:
             finally:
                 marks.update(report_done=time.monotonic(), report_done_cpu=time.process_time())
 
-        app.report_run = timed_report  # type: ignore[attr-defined]
+        service.report_run = timed_report
 
 
 def _anchor_invocation(urls: list[str], deadline: float) -> dict[str, Any]:
@@ -147,9 +148,11 @@ def _anchor_invocation(urls: list[str], deadline: float) -> dict[str, Any]:
 def work(variant: str, spec: dict[str, Any]) -> dict[str, Any]:
     """``runs`` invocations of ``variant``; the phase instants of each, relative to the targets."""
     import fanout.handler  # noqa: F401  (the Lambda init, whatever it does: imports, gc)
-    from fanout.app import handle_event
-    from fanout.config import SETTINGS
-    from fanout.deadline import cleanup_s, margin_s
+    from fanout.config import get_settings
+    from fanout.core.budget import cleanup_s, margin_s
+    from fanout.entry.router import handle_event
+
+    SETTINGS = get_settings()
 
     n = spec["n"]
     bases = spec["base_urls"]

@@ -1,6 +1,6 @@
 """Memory: peak RSS of one 10,000-URL invocation, in a fresh process per repetition.
 
-``service``: ``fanout.app.handle_event`` with a 10,000-URL direct-invoke event (fast
+``service``: ``fanout.entry.router.handle_event`` with a 10,000-URL direct-invoke event (fast
 ``/ok``, concurrency 100), then ``json.dumps`` of the answer as the Lambda runtime does;
 ``aiohttp``: the anchor, raw aiohttp + gather of the same URLs. Peak = ``VmHWM`` (the
 process's high-water mark, what Lambda's ``Max Memory Used`` reports); baseline = RSS
@@ -33,7 +33,7 @@ def work(variant: str, spec: dict[str, Any]) -> dict[str, Any]:
     import aiohttp
 
     from bench.scenarios.deadline import FakeLambdaContext
-    from fanout.app import handle_event
+    from fanout.entry.router import handle_event
 
     baseline = _status_mb("VmRSS")
     base, n, conc = spec["base_url"], spec["n"], spec["concurrency"]

@@ -54,8 +54,8 @@ async def _aiohttp_engine(urls: list[str], concurrency: int) -> list[str]:
 
     import aiohttp
 
-    from fanout.engine import Job, JobState, run_under_deadline
-    from fanout.service import host_key
+    from fanout.core.engine import Job, JobState, run_under_deadline
+    from fanout.core.urls import host_key
 
     loop = asyncio.get_running_loop()
     connector = aiohttp.TCPConnector(limit=concurrency, limit_per_host=concurrency)
@@ -76,8 +76,10 @@ async def _aiohttp_engine(urls: list[str], concurrency: int) -> list[str]:
 async def _httpx_client(urls: list[str], concurrency: int) -> list[str]:
     import asyncio
 
-    from fanout.config import SETTINGS
-    from fanout.transport import build_client
+    from fanout.config import get_settings
+    from fanout.fetch.client import build_client
+
+    SETTINGS = get_settings()
 
     slots = asyncio.Semaphore(concurrency)
     client = build_client(
@@ -104,18 +106,22 @@ def _service(transport: str) -> Any:
         import asyncio
         import dataclasses
 
-        from fanout.config import SETTINGS
-        from fanout.contract import parse_request
-        from fanout.service import RunContext, run_fanout
+        from fanout.config import get_settings
+        from fanout.core.budget import InvocationClock
+        from fanout.core.documents import Source
+        from fanout.core.requests import parse_request
+        from fanout.runs.fanout import RunContext, run_fanout
+
+        SETTINGS = get_settings()
 
         settings = dataclasses.replace(SETTINGS, http_transport=transport)  # type: ignore[arg-type]
         request = parse_request(
             {"urls": urls, "options": {"concurrency": concurrency, "per_host_concurrency": concurrency}}
         )
-        loop = asyncio.get_running_loop()
-        ctx = RunContext(source="direct", deadline=loop.time() + 600, budget_s=600)
+        clock = InvocationClock.begin(600_000, now=asyncio.get_running_loop().time())
+        ctx = RunContext(source=Source.DIRECT, deadline=clock.deadline(len(urls), settings))
         started = time.perf_counter()
-        document = await run_fanout(request, ctx, settings=settings)
+        document = (await run_fanout(request, ctx, settings=settings)).to_json()
         _TIMINGS["fanout_s"] = time.perf_counter() - started
         return [r["outcome"] for r in document["results"]]
 

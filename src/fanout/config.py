@@ -1,8 +1,8 @@
 """Every setting the service reads from its environment, in one place.
 
-Settings are read once, when the module is imported (as Lambda fixes a function's
-environment for its lifetime). ``load_settings`` exists so tests and tools can build
-a ``Settings`` from any mapping without touching ``os.environ``.
+Settings are read once, on the first ``get_settings()`` (the handler's init: Lambda fixes a
+function's environment for its lifetime), never when a module is imported. ``load_settings``
+builds a ``Settings`` from any mapping; ``configure`` makes one current (tests and tools).
 
 Request options have a *default* (used when the caller omits the option) and a
 *maximum* (a caller asking for more gets a validation error). Both are here.
@@ -10,6 +10,7 @@ Request options have a *default* (used when the caller omits the option) and a
 
 from __future__ import annotations
 
+import ipaddress
 import math
 import os
 from collections.abc import Mapping
@@ -17,6 +18,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 TransportName = Literal["aiohttp", "httpcore"]
+Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
 class ConfigError(ValueError):
@@ -25,7 +27,7 @@ class ConfigError(ValueError):
 
 @dataclass(frozen=True, slots=True)
 class Settings:
-    """Server-side defaults, caps and tuning; see README "Configuration"."""
+    """Server-side defaults, caps and tuning; see docs/configuration.md."""
 
     # Request size.
     max_urls: int = 10_000
@@ -59,7 +61,7 @@ class Settings:
     user_agent: str = "fanout/1.0"
     # Egress guard: networks exempted from the default block list (comma-separated CIDRs).
     egress_allow_cidrs: str = ""
-    # Persistence (README "Persistence"). An empty name turns that store off.
+    # Persistence (docs/persistence.md). An empty name turns that store off.
     reports_bucket_name: str = ""
     runs_table_name: str = ""
     idempotency_table_name: str = ""
@@ -83,7 +85,7 @@ class Settings:
     # How long a duplicate gets the first answer; answers above the size are replayed compacted.
     idempotency_expires_s: int = 7_200
     idempotency_max_answer_bytes: int = 350_000
-    # Sharded runs (README "Scaling out: sharded runs"). An empty queue URL turns sharding off.
+    # Sharded runs (docs/sharding.md). An empty queue URL turns sharding off.
     shard_queue_url: str = ""
     # A run with more URLs than this is sharded: direct and scheduled requests, API requests.
     shard_threshold: int = 2_000
@@ -218,6 +220,7 @@ def _check(s: Settings) -> None:
     for name in non_negative:
         if not (math.isfinite(getattr(s, name)) and getattr(s, name) >= 0):
             raise ConfigError(f"{_ENV_NAMES[name]} must be a finite number, at least 0")
+    parse_cidrs(s.egress_allow_cidrs)
     _check_persistence(s)
     _check_sharding(s)
 
@@ -264,4 +267,32 @@ def _check_sharding(s: Settings) -> None:
         raise ConfigError("FANOUT_SHARD_FINISH_BUDGET_S must be a finite number of seconds above 0")
 
 
-SETTINGS: Settings = load_settings()
+def parse_cidrs(value: str, *, source: str = "EGRESS_ALLOW_CIDRS") -> tuple[Network, ...]:
+    """Comma-separated networks (``10.0.0.0/8, ::1``); raises ``ConfigError`` on a bad one."""
+    networks: list[Network] = []
+    for item in value.split(","):
+        text = item.strip()
+        if not text:
+            continue
+        try:
+            networks.append(ipaddress.ip_network(text, strict=True))
+        except ValueError as exc:
+            raise ConfigError(f"{source}: {text!r} is not a valid CIDR network ({exc})") from None
+    return tuple(networks)
+
+
+_current: Settings | None = None
+
+
+def get_settings() -> Settings:
+    """The process's settings: read from the environment once, on first use."""
+    global _current
+    if _current is None:
+        _current = load_settings()
+    return _current
+
+
+def configure(settings: Settings | None) -> None:
+    """Make ``settings`` current (``None``: read the environment again on next use)."""
+    global _current
+    _current = settings

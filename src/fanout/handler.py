@@ -1,9 +1,10 @@
 """The Lambda entry point (``fanout.handler.lambda_handler``): decorators plus one call.
 
-Init imports ~58k long-lived objects (Powertools, pydantic, httpx, aiohttp). The
-cyclic GC is paused while they load (no collection passes over them, ~50 ms of a
-cold start) and they are then frozen out of its generations, so the full
-collections a large run triggers do not walk them again either.
+Init reads the settings (an invalid one fails the cold start with a clear ``ConfigError``),
+imports ~58k long-lived objects (Powertools, pydantic, httpx, aiohttp) and starts pycares'
+one idle channel reaper, so no invocation starts a thread. The cyclic GC is paused while they
+load (no collection passes over them, ~50 ms of a cold start) and they are then frozen out of
+its generations, so the full collections a large run triggers do not walk them again either.
 """
 
 from __future__ import annotations
@@ -16,10 +17,12 @@ from typing import Any  # noqa: E402
 
 from aws_lambda_powertools.logging import correlation_paths  # noqa: E402
 
-from fanout import snapstart  # noqa: E402, F401  (registers the SnapStart runtime hooks)
-from fanout.app import LambdaContextLike, handle_event  # noqa: E402
-from fanout.dns import start_reaper  # noqa: E402
-from fanout.observe import logger, metrics  # noqa: E402
+from fanout.config import get_settings  # noqa: E402
+from fanout.core.budget import LambdaContextLike  # noqa: E402
+from fanout.entry import snapstart  # noqa: E402, F401  (registers the SnapStart runtime hooks)
+from fanout.entry.router import handle_event  # noqa: E402
+from fanout.fetch.dns import start_reaper  # noqa: E402
+from fanout.observability.log import logger, metrics  # noqa: E402
 
 
 @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP, clear_state=True)
@@ -28,6 +31,7 @@ def lambda_handler(event: dict[str, Any], context: LambdaContextLike) -> dict[st
     return handle_event(event, context)
 
 
-start_reaper()  # pycares' one idle thread, started at init rather than by the first run
+get_settings()
+start_reaper()
 gc.freeze()
 gc.enable()

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from devtools.rie import LambdaEmulator, function_error
-from tests.e2e.support import E2E_ENV, E2E_TIMEOUT_S, EmulatorFactory
+from tests.support import E2E_ENV, E2E_TIMEOUT_S, EmulatorFactory
 
 
 @pytest.fixture(scope="module")

@@ -14,7 +14,7 @@ import pytest
 
 from devtools import rie as rie_module
 from devtools.rie import ROOT, SRC, LambdaEmulator, find_rie_binary, function_error
-from tests.e2e.support import EmulatorFactory
+from tests.support import EmulatorFactory
 
 pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
 

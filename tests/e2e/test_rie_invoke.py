@@ -15,7 +15,7 @@ import pytest
 from devtools.demo_target import DemoTarget
 from devtools.events import load_event
 from devtools.rie import LambdaEmulator, free_port, function_error
-from tests.e2e.support import (
+from tests.support import (
     EmulatorFactory,
     check_document,
     open_connections_after,

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from samcli.yamlhelper import yaml_parse
 
-from fanout.adapters import classify
-from fanout.config import SETTINGS
-from fanout.contract import parse_request
+from fanout.config import get_settings
+from fanout.core.requests import parse_request
+from fanout.entry.schedule import scheduled
 
 ROOT = Path(__file__).resolve().parents[2]
 TEMPLATE = ROOT / "template.yaml"
@@ -96,7 +96,7 @@ def test_function_wiring_matches_the_code(template: dict[str, Any]) -> None:
     assert route["AuthorizationType"] == {"Fn::If": ["UseJwt", "JWT", "AWS_IAM"]}
     integration = template["Resources"]["FanoutIntegration"]["Properties"]
     assert integration["PayloadFormatVersion"] == "2.0"
-    assert SETTINGS.api_deadline_cap_s * 1000 < integration["TimeoutInMillis"]
+    assert get_settings().api_deadline_cap_s * 1000 < integration["TimeoutInMillis"]
 
 
 def test_async_invocations_have_retries_bounded_and_a_failure_destination(template: dict[str, Any]) -> None:
@@ -121,7 +121,7 @@ def render_schedule_input(template: dict[str, Any], urls: list[str]) -> Any:
 def test_the_schedules_input_is_a_valid_scheduled_request(template: dict[str, Any]) -> None:
     default_urls = template["Parameters"]["ScheduleUrls"]["Default"].split(",")
     event = render_schedule_input(template, [*default_urls, "https://example.org/health"])
-    inbound = classify(event)
-    assert inbound.source == "schedule"
+    inbound = scheduled(event)
+    assert inbound is not None, "the template's Input is recognised as the schedule's"
     request = parse_request(inbound.payload)
     assert [e.url for e in request.entries()] == [*default_urls, "https://example.org/health"]

@@ -17,8 +17,8 @@ from collections.abc import Iterator
 import pytest
 
 from devtools.demo_target import DemoTarget
-from fanout.config import SETTINGS, Settings, TransportName
-from tests.integration.support import TRANSPORTS, Fanout, open_connections_after
+from fanout.config import Settings, TransportName, get_settings
+from tests.support import TRANSPORTS, Fanout, open_connections_after
 
 
 class _Keep(logging.Handler):
@@ -46,7 +46,7 @@ def _no_asyncio_errors() -> Iterator[None]:
 @pytest.fixture(params=TRANSPORTS)
 def settings(request: pytest.FixtureRequest) -> Settings:
     transport: TransportName = request.param
-    return dataclasses.replace(SETTINGS, http_transport=transport)
+    return dataclasses.replace(get_settings(), http_transport=transport)
 
 
 @pytest.fixture

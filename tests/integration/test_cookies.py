@@ -14,8 +14,8 @@ import pytest
 
 from devtools.demo_target import DemoTarget
 from fanout.config import TransportName
-from fanout.transport import build_client
-from tests.integration.support import TRANSPORTS, Fanout
+from fanout.fetch.client import build_client
+from tests.support import TRANSPORTS, Fanout
 
 pytestmark = pytest.mark.anyio
 

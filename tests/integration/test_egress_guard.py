@@ -32,11 +32,11 @@ from urllib.parse import quote
 import pytest
 
 from devtools.demo_target import DemoTarget
-from fanout.config import TransportName
-from fanout.contract import UrlEntry
-from fanout.egress import EgressPolicy, SystemResolver, parse_cidrs
-from fanout.fetcher import Fetcher, FetchPolicy, FetchProgress, FetchResult
-from fanout.transport import build_client
+from fanout.config import TransportName, parse_cidrs
+from fanout.core.requests import UrlEntry
+from fanout.fetch.client import build_client
+from fanout.fetch.egress.policy import EgressPolicy, SystemResolver
+from fanout.fetch.fetcher import Fetcher, FetchPolicy, FetchProgress, FetchResult
 
 pytestmark = pytest.mark.anyio
 
@@ -549,18 +549,17 @@ def test_the_service_default_path_is_guarded(canary: RawServer) -> None:
     ]
     code = f"""
         import asyncio, dataclasses, json
-        from fanout.config import SETTINGS
-        from fanout.contract import parse_request
-        from fanout.service import RunContext, run_fanout
+        from fanout.config import get_settings
+        from fanout.core.requests import parse_request
+        from fanout.runs.fanout import run_fanout
+        from tests.support import run_context
 
         async def main():
             out = {{}}
             for transport in ("aiohttp", "httpcore"):
-                settings = dataclasses.replace(SETTINGS, http_transport=transport)
+                settings = dataclasses.replace(get_settings(), http_transport=transport)
                 request = parse_request({{"urls": {urls!r}, "options": {{"retries": 0}}}})
-                loop = asyncio.get_running_loop()
-                ctx = RunContext(source="direct", deadline=loop.time() + 20, budget_s=20)
-                doc = await run_fanout(request, ctx, settings=settings)
+                doc = (await run_fanout(request, run_context(20), settings=settings)).to_json()
                 out[transport] = [(r["outcome"], r["error"]["type"]) for r in doc["results"]]
             print(json.dumps(out))
 
@@ -577,7 +576,7 @@ def test_the_service_default_path_is_guarded(canary: RawServer) -> None:
 
 
 def test_a_bad_allow_list_stops_the_function_at_import() -> None:
-    done = _run_child("import fanout.service", {"EGRESS_ALLOW_CIDRS": "127.0.0.0/8,10.0.0.1/8"})
+    done = _run_child("import fanout.handler", {"EGRESS_ALLOW_CIDRS": "127.0.0.0/8,10.0.0.1/8"})
     assert done.returncode != 0
     assert "ConfigError" in done.stderr
     assert "EGRESS_ALLOW_CIDRS: '10.0.0.1/8' is not a valid CIDR network" in done.stderr
@@ -647,9 +646,9 @@ def test_hostile_bodies_keep_the_process_memory_bounded(target: DemoTarget) -> N
         pytest.skip("needs /proc")
     code = f"""
         import asyncio, json
-        from fanout.contract import UrlEntry
-        from fanout.fetcher import Fetcher, FetchPolicy, FetchProgress
-        from fanout.transport import build_client
+        from fanout.core.requests import UrlEntry
+        from fanout.fetch.client import build_client
+        from fanout.fetch.fetcher import Fetcher, FetchPolicy, FetchProgress
 
         def peak_kib():
             for line in open("/proc/self/status"):

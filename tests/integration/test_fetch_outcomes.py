@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.support import SLACK_S, Fanout, free_port
+from tests.support import SLACK_S, Fanout, free_port
 
 pytestmark = pytest.mark.anyio
 

@@ -17,7 +17,7 @@ import pytest
 from devtools.demo_target import DemoTarget
 from devtools.events import load_event
 from fanout.handler import lambda_handler
-from tests.conftest import InvocationContext
+from tests.support import InvocationContext
 
 KEEP: Any = object()
 
@@ -128,8 +128,9 @@ def test_every_bad_request_is_a_problem_json_4xx(
 
 
 def test_too_many_urls_is_422_naming_the_limit(target: DemoTarget) -> None:
-    from fanout.config import SETTINGS
+    from fanout.config import get_settings
 
+    SETTINGS = get_settings()
     urls = ["http://127.0.0.1:1/"] * (SETTINGS.max_urls + 1)
     body = problem(invoke(api_event(target, {"urls": urls})))
     assert body["status"] == 422
@@ -184,7 +185,9 @@ def test_an_error_lists_every_problem_while_there_are_few(target: DemoTarget) ->
 
 def test_api_deadline_is_capped_below_api_gateways_timeout(target: DemoTarget) -> None:
     """With 15 minutes left, an API run still answers before API Gateway gives up."""
-    from fanout.config import SETTINGS
+    from fanout.config import get_settings
+
+    SETTINGS = get_settings()
 
     event = api_event(target, {"urls": [target.url("/ok")]})
     document = json.loads(invoke(event, remaining_ms=900_000)["body"])

@@ -2,7 +2,7 @@
 
 Lambda's side is only its interface: a context object whose
 ``get_remaining_time_in_millis`` counts down on the real clock. Each call runs its own
-event loop (``asyncio.run``), as warm invocations in one process do.
+event loop, as warm invocations in one process do.
 """
 
 from __future__ import annotations
@@ -20,14 +20,15 @@ from typing import Any
 import pytest
 
 from devtools.demo_target import DemoTarget
-from fanout.app import handle_event
-from fanout.config import SETTINGS, TransportName
-from fanout.contract import parse_request
-from fanout.deadline import LAMBDA_MAX_REMAINING_MS, cleanup_s, margin_s
-from fanout.observe import metrics
-from fanout.service import RunContext, run_fanout
-from tests.conftest import InvocationContext
-from tests.integration.support import SLACK_S, TRANSPORTS, open_connections_after
+from fanout.config import TransportName, get_settings
+from fanout.core.budget import LAMBDA_MAX_REMAINING_MS, cleanup_s, margin_s
+from fanout.core.requests import parse_request
+from fanout.entry.router import handle_event
+from fanout.observability.log import metrics
+from fanout.runs.fanout import run_fanout
+from tests.support import SLACK_S, TRANSPORTS, InvocationContext, open_connections_after, run_context
+
+SETTINGS = get_settings()
 
 
 @pytest.fixture(autouse=True)
@@ -189,11 +190,9 @@ def test_runs_in_successive_event_loops_work_with_either_transport(
     )
 
     async def one_invocation() -> dict[str, Any]:
-        loop = asyncio.get_running_loop()
-        ctx = RunContext(source="direct", deadline=loop.time() + 0.6, budget_s=0.6)
-        document = await run_fanout(request, ctx, settings=settings)
+        document = await run_fanout(request, run_context(0.6), settings=settings)
         assert asyncio.all_tasks() == {asyncio.current_task()}
-        return document
+        return document.to_json()
 
     threads_before = threading.active_count()
     for _ in range(4):

@@ -13,9 +13,11 @@ import pytest
 
 from devtools.demo_target import DemoTarget
 from devtools.events import load_event
+from fanout.core.documents import RunDocument
 from fanout.handler import lambda_handler
-from fanout.observe import MAX_URL_WARNINGS, logger, metrics, redact_url, report_run
-from tests.conftest import InvocationContext
+from fanout.observability.log import logger, metrics
+from fanout.runs.report import MAX_URL_WARNINGS, report_run
+from tests.support import InvocationContext
 
 
 def json_lines(text: str) -> list[dict[str, Any]]:
@@ -121,6 +123,7 @@ def test_per_url_warnings_are_capped_per_run() -> None:
     document = {
         "run_id": "r",
         "source": "direct",
+        "started_at": "2026-12-01T00:00:00.000Z",
         "summary": summary,
         "elapsed_ms": 1.0,
         "budget_ms": 2.0,
@@ -129,7 +132,7 @@ def test_per_url_warnings_are_capped_per_run() -> None:
     }
     try:
         with captured_logs() as stream:
-            report_run(document, slack_ms=100.0)
+            report_run(RunDocument.from_json(document), slack_ms=100.0)
     finally:
         metrics.clear_metrics()
     logs = json_lines(stream.getvalue())
@@ -142,16 +145,3 @@ def test_per_url_warnings_are_capped_per_run() -> None:
     (finished,) = [line for line in logs if line["message"] == "run finished"]
     assert finished["url_warnings_omitted"] == 150
     assert finished["summary"] == summary
-
-
-@pytest.mark.parametrize(
-    ("url", "redacted"),
-    [
-        ("https://user:pw@example.com:8443/a/b?token=x#frag", "https://example.com:8443/a/b?<redacted>"),
-        ("http://example.com/path", "http://example.com/path"),
-        ("http://[::1]:80/x", "http://[::1]:80/x"),
-        ("http://[::1", "<unparseable url>"),
-    ],
-)
-def test_redact_url(url: str, redacted: str) -> None:
-    assert redact_url(url) == redacted

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from tests.integration.support import SLACK_S, Fanout, unique
+from tests.support import SLACK_S, Fanout, unique
 
 pytestmark = pytest.mark.anyio
 

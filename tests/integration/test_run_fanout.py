@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from tests.integration.support import SLACK_S, Fanout, free_port, open_connections_after_async, other_tasks
+from tests.support import SLACK_S, Fanout, free_port, open_connections_after_async, other_tasks
 
 pytestmark = pytest.mark.anyio
 

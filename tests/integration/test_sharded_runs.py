@@ -21,13 +21,23 @@ import pytest
 
 from devtools.demo_target import DemoTarget
 from devtools.local_aws import resolve_ref
-from fanout import shard_runs
-from fanout.config import SETTINGS, SQS_MAX_MESSAGE_BYTES
-from fanout.handler import lambda_handler
-from tests.conftest import InvocationContext
-from tests.integration.moto_server import MotoAws, load_template
-from tests.integration.support import open_connections_after
-from tests.integration.test_persistence import Deployment, api_event, body_of, point_aws_at, problem_of
+from fanout.aws.codec import from_attr
+from fanout.aws.runs_table import RunsTable
+from fanout.config import SQS_MAX_MESSAGE_BYTES, get_settings
+from fanout.errors import StoreError
+from tests.support import (
+    Deployment,
+    MotoAws,
+    api_request,
+    body_of,
+    call,
+    load_template,
+    open_connections_after,
+    point_aws_at,
+    problem_of,
+)
+
+SETTINGS = get_settings()
 
 ROUNDS = 200  # a bounded drain: no test may loop forever on a queue that never empties
 
@@ -51,10 +61,6 @@ def deployed(aws: MotoAws, monkeypatch: pytest.MonkeyPatch) -> Deployment:
         shard_finish_budget_s=1.0,
     )
     return deployment
-
-
-def call(event: Any, remaining_ms: float = 10_000) -> Any:
-    return lambda_handler(event, InvocationContext(remaining_ms))
 
 
 # -- the queue, as Lambda's event source mapping drives it ---------------------------------
@@ -179,11 +185,11 @@ def record_of(aws: MotoAws, run_id: str) -> dict[str, Any]:
     item = aws.client("dynamodb").get_item(
         TableName=aws.resources.runs_table, Key={"run_id": {"S": run_id}}, ConsistentRead=True
     )["Item"]
-    return shard_runs.Run.from_item(item).record
+    return {k: from_attr(v) for k, v in item.items()}
 
 
 def get_run(run_id: str) -> dict[str, Any]:
-    run: dict[str, Any] = body_of(call(api_event("GET", f"/runs/{run_id}")))
+    run: dict[str, Any] = body_of(call(api_request("GET", f"/runs/{run_id}")))
     return run
 
 
@@ -270,7 +276,7 @@ def test_a_large_api_request_is_accepted_with_202_and_read_back_when_complete(
 ) -> None:
     urls = [target.url(f"/ok?api={i}") for i in range(SETTINGS.shard_threshold_api + 100)]
     response = call(
-        api_event(
+        api_request(
             "POST",
             "/fanout",
             body={"urls": urls, "options": {"concurrency": 100, "per_host_concurrency": 100}},
@@ -286,7 +292,7 @@ def test_a_large_api_request_is_accepted_with_202_and_read_back_when_complete(
     assert running["status"] == "running"
     assert running["results"] is None
     assert running["progress"]["shards_total"] == 2
-    listed = body_of(call(api_event("GET", "/runs", query={"limit": "5"})))["runs"]
+    listed = body_of(call(api_request("GET", "/runs", query={"limit": "5"})))["runs"]
     mine = next(r for r in listed if r["run_id"] == accepted["run_id"])
     assert mine["progress"]["shards_done"] == 0
     assert "done_shards" not in mine
@@ -302,7 +308,7 @@ def test_a_large_api_request_is_accepted_with_202_and_read_back_when_complete(
 
 
 def test_below_the_threshold_the_api_still_answers_inline(deployed: Deployment, target: DemoTarget) -> None:
-    document = body_of(call(api_event("POST", "/fanout", body={"urls": [target.url("/ok")]})))
+    document = body_of(call(api_request("POST", "/fanout", body={"urls": [target.url("/ok")]})))
     assert document["results"][0]["outcome"] == "ok"
     assert "mode" not in document
 
@@ -357,16 +363,16 @@ def test_a_shard_that_fails_after_storing_its_results_is_not_fetched_again(
 ) -> None:
     deployed.configure(shard_size=10)
     answer = call(sharded_request(fresh_target, 10, uuid.uuid4().hex[:8]))
-    real_count = shard_runs.count
+    real_count = RunsTable.count_shard
     calls = []
 
-    async def count_fails_once(*args: Any, **kwargs: Any) -> Any:
+    async def count_fails_once(self: RunsTable, *args: Any, **kwargs: Any) -> Any:
         calls.append(1)
         if len(calls) == 1:
-            raise shard_runs.StoreError("the table went away", error_type="ServiceUnavailable")
-        return await real_count(*args, **kwargs)
+            raise StoreError("the table went away", error_type="ServiceUnavailable")
+        return await real_count(self, *args, **kwargs)
 
-    monkeypatch.setattr(shard_runs, "count", count_fails_once)
+    monkeypatch.setattr(RunsTable, "count_shard", count_fails_once)
     log = queue.drain()
     assert [(d.receive_count, d.failed) for d in log] == [(1, True), (2, False)]
     assert fresh_target.stats()["requests"] == 10, "the redelivery used the stored results"
@@ -510,7 +516,7 @@ def test_without_carry_over_the_leftovers_are_listed_and_nothing_is_queued(
 def test_sharding_off_refuses_what_needs_it(deployed: Deployment, target: DemoTarget) -> None:
     deployed.configure(shard_queue_url="")
     problem_of(
-        call(api_event("POST", "/fanout", body={"urls": [target.url("/ok")], "mode": "sharded"})),
+        call(api_request("POST", "/fanout", body={"urls": [target.url("/ok")], "mode": "sharded"})),
         501,
         "sharding-off",
     )
@@ -520,7 +526,7 @@ def test_sharding_off_refuses_what_needs_it(deployed: Deployment, target: DemoTa
     many = [target.url(f"/ok?off={i}") for i in range(SETTINGS.shard_threshold_api + 1)]
     document = body_of(
         call(
-            api_event(
+            api_request(
                 "POST",
                 "/fanout",
                 body={"urls": many, "options": {"concurrency": 100, "per_host_concurrency": 100}},
@@ -535,7 +541,7 @@ def test_an_entry_too_large_for_a_shard_message_is_refused_before_anything_runs(
 ) -> None:
     huge = {"url": target.url("/echo"), "method": "POST", "json": {"blob": "x" * 300_000}}
     problem = problem_of(
-        call(api_event("POST", "/fanout", body={"urls": [target.url("/ok"), huge], "mode": "sharded"})),
+        call(api_request("POST", "/fanout", body={"urls": [target.url("/ok"), huge], "mode": "sharded"})),
         422,
         "validation-error",
     )
@@ -548,7 +554,7 @@ def test_a_run_whose_shards_cannot_be_sent_is_marked_failed(
 ) -> None:
     deployed.configure(shard_queue_url=aws.resources.shard_queue_url + "-missing")
     problem = problem_of(
-        call(api_event("POST", "/fanout", body={"urls": [target.url("/ok")], "mode": "sharded"})),
+        call(api_request("POST", "/fanout", body={"urls": [target.url("/ok")], "mode": "sharded"})),
         503,
         "shards-not-started",
     )

@@ -16,9 +16,11 @@ from aws_xray_sdk.core import xray_recorder
 from aws_xray_sdk.core.context import Context
 
 from devtools.demo_target import DemoTarget
-from fanout.contract import parse_request
-from fanout.service import RunContext, run_fanout
-from fanout.tracing import RunTrace
+from fanout.config import get_settings
+from fanout.core.requests import parse_request
+from fanout.observability.tracing import RunTrace
+from fanout.runs.fanout import run_fanout
+from tests.support import run_context
 
 
 class KeepingEmitter:
@@ -65,9 +67,10 @@ def test_each_url_gets_its_own_closed_child_subsegment_of_the_run(
     assert run_sub is not None
 
     async def run() -> dict[str, Any]:
-        loop = asyncio.get_running_loop()
-        ctx = RunContext(source="direct", deadline=loop.time() + 1.0, budget_s=1.0)
-        return await run_fanout(request, ctx, trace=RunTrace(run_sub))
+        document = await run_fanout(
+            request, run_context(1.0), settings=get_settings(), trace=RunTrace(run_sub)
+        )
+        return document.to_json()
 
     document = asyncio.run(run())
     xray_recorder.end_subsegment()

@@ -1,0 +1,99 @@
+"""DynamoDB items of the runs table, by hand (no ``Decimal`` round trips), and list cursors.
+
+A record is its JSON fields as attributes, plus ``kind`` (the GSI's partition, always
+``"run"``), ``expires_at`` (the table's TTL, epoch seconds) and, for a sharded run,
+``done_shards`` (a string set: the shards counted, never shown).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from fanout.core.records import RunRecord
+
+RUN_KIND = "run"
+TTL_ATTRIBUTE = "expires_at"
+DONE_SHARDS = "done_shards"
+Item = dict[str, Any]
+"""A DynamoDB item in the low-level API's attribute-value form."""
+
+
+def to_attr(value: Any) -> dict[str, Any]:
+    if value is None:
+        return {"NULL": True}
+    if isinstance(value, bool):
+        return {"BOOL": value}
+    if isinstance(value, int | float):
+        return {"N": repr(value)}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, dict):
+        return {"M": {str(k): to_attr(v) for k, v in value.items()}}
+    if isinstance(value, list | tuple):
+        return {"L": [to_attr(v) for v in value]}
+    raise TypeError(f"cannot store a {type(value).__name__}")
+
+
+def from_attr(attr: Mapping[str, Any]) -> Any:
+    (kind, value), *_ = attr.items()
+    if kind == "N":
+        number = str(value)
+        return int(number) if number.lstrip("-").isdigit() else float(number)
+    if kind == "M":
+        return {k: from_attr(v) for k, v in value.items()}
+    if kind == "L":
+        return [from_attr(v) for v in value]
+    if kind == "NULL":
+        return None
+    if kind == "SS":
+        return sorted(value)
+    return value  # S, BOOL
+
+
+def record_item(record: RunRecord, *, expires_at: int) -> Item:
+    """The item that stores ``record`` (its TTL at ``expires_at``)."""
+    item = {k: to_attr(v) for k, v in record.to_json().items()}
+    item |= {"kind": {"S": RUN_KIND}, TTL_ATTRIBUTE: {"N": str(expires_at)}}
+    if record.done_shards:
+        item[DONE_SHARDS] = {"SS": sorted(record.done_shards)}
+    return item
+
+
+def item_record(item: Mapping[str, Any]) -> RunRecord:
+    fields = {k: from_attr(v) for k, v in item.items() if k not in ("kind", DONE_SHARDS)}
+    done = frozenset(item.get(DONE_SHARDS, {}).get("SS", ()))
+    return RunRecord.from_json(fields, done_shards=done)
+
+
+def expired(item: Mapping[str, Any], now: float) -> bool:
+    """DynamoDB deletes expired items lazily (within days): hide them meanwhile."""
+    expires = from_attr(item.get(TTL_ATTRIBUTE, {"NULL": True}))
+    return isinstance(expires, int | float) and expires < now
+
+
+def encode_cursor(last_key: Mapping[str, Any]) -> str:
+    plain = {"run_id": last_key["run_id"]["S"], "started_at": last_key["started_at"]["S"]}
+    return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode().rstrip("=")
+
+
+def decode_cursor(cursor: str) -> Item | None:
+    """The ``ExclusiveStartKey`` a cursor stands for, or None if it is not one of ours."""
+    try:
+        plain = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
+    except (ValueError, binascii.Error):
+        return None
+    if not (
+        isinstance(plain, dict)
+        and set(plain) == {"run_id", "started_at"}
+        and all(isinstance(v, str) and v for v in plain.values())
+    ):
+        return None
+    return {
+        "run_id": {"S": plain["run_id"]},
+        "started_at": {"S": plain["started_at"]},
+        "kind": {"S": RUN_KIND},
+    }

@@ -1,0 +1,242 @@
+"""The request every way in accepts, validated with pydantic: strict types, unknown fields
+refused, every option bounded by its server-side maximum.
+
+Defaults and maxima are deployment settings (``fanout.config``), read when a request is
+validated, never when this module is imported. A value over its maximum is the same error
+pydantic gives for ``le`` (``less_than_equal``, naming the limit).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    ValidationError,
+    field_validator,
+)
+from pydantic_core import PydanticCustomError
+
+from fanout.config import get_settings
+from fanout.errors import MAX_LISTED_PROBLEMS, RequestInvalid
+
+IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
+Method = Literal["GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS"]
+
+
+class _Strict(BaseModel):
+    # No populate_by_name: a field with an alias (``json``) is known by that name only.
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+UrlText = Annotated[str, Field(min_length=1, max_length=8_192)]
+
+
+class UrlEntry(_Strict):
+    """One URL to fetch; a bare string in ``urls`` means ``{"url": that}``."""
+
+    url: UrlText
+    method: Method = "GET"
+    headers: Annotated[dict[str, str], Field(max_length=100)] = Field(default_factory=dict)
+    json_body: Any = Field(default=None, alias="json")
+    retry: bool | None = Field(
+        default=None,
+        description="Allow retries of a non-idempotent method (POST, PATCH).",
+    )
+
+    @field_validator("method", mode="before")
+    @classmethod
+    def _upper(cls, value: object) -> object:
+        return value.upper() if isinstance(value, str) else value
+
+    @property
+    def may_retry(self) -> bool:
+        return self.retry if self.retry is not None else self.method in IDEMPOTENT_METHODS
+
+
+def _at_most(value: float, limit: float) -> None:
+    if value > limit:
+        raise PydanticCustomError(
+            "less_than_equal", "Input should be less than or equal to {le}", {"le": limit}
+        )
+
+
+def _default(name: str) -> Any:
+    return lambda: getattr(get_settings(), name)
+
+
+_MAXIMA = {
+    "concurrency": "max_concurrency",
+    "per_host_concurrency": "max_per_host_concurrency",
+    "request_timeout_s": "max_request_timeout_s",
+    "retries": "max_retries",
+    "max_redirects": "max_max_redirects",
+    "max_body_bytes": "max_max_body_bytes",
+}
+
+
+class Options(_Strict):
+    """Run options; each has a default and a server-side maximum (``config``)."""
+
+    concurrency: Annotated[int, Field(ge=1)] = Field(default_factory=_default("default_concurrency"))
+    per_host_concurrency: Annotated[int, Field(ge=1)] = Field(
+        default_factory=_default("default_per_host_concurrency")
+    )
+    request_timeout_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] = Field(
+        default_factory=_default("default_request_timeout_s")
+    )
+    retries: Annotated[int, Field(ge=0)] = Field(default_factory=_default("default_retries"))
+    on_error: Literal["continue", "cancel"] = "continue"
+    follow_redirects: bool = True
+    max_redirects: Annotated[int, Field(ge=0)] = Field(default_factory=_default("default_max_redirects"))
+    max_body_bytes: Annotated[int, Field(ge=0)] = Field(default_factory=_default("default_max_body_bytes"))
+
+    @field_validator(*_MAXIMA)
+    @classmethod
+    def _within_the_maximum(cls, value: float, info: Any) -> float:
+        _at_most(value, getattr(get_settings(), _MAXIMA[info.field_name]))
+        return value
+
+
+def _url_item_kind(value: object) -> str | None:
+    if isinstance(value, str):
+        return "url"
+    if isinstance(value, dict | UrlEntry):
+        return "entry"
+    return None
+
+
+_UNION_TAGS = frozenset({"url", "entry"})
+UrlItem = Annotated[
+    Annotated[UrlText, Tag("url")] | Annotated[UrlEntry, Tag("entry")],
+    Discriminator(
+        _url_item_kind,
+        custom_error_type="url_item_type",
+        custom_error_message="each entry must be a URL string or an object with a 'url'",
+    ),
+]
+
+
+Mode = Literal["auto", "inline", "sharded"]
+"""How a run is executed (docs/sharding.md): ``auto`` shards a run above the threshold of
+its way in, ``inline`` never shards, ``sharded`` always does."""
+
+
+def _check_count(value: object) -> object:
+    """Too many URLs is refused before any of them is validated."""
+    limit = get_settings().max_urls
+    if isinstance(value, list) and len(value) > limit:
+        raise PydanticCustomError(
+            "too_long",
+            "List should have at most {max_length} items after validation, not {actual_length}",
+            {"field_type": "List", "max_length": limit, "actual_length": len(value)},
+        )
+    return value
+
+
+class FanoutRequest(_Strict):
+    """The request body of every way in (direct invoke, API, schedule)."""
+
+    urls: Annotated[list[UrlItem], Field(min_length=1)]
+    options: Options = Field(default_factory=Options)
+    mode: Mode = "auto"
+    carry_over: bool = Field(
+        default=False,
+        description="An inline run cut by its deadline finishes its leftovers as a sharded continuation.",
+    )
+
+    @field_validator("urls", mode="before")
+    @classmethod
+    def _not_too_many(cls, value: object) -> object:
+        return _check_count(value)
+
+    def entries(self) -> list[UrlEntry]:
+        return [UrlEntry(url=u) if isinstance(u, str) else u for u in self.urls]
+
+
+S3_URI_PATTERN = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[^\s]+$"
+S3Uri = Annotated[str, Field(pattern=S3_URI_PATTERN, max_length=1_100)]
+
+
+class TargetsRequest(_Strict):
+    """A scheduled (or direct) request whose URL list is an object in S3.
+
+    ``targets`` names ``s3://bucket/key``: a JSON list of entries (as ``urls``), or one URL
+    per line. It is read when the run starts (docs/persistence.md).
+    """
+
+    targets: S3Uri
+    options: Options = Field(default_factory=Options)
+    mode: Mode = "auto"
+    carry_over: bool = False
+
+    def with_entries(self, entries: list[Any]) -> FanoutRequest:
+        """The request to run: the listed entries with this request's options (validated)."""
+        return FanoutRequest.model_validate(
+            {"urls": entries, "options": self.options, "mode": self.mode, "carry_over": self.carry_over}
+        )
+
+
+InvokeRequest = FanoutRequest | TargetsRequest
+
+
+def parse_request(payload: object) -> FanoutRequest:
+    """Validate a request body; the first problems are listed in ``RequestInvalid.errors``."""
+    if not isinstance(payload, dict):
+        raise RequestInvalid(
+            "the request must be a JSON object with a 'urls' list",
+            [{"loc": "", "msg": f"expected an object, got {type(payload).__name__}", "type": "object_type"}],
+        )
+    try:
+        return FanoutRequest.model_validate(payload)
+    except ValidationError as exc:
+        raise invalid(exc) from None
+
+
+def parse_invoke_request(payload: object) -> InvokeRequest:
+    """Validate a scheduled or direct request: ``urls`` or ``targets``, exactly one.
+
+    The API takes ``urls`` only (``parse_request``): its callers cannot name S3 objects.
+    """
+    if isinstance(payload, dict) and "targets" in payload:
+        if "urls" in payload:
+            raise RequestInvalid(
+                "give either 'urls' or 'targets', not both",
+                [{"loc": "targets", "msg": "'urls' and 'targets' exclude each other", "type": "exclusive"}],
+            )
+        try:
+            return TargetsRequest.model_validate(payload)
+        except ValidationError as exc:
+            raise invalid(exc) from None
+    return parse_request(payload)
+
+
+def problems_of(exc: ValidationError, *, root: str | None = None) -> tuple[list[dict[str, Any]], int]:
+    """The first problems of ``exc`` as ``{"loc", "msg", "type"}`` and how many there are.
+
+    ``root`` renames the first part of each location (``urls.3`` -> ``targets.3``).
+    """
+    total = exc.error_count()
+    first = exc.errors(include_url=False, include_input=False)[:MAX_LISTED_PROBLEMS]
+    listed = []
+    for e in first:
+        loc = tuple(e["loc"])
+        if root is not None and loc[:1] == ("urls",):
+            loc = (root, *loc[1:])
+        listed.append({"loc": format_loc(loc), "msg": e["msg"], "type": e["type"]})
+    return listed, total
+
+
+def invalid(exc: ValidationError) -> RequestInvalid:
+    errors, total = problems_of(exc)
+    return RequestInvalid(f"{total} problem(s) in the request", errors, total=total)
+
+
+def format_loc(parts: tuple[int | str, ...]) -> str:
+    """``urls.3.method``: the path to the bad value, without pydantic's union tags."""
+    kept = [p for i, p in enumerate(parts) if not (p in _UNION_TAGS and i and isinstance(parts[i - 1], int))]
+    return ".".join(str(p) for p in kept)

@@ -1,0 +1,56 @@
+"""Target lists: ``"targets": "s3://bucket/key"`` instead of inline ``urls``, the parsing.
+
+The object holds either a JSON list of entries (exactly what ``urls`` accepts: URL strings or
+``{"url": ..., "method": ..., ...}`` objects) or plain text with one URL per line (blank lines
+and lines starting with ``#`` are skipped). Every way it can fail is ``TargetsUnreadable``
+naming the URI: the run does not start. Reading the object is ``fanout.runs.targets``'s.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from pydantic import ValidationError
+
+from fanout.core.requests import FanoutRequest, TargetsRequest, problems_of
+from fanout.errors import TargetsUnreadable
+
+
+def split_s3_uri(uri: str) -> tuple[str, str]:
+    """``s3://bucket/some/key`` -> ``("bucket", "some/key")`` (the contract checked the shape)."""
+    bucket, _, key = uri.removeprefix("s3://").partition("/")
+    return bucket, key
+
+
+def parse_target_list(uri: str, body: bytes, *, max_urls: int) -> list[Any]:
+    """The entries listed in ``body``: a JSON list, or one URL per line."""
+    try:
+        text = body.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise TargetsUnreadable(uri, "the list is not UTF-8 text") from None
+    if text.lstrip().startswith("["):
+        try:
+            entries = json.loads(text)
+        except (ValueError, RecursionError):
+            raise TargetsUnreadable(uri, "the list starts like JSON but is not valid JSON") from None
+        if not isinstance(entries, list):  # pragma: no cover - "[" guarantees a list
+            raise TargetsUnreadable(uri, "a JSON target list must be a list")
+    else:
+        entries = [line.strip() for line in text.splitlines()]
+        entries = [line for line in entries if line and not line.startswith("#")]
+    if not entries:
+        raise TargetsUnreadable(uri, "the list is empty")
+    if len(entries) > max_urls:
+        raise TargetsUnreadable(uri, f"the list has {len(entries)} entries; at most {max_urls} are allowed")
+    return entries
+
+
+def request_for(request: TargetsRequest, entries: list[Any]) -> FanoutRequest:
+    """The request to run: the listed entries with the request's own options."""
+    try:
+        return request.with_entries(entries)
+    except ValidationError as exc:
+        errors, total = problems_of(exc, root="targets")
+        detail = f"{total} invalid entr(ies) in the list"
+        raise TargetsUnreadable(request.targets, detail, errors, total=total) from None

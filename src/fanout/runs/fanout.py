@@ -1,0 +1,141 @@
+"""One fan-out: a validated request in, its document out (one result per entry, in order).
+
+This is where the engine (generic, deadline-bounded) meets the fetcher (httpx). The client is
+made here, inside the running event loop, and closed before returning, so nothing of a run
+outlives it. The fan-out ends at the deadline's ``fetch_by``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import partial
+from typing import Any
+
+import httpx
+
+from fanout.config import Settings
+from fanout.core.budget import RunDeadline
+from fanout.core.documents import RunDocument, Source
+from fanout.core.engine import Job, JobReport, JobState, run_under_deadline
+from fanout.core.ids import new_run_id, utc_now_iso
+from fanout.core.requests import FanoutRequest, UrlEntry
+from fanout.core.results import ErrorInfo, Outcome, Summary, UrlResult
+from fanout.core.urls import host_key
+from fanout.fetch.client import build_client
+from fanout.fetch.egress.policy import policy_for
+from fanout.fetch.fetcher import Fetcher, FetchPolicy, FetchProgress, FetchResult
+from fanout.observability.tracing import RunTrace
+
+ClientFactory = Callable[..., httpx.AsyncClient]
+
+
+@dataclass(frozen=True, slots=True)
+class RunContext:
+    """Everything about a run that does not come from the request body."""
+
+    source: Source
+    deadline: RunDeadline
+    run_id: str = field(default_factory=new_run_id)
+    started_at: str = field(default_factory=utc_now_iso)
+
+
+def _is_failure(report: JobReport[FetchResult]) -> bool:
+    return report.state is JobState.RAISED or (
+        report.value is not None and report.value.outcome is not Outcome.OK
+    )
+
+
+def _to_result(entry: UrlEntry, report: JobReport[FetchResult], progress: FetchProgress) -> UrlResult:
+    elapsed = report.elapsed_s
+    elapsed_ms = None if elapsed is None else elapsed * 1000
+    if report.state is JobState.DONE and report.value is not None:
+        v = report.value
+        return UrlResult(entry.url, v.outcome, v.status_code, progress.attempts, elapsed_ms, v.bytes, v.error)
+    if report.state is JobState.RAISED and report.error is not None:
+        error = ErrorInfo(type(report.error).__name__, str(report.error) or "unexpected error")
+        return UrlResult(entry.url, Outcome.FAILED, None, progress.attempts, elapsed_ms, None, error)
+    if report.state is JobState.CANCELLED:
+        return UrlResult(entry.url, Outcome.CANCELLED, None, progress.attempts, elapsed_ms)
+    return UrlResult(entry.url, Outcome.NOT_STARTED)
+
+
+def fetch_policy(request: FanoutRequest, settings: Settings) -> FetchPolicy:
+    options = request.options
+    return FetchPolicy(
+        request_timeout_s=options.request_timeout_s,
+        retries=options.retries,
+        follow_redirects=options.follow_redirects,
+        max_redirects=options.max_redirects,
+        max_body_bytes=options.max_body_bytes,
+        backoff_base_s=settings.retry_backoff_base_s,
+        backoff_cap_s=settings.retry_backoff_cap_s,
+        min_attempt_s=settings.retry_min_attempt_s,
+    )
+
+
+def _job(
+    fetcher: Fetcher, entry: UrlEntry, progress: FetchProgress, by: float, trace: RunTrace | None
+) -> Job[Any]:
+    fetch = partial(fetcher.fetch, entry, deadline=by, progress=progress)
+    if trace is None:
+        return Job(run=fetch, key=host_key(entry.url))
+
+    async def traced() -> FetchResult:
+        async with trace.url(entry.url, entry.method) as on_result:
+            result = await fetch()
+            on_result(result.outcome.value, result.status_code)
+            return result
+
+    return Job(run=traced, key=host_key(entry.url))
+
+
+async def run_fanout(
+    request: FanoutRequest,
+    ctx: RunContext,
+    *,
+    settings: Settings,
+    client_factory: ClientFactory = build_client,
+    trace: RunTrace | None = None,
+) -> RunDocument:
+    """Fetch every entry of ``request`` before ``ctx.deadline.fetch_by``; one result per entry.
+
+    ``trace`` (when tracing is on) gets one child subsegment per URL.
+    """
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    options, entries = request.options, request.entries()
+    progress = [FetchProgress() for _ in entries]
+    by = ctx.deadline.fetch_by
+    async with client_factory(
+        transport=settings.http_transport,
+        concurrency=options.concurrency,
+        per_host_concurrency=options.per_host_concurrency,
+        follow_redirects=False,
+        max_redirects=options.max_redirects,
+        max_header_bytes=settings.max_header_bytes,
+        user_agent=settings.user_agent,
+        egress=policy_for(settings),
+        dns_budget_s=options.request_timeout_s,
+    ) as client:
+        fetcher = Fetcher(client, fetch_policy(request, settings))
+        run = await run_under_deadline(
+            [_job(fetcher, e, p, by, trace) for e, p in zip(entries, progress, strict=True)],
+            deadline=by,
+            concurrency=options.concurrency,
+            per_key_concurrency=options.per_host_concurrency,
+            stop_when=_is_failure if options.on_error == "cancel" else None,
+        )
+    results = tuple(_to_result(e, r, p) for e, r, p in zip(entries, run.jobs, progress, strict=True))
+    return RunDocument(
+        run_id=ctx.run_id,
+        source=ctx.source,
+        started_at=ctx.started_at,
+        budget_ms=ctx.deadline.fetch_budget_s * 1000,
+        elapsed_ms=(loop.time() - started) * 1000,
+        deadline_reached=run.deadline_reached,
+        stopped_on_error=run.stopped,
+        summary=Summary.of_results(results),
+        results=results,
+    )

@@ -1,0 +1,120 @@
+"""A run, in this order (docs/persistence.md):
+
+1. the store clients are made (only for stores that are on) and a ``targets`` list is read;
+2. a run too large for one invocation is launched as a sharded run instead (answered at once);
+3. the fan-out, until the deadline's ``fetch_by``;
+4. the report (S3) and the record (DynamoDB), concurrently, until ``persist_by``; or, for an
+   inline run cut by its deadline with ``carry_over``, its leftovers are carried over;
+5. the answer, fitted to the response limit (a pointer to the report when too large).
+
+What follows (the idempotency record) has its reserve at the end of the budget, before
+``work_by``: ``after_s``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+from fanout.config import Settings
+from fanout.core.budget import RunDeadline
+from fanout.core.documents import Leftovers, RunDocument, RunStatus, Source, StoreStatus
+from fanout.core.ids import new_run_id, utc_now_iso
+from fanout.core.requests import FanoutRequest, InvokeRequest, TargetsRequest
+from fanout.observability.tracing import RunTrace
+from fanout.runs.answers import fit_with_pointer
+from fanout.runs.fanout import RunContext, run_fanout
+from fanout.runs.invocation import Invocation
+from fanout.runs.persist import persist
+from fanout.runs.shards.carry import carry_over
+from fanout.runs.shards.launch import check_request, header_for, launch, plan
+from fanout.runs.shards.outcome import leftover_indexes
+from fanout.runs.shards.plan import RunHeader
+from fanout.runs.stores import RunStores, StoreConfig
+from fanout.runs.targets import read_targets
+
+
+@dataclass(frozen=True, slots=True)
+class Ran:
+    """A run's whole ``document`` (for the logs and metrics; None for a sharded launch) and its
+    ``answer`` (the document fitted to the response limit, or the launch's answer)."""
+
+    document: RunDocument | None
+    answer: RunDocument
+
+
+async def run(
+    request: InvokeRequest,
+    source: Source,
+    invocation: Invocation,
+    *,
+    cap_s: float | None,
+    after_s: float,
+    trace: RunTrace,
+) -> Ran:
+    settings, clock = invocation.settings, invocation.clock
+    config = StoreConfig.from_settings(settings)
+    persist_s = settings.persist_budget_s if config.any_on else 0.0
+    run_id, started_at = new_run_id(), utc_now_iso()
+    check_request(request.mode, request.carry_over, config)
+    async with RunStores(config) as stores:
+        targets = request.targets if isinstance(request, TargetsRequest) else None
+        if isinstance(request, TargetsRequest):
+            # The list's length is unknown yet: the margin of the longest one bounds the read.
+            longest = clock.deadline(
+                settings.max_urls, settings, cap_s=cap_s, persist_s=persist_s, after_s=after_s
+            )
+            request = await read_targets(stores, request, settings, before=longest.fetch_by)
+        n = len(request.urls)
+        deadline = clock.deadline(
+            n,
+            settings,
+            in_flight=min(n, request.options.concurrency),
+            cap_s=cap_s,
+            persist_s=persist_s,
+            after_s=after_s,
+        )
+        header = header_for(request, source, run_id, started_at)
+        mode = plan(
+            request, header, settings, sharding_on=config.sharding_on, loc="targets" if targets else "urls"
+        )
+        if mode == "sharded":  # docs/sharding.md: answered at once, runs on SQS
+            answer = await launch(
+                request, header, stores, settings, targets=targets, before=deadline.persist_by
+            )
+            return Ran(None, answer)
+        await stores.open(before=deadline.fetch_by)
+        ctx = RunContext(source=source, deadline=deadline, run_id=run_id, started_at=started_at)
+        document = replace(await run_fanout(request, ctx, settings=settings, trace=trace), targets=targets)
+        document = await _keep(document, request, header, stores, settings, deadline)
+        report = document.persisted.report if document.persisted else None
+        stored_key = report.key if report and report.status is StoreStatus.STORED else None
+        answer = await fit_with_pointer(
+            document, stores, settings, report_key=stored_key, before=deadline.work_by
+        )
+        return Ran(document, answer)
+
+
+async def _keep(
+    document: RunDocument,
+    request: FanoutRequest,
+    header: RunHeader,
+    stores: RunStores,
+    settings: Settings,
+    deadline: RunDeadline,
+) -> RunDocument:
+    """Persist the run, or carry its leftovers over; the document with what became of them."""
+    leftovers = leftover_indexes(document, request.entries())
+    if request.carry_over and leftovers:
+        carried = await carry_over(
+            document, request, header, leftovers, stores, settings, before=deadline.persist_by
+        )
+        running = carried.continuation.status == RunStatus.RUNNING.value
+        return replace(
+            document,
+            leftovers=Leftovers(tuple(leftovers), carried_over=running),
+            continuation=carried.continuation,
+            persisted=carried.persisted,
+        )
+    persisted = await persist(document, stores, finished_at=utc_now_iso(), before=deadline.persist_by)
+    kept = Leftovers(tuple(leftovers), carried_over=False) if leftovers else None
+    return replace(document, leftovers=kept, persisted=persisted)

@@ -1,0 +1,96 @@
+"""What the front doors ask of the service: run a request (once per idempotency key), read
+runs back. The front doors turn events into these calls; nothing here sees an event."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from fanout.core.documents import RunDocument, Source
+from fanout.core.ids import is_run_id
+from fanout.core.records import RunView
+from fanout.core.requests import FanoutRequest, InvokeRequest
+from fanout.errors import RequestInvalid, RunNotFound
+from fanout.observability.tracing import run_trace
+from fanout.runs import inline, keyed
+from fanout.runs.invocation import Invocation
+from fanout.runs.report import count, report_run
+
+if TYPE_CHECKING:
+    from fanout.runs.readback import RunListing
+
+
+def run_request(
+    request: InvokeRequest,
+    source: Source,
+    invocation: Invocation,
+    *,
+    cap_s: float | None = None,
+    after_s: float = 0.0,
+) -> RunDocument:
+    """Run one validated request to completion within the invocation's deadline; its answer.
+
+    ``after_s`` is kept at the end of the budget for what follows the run (the idempotency
+    record). Raises the domain's errors (an unusable target list, sharding off, ...).
+    """
+    n_urls = len(request.urls) if isinstance(request, FanoutRequest) else 0
+    with run_trace("## fanout run", n_urls=n_urls, source=source) as trace:
+        ran = invocation.run(
+            inline.run(request, source, invocation, cap_s=cap_s, after_s=after_s, trace=trace), "run"
+        )
+    if ran.document is not None:  # a sharded run's launch reports itself
+        report_run(ran.document, slack_ms=invocation.clock.slack_ms())
+    return ran.answer
+
+
+def run(
+    request: InvokeRequest,
+    source: Source,
+    invocation: Invocation,
+    *,
+    key: str | None,
+    payload: Any,
+    cap_s: float | None = None,
+) -> RunDocument:
+    """``run_request``, once per idempotency ``key`` when the idempotency table is configured."""
+    settings = invocation.settings
+    if not key or not settings.idempotency_table_name:
+        return run_request(request, source, invocation, cap_s=cap_s)
+    n_urls = len(request.urls) if isinstance(request, FanoutRequest) else settings.max_urls
+    return keyed.run_once(
+        key,
+        payload,
+        lambda after_s: run_request(request, source, invocation, cap_s=cap_s, after_s=after_s),
+        invocation,
+        n_urls=n_urls,
+        cap_s=cap_s,
+    )
+
+
+def read_run(run_id: str, invocation: Invocation, *, cap_s: float | None = None) -> RunView:
+    from fanout.runs import readback  # reading runs back: only for GET /runs
+
+    count("run_reads")
+    if not is_run_id(run_id):
+        raise RunNotFound(run_id)
+    settings = invocation.settings
+    readback.stores_config(settings)
+    before = invocation.clock.deadline(0, settings, cap_s=cap_s).work_by
+    return invocation.run(readback.get_run(run_id, settings, before=before), "run read")
+
+
+def list_runs(
+    limit: int | None, cursor: str | None, invocation: Invocation, *, cap_s: float | None = None
+) -> RunListing:
+    from fanout.runs import readback
+
+    count("run_listings")
+    settings = invocation.settings
+    limit = settings.default_runs_limit if limit is None else limit
+    if limit > settings.max_runs_limit:
+        msg = f"Input should be less than or equal to {settings.max_runs_limit}"
+        raise RequestInvalid(
+            "1 problem(s) in the request", [{"loc": "limit", "msg": msg, "type": "less_than_equal"}]
+        )
+    readback.stores_config(settings)
+    before = invocation.clock.deadline(0, settings, cap_s=cap_s).work_by
+    return invocation.run(readback.list_runs(limit, cursor, settings, before=before), "run listing")

@@ -1,0 +1,119 @@
+"""One shard (one SQS message) of a sharded run, start to finish, under its own deadline.
+
+a. Read the run's record (consistent read): no record is a poison shard (it fails until the
+   queue moves it to the DLQ); a run no longer ``running`` is skipped; a shard already
+   counted (its id in ``done_shards``) is a duplicate: step c onwards.
+b. Fetch its URLs, unless an earlier delivery left its outcome in S3, and store the outcome
+   (final results and leftovers) with a conditional write: the first delivery's outcome is
+   the shard's, whatever duplicates find.
+c. Count that outcome into the record (``RunsTable.count_shard``: once per shard id).
+d. Send its continuation (leftovers, next generation, a deterministic id): after counting,
+   so ``shards_total`` always covers the shards that exist.
+e. When every shard is counted: complete the run (``complete``).
+
+A failure at any step fails the message; its redelivery resumes from the first step not
+done (b is skipped when the outcome is in S3, c when counted; d and e are idempotent).
+"""
+
+from __future__ import annotations
+
+import time
+
+from fanout.aws.reports import Reports, shard_key
+from fanout.config import Settings
+from fanout.core.budget import InvocationClock
+from fanout.core.documents import RunStatus
+from fanout.core.records import RunRecord
+from fanout.errors import MergeError, ShardInvalid
+from fanout.observability.tracing import RunTrace, run_trace
+from fanout.runs import report
+from fanout.runs.fanout import RunContext, run_fanout
+from fanout.runs.invocation import Invocation
+from fanout.runs.shards.complete import complete
+from fanout.runs.shards.outcome import ShardOutcome, ShardReport, continuation, shard_outcome
+from fanout.runs.shards.plan import RunHeader, ShardMessage, parse_message
+from fanout.runs.stores import RunStores, StoreConfig
+
+
+def process_shard(body: str, invocation: Invocation, clock: InvocationClock) -> str:
+    """One shard message, in the invocation's loop, under ``clock``; raises to be delivered again."""
+    settings = invocation.settings
+    message = parse_message(body)
+    config = StoreConfig.from_settings(settings)
+    if not config.sharding_on:
+        raise ShardInvalid("a shard arrived, but this deployment has sharding off")
+    with run_trace("## fanout shard", n_urls=len(message.entries), source=message.header.source) as trace:
+        done = invocation.run(_process(message, clock, config, settings, trace), "shard")
+    report.report_shard(message, done, slack_ms=clock.slack_ms(time.monotonic()))
+    return done.status
+
+
+async def _stored_outcome(reports: Reports, key: str, before: float) -> ShardOutcome:
+    found = await reports.find(key, before)
+    if found is None:
+        raise MergeError(f"{key} is missing")
+    return ShardOutcome.from_json(found)
+
+
+async def _process(
+    message: ShardMessage, clock: InvocationClock, config: StoreConfig, settings: Settings, trace: RunTrace
+) -> ShardReport:
+    h = message.header
+    request = message.request()
+    deadline = clock.deadline(len(message.entries), settings, persist_s=settings.shard_finish_budget_s)
+    key = shard_key(h.run_id, h.started_at, message.shard)
+    async with RunStores(config) as stores:
+        assert stores.runs is not None
+        assert stores.reports is not None
+        await stores.open(before=deadline.fetch_by)
+        run = await stores.runs.get(h.run_id, deadline.work_by, consistent=True)
+        if run is None:
+            raise ShardInvalid(f"run {h.run_id} has no record (never started, or expired)")
+        if run.status is not RunStatus.RUNNING:
+            return ShardReport("skipped")
+        if message.shard in run.done_shards:  # counted already: only what follows counting is left
+            outcome = await _stored_outcome(stores.reports, key, deadline.work_by)
+            await _follow_up(stores, h, outcome, run, deadline.work_by)
+            return ShardReport("duplicate", outcome)
+        status, document = "recovered", None
+        found = await stores.reports.find(key, deadline.fetch_by)
+        if found is None:
+            ctx = RunContext(source=h.source, deadline=deadline, run_id=h.run_id, started_at=h.started_at)
+            document = await run_fanout(request, ctx, settings=settings, trace=trace)
+            outcome = shard_outcome(
+                message, request.entries(), document, max_generations=settings.shard_max_generations
+            )
+            status = "processed"
+            if not await stores.reports.put_once(key, outcome.to_json(), deadline.work_by):
+                outcome, status = await _stored_outcome(stores.reports, key, deadline.work_by), "recovered"
+        else:
+            outcome = ShardOutcome.from_json(found)
+        counted = await stores.runs.count_shard(
+            h.run_id,
+            outcome.shard,
+            outcome.counts(),
+            given_up=outcome.given_up,
+            continued=outcome.continuation is not None,
+            before=deadline.work_by,
+        )
+        if counted is None:  # another delivery counted it meanwhile
+            status = "duplicate"
+            counted = await stores.runs.get(h.run_id, deadline.work_by, consistent=True)
+            if counted is None:
+                raise ShardInvalid(f"run {h.run_id} has no record any more")
+        await _follow_up(stores, h, outcome, counted, deadline.work_by)
+        return ShardReport(status, outcome, document)
+
+
+async def _follow_up(
+    stores: RunStores, header: RunHeader, outcome: ShardOutcome, run: RunRecord, before: float
+) -> None:
+    """What follows counting a shard: its continuation, and the run's completion if it was the last."""
+    assert stores.queue is not None
+    following = continuation(header, outcome)
+    if following is not None and following.shard not in run.done_shards:
+        await stores.queue.send([following.body()], before)
+        report.count("shards_sent")
+        report.count("shard_continuations")
+    if run.all_counted:
+        await complete(stores, run, before)

@@ -1,0 +1,99 @@
+"""Which stores a deployment has, and the invocation's adapters over them.
+
+An empty bucket, table or queue name turns that store off; the answer says so in its
+``persisted`` section. The AWS clients resolve endpoint names with c-ares on the
+invocation's loop (``fanout.fetch.dns``), handed to them here.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import TracebackType
+
+from fanout.aws.reports import Reports
+from fanout.aws.runs_table import RunsTable
+from fanout.aws.session import AwsClients, ClientConfig, Service
+from fanout.aws.shard_queue import ShardQueue
+from fanout.config import Settings
+from fanout.fetch.dns import AresResolver
+from fanout.observability.log import logger
+
+
+@dataclass(frozen=True, slots=True)
+class StoreConfig:
+    """Which stores are on, and how their clients behave (from ``Settings``)."""
+
+    reports_bucket: str = ""
+    runs_table: str = ""
+    shard_queue_url: str = ""
+    retention_days: int = 30
+    report_url_expires_s: int = 3_600
+    client: ClientConfig = field(default_factory=ClientConfig)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> StoreConfig:
+        return cls(
+            reports_bucket=settings.reports_bucket_name,
+            runs_table=settings.runs_table_name,
+            shard_queue_url=settings.shard_queue_url,
+            retention_days=settings.run_retention_days,
+            report_url_expires_s=settings.report_url_expires_s,
+            client=ClientConfig.from_settings(settings),
+        )
+
+    @property
+    def reports_on(self) -> bool:
+        return bool(self.reports_bucket)
+
+    @property
+    def runs_on(self) -> bool:
+        return bool(self.runs_table)
+
+    @property
+    def any_on(self) -> bool:
+        return self.reports_on or self.runs_on
+
+    @property
+    def sharding_on(self) -> bool:
+        """Sharded runs need the queue, the runs table and the reports bucket."""
+        return bool(self.shard_queue_url and self.runs_on and self.reports_on)
+
+
+def c_ares(budget_s: float) -> AresResolver:
+    return AresResolver(budget_s=budget_s)
+
+
+class RunStores:
+    """The invocation's stores (those that are on): ``async with RunStores(config)``."""
+
+    def __init__(self, config: StoreConfig) -> None:
+        self.config = config
+        self.clients = AwsClients(config.client, dns=c_ares)
+        self.reports = Reports(self.clients, config.reports_bucket) if config.reports_on else None
+        self.runs = (
+            RunsTable(self.clients, config.runs_table, retention_days=config.retention_days)
+            if config.runs_on
+            else None
+        )
+        self.queue = ShardQueue(self.clients, config.shard_queue_url) if config.shard_queue_url else None
+
+    async def __aenter__(self) -> RunStores:
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.clients.__aexit__(exc_type, exc, tb)
+
+    async def open(self, *, before: float, queue: bool = False) -> None:
+        """Make the clients of the stores that are on now, before the fan-out; failures are
+        logged (the store's own call then fails within its slice)."""
+        services: list[Service] = []
+        if self.reports is not None:
+            services.append("s3")
+        if self.runs is not None:
+            services.append("dynamodb")
+        if queue and self.queue is not None:
+            services.append("sqs")
+        for service, exc in (await self.clients.open(services, before=before)).items():
+            logger.warning("store client not created", extra={"service": service, "error": repr(exc)})

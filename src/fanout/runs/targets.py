@@ -1,0 +1,25 @@
+"""A scheduled target list read from S3 with the run's client, inside the run's deadline."""
+
+from __future__ import annotations
+
+from fanout.aws.reports import read_object
+from fanout.config import Settings
+from fanout.core.requests import FanoutRequest, TargetsRequest
+from fanout.core.targets import parse_target_list, request_for, split_s3_uri
+from fanout.errors import StoreError, TargetsUnreadable
+from fanout.runs.stores import RunStores
+
+
+async def read_targets(
+    stores: RunStores, request: TargetsRequest, settings: Settings, *, before: float
+) -> FanoutRequest:
+    """The request to run: the list's entries with the request's options (``TargetsUnreadable``)."""
+    bucket, key = split_s3_uri(request.targets)
+    try:
+        body = await read_object(
+            stores.clients, bucket, key, max_bytes=settings.max_targets_bytes, before=before
+        )
+    except StoreError as exc:
+        raise TargetsUnreadable(request.targets, f"cannot be read ({exc.error_type}): {exc}") from None
+    entries = parse_target_list(request.targets, body, max_urls=settings.max_urls)
+    return request_for(request, entries)

@@ -1,0 +1,320 @@
+"""Helpers every tier shares (fixtures live in the ``conftest.py`` files; no test module imports
+another): a Lambda context with a real clock, loopback servers that misbehave, the function as
+deployed with its stores on moto, realistic events, and checks of a result document.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import json
+import os
+import select
+import socket
+import socketserver
+import threading
+import time
+import uuid
+from collections import Counter
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+import fanout.config
+from devtools.demo_target import DemoTarget
+from devtools.events import load_event
+from devtools.local_aws import CREDENTIALS, ROOT, LocalAws, load_template, table_kwargs
+from devtools.rie import LambdaEmulator, function_error
+from fanout.config import Settings, TransportName
+from fanout.core.budget import InvocationClock
+from fanout.core.documents import Source
+from fanout.core.requests import parse_request
+from fanout.handler import lambda_handler
+from fanout.runs.fanout import RunContext, run_fanout
+
+MotoAws = LocalAws
+__all__ = ["CREDENTIALS", "ROOT", "MotoAws", "load_template", "table_kwargs"]
+
+TRANSPORTS: tuple[TransportName, ...] = ("aiohttp", "httpcore")
+CLOSE_WITHIN_S = 5.0
+# The machine is small and shared: timing assertions get this much slack.
+SLACK_S = 1.0
+# The Lambda timeout the emulator enforces in the e2e tests: short, so a deadline run takes seconds.
+E2E_TIMEOUT_S = 4
+# Make the function's interpreter report unclosed sockets/transports in the log.
+E2E_ENV = {"PYTHONWARNINGS": "default::ResourceWarning"}
+OUTCOMES = {"ok", "http_error", "failed", "timed_out", "cancelled", "not_started", "blocked"}
+QUIET_FOR_S = 0.6
+# new_emulator(**LambdaEmulator options) -> a started emulator, stopped after the test.
+EmulatorFactory = Callable[..., LambdaEmulator]
+
+
+class InvocationContext:
+    """The Lambda context object's interface, with a real clock counting down.
+
+    Lambda hands the handler such an object; this one answers ``get_remaining_time_in_millis``
+    from a deadline set when it is made.
+    """
+
+    function_name = "fanout-test"
+    function_version = "$LATEST"
+    memory_limit_in_mb = 1024
+    invoked_function_arn = "arn:aws:lambda:us-east-1:123456789012:function:fanout-test"
+    log_group_name = "/aws/lambda/fanout-test"
+    log_stream_name = "2026/11/25/[$LATEST]test"
+
+    def __init__(self, remaining_ms: float, request_id: str = "test-request-id") -> None:
+        self._end = time.monotonic() + remaining_ms / 1000
+        self.aws_request_id = request_id
+
+    def get_remaining_time_in_millis(self) -> int:
+        return int((self._end - time.monotonic()) * 1000)
+
+
+def call(event: Any, remaining_ms: float = 10_000) -> Any:
+    """The real Lambda handler, with ``remaining_ms`` left."""
+    return lambda_handler(event, InvocationContext(remaining_ms))
+
+
+# -- loopback ---------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    """A loopback port with nothing listening on it (connections are refused)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def unique(prefix: str) -> str:
+    """A fresh key for /flaky/{key}, so counters never carry over between tests."""
+    return f"{prefix}-{uuid.uuid4().hex[:12]}"
+
+
+def open_connections_after(target: DemoTarget, within_s: float = CLOSE_WITHIN_S) -> int:
+    """The server's open connection count, once it is 0 or ``within_s`` has passed."""
+    return target.open_connections_after(within_s)
+
+
+async def open_connections_after_async(target: DemoTarget, within_s: float = CLOSE_WITHIN_S) -> int:
+    """As ``open_connections_after``, letting the test's event loop run meanwhile."""
+    loop = asyncio.get_running_loop()
+    end = loop.time() + within_s
+    while True:
+        count = int(target.stats()["open_connections"])
+        if count == 0 or loop.time() > end:
+            return count
+        await asyncio.sleep(0.05)
+
+
+def requests_during(target: DemoTarget, seconds: float = QUIET_FOR_S) -> dict[str, int]:
+    """Requests the target received (by path) during the next ``seconds``: zombies, if any."""
+    before = Counter(target.stats()["hits"])
+    time.sleep(seconds)
+    after = Counter(target.stats()["hits"])
+    return dict(after - before)
+
+
+def other_tasks() -> set[asyncio.Task[Any]]:
+    """Every task of the running loop but the current one."""
+    return asyncio.all_tasks() - {asyncio.current_task()}
+
+
+class _Silent(socketserver.BaseRequestHandler):
+    """Reads whatever the client sends and never answers, until it leaves or the server stops."""
+
+    server: HangingServer._Server
+
+    def handle(self) -> None:
+        sock: socket.socket = self.request
+        while not self.server.stopping.is_set():
+            readable, _, _ = select.select([sock], [], [], 0.05)
+            if readable:
+                try:
+                    if not sock.recv(65_536):
+                        return
+                except OSError:
+                    return
+
+
+class HangingServer:
+    """A TCP server on 127.0.0.1 that accepts connections and never answers (a store that hangs)."""
+
+    class _Server(socketserver.ThreadingTCPServer):
+        daemon_threads = False
+        block_on_close = True
+        allow_reuse_address = True
+
+        def __init__(self) -> None:
+            self.stopping = threading.Event()
+            super().__init__(("127.0.0.1", 0), _Silent)
+
+    def __init__(self) -> None:
+        self._server = self._Server()
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05})
+
+    @property
+    def endpoint(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def __enter__(self) -> HangingServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.stopping.set()
+        self._server.shutdown()
+        self._server.server_close()  # joins the handler threads (block_on_close)
+        self._thread.join(timeout=10)
+
+
+# -- the fan-out in-process -------------------------------------------------------------------
+
+
+@dataclasses.dataclass
+class Fanout:
+    """Runs requests through ``run_fanout`` against ``target`` with ``settings``."""
+
+    target: DemoTarget
+    settings: Settings
+
+    @property
+    def transport(self) -> TransportName:
+        return self.settings.http_transport
+
+    def url(self, path: str) -> str:
+        return self.target.url(path)
+
+    def localhost_url(self, path: str) -> str:
+        """The same server under another Host header (``localhost:PORT``)."""
+        return f"http://localhost:{self.target.port}{path}"
+
+    def host(self) -> str:
+        return f"127.0.0.1:{self.target.port}"
+
+    def localhost(self) -> str:
+        return f"localhost:{self.target.port}"
+
+    async def run(self, urls: list[Any], *, budget_s: float = 10.0, **options: Any) -> dict[str, Any]:
+        """``run_fanout`` with a deadline ``budget_s`` from now, its document as JSON."""
+        request = parse_request({"urls": urls, "options": options})
+        ctx = run_context(budget_s)
+        return (await run_fanout(request, ctx, settings=self.settings)).to_json()
+
+    def hits(self, path: str) -> int:
+        return int(self.target.stats()["hits"].get(path, 0))
+
+
+def run_context(budget_s: float, source: Source = Source.DIRECT) -> RunContext:
+    """A run whose fan-out ends ``budget_s`` from now (inside a running loop), with no margins."""
+    bare = Settings(
+        deadline_margin_base_ms=0.0, deadline_margin_per_url_ms=0.0, deadline_cleanup_per_url_ms=0.0
+    )
+    clock = InvocationClock.begin(budget_s * 1000, now=asyncio.get_running_loop().time())
+    return RunContext(source=source, deadline=clock.deadline(0, bare))
+
+
+# -- the function as deployed, with its stores on moto -------------------------------------------
+
+
+def point_aws_at(monkeypatch: pytest.MonkeyPatch, endpoint: str) -> None:
+    for name, value in CREDENTIALS.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", endpoint)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    monkeypatch.delenv("AWS_SESSION_TOKEN", raising=False)
+    monkeypatch.setenv("AWS_CONFIG_FILE", os.devnull)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", os.devnull)
+
+
+@dataclasses.dataclass
+class Deployment:
+    """The function as deployed with its stores, seen through its handler."""
+
+    monkeypatch: pytest.MonkeyPatch
+    settings: Settings
+
+    def configure(self, **changes: Any) -> Settings:
+        """These settings are the process's until the test ends (as a deployment's environment)."""
+        self.settings = dataclasses.replace(self.settings, **changes)
+        self.monkeypatch.setattr(fanout.config, "_current", self.settings)
+        return self.settings
+
+
+def api_request(
+    method: str,
+    path: str,
+    *,
+    body: Any = None,
+    query: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A realistic HTTP API v2 event (events/api.json) for ``method path``."""
+    event: dict[str, Any] = load_event("api.json")
+    event["routeKey"] = f"{method} {path}"
+    event["rawPath"] = path
+    event["requestContext"]["http"] |= {"method": method, "path": path}
+    event["requestContext"]["routeKey"] = event["routeKey"]
+    event["body"] = None if body is None else json.dumps(body)
+    if method == "GET":
+        event["headers"].pop("content-type", None)
+    event["headers"] |= {k.lower(): v for k, v in (headers or {}).items()}
+    if query:
+        event["queryStringParameters"] = query
+        event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in query.items())
+    return event
+
+
+def body_of(response: dict[str, Any], status: int = 200) -> Any:
+    assert response["statusCode"] == status, response["body"][:1000]
+    return json.loads(response["body"])
+
+
+def problem_of(response: dict[str, Any], status: int, slug: str) -> dict[str, Any]:
+    assert response["headers"]["Content-Type"] == "application/problem+json"
+    problem = body_of(response, status)
+    assert problem["type"].endswith(slug), problem
+    return problem
+
+
+def scheduled(request: dict[str, Any], event_id: str | None = None) -> dict[str, Any]:
+    """The EventBridge "Scheduled Event" envelope around ``request``."""
+    event: dict[str, Any] = load_event("schedule.json")
+    event["detail"] = request
+    event["id"] = event_id or str(uuid.uuid4())
+    return event
+
+
+# -- the runtime emulator -----------------------------------------------------------------------
+
+
+def requested_urls(entries: list[Any]) -> list[str]:
+    return [e if isinstance(e, str) else e["url"] for e in entries]
+
+
+def check_document(
+    payload: Any, rie: LambdaEmulator, urls: list[str], *, source: str = "direct"
+) -> list[str]:
+    """A complete result document: one result per URL, in order; the summary adds up. Its outcomes."""
+    failure = function_error(payload)
+    assert failure is None, f"the invocation failed: {failure}\n{rie.log_tail()}"
+    assert isinstance(payload, dict), payload
+    assert "results" in payload, payload
+    assert payload["source"] == source
+    results = payload["results"]
+    assert [r["url"] for r in results] == urls, "one result per input URL, in input order"
+    outcomes = [r["outcome"] for r in results]
+    assert set(outcomes) <= OUTCOMES, outcomes
+    summary = payload["summary"]
+    assert summary["total"] == len(urls)
+    assert sum(v for k, v in summary.items() if k != "total") == len(urls), summary
+    assert {k: v for k, v in summary.items() if k != "total" and v} == dict(Counter(outcomes)), summary
+    return outcomes
+
+
+def within_lambda_timeout(wall_s: float, rie: LambdaEmulator) -> None:
+    assert wall_s < rie.timeout_s, (
+        f"answered after {wall_s:.2f}s: not within the {rie.timeout_s}s Lambda timeout\n{rie.log_tail()}"
+    )

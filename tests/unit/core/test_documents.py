@@ -1,0 +1,94 @@
+"""Typed documents: what is written as JSON is read back the same (answers recorded for
+duplicates, reports, records), and fields that do not apply are left out."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+from fanout.core.documents import (
+    SHARDED,
+    Continuation,
+    Leftovers,
+    Persisted,
+    ResultsOmitted,
+    RunDocument,
+    RunStatus,
+    Source,
+    StoreOutcome,
+    StoreStatus,
+)
+from fanout.core.results import ErrorInfo, Outcome, Summary, UrlResult
+
+RESULTS = (
+    UrlResult("https://e.example/a", Outcome.OK, 200, 1, 12.34, 99),
+    UrlResult(
+        "https://e.example/b", Outcome.FAILED, None, 3, 903.15, None, ErrorInfo("ConnectError", "refused")
+    ),
+    UrlResult("https://e.example/c", Outcome.NOT_STARTED),
+)
+
+
+def inline_answer() -> RunDocument:
+    return RunDocument(
+        run_id="r",
+        source=Source.API,
+        started_at="2026-12-01T00:00:00.000Z",
+        summary=Summary.of_results(RESULTS),
+        results=RESULTS,
+        budget_ms=27_500.04,
+        elapsed_ms=1_234.56,
+        deadline_reached=True,
+        stopped_on_error=False,
+        targets="s3://b/k",
+        leftovers=Leftovers((2,), carried_over=True),
+        continuation=Continuation("running", urls=1, shards=1, location="/runs/r"),
+        persisted=Persisted(
+            StoreOutcome(StoreStatus.PENDING, bucket="b", key="reports/r.json.gz"),
+            StoreOutcome(StoreStatus.STORED, table="t"),
+        ),
+        results_omitted=ResultsOmitted(answer_bytes=10, limit_bytes=5, kept=3, omitted=0),
+    )
+
+
+def test_an_answer_comes_back_from_its_json_as_it_was() -> None:
+    answer = inline_answer()
+    wire = json.loads(json.dumps(answer.to_json()))
+    back = RunDocument.from_json(wire)
+    assert back.to_json() == answer.to_json()
+    rounded = [None if r.elapsed_ms is None else round(r.elapsed_ms, 1) for r in RESULTS]
+    assert back.results == tuple(replace(r, elapsed_ms=ms) for r, ms in zip(RESULTS, rounded, strict=True))
+
+
+def test_fields_that_do_not_apply_are_left_out() -> None:
+    launched = RunDocument(
+        run_id="r",
+        source=Source.SCHEDULE,
+        started_at="2026-12-01T00:00:00.000Z",
+        summary=Summary.of((), total=5_000),
+        mode=SHARDED,
+        status=RunStatus.RUNNING,
+        shards_total=10,
+        shards_done=0,
+        location="/runs/r",
+    ).to_json()
+    assert set(launched) == {
+        "run_id", "source", "started_at", "mode", "status", "summary", "shards_total", "shards_done",
+        "location",
+    }  # fmt: skip
+    assert launched["summary"]["total"] == 5_000
+    assert sum(v for k, v in launched["summary"].items() if k != "total") == 0
+    assert "replayed" not in inline_answer().to_json()
+
+
+def test_persisted_is_stored_only_when_both_stores_stored() -> None:
+    stored, off = StoreOutcome(StoreStatus.STORED), StoreOutcome(StoreStatus.OFF)
+    assert Persisted(stored, stored).to_json()["stored"] is True
+    assert Persisted(stored, off).to_json() == {
+        "stored": False,
+        "report": {"status": "stored"},
+        "record": {"status": "off"},
+    }
+    failed = StoreOutcome(StoreStatus.TIMED_OUT, ErrorInfo("Timeout", "no answer"), bucket="b", key="k")
+    assert failed.to_json() == {"status": "timed_out", "error": {"type": "Timeout", "message": "no answer"},
+                                "bucket": "b", "key": "k"}  # fmt: skip
