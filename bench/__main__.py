@@ -23,10 +23,11 @@ from pathlib import Path
 from bench import report
 from bench.common import BENCH_DIR, WORK_DIR, BenchError, ScenarioResult, Target, loadavg
 from bench.config import FULL, QUICK, SCENARIOS, BenchConfig
-from bench.scenarios import cancellation, coldstart, deadline, memory, throughput
+from bench.scenarios import cancellation, checks, coldstart, deadline, memory, throughput
 
 RUNNERS = {
     "throughput": throughput.run,
+    "checks": checks.run,
     "cancellation": cancellation.run,
     "deadline": deadline.run,
     "coldstart": coldstart.run,

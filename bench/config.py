@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
-SCENARIOS = ("throughput", "cancellation", "deadline", "coldstart", "memory")
+SCENARIOS = ("throughput", "checks", "cancellation", "deadline", "coldstart", "memory")
 
 
 @dataclass(frozen=True)
@@ -22,6 +22,10 @@ class BenchConfig:
     stock_reps: int = 3
     # Diagnostic variants that split the service's overhead (aiohttp+engine, httpx client).
     diagnostics: bool = True
+    # Checks: N GETs of a JSON body of `checks_body_bytes`, with and without an `expect`.
+    checks_n: int = 3_000
+    checks_body_bytes: int = 1_024
+    checks_reps: int = 5
     # Cancellation: cycles of `per_cycle` requests on `connections`, cancelled at 0-cancel_max_ms.
     cancel_cycles: int = 200
     cancel_per_cycle: int = 20
@@ -72,6 +76,8 @@ QUICK = BenchConfig(
     throughput_warmup=20,
     stock_ns=(500,),
     stock_reps=1,
+    checks_n=500,
+    checks_reps=1,
     cancel_cycles=30,
     cancel_followups=50,
     cancel_reps=1,

@@ -361,7 +361,7 @@ def plot(path: Path, results: list[ScenarioResult], subtitle: str) -> None:
     ax = axes[1][2]
     mem = _rows(results, "memory")
     if mem:
-        names = [v for v in ("aiohttp", "service") if any(r.variant == v for r in mem)]
+        names = [v for v in ("aiohttp", "service", "service+expect") if any(r.variant == v for r in mem)]
         base = [
             next(r.value for r in mem if r.variant == v and r.metric == "RSS after imports") for v in names
         ]

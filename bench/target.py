@@ -9,6 +9,7 @@ for 1,000 hanging requests), CPU taken from the client on a 2-core machine. Here
 Endpoints (the subset of the demo target's the scenarios use):
 
     /ok?delay_ms=D&bytes=N   200 with N bytes (default 2) after D ms
+    /json?bytes=N            200 ``application/json``, ``{"status": "UP", ...}`` padded to N bytes
     /hang                    never answers; the handler ends when the client leaves
     /__stats                 {"requests", "open_connections", "hanging"}
 
@@ -49,6 +50,7 @@ class LeanTarget:
         self._bodies: dict[int, bytes] = {}
         app = web.Application()
         app.router.add_get("/ok", self.ok)
+        app.router.add_get("/json", self.json_body)
         app.router.add_get("/hang", self.hang)
         app.router.add_get("/__stats", self.stats)
         self.app = app
@@ -64,6 +66,15 @@ class LeanTarget:
         if body is None:
             body = self._bodies[size] = b"x" * size
         return web.Response(body=body)
+
+    async def json_body(self, request: web.Request) -> web.Response:
+        self.requests += 1
+        size = int(request.query.get("bytes", "1024"))
+        body = self._bodies.get(-size)
+        if body is None:
+            head = b'{"status": "UP", "version": "1.4.2", "pad": "'
+            body = self._bodies[-size] = head + b"x" * max(0, size - len(head) - 2) + b'"}'
+        return web.Response(body=body, content_type="application/json")
 
     async def hang(self, request: web.Request) -> web.Response:
         self.requests += 1

@@ -1,10 +1,14 @@
 """``make demo`` / ``make invoke EVENT=events/<file>.json``: one invocation through the real Lambda emulator.
 
-Starts the demo target on http://127.0.0.1:8321 (another free port if that one is taken; the event's
-URLs are rewritten to match), runs ``fanout.handler.lambda_handler`` in the Lambda Runtime Interface
-Emulator with a short Lambda timeout (so the deadline is visible), invokes it with the event and
-prints the results as a table, the summary, the budget, the time taken against the Lambda timeout and
-how many connections the demo target still has open after the answer (0: nothing was left behind).
+Starts the demo target on http://127.0.0.1:8321 and its https twin on https://127.0.0.1:8322 (a
+certificate from a private CA made with ``trustme``, expiring in 45 days, trusted through
+``FANOUT_CA_BUNDLE``; other free ports if those are taken: the event's URLs are rewritten to
+match), runs ``fanout.handler.lambda_handler`` in the Lambda Runtime Interface Emulator with a
+short Lambda timeout (so the deadline is visible), invokes it with the event and prints the
+results as a table (outcome, failed checks or error, the last attempt's total time, the
+certificate's days to expiry), the summary, the budget, the time taken against the Lambda timeout
+and how many connections the demo targets still have open after the answer (0: nothing was left
+behind).
 
 ``make demo STORE=moto`` (``--store moto``) runs it with moto as an embedded AWS
 (``devtools.local_aws``): the run writes its report and record there, and the demo
@@ -29,26 +33,31 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from devtools.demo_checks import DemoTls
 from devtools.demo_target import DemoTarget
-from devtools.events import DEMO_BASE_URL, event_path, load_event
+from devtools.events import DEMO_BASE_URL, DEMO_TLS_BASE_URL, event_path, load_event
 from devtools.rie import DEFAULT_HANDLER, EmulatorError, LambdaEmulator, function_error
 
 DEFAULT_EVENT = "events/direct.json"
 DEFAULT_TIMEOUT_S = 6
 DEMO_PORT = int(urlsplit(DEMO_BASE_URL).port or 8321)
+DEMO_TLS_PORT = int(urlsplit(DEMO_TLS_BASE_URL).port or 8322)
+DEMO_CERT_DAYS = 45
 CLOSE_WAIT_S = 3.0
-URL_WIDTH = 44
-ERROR_WIDTH = 40
+URL_WIDTH = 40
+NOTE_WIDTH = 34
 
 
-def start_target(port: int) -> tuple[DemoTarget, str | None]:
-    """The demo target on ``port``, or on a free port (with a note saying so) if it is taken."""
-    target = DemoTarget(port=port)
+def start_target(port: int, tls: DemoTls | None = None) -> tuple[DemoTarget, str | None]:
+    """The demo target on ``port`` (https with ``tls``), or on a free port (with a note saying so)
+    if it is taken."""
+    context = None if tls is None else tls.server_context(expires_in_days=DEMO_CERT_DAYS)
+    target = DemoTarget(port=port, ssl_context=context)
     try:
         return target.start(), None
     except OSError as exc:
         target.stop()
-        fallback = DemoTarget(port=0).start()
+        fallback = DemoTarget(port=0, ssl_context=context).start()
         note = f"port {port} is busy ({exc.strerror}); the demo target listens on {fallback.port} instead"
         return fallback, note
 
@@ -73,8 +82,13 @@ def _short(text: str, width: int) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
-def _display_url(url: str, base_url: str) -> str:
-    return (url[len(base_url) :] or "/") if url.startswith(base_url) else url
+def _display_url(url: str, base_urls: Sequence[str]) -> str:
+    """A demo target's URL by its path (``https:`` before it for the https twin)."""
+    for n, base in enumerate(base_urls):
+        if url.startswith(base):
+            path = url[len(base) :] or "/"
+            return path if n == 0 else f"https {path}"
+    return url
 
 
 def _number(value: Any, digits: int = 0) -> str:
@@ -99,8 +113,43 @@ def render_table(rows: Sequence[Sequence[str]], header: Sequence[str], right: se
     return "\n".join([line(header), rule, *(line(r) for r in rows)])
 
 
-def render_document(document: dict[str, Any], request: dict[str, Any] | None, base_url: str) -> str:
-    """The result document as a table plus its summary line."""
+def _note(result: dict[str, Any]) -> str:
+    """Why a URL is not plainly ok: its failed checks, its error, or its degraded flag."""
+    failed = [c["check"] for c in result.get("checks") or [] if not c.get("ok")]
+    if failed:
+        return ", ".join(failed)
+    error = result.get("error") or {}
+    if error.get("type"):
+        return str(error["type"])
+    return "degraded" if result.get("degraded") else ""
+
+
+def _result_row(i: int, result: dict[str, Any], method: str, base_urls: Sequence[str]) -> list[str]:
+    timings = result.get("timings") or {}
+    tls = result.get("tls") or {}
+    return [
+        str(i + 1),
+        method,
+        _short(_display_url(str(result.get("url")), base_urls), URL_WIDTH),
+        str(result.get("outcome")),
+        _number(result.get("status_code")),
+        _number(result.get("attempts")),
+        _number(result.get("elapsed_ms"), 1),
+        _number(timings.get("total_ms"), 1),
+        _number(result.get("bytes")),
+        _number(tls.get("days_to_expiry"), 1),
+        _short(_note(result), NOTE_WIDTH),
+    ]
+
+
+HEADER = ["#", "method", "url", "outcome", "status", "tries", "ms", "total ms", "bytes", "cert days", "why"]
+
+
+def render_document(
+    document: dict[str, Any], request: dict[str, Any] | None, base_urls: Sequence[str]
+) -> str:
+    """The result document as a table plus its summary line. ``ms``: the URL's whole time, retries
+    included; ``total ms``: its last attempt (with an ``expect``); ``cert days``: days to expiry."""
     entries = request.get("urls") if request else None
     results: list[dict[str, Any]] = document.get("results") or []
     rows = []
@@ -108,28 +157,16 @@ def render_document(document: dict[str, Any], request: dict[str, Any] | None, ba
         method = "GET"
         if isinstance(entries, list) and len(entries) == len(results) and isinstance(entries[i], dict):
             method = str(entries[i].get("method", "GET")).upper()
-        error = result.get("error") or {}
-        rows.append(
-            [
-                str(i + 1),
-                method,
-                _short(_display_url(str(result.get("url")), base_url), URL_WIDTH),
-                str(result.get("outcome")),
-                _number(result.get("status_code")),
-                _number(result.get("attempts")),
-                _number(result.get("elapsed_ms"), 1),
-                _number(result.get("bytes")),
-                _short(str(error.get("type", "")), ERROR_WIDTH),
-            ]
-        )
-    header = ["#", "method", f"url (on {base_url})", "outcome", "status", "attempts", "ms", "bytes", "error"]
-    table = render_table(rows, header, right={0, 4, 5, 6, 7})
+        rows.append(_result_row(i, result, method, base_urls))
+    table = render_table(rows, HEADER, right={0, 4, 5, 6, 7, 8, 9})
     summary = document.get("summary") or {}
     counts = [f"{v} {k}" for k, v in summary.items() if k != "total" and v]
+    degraded = f"; {document['degraded']} degraded" if document.get("degraded") else ""
     lines = [
+        f"urls on {' and '.join(base_urls)}",
         table,
         "",
-        f"summary   {summary.get('total', len(results))} URLs: {', '.join(counts) or 'nothing'}",
+        f"summary   {summary.get('total', len(results))} URLs: {', '.join(counts) or 'nothing'}{degraded}",
         f"run       {document.get('run_id')} (source {document.get('source')}, "
         f"started {document.get('started_at')})",
         f"budget    {_number(document.get('budget_ms'), 1)} ms for the fetches; the run took "
@@ -166,7 +203,7 @@ def decode_body(response: dict[str, Any]) -> Any:
         return body
 
 
-def render_answer(payload: Any, request: dict[str, Any] | None, base_url: str) -> tuple[str, bool]:
+def render_answer(payload: Any, request: dict[str, Any] | None, base_urls: Sequence[str]) -> tuple[str, bool]:
     """A readable rendering of whatever the function answered, and whether it is a success."""
     failure = function_error(payload)
     if failure is not None:
@@ -177,14 +214,14 @@ def render_answer(payload: Any, request: dict[str, Any] | None, base_url: str) -
         body = decode_body(payload)
         lines = [f"HTTP {status}  {headers.get('content-type', '')}".rstrip()]
         if isinstance(body, dict) and "results" in body:
-            lines += ["", render_document(body, request, base_url)]
+            lines += ["", render_document(body, request, base_urls)]
         elif isinstance(body, dict) and "title" in body:
             lines.append(render_problem(body))
         else:
             lines.append(json.dumps(body, indent=2) if not isinstance(body, str) else body)
         return "\n".join(lines), isinstance(status, int) and status < 400
     if isinstance(payload, dict) and "results" in payload:
-        return render_document(payload, request, base_url), True
+        return render_document(payload, request, base_urls), True
     if isinstance(payload, dict) and isinstance(payload.get("error"), dict):
         return render_problem(payload["error"]), False
     return json.dumps(payload, indent=2), True
@@ -195,63 +232,80 @@ def init_duration_s(log: str) -> float | None:
     return float(match.group(1)) / 1000 if match else None
 
 
-def run(event_name: str, *, timeout_s: int, port: int, show_log: bool, raw: bool, store: str = "off") -> int:
+def run(
+    event_name: str,
+    *,
+    timeout_s: int,
+    port: int,
+    tls_port: int = DEMO_TLS_PORT,
+    show_log: bool,
+    raw: bool,
+    store: str = "off",
+) -> int:
     path = event_path(event_name)
     if not path.is_file():
         print(f"no such event file: {event_name}", file=sys.stderr)
         return 2
-    target, note = start_target(port)
-    try:
-        if note:
-            print(note)
-        event = load_event(str(path), base_url=target.base_url)
-        request = request_of(event)
-        with contextlib.ExitStack() as stack:
-            aws = None
-            if store == "moto":
-                from devtools.local_aws import LocalAws
+    with contextlib.ExitStack() as stack:
+        tls = DemoTls()
+        stack.callback(tls.close)
+        targets = []
+        for listen_on, context in ((port, None), (tls_port, tls)):
+            target, note = start_target(listen_on, context)
+            stack.callback(target.stop)
+            targets.append(target)
+            if note:
+                print(note)
+        aws = None
+        if store == "moto":
+            from devtools.local_aws import LocalAws
 
-                aws = stack.enter_context(LocalAws())
-            env = aws.function_env() if aws else None
-            rie = stack.enter_context(LambdaEmulator(DEFAULT_HANDLER, timeout_s=timeout_s, env=env))
-            print(
-                f"invoking {DEFAULT_HANDLER} with {_relative(path)} in the Lambda runtime emulator "
-                f"(Lambda timeout {timeout_s} s, demo target {target.base_url})\n"
-            )
-            try:
-                payload, wall_s = rie.invoke(event)
-            except EmulatorError as exc:
-                print(f"the invocation could not be delivered: {exc}", file=sys.stderr)
-                return 1
-            open_after = target.open_connections_after(CLOSE_WAIT_S)
-            requests_seen = target.stats()["requests"]
-            text, ok = render_answer(payload, request, target.base_url)
-            print(text)
-            if aws is not None:
-                document = (
-                    decode_body(payload) if isinstance(payload, dict) and "statusCode" in payload else payload
-                )
-                if isinstance(document, dict) and "persisted" in document:
-                    print(aws.describe(document))
-            if raw:
-                print("\n" + json.dumps(payload, indent=2))
-            init_s = init_duration_s(rie.log_text())
-            cold = f", including a {init_s:.2f} s cold start" if init_s is not None else ""
-            spare = timeout_s - wall_s
-            print(
-                f"answered  in {wall_s:.2f} s{cold}: {'within' if spare > 0 else 'NOT within'} the "
-                f"{timeout_s} s Lambda timeout ({spare:.2f} s to spare)"
-            )
-            flag = "" if open_after == 0 else "  <- expected 0: a connection outlived the invocation"
-            print(
-                f"target    {open_after} connection(s) open after the answer; "
-                f"{requests_seen} request(s) served{flag}"
-            )
-            if show_log or function_error(payload) is not None:
-                print("\n--- emulator and function log ---\n" + rie.log_text().rstrip())
-            return 0 if ok and open_after == 0 else 1
-    finally:
-        target.stop()
+            aws = stack.enter_context(LocalAws())
+        env = (aws.function_env() if aws else {}) | {"FANOUT_CA_BUNDLE": str(tls.ca_file)}
+        rie = stack.enter_context(LambdaEmulator(DEFAULT_HANDLER, timeout_s=timeout_s, env=env))
+        return _invoke_and_show(path, rie, targets, aws, show_log=show_log, raw=raw)
+    raise AssertionError("unreachable")  # pragma: no cover  (mypy: ExitStack may swallow)
+
+
+def _invoke_and_show(
+    path: Path, rie: LambdaEmulator, targets: list[DemoTarget], aws: Any, *, show_log: bool, raw: bool
+) -> int:
+    base_urls = [t.base_url for t in targets]
+    event = load_event(str(path), base_url=base_urls[0], tls_base_url=base_urls[1])
+    request = request_of(event)
+    print(
+        f"invoking {DEFAULT_HANDLER} with {_relative(path)} in the Lambda runtime emulator "
+        f"(Lambda timeout {rie.timeout_s} s, demo targets {' and '.join(base_urls)})\n"
+    )
+    try:
+        payload, wall_s = rie.invoke(event)
+    except EmulatorError as exc:
+        print(f"the invocation could not be delivered: {exc}", file=sys.stderr)
+        return 1
+    open_after = sum(t.open_connections_after(CLOSE_WAIT_S) for t in targets)
+    requests_seen = sum(int(t.stats()["requests"]) for t in targets)
+    text, ok = render_answer(payload, request, base_urls)
+    print(text)
+    if aws is not None:
+        document = decode_body(payload) if isinstance(payload, dict) and "statusCode" in payload else payload
+        if isinstance(document, dict) and "persisted" in document:
+            print(aws.describe(document))
+    if raw:
+        print("\n" + json.dumps(payload, indent=2))
+    init_s = init_duration_s(rie.log_text())
+    cold = f", including a {init_s:.2f} s cold start" if init_s is not None else ""
+    spare = rie.timeout_s - wall_s
+    print(
+        f"answered  in {wall_s:.2f} s{cold}: {'within' if spare > 0 else 'NOT within'} the "
+        f"{rie.timeout_s} s Lambda timeout ({spare:.2f} s to spare)"
+    )
+    flag = "" if open_after == 0 else "  <- expected 0: a connection outlived the invocation"
+    print(
+        f"targets   {open_after} connection(s) open after the answer; {requests_seen} request(s) served{flag}"
+    )
+    if show_log or function_error(payload) is not None:
+        print("\n--- emulator and function log ---\n" + rie.log_text().rstrip())
+    return 0 if ok and open_after == 0 else 1
 
 
 def _relative(path: Path) -> str:
@@ -275,6 +329,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=f"Lambda timeout in seconds (default {DEFAULT_TIMEOUT_S})",
     )
     parser.add_argument("--port", type=int, default=DEMO_PORT, help=f"demo target port (default {DEMO_PORT})")
+    parser.add_argument(
+        "--tls-port",
+        type=int,
+        default=DEMO_TLS_PORT,
+        help=f"https demo target port (default {DEMO_TLS_PORT})",
+    )
     parser.add_argument("--log", action="store_true", help="print the emulator's and the function's log")
     parser.add_argument("--raw", action="store_true", help="also print the answer as JSON")
     parser.add_argument(
@@ -292,6 +352,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             args.event,
             timeout_s=args.timeout,
             port=args.port,
+            tls_port=args.tls_port,
             show_log=args.log,
             raw=args.raw,
             store=args.store,

@@ -19,6 +19,8 @@ Used by ``make demo``, the integration and e2e tests and the benchmarks. Endpoin
     /echo                           the request's method, headers and body as JSON
     /set-cookie?name=N&value=V      200 with ``Set-Cookie: N=V; Path=/``; 409 when the request
                                     already carries a Cookie header (a client kept one)
+    /health, /page, /headers, /encoded/{coding}, /not-json
+                                    for response checks (``devtools.demo_checks``)
     /__stats                        counters: requests, in-flight peaks (total and per Host),
                                     open connections, hits per path
     /__reset                        zero the counters
@@ -33,6 +35,7 @@ import asyncio
 import gzip
 import json
 import socket
+import ssl
 import struct
 import threading
 import time
@@ -42,6 +45,8 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from devtools.demo_checks import add_check_routes
 
 MAX_HOSTILE_STEPS = 100_000
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -93,6 +98,7 @@ class TargetApp:
         r.add_get("/gzip-bomb", self.gzip_bomb)
         r.add_route("*", "/echo", self.echo)
         r.add_get("/set-cookie", self.set_cookie)
+        add_check_routes(r)
         r.add_get("/__stats", self.stats_view)
         r.add_post("/__reset", self.reset_view)
         self.app = app
@@ -275,11 +281,14 @@ class DemoTarget:
     ``with DemoTarget() as target: target.url("/ok")`` — stats are read in-process.
     """
 
-    def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    def __init__(
+        self, host: str = "127.0.0.1", port: int = 0, *, ssl_context: ssl.SSLContext | None = None
+    ) -> None:
         if not host.startswith("127.") and host != "::1":
             raise ValueError("the demo target only listens on loopback")
         self.host = host
         self.port = port
+        self.ssl_context = ssl_context
         self.target = TargetApp()
         self._loop = asyncio.new_event_loop()
         self._thread = threading.Thread(target=self._loop.run_forever, name="demo-target", daemon=True)
@@ -287,7 +296,7 @@ class DemoTarget:
 
     @property
     def base_url(self) -> str:
-        return f"http://{self.host}:{self.port}"
+        return f"{'https' if self.ssl_context else 'http'}://{self.host}:{self.port}"
 
     def url(self, path: str) -> str:
         return self.base_url + path
@@ -298,7 +307,9 @@ class DemoTarget:
     async def _start(self) -> None:
         runner = web.AppRunner(self.target.app, access_log=None, shutdown_timeout=0.5)
         await runner.setup()
-        site = web.TCPSite(runner, self.host, self.port, backlog=4096, reuse_address=True)
+        site = web.TCPSite(
+            runner, self.host, self.port, backlog=4096, reuse_address=True, ssl_context=self.ssl_context
+        )
         await site.start()
         self.target.runner = runner
         self._site = site

@@ -44,7 +44,7 @@ SLACK_S = 1.0
 E2E_TIMEOUT_S = 4
 # Make the function's interpreter report unclosed sockets/transports in the log.
 E2E_ENV = {"PYTHONWARNINGS": "default::ResourceWarning"}
-OUTCOMES = {"ok", "http_error", "failed", "timed_out", "cancelled", "not_started", "blocked"}
+OUTCOMES = {"ok", "http_error", "check_failed", "failed", "timed_out", "cancelled", "not_started", "blocked"}
 QUIET_FOR_S = 0.6
 # new_emulator(**LambdaEmulator options) -> a started emulator, stopped after the test.
 EmulatorFactory = Callable[..., LambdaEmulator]

@@ -2,6 +2,7 @@
 
 ``service``: ``fanout.entry.router.handle_event`` with a 10,000-URL direct-invoke event (fast
 ``/ok``, concurrency 100), then ``json.dumps`` of the answer as the Lambda runtime does;
+``service+expect``: the same with ``expect.body_contains`` (every body decoded and searched);
 ``aiohttp``: the anchor, raw aiohttp + gather of the same URLs. Peak = ``VmHWM`` (the
 process's high-water mark, what Lambda's ``Max Memory Used`` reports); baseline = RSS
 after the imports, before the event is built. Goal: peak <= 200 MB.
@@ -39,8 +40,12 @@ def work(variant: str, spec: dict[str, Any]) -> dict[str, Any]:
     base, n, conc = spec["base_url"], spec["n"], spec["concurrency"]
     urls = [f"{base}/ok?i={i}" for i in range(n)]
     started = time.perf_counter()
-    if variant == "service":
-        event = {"urls": urls, "options": {"concurrency": conc, "per_host_concurrency": min(conc, 256)}}
+    if variant.startswith("service"):
+        options: dict[str, Any] = {"concurrency": conc, "per_host_concurrency": min(conc, 256)}
+        if variant == "service+expect":
+            urls = [f"{base}/json?bytes=1024&i={i}" for i in range(n)]
+            options["expect"] = {"body_contains": '"status": "UP"'}
+        event = {"urls": urls, "options": options}
         document = handle_event(event, FakeLambdaContext(600_000))
         body = json.dumps(document)
         ok = document["summary"]["ok"]
@@ -74,7 +79,7 @@ def work(variant: str, spec: dict[str, Any]) -> dict[str, Any]:
 
 def run(cfg: BenchConfig, target: Target) -> ScenarioResult:
     result = ScenarioResult("memory")
-    runs: dict[str, list[dict[str, Any]]] = {"aiohttp": [], "service": []}
+    runs: dict[str, list[dict[str, Any]]] = {"aiohttp": [], "service": [], "service+expect": []}
     for rep in range(cfg.memory_reps):
         for variant in runs:
             spec = {"base_url": target.base_url(), "n": cfg.memory_n, "concurrency": cfg.memory_concurrency}
@@ -85,7 +90,7 @@ def run(cfg: BenchConfig, target: Target) -> ScenarioResult:
                 continue
             runs[variant].append(res)
             print(
-                f"  memory {variant:8s} N={cfg.memory_n} rep {rep + 1}: peak {res['peak_rss_mb']:.0f} MB "
+                f"  memory {variant:14s} N={cfg.memory_n} rep {rep + 1}: peak {res['peak_rss_mb']:.0f} MB "
                 f"(baseline {res['baseline_rss_mb']:.0f} MB), {res['wall_s']:.1f} s, ok {res['ok']}",
                 flush=True,
             )
@@ -98,7 +103,7 @@ def run(cfg: BenchConfig, target: Target) -> ScenarioResult:
         peak = median(r["peak_rss_mb"] for r in data)
         baseline = median(r["baseline_rss_mb"] for r in data)
         ok = min(r["ok"] for r in data)
-        is_service = variant == "service"
+        is_service = variant.startswith("service")
         result.rows += [
             Row(scen, variant, "RSS after imports", baseline, "MB"),
             Row(

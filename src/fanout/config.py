@@ -45,6 +45,10 @@ class Settings:
     default_max_body_bytes: int = 1_048_576
     max_max_body_bytes: int = 100 * 1_048_576
     max_header_bytes: int = 16_384
+    # Response checks: how much of a decoded body they read (default / maximum), and extra trust.
+    default_inspect_bytes: int = 65_536
+    max_inspect_bytes: int = 1_048_576
+    ca_bundle: str = ""
     # Deadline: remaining time minus (base + per-URL allowance).
     deadline_margin_base_ms: float = 250.0
     deadline_margin_per_url_ms: float = 0.05
@@ -115,6 +119,9 @@ _ENV_NAMES: dict[str, str] = {
     "default_max_body_bytes": "FANOUT_DEFAULT_MAX_BODY_BYTES",
     "max_max_body_bytes": "FANOUT_MAX_MAX_BODY_BYTES",
     "max_header_bytes": "FANOUT_MAX_HEADER_BYTES",
+    "default_inspect_bytes": "FANOUT_DEFAULT_INSPECT_BYTES",
+    "max_inspect_bytes": "FANOUT_MAX_INSPECT_BYTES",
+    "ca_bundle": "FANOUT_CA_BUNDLE",
     "deadline_margin_base_ms": "FANOUT_DEADLINE_MARGIN_BASE_MS",
     "deadline_margin_per_url_ms": "FANOUT_DEADLINE_MARGIN_PER_URL_MS",
     "deadline_cleanup_per_url_ms": "FANOUT_DEADLINE_CLEANUP_PER_URL_MS",
@@ -189,11 +196,18 @@ def _check(s: Settings) -> None:
         ("default_retries", "max_retries"),
         ("default_max_redirects", "max_max_redirects"),
         ("default_max_body_bytes", "max_max_body_bytes"),
+        ("default_inspect_bytes", "max_inspect_bytes"),
     ]
     for default, maximum in pairs:
         if getattr(s, default) > getattr(s, maximum):
             raise ConfigError(f"{_ENV_NAMES[default]} exceeds {_ENV_NAMES[maximum]}")
-    positive = ["max_urls", "max_concurrency", "max_per_host_concurrency", "max_header_bytes"]
+    positive = [
+        "max_urls",
+        "max_concurrency",
+        "max_per_host_concurrency",
+        "max_header_bytes",
+        "max_inspect_bytes",
+    ]
     for name in positive:
         if getattr(s, name) < 1:
             raise ConfigError(f"{_ENV_NAMES[name]} must be at least 1")
@@ -203,7 +217,14 @@ def _check(s: Settings) -> None:
     for name in ["default_concurrency", "default_per_host_concurrency"]:
         if getattr(s, name) < 1:
             raise ConfigError(f"{_ENV_NAMES[name]} must be at least 1")
-    for name in ["default_retries", "default_max_redirects", "default_max_body_bytes"]:
+    if s.ca_bundle and not os.path.isfile(s.ca_bundle):
+        raise ConfigError(f"FANOUT_CA_BUNDLE={s.ca_bundle!r} is not a file")
+    for name in [
+        "default_retries",
+        "default_max_redirects",
+        "default_max_body_bytes",
+        "default_inspect_bytes",
+    ]:
         if getattr(s, name) < 0:
             raise ConfigError(f"{_ENV_NAMES[name]} must be at least 0")
     for name in ["default_request_timeout_s", "max_request_timeout_s"]:

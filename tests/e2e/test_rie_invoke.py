@@ -12,10 +12,12 @@ from typing import Any
 
 import pytest
 
+from devtools.demo_checks import DemoTls
 from devtools.demo_target import DemoTarget
 from devtools.events import load_event
 from devtools.rie import LambdaEmulator, free_port, function_error
 from tests.support import (
+    E2E_ENV,
     EmulatorFactory,
     check_document,
     open_connections_after,
@@ -65,17 +67,36 @@ def test_one_result_per_url_in_input_order(emulator: LambdaEmulator, fresh_targe
 
 
 def test_the_demo_event_shows_every_kind_of_outcome(
-    emulator: LambdaEmulator, fresh_target: DemoTarget
+    new_emulator: EmulatorFactory, fresh_target: DemoTarget
 ) -> None:
-    """events/direct.json (what `make demo` sends): fast and slow successes, failures, cancellations."""
-    event = load_event("direct.json", base_url=fresh_target.base_url)
+    """events/direct.json (what `make demo` sends): fast and slow successes, failures, cancellations,
+    and checked URLs: an https health check passing, a JSON check failing, a slow answer degraded."""
+    tls = DemoTls()
+    try:
+        with DemoTarget(ssl_context=tls.server_context(expires_in_days=45)) as secure:
+            emulator = new_emulator(env=E2E_ENV | {"FANOUT_CA_BUNDLE": str(tls.ca_file)})
+            event = load_event("direct.json", base_url=fresh_target.base_url, tls_base_url=secure.base_url)
 
-    payload, wall_s = emulator.invoke(event)
+            payload, wall_s = emulator.invoke(event)
 
-    outcomes = check_document(payload, emulator, requested_urls(event["urls"]))
+            outcomes = check_document(payload, emulator, requested_urls(event["urls"]))
+            assert open_connections_after(secure) == 0
+    finally:
+        tls.close()
     by_path = {r["url"].removeprefix(fresh_target.base_url): r for r in payload["results"]}
-    assert outcomes == ["ok", "ok", "http_error", "ok", "ok", "ok", "failed", "cancelled", "cancelled"]
+    assert outcomes == [
+        "ok", "ok", "http_error", "ok", "ok", "ok", "failed", "cancelled", "cancelled",
+        "ok", "check_failed", "ok",
+    ]  # fmt: skip
     assert by_path["/flaky/demo-direct?fail=1&status=503"]["attempts"] == 2
+    checked, down, slow = payload["results"][9:]
+    assert [c["check"] for c in checked["checks"]] == [
+        "status", "header:content-type", "json:/status", "cert_min_days",
+    ]  # fmt: skip
+    assert 44 < checked["tls"]["days_to_expiry"] <= 45
+    assert [c["check"] for c in down["checks"] if not c["ok"]] == ["json:/status"]
+    assert slow["degraded"] is True
+    assert payload["degraded"] == 1
     assert payload["deadline_reached"] is True
     within_lambda_timeout(wall_s, emulator)
     assert open_connections_after(fresh_target) == 0

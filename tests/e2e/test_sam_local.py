@@ -35,7 +35,7 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 SCRIPT = ROOT / "scripts" / "sam-invoke.sh"
 EVENTS = sorted((ROOT / "events").glob("*.json"))
-OUTCOMES = {"ok", "http_error", "failed", "timed_out", "cancelled", "not_started", "blocked"}
+OUTCOMES = {"ok", "http_error", "check_failed", "failed", "timed_out", "cancelled", "not_started", "blocked"}
 DOCUMENT_KEYS = {"run_id", "source", "started_at", "budget_ms", "elapsed_ms", "deadline_reached", "summary"}
 
 PREPARE_TIMEOUT_S = 1200  # a fresh machine: install docker.io, build the image, pip-install the deps

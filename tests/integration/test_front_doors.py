@@ -143,6 +143,32 @@ def test_validation_errors_point_at_the_field(target: DemoTarget) -> None:
     assert [e["loc"] for e in body["errors"]] == ["urls.1.method"]
 
 
+BAD_EXPECTATIONS = [
+    ({"options": {"expect": {"json": {"status": "UP"}}}}, "options.expect.json", "JSON Pointer"),
+    ({"options": {"expect": {"body_regex": "(unclosed"}}}, "options.expect.body_regex", "regular expression"),
+    ({"options": {"expect": {"latency": 5}}}, "options.expect.latency", "not permitted"),
+    ({"options": {"expect": {"status": ["500-200"]}}}, "options.expect.status", "'500-200'"),
+    ({"expect": {"headers": {"x-cache": "(["}}}, "urls.0.expect.headers", "x-cache"),
+]
+
+
+@pytest.mark.parametrize(("change", "loc", "says"), BAD_EXPECTATIONS, ids=[c[1] for c in BAD_EXPECTATIONS])
+def test_a_bad_expectation_is_a_422_through_the_api_and_a_typed_error_invoked_directly(
+    fresh_target: DemoTarget, change: dict[str, Any], loc: str, says: str
+) -> None:
+    entry = {"url": fresh_target.url("/health")} | {k: v for k, v in change.items() if k != "options"}
+    request = {"urls": [entry], "options": change.get("options", {})}
+    body = problem(invoke(api_event(fresh_target, request)))
+    assert body["status"] == 422
+    [error] = body["errors"]
+    assert error["loc"] == loc
+    assert says in error["msg"]
+    answer = invoke(request)
+    assert answer["error"]["type"] == "validation_error"
+    assert [e["loc"] for e in answer["error"]["errors"]] == [loc]
+    assert fresh_target.stats()["requests"] == 0
+
+
 def very_bad_request(entries: int = 10_000) -> dict[str, Any]:
     """3.6 MB of JSON with 14 problems an entry: a wrong ``url`` type, a wrong ``method``, 12
     unknown fields (140,000 problems: listed in full, the error would exceed 6 MB)."""

@@ -43,6 +43,26 @@ def test_metrics_are_flushed_when_the_run_ends_at_its_deadline(
     assert metrics["deadline_slack"][0] > 0  # returned before the Lambda timeout
 
 
+def test_a_failed_check_is_counted_and_logged_with_the_checks_it_failed(
+    target: DemoTarget, capfd: pytest.CaptureFixture[str]
+) -> None:
+    urls = [target.url("/health?status=DOWN"), target.url("/health?delay_ms=300"), target.url("/health")]
+    event = {"urls": urls, "options": {"expect": {"json": {"/status": "UP"}, "degraded_latency_ms": 200}}}
+    with captured_logs() as stream:
+        document = lambda_handler(event, InvocationContext(remaining_ms=5000))
+    assert document["summary"]["check_failed"] == 1
+    assert document["degraded"] == 1
+    metrics = [line for line in json_lines(capfd.readouterr().out) if "_aws" in line][-1]
+    assert (metrics["urls_check_failed"], metrics["urls_degraded"], metrics["urls_ok"]) == (
+        [1.0],
+        [1.0],
+        [2.0],
+    )
+    logs = json_lines(stream.getvalue())
+    [warning] = [line for line in logs if line.get("message") == "url did not succeed"]
+    assert (warning["outcome"], warning["checks_failed"]) == ("check_failed", ["json:/status"])
+
+
 @contextmanager
 def captured_logs() -> Iterator[io.StringIO]:
     """The service logger's JSON lines, as its stdout handler writes them."""
@@ -114,6 +134,7 @@ def test_per_url_warnings_are_capped_per_run() -> None:
         "total": len(results),
         "ok": 10,
         "http_error": 0,
+        "check_failed": 0,
         "failed": failed,
         "timed_out": 0,
         "cancelled": 10,

@@ -15,7 +15,7 @@ from tests.support import SLACK_S, Fanout, free_port, open_connections_after_asy
 
 pytestmark = pytest.mark.anyio
 
-OUTCOMES = ("ok", "http_error", "failed", "timed_out", "cancelled", "not_started", "blocked")
+OUTCOMES = ("ok", "http_error", "check_failed", "failed", "timed_out", "cancelled", "not_started", "blocked")
 
 
 def check_document(doc: dict[str, Any], urls: list[Any]) -> list[str]:
@@ -73,6 +73,7 @@ async def test_one_result_per_entry_in_input_order_nothing_lost(fanout: Fanout) 
         "total": 30,
         "ok": 6,
         "http_error": 6,
+        "check_failed": 0,
         "failed": 12,
         "timed_out": 6,
         "cancelled": 0,

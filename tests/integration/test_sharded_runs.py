@@ -251,6 +251,7 @@ def test_a_5000_url_run_is_split_continued_past_deadlines_and_merged_exactly_onc
         "total": 5_000,
         "ok": 4_950,
         "http_error": 50,
+        "check_failed": 0,
         "failed": 0,
         "timed_out": 0,
         "cancelled": 0,
@@ -352,6 +353,32 @@ def test_a_duplicate_delivery_of_a_shard_does_not_count_twice(
     run = get_run(run_id)
     assert run["status"] == "complete"
     assert [r["url"] for r in run["results"]] == [fresh_target.url(f"/ok?{tag}={i}") for i in range(30)]
+
+
+def test_checks_travel_through_shards_and_into_the_merged_report(
+    deployed: Deployment, queue: Queue, fresh_target: DemoTarget
+) -> None:
+    """Each shard judges its URLs with the run's ``expect``; the merged report keeps every
+    result's checks and timings, counts ``check_failed`` and adds up ``degraded``."""
+    deployed.configure(shard_size=4)
+    urls: list[Any] = [fresh_target.url(f"/health?n={i}") for i in range(6)]
+    urls += [fresh_target.url("/health?status=DOWN"), fresh_target.url("/health?delay_ms=300")]
+    urls.append({"url": fresh_target.url("/status/404"), "expect": {"status": [404], "json": None}})
+    options = {"expect": {"status": [200], "json": {"/status": "UP"}, "degraded_latency_ms": 200}}
+    answer = call({"urls": urls, "mode": "sharded", "options": options})
+    assert answer["shards_total"] == 3
+    log = queue.drain()
+    assert [d.failed for d in log] == [False] * 3
+    run = get_run(answer["run_id"])
+    assert run["status"] == "complete"
+    assert run["summary"]["ok"] == 8
+    assert run["summary"]["check_failed"] == 1
+    assert run["degraded"] == 1
+    results = run["results"]
+    assert [c["check"] for c in results[6]["checks"] if not c["ok"]] == ["json:/status"]
+    assert results[7]["degraded"] is True
+    assert (results[8]["outcome"], results[8]["status_code"]) == ("ok", 404)
+    assert all(r["timings"]["total_ms"] > 0 for r in results)
 
 
 def test_a_shard_that_fails_after_storing_its_results_is_not_fetched_again(

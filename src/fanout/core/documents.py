@@ -192,7 +192,7 @@ class ResultsOmitted:
         )
 
 
-_NUMBERS = ("budget_ms", "elapsed_ms", "shards_total", "shards_done", "given_up", "carried_over")
+_NUMBERS = ("budget_ms", "elapsed_ms", "shards_total", "shards_done", "given_up", "carried_over", "degraded")
 _TEXTS = ("finished_at", "targets", "location", "mode")
 
 
@@ -216,6 +216,7 @@ class RunDocument:
     shards_done: int | None = None
     given_up: int | None = None
     carried_over: int | None = None
+    degraded: int | None = None
     targets: str | None = None
     location: str | None = None
     leftovers: Leftovers | None = None
@@ -243,6 +244,7 @@ class RunDocument:
                 "targets": self.targets,
                 "carried_over": self.carried_over,
                 "summary": self.summary.to_json(),
+                "degraded": self.degraded,
                 "location": self.location,
                 "leftovers": None if self.leftovers is None else self.leftovers.to_json(),
                 "continuation": None if self.continuation is None else self.continuation.to_json(),

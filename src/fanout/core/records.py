@@ -110,9 +110,12 @@ class RunView:
     results: tuple[UrlResult, ...] | None = None
     results_error: ErrorInfo | None = None
     results_omitted: ResultsOmitted | None = None
+    degraded: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         view = self.record.to_view()
+        if self.degraded is not None:
+            view["degraded"] = self.degraded
         if self.results_error is not None:
             view["results_error"] = self.results_error.to_json()
         if self.results_omitted is not None:

@@ -22,6 +22,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from fanout.config import get_settings
+from fanout.core.checks import Expect, HeaderName
 from fanout.errors import MAX_LISTED_PROBLEMS, RequestInvalid
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
@@ -46,6 +47,9 @@ class UrlEntry(_Strict):
     retry: bool | None = Field(
         default=None,
         description="Allow retries of a non-idempotent method (POST, PATCH).",
+    )
+    expect: Expect | None = Field(
+        default=None, description="This entry's checks, merged over options.expect."
     )
 
     @field_validator("method", mode="before")
@@ -76,6 +80,7 @@ _MAXIMA = {
     "retries": "max_retries",
     "max_redirects": "max_max_redirects",
     "max_body_bytes": "max_max_body_bytes",
+    "inspect_bytes": "max_inspect_bytes",
 }
 
 
@@ -94,6 +99,9 @@ class Options(_Strict):
     follow_redirects: bool = True
     max_redirects: Annotated[int, Field(ge=0)] = Field(default_factory=_default("default_max_redirects"))
     max_body_bytes: Annotated[int, Field(ge=0)] = Field(default_factory=_default("default_max_body_bytes"))
+    expect: Expect | None = Field(default=None, description="Checks every entry's response must pass.")
+    capture_headers: Annotated[list[HeaderName], Field(max_length=50)] | None = None
+    inspect_bytes: Annotated[int, Field(ge=1)] = Field(default_factory=_default("default_inspect_bytes"))
 
     @field_validator(*_MAXIMA)
     @classmethod

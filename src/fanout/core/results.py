@@ -12,12 +12,15 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
+from fanout.core.facts import Details
+
 
 class Outcome(enum.StrEnum):
     """Exactly one per URL; see docs/contract.md."""
 
     OK = "ok"
     HTTP_ERROR = "http_error"
+    CHECK_FAILED = "check_failed"
     FAILED = "failed"
     TIMED_OUT = "timed_out"
     CANCELLED = "cancelled"
@@ -62,9 +65,10 @@ class UrlResult:
     elapsed_ms: float | None = None
     bytes: int | None = None
     error: ErrorInfo | None = None
+    details: Details | None = None
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        data = {
             "url": self.url,
             "outcome": self.outcome.value,
             "status_code": self.status_code,
@@ -73,6 +77,19 @@ class UrlResult:
             "bytes": self.bytes,
             "error": None if self.error is None else self.error.to_json(),
         }
+        if self.details is not None:
+            data |= self.details.to_json()
+        return data
+
+    @property
+    def degraded(self) -> bool:
+        return bool(self.details is not None and self.details.degraded)
+
+    @property
+    def failed_checks(self) -> tuple[str, ...]:
+        """The names of the checks this URL's response failed (none without checks)."""
+        checks = () if self.details is None else self.details.checks or ()
+        return tuple(c.check for c in checks if not c.ok)
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> UrlResult:
@@ -85,6 +102,7 @@ class UrlResult:
             elapsed_ms=data.get("elapsed_ms"),
             bytes=data.get("bytes"),
             error=None if error is None else ErrorInfo.from_json(error),
+            details=Details.from_json(data),
         )
 
     def given_up(self, generation: int) -> UrlResult:

@@ -62,13 +62,14 @@ def build_client(
     user_agent: str,
     egress: EgressPolicy | None = None,
     dns_budget_s: float = 10.0,
+    ca_bundle: str = "",
 ) -> FanoutClient:
     """An httpx client for one run, made inside its event loop; the caller closes it (``async with``).
 
     Connection pools are sized to the run's caps so requests never queue inside the pool (the
     engine's own slots do the queueing, outside any timeout). ``egress`` defaults to the policy
     of the process's settings: never unguarded. ``dns_budget_s`` bounds each lookup (the
-    attempt's ``request_timeout_s``).
+    attempt's ``request_timeout_s``); ``ca_bundle`` adds trusted CAs (``FANOUT_CA_BUNDLE``).
     """
     policy = policy_for(get_settings()) if egress is None else egress
     lookups = RunLookups(policy, budget_s=dns_budget_s)
@@ -80,6 +81,7 @@ def build_client(
             max_header_bytes=max_header_bytes,
             egress=policy,
             lookups=lookups,
+            ssl_context=verified_ssl_context(ca_bundle),
         )
     else:
         from fanout.fetch.transports.httpcore import GuardedHTTPTransport  # httpcore: only when chosen
@@ -88,7 +90,7 @@ def build_client(
             max_connections=concurrency, max_keepalive_connections=concurrency, keepalive_expiry=5.0
         )
         base = GuardedHTTPTransport(
-            egress=policy, lookups=lookups, verify=verified_ssl_context(), limits=limits
+            egress=policy, lookups=lookups, verify=verified_ssl_context(ca_bundle), limits=limits
         )
     return FanoutClient(
         transport=base, user_agent=user_agent, follow_redirects=follow_redirects, max_redirects=max_redirects

@@ -29,10 +29,6 @@ from __future__ import annotations
 import asyncio
 import socket
 import weakref
-from collections.abc import Iterator
-from contextlib import contextmanager
-from contextvars import ContextVar
-from dataclasses import dataclass
 from types import TracebackType
 from typing import Any
 
@@ -70,38 +66,6 @@ class LookupFailed(OSError):
         self.reason = reason
         self.timed_out = timed_out
         self.temporary = temporary
-
-
-@dataclass(slots=True)
-class LookupWatch:
-    """Set per attempt by the fetcher; the lookup says here which name it is waiting on."""
-
-    resolving: str | None = None
-
-
-CURRENT_LOOKUP: ContextVar[LookupWatch | None] = ContextVar("fanout_current_lookup", default=None)
-
-
-@contextmanager
-def waiting_on(host: str) -> Iterator[None]:
-    """Mark the current attempt as waiting for ``host``'s answer, for a timeout's diagnosis.
-
-    A wait cut by cancellation (the attempt's timeout) leaves the mark: the fetcher then
-    reports the timeout as DNS's.
-    """
-    watch = CURRENT_LOOKUP.get()
-    if watch is None:
-        yield
-        return
-    watch.resolving = host
-    try:
-        yield
-    except asyncio.CancelledError:
-        raise
-    except BaseException:
-        watch.resolving = None
-        raise
-    watch.resolving = None
 
 
 def query_timing(budget_s: float, tries: int = 2) -> tuple[float, int]:

@@ -21,19 +21,25 @@ from __future__ import annotations
 import asyncio
 import json
 import random
+import time
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 
 import httpx
 
+from fanout.core.checks import Checker, Checkers
+from fanout.core.facts import Details, Redirect
 from fanout.core.requests import UrlEntry
 from fanout.core.results import ErrorInfo, Outcome
 from fanout.errors import DnsError, DnsTimeout, EgressBlocked, FetchError, RedirectLimit, ResponseTooLarge
+from fanout.fetch.body import BodyInspector
 from fanout.fetch.client import FanoutClient
-from fanout.fetch.dns import CURRENT_LOOKUP, LookupWatch
 from fanout.fetch.egress.rules import URL_INVALID
 from fanout.fetch.redirects import redirect_request
+from fanout.fetch.trace import CURRENT_TRACE, AttemptTrace
+from fanout.fetch.verdict import FinalResponse, judge, plain_headers
 
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 RETRYABLE_ERRORS: tuple[type[Exception], ...] = (httpx.ConnectError, httpx.ConnectTimeout)
@@ -51,6 +57,8 @@ class FetchPolicy:
     backoff_base_s: float = 0.1
     backoff_cap_s: float = 5.0
     min_attempt_s: float = 0.2
+    capture_headers: tuple[str, ...] = ()
+    inspect_bytes: int = 65_536
 
 
 @dataclass(slots=True)
@@ -66,13 +74,7 @@ class FetchResult:
     status_code: int | None = None
     bytes: int | None = None
     error: ErrorInfo | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class _Response:
-    status_code: int
-    size: int
-    retry_after_s: float | None
+    details: Details | None = None
 
 
 class Fetcher:
@@ -87,6 +89,7 @@ class Fetcher:
         client: httpx.AsyncClient,
         policy: FetchPolicy,
         *,
+        checkers: Checkers | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         rng: random.Random | None = None,
     ) -> None:
@@ -97,20 +100,23 @@ class Fetcher:
         self._send = transport.handle_async_request
         self._headers = client.headers
         self._policy = policy
+        self._checkers = checkers or Checkers(None)
         self._rng = rng or random.Random()
 
     async def fetch(self, entry: UrlEntry, *, deadline: float, progress: FetchProgress) -> FetchResult:
         """Fetch ``entry``, retrying within ``deadline`` (event-loop time)."""
         loop = asyncio.get_running_loop()
         policy = self._policy
+        checker = self._checkers.for_entry(entry.expect)
         while True:
             progress.attempts += 1
             retry_after: float | None = None
-            watch = LookupWatch()
+            last: FinalResponse | None = None
+            trace = AttemptTrace()
             try:
-                response = await self._attempt(entry, watch)
+                response = await self._attempt(entry, trace, checker)
             except TimeoutError:
-                return FetchResult(Outcome.TIMED_OUT, error=self._timeout_error(watch))
+                return FetchResult(Outcome.TIMED_OUT, error=self._timeout_error(trace))
             except EgressBlocked as exc:
                 return FetchResult(Outcome.BLOCKED, error=ErrorInfo(exc.reason, str(exc)))
             except DnsTimeout as exc:  # the lookup had the whole attempt's time: never again
@@ -122,29 +128,35 @@ class Fetcher:
             except FetchError as exc:
                 return FetchResult(Outcome.FAILED, error=ErrorInfo(exc.type, str(exc)))
             except httpx.TimeoutException as exc:
-                if not self._may_retry(entry, exc, progress.attempts):
-                    return FetchResult(Outcome.TIMED_OUT, error=_describe(exc))
                 result = FetchResult(Outcome.TIMED_OUT, error=_describe(exc))
-            except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
                 if not self._may_retry(entry, exc, progress.attempts):
-                    return FetchResult(Outcome.FAILED, error=_describe(exc))
-                result = FetchResult(Outcome.FAILED, error=_describe(exc))
-            else:
-                outcome = Outcome.OK if response.status_code < 400 else Outcome.HTTP_ERROR
-                result = FetchResult(outcome, status_code=response.status_code, bytes=response.size)
-                if not self._may_retry(entry, response.status_code, progress.attempts):
                     return result
-                retry_after = response.retry_after_s
+            except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
+                result = FetchResult(Outcome.FAILED, error=_describe(exc))
+                if not self._may_retry(entry, exc, progress.attempts):
+                    return result
+            else:
+                if not self._may_retry(entry, response.status_code, progress.attempts):
+                    return self._final_result(response, trace, checker)
+                last, retry_after = response, response.retry_after_s
             delay = self._backoff(progress.attempts, retry_after)
             if loop.time() + delay + min(policy.min_attempt_s, policy.request_timeout_s) > deadline:
-                return result
+                return (
+                    result if last is None else self._final_result(last, trace, checker)
+                )  # no room to retry
             await asyncio.sleep(delay)
 
-    def _timeout_error(self, watch: LookupWatch) -> ErrorInfo:
+    def _final_result(
+        self, response: FinalResponse, trace: AttemptTrace, checker: Checker | None
+    ) -> FetchResult:
+        outcome, details = judge(response, trace, checker, self._policy.capture_headers)
+        return FetchResult(outcome, response.status_code, response.size, details=details)
+
+    def _timeout_error(self, trace: AttemptTrace) -> ErrorInfo:
         """The attempt ran out of ``request_timeout_s``: while waiting for DNS, or later."""
         limit = self._policy.request_timeout_s
-        if watch.resolving is not None:
-            return ErrorInfo(DnsTimeout.type, f"no DNS answer for {watch.resolving!r} within {limit:g} s")
+        if trace.resolving is not None:
+            return ErrorInfo(DnsTimeout.type, f"no DNS answer for {trace.resolving!r} within {limit:g} s")
         return ErrorInfo("request_timeout", f"no complete response within {limit:g} s")
 
     def _may_retry(self, entry: UrlEntry, failure: int | Exception, attempts: int) -> bool:
@@ -162,25 +174,43 @@ class Fetcher:
         ceiling = min(self._policy.backoff_cap_s, self._policy.backoff_base_s * 2 ** (attempts - 1))
         return self._rng.uniform(0, ceiling)
 
-    async def _attempt(self, entry: UrlEntry, watch: LookupWatch) -> _Response:
+    async def _attempt(self, entry: UrlEntry, trace: AttemptTrace, checker: Checker | None) -> FinalResponse:
         policy = self._policy
         request = self._build_request(entry)
-        watching = CURRENT_LOOKUP.set(watch)  # the lookups of this attempt report to ``watch``
+        inspect = checker is not None and checker.needs_body
+        tracing = CURRENT_TRACE.set(trace)  # the lookups and connections of this attempt mark ``trace``
+        trace.started = time.monotonic()
         try:
             async with asyncio.timeout(policy.request_timeout_s):
+                redirects: list[Redirect] = []
                 for _hop in range(policy.max_redirects + 1):
+                    trace.hop()
                     response = await self._send(request)
+                    headers_at = trace.answered()
+                    final = not (policy.follow_redirects and response.has_redirect_location)
+                    judged = final and (checker is not None or bool(policy.capture_headers))
+                    headers = plain_headers(response.headers) if judged else response.headers
+                    inspector = self._inspector(headers) if final and inspect else None
                     try:
-                        size = await self._drain(response)
+                        size = await self._drain(response, inspector)
                     finally:
                         await response.aclose()
-                    if not (policy.follow_redirects and response.has_redirect_location):
-                        return _Response(response.status_code, size, _retry_after_s(response))
+                    trace.drained(headers_at)
+                    if final:
+                        return _final(response, headers, request.url, size, redirects, inspector)
+                    redirects.append(Redirect(str(request.url), response.status_code))
                     request = redirect_request(request, response)
                 raise RedirectLimit(f"more than {policy.max_redirects} redirects")
         finally:
-            CURRENT_LOOKUP.reset(watching)
+            CURRENT_TRACE.reset(tracing)
         raise AssertionError("unreachable")  # pragma: no cover  (mypy: timeout may swallow)
+
+    def _inspector(self, headers: Mapping[str, str]) -> BodyInspector:
+        return BodyInspector(
+            self._policy.inspect_bytes,
+            content_encoding=headers.get("content-encoding", ""),
+            content_type=headers.get("content-type", ""),
+        )
 
     def _build_request(self, entry: UrlEntry) -> httpx.Request:
         headers = dict(entry.headers)
@@ -198,15 +228,38 @@ class Fetcher:
         except httpx.InvalidURL as exc:  # a URL the egress guard cannot even parse is refused
             raise EgressBlocked(URL_INVALID, f"not a valid URL: {exc}") from exc
 
-    async def _drain(self, response: httpx.Response) -> int:
-        """Read and discard the body, counting wire bytes, up to the cap."""
+    async def _drain(self, response: httpx.Response, inspector: BodyInspector | None) -> int:
+        """Read the body, counting wire bytes, up to the cap; ``inspector`` keeps its first part."""
         size = 0
         limit = self._policy.max_body_bytes
         async for chunk in response.aiter_raw():
             size += len(chunk)
             if size > limit:
                 raise ResponseTooLarge(f"body larger than max_body_bytes={limit}")
+            if inspector is not None and not inspector.full:
+                inspector.feed(chunk)
         return size
+
+
+def _final(
+    response: httpx.Response,
+    headers: Mapping[str, str],
+    url: httpx.URL,
+    size: int,
+    redirects: list[Redirect],
+    inspector: BodyInspector | None,
+) -> FinalResponse:
+    return FinalResponse(
+        status_code=response.status_code,
+        size=size,
+        retry_after_s=_retry_after_s(response),
+        headers=headers,
+        url=url,
+        extensions=response.extensions,
+        redirects=tuple(redirects),
+        body=None if inspector is None else inspector.text(),
+        body_error=None if inspector is None else inspector.error,
+    )
 
 
 def _describe(exc: Exception) -> ErrorInfo:

@@ -17,6 +17,7 @@ import httpx
 
 from fanout.config import Settings
 from fanout.core.budget import RunDeadline
+from fanout.core.checks import Checkers
 from fanout.core.documents import RunDocument, Source
 from fanout.core.engine import Job, JobReport, JobState, run_under_deadline
 from fanout.core.ids import new_run_id, utc_now_iso
@@ -52,7 +53,9 @@ def _to_result(entry: UrlEntry, report: JobReport[FetchResult], progress: FetchP
     elapsed_ms = None if elapsed is None else elapsed * 1000
     if report.state is JobState.DONE and report.value is not None:
         v = report.value
-        return UrlResult(entry.url, v.outcome, v.status_code, progress.attempts, elapsed_ms, v.bytes, v.error)
+        return UrlResult(
+            entry.url, v.outcome, v.status_code, progress.attempts, elapsed_ms, v.bytes, v.error, v.details
+        )
     if report.state is JobState.RAISED and report.error is not None:
         error = ErrorInfo(type(report.error).__name__, str(report.error) or "unexpected error")
         return UrlResult(entry.url, Outcome.FAILED, None, progress.attempts, elapsed_ms, None, error)
@@ -72,6 +75,8 @@ def fetch_policy(request: FanoutRequest, settings: Settings) -> FetchPolicy:
         backoff_base_s=settings.retry_backoff_base_s,
         backoff_cap_s=settings.retry_backoff_cap_s,
         min_attempt_s=settings.retry_min_attempt_s,
+        capture_headers=tuple(h.lower() for h in options.capture_headers or ()),
+        inspect_bytes=options.inspect_bytes,
     )
 
 
@@ -118,8 +123,9 @@ async def run_fanout(
         user_agent=settings.user_agent,
         egress=policy_for(settings),
         dns_budget_s=options.request_timeout_s,
+        ca_bundle=settings.ca_bundle,
     ) as client:
-        fetcher = Fetcher(client, fetch_policy(request, settings))
+        fetcher = Fetcher(client, fetch_policy(request, settings), checkers=Checkers(options.expect))
         run = await run_under_deadline(
             [_job(fetcher, e, p, by, trace) for e, p in zip(entries, progress, strict=True)],
             deadline=by,
@@ -138,4 +144,5 @@ async def run_fanout(
         stopped_on_error=run.stopped,
         summary=Summary.of_results(results),
         results=results,
+        degraded=sum(r.degraded for r in results),
     )

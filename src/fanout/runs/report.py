@@ -42,6 +42,8 @@ def warn_failed_urls(results: Iterable[tuple[int | None, UrlResult]], context: M
             "error": None if result.error is None else result.error.to_json(),
             "attempts": result.attempts,
         }
+        if result.failed_checks:
+            extra["checks_failed"] = list(result.failed_checks)
         logger.warning("url did not succeed", extra=extra)
     return omitted
 
@@ -75,7 +77,7 @@ def report_run(document: RunDocument, *, slack_ms: float) -> None:
         },
     )
     metrics.add_dimension(name="source", value=document.source.value)
-    _count_urls({"total": summary.total} | summary.outcome_counts())
+    _count_urls({"total": summary.total, "degraded": document.degraded or 0} | summary.outcome_counts())
     metrics.add_metric(name="run_duration", unit=MetricUnit.Milliseconds, value=document.elapsed_ms or 0.0)
     metrics.add_metric(name="deadline_slack", unit=MetricUnit.Milliseconds, value=slack_ms)
 
@@ -96,7 +98,7 @@ def report_shard(message: ShardMessage, report: ShardReport, *, slack_ms: float)
     if outcome is not None and report.status != "duplicate":
         counts = outcome.counts()
         extra |= {"counts": counts, "leftovers": len(outcome.leftovers), "given_up": outcome.given_up}
-        _count_urls(counts)
+        _count_urls(counts | {"degraded": sum(r.degraded for _, r in outcome.results)})
         if outcome.given_up:
             metrics.add_metric(name="urls_given_up", unit=MetricUnit.Count, value=outcome.given_up)
         context = {"run_id": h.run_id, "shard": message.shard}

@@ -18,7 +18,20 @@ from fanout.core.documents import (
     StoreOutcome,
     StoreStatus,
 )
+from fanout.core.facts import Check, Details, Redirect, Timings, TlsFacts
 from fanout.core.results import ErrorInfo, Outcome, Summary, UrlResult
+
+CHECKED = Details(
+    timings=Timings(1.5, 2.5, None, 40.0, 0.5, 45.5),
+    remote_ip="93.184.215.14",
+    http_version="1.1",
+    final_url="https://e.example/d/",
+    redirects=(Redirect("https://e.example/d", 301),),
+    tls=TlsFacts("TLSv1.3", "CN=CA", "CN=e.example", ("e.example",), "2027-01-15T23:59:59Z", 45.1),
+    headers={"x-cache": "HIT"},
+    checks=(Check("status", True), Check("json:/status", False, "UP", "DOWN")),
+    degraded=False,
+)
 
 RESULTS = (
     UrlResult("https://e.example/a", Outcome.OK, 200, 1, 12.34, 99),
@@ -26,6 +39,7 @@ RESULTS = (
         "https://e.example/b", Outcome.FAILED, None, 3, 903.15, None, ErrorInfo("ConnectError", "refused")
     ),
     UrlResult("https://e.example/c", Outcome.NOT_STARTED),
+    UrlResult("https://e.example/d", Outcome.CHECK_FAILED, 200, 1, 45.5, 10, None, CHECKED),
 )
 
 
@@ -36,6 +50,7 @@ def inline_answer() -> RunDocument:
         started_at="2026-12-01T00:00:00.000Z",
         summary=Summary.of_results(RESULTS),
         results=RESULTS,
+        degraded=0,
         budget_ms=27_500.04,
         elapsed_ms=1_234.56,
         deadline_reached=True,
@@ -92,3 +107,15 @@ def test_persisted_is_stored_only_when_both_stores_stored() -> None:
     failed = StoreOutcome(StoreStatus.TIMED_OUT, ErrorInfo("Timeout", "no answer"), bucket="b", key="k")
     assert failed.to_json() == {"status": "timed_out", "error": {"type": "Timeout", "message": "no answer"},
                                 "bucket": "b", "key": "k"}  # fmt: skip
+
+
+def test_a_checked_result_flattens_its_details_and_reads_them_back() -> None:
+    """What a shard stores and the merge reads back: the details survive the trip."""
+    wire = json.loads(json.dumps(RESULTS[3].to_json()))
+    assert wire["checks"][1] == {"check": "json:/status", "ok": False, "expected": "UP", "actual": "DOWN"}
+    assert wire["timings"]["tls_ms"] is None
+    assert wire["tls"]["days_to_expiry"] == 45.1
+    assert UrlResult.from_json(wire) == RESULTS[3]
+    assert UrlResult.from_json(wire).failed_checks == ("json:/status",)
+    assert "checks" not in RESULTS[0].to_json()
+    assert UrlResult.from_json(RESULTS[0].to_json()).details is None

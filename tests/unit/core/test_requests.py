@@ -276,11 +276,13 @@ def test_every_problem_is_reported_at_once() -> None:
 
 def test_summary_counts_every_outcome_and_adds_up() -> None:
     outcomes = [Outcome.OK, Outcome.OK, Outcome.FAILED, Outcome.NOT_STARTED, Outcome.CANCELLED]
+    outcomes.append(Outcome.CHECK_FAILED)
     summary = summarize([UrlResult(f"u{i}", o) for i, o in enumerate(outcomes)])
     assert summary == {
-        "total": 5,
+        "total": 6,
         "ok": 2,
         "http_error": 0,
+        "check_failed": 1,
         "failed": 1,
         "timed_out": 0,
         "cancelled": 1,

@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 
 from fanout.errors import EgressBlocked
-from fanout.fetch.dns import LookupFailed, waiting_on
+from fanout.fetch.dns import LookupFailed
 from fanout.fetch.egress.policy import EgressPolicy
-from fanout.fetch.egress.rules import IPAddress
+from fanout.fetch.egress.rules import IPAddress, normalize_host
+from fanout.fetch.trace import waiting_on
 
 
 class CheckedLookups:
@@ -16,7 +17,7 @@ class CheckedLookups:
     Both transports resolve through this (aiohttp's own DNS cache is off). A lookup runs in
     a task of its own so that one asker's timeout does not cancel it for the others; each
     asker waits with its own deadline and marks its attempt as waiting on DNS
-    (``fanout.fetch.dns.waiting_on``). Answers and refusals are kept; failures that may pass
+    (``fanout.fetch.trace.waiting_on``). Answers and refusals are kept; failures that may pass
     (timeouts, SERVFAIL) are not. ``aclose`` cancels and awaits lookups still running.
     """
 
@@ -31,6 +32,10 @@ class CheckedLookups:
         return self._policy
 
     async def resolve(self, host: str, port: int) -> list[IPAddress]:
+        literal = normalize_host(host)
+        if not isinstance(literal, str):  # an IP literal: checked, never looked up (no DNS phase)
+            self._policy.check_address(literal, spelled=host)
+            return [literal]
         loop = asyncio.get_running_loop()
         known = self._known.get(host)
         if known is not None and known[0] > loop.time():

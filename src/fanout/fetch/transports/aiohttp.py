@@ -8,6 +8,10 @@ is coarse (a refused connection becomes ``ConnectTimeout``), so ``AIOHTTP_TO_HTT
 aiohttp's exceptions to the httpx exception the stock transport raises for the same failure;
 the fetcher then sees one vocabulary whichever transport is selected.
 
+Each connection's phases are marked on the attempt's trace (``fetch.trace``): the socket factory
+when a socket opens, the connection's protocol (``TimedHandler``) when TCP is up and when TLS is
+done; the response names its connection's ``PeerInfo`` (address, TLS facts).
+
 The egress guard is wired in twice: ``handle_async_request`` runs the URL check before any I/O
 (its verdict kept per scheme, host and port for the run), and the session's connector gets a
 resolver that returns only the run's checked addresses (aiohttp connects to them as given; its
@@ -17,8 +21,11 @@ opens, including IP-literal hosts, which aiohttp connects to without asking the 
 
 from __future__ import annotations
 
+import asyncio
+import functools
 import ipaddress
 import socket
+import ssl
 import typing
 from collections.abc import Callable
 
@@ -26,6 +33,7 @@ import aiohttp
 import httpx
 import yarl
 from aiohttp.abc import AbstractResolver, ResolveResult
+from aiohttp.client_proto import ResponseHandler
 from httpx_aiohttp import AiohttpTransport
 
 from fanout.errors import EgressBlocked
@@ -33,11 +41,13 @@ from fanout.fetch.dns import as_resolve_results
 from fanout.fetch.egress.lookups import CheckedLookups
 from fanout.fetch.egress.policy import EgressPolicy
 from fanout.fetch.egress.rules import HOST_INVALID
+from fanout.fetch.trace import CURRENT_TRACE, AttemptTrace
 from fanout.fetch.transports.base import (
+    PEER,
     BlockedConnection,
+    PeerInfo,
     RunLookups,
     raise_own_failure,
-    verified_ssl_context,
 )
 
 AddrInfo = tuple[int, int, int, str, tuple[typing.Any, ...]]
@@ -93,9 +103,33 @@ def guarded_socket_factory(policy: EgressPolicy) -> Callable[[AddrInfo], socket.
             policy.check_address(address)
         except EgressBlocked as exc:
             raise BlockedConnection(exc) from exc
+        trace = CURRENT_TRACE.get()
+        if trace is not None:
+            trace.connecting(str(address))
         return socket.socket(family=family, type=type_, proto=proto)
 
     return make
+
+
+class TimedHandler(ResponseHandler):
+    """aiohttp's connection protocol, marking the attempt's trace: made when TCP is up, told
+    ``connection_made`` once TLS (if any) is done; it keeps the connection's ``PeerInfo``."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop) -> None:
+        super().__init__(loop)
+        self.trace: AttemptTrace | None = CURRENT_TRACE.get()
+        self.peer = PeerInfo(None)
+        if self.trace is not None:
+            self.trace.connected()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        super().connection_made(transport)
+        peername = transport.get_extra_info("peername")
+        ssl_object = transport.get_extra_info("ssl_object")
+        self.peer = PeerInfo(str(peername[0]) if peername else None, ssl_object)
+        if self.trace is not None:
+            self.trace.handshaken(tls=ssl_object is not None)
+            self.trace = None  # the next requests on this connection are other attempts'
 
 
 _NO_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=None, sock_read=None, sock_connect=None)
@@ -186,9 +220,15 @@ class FanoutAiohttpTransport(AiohttpTransport):
             if mapped is None:
                 raise
             raise mapped from exc
-        extensions = {"http_version": b"HTTP/1.1"}
+        version = _VERSIONS.get(response.version, b"HTTP/1.1") if response.version else b"HTTP/1.1"
+        extensions: dict[str, typing.Any] = {"http_version": version}
         if response.reason:
             extensions["reason_phrase"] = response.reason.encode()
+        # The connection may already be back in the pool (a short body is read with the headers):
+        # the response keeps its protocol.
+        protocol = getattr(response, "_protocol", None)
+        if isinstance(protocol, TimedHandler):
+            extensions[PEER] = protocol.peer
         return httpx.Response(
             status_code=response.status,
             headers=response.raw_headers,
@@ -198,8 +238,16 @@ class FanoutAiohttpTransport(AiohttpTransport):
         )
 
 
+_VERSIONS = {aiohttp.HttpVersion10: b"HTTP/1.0", aiohttp.HttpVersion11: b"HTTP/1.1"}
+
+
 def _session_factory(
-    *, concurrency: int, per_host_concurrency: int, max_header_bytes: int, lookups: CheckedLookups
+    *,
+    concurrency: int,
+    per_host_concurrency: int,
+    max_header_bytes: int,
+    lookups: CheckedLookups,
+    ssl_context: ssl.SSLContext,
 ) -> Callable[[], aiohttp.ClientSession]:
     """The run's aiohttp session (made on first use, inside the run's loop), guarded."""
 
@@ -207,11 +255,13 @@ def _session_factory(
         connector = aiohttp.TCPConnector(
             limit=concurrency,
             limit_per_host=per_host_concurrency,
-            ssl=verified_ssl_context(),
+            ssl=ssl_context,
             use_dns_cache=False,  # the run's CheckedLookups keep resolutions (checked) instead
             resolver=GuardedResolver(lookups),
             socket_factory=guarded_socket_factory(lookups.policy),
         )
+        # Connections' protocols that mark the attempt's trace (aiohttp has no public switch).
+        connector._factory = typing.cast(typing.Any, functools.partial(TimedHandler, loop=connector._loop))
         session = aiohttp.ClientSession(
             connector=connector,
             trust_env=False,
@@ -237,16 +287,18 @@ def aiohttp_transport(
     max_header_bytes: int,
     egress: EgressPolicy,
     lookups: RunLookups,
+    ssl_context: ssl.SSLContext,
 ) -> FanoutAiohttpTransport:
     return FanoutAiohttpTransport(
         egress=egress,
         lookups=lookups,
-        verify=verified_ssl_context(),
+        verify=ssl_context,
         trust_env=False,
         client=_session_factory(
             concurrency=concurrency,
             per_host_concurrency=per_host_concurrency,
             max_header_bytes=max_header_bytes,
             lookups=lookups.checked,
+            ssl_context=ssl_context,
         ),
     )

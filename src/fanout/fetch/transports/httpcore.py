@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ssl
 from collections.abc import Iterable
+from typing import Any
 
 import httpcore
 import httpx
@@ -19,7 +20,43 @@ from fanout.errors import EgressBlocked
 from fanout.fetch.egress.lookups import CheckedLookups
 from fanout.fetch.egress.policy import EgressPolicy
 from fanout.fetch.egress.rules import HOST_INVALID
-from fanout.fetch.transports.base import RunLookups, raise_own_failure
+from fanout.fetch.trace import CURRENT_TRACE, AttemptTrace
+from fanout.fetch.transports.base import PEER, PeerInfo, RunLookups, raise_own_failure
+
+
+class TracedStream(httpcore.AsyncNetworkStream):
+    """httpcore's stream, marking the attempt's trace when its TLS handshake is done; it keeps
+    the connection's ``PeerInfo`` (address, TLS facts)."""
+
+    def __init__(
+        self, inner: httpcore.AsyncNetworkStream, peer: PeerInfo, trace: AttemptTrace | None
+    ) -> None:
+        self._inner = inner
+        self.peer = peer
+        self._trace = trace
+
+    async def read(self, max_bytes: int, timeout: float | None = None) -> bytes:  # noqa: ASYNC109
+        return await self._inner.read(max_bytes, timeout)
+
+    async def write(self, buffer: bytes, timeout: float | None = None) -> None:  # noqa: ASYNC109
+        await self._inner.write(buffer, timeout)
+
+    async def aclose(self) -> None:
+        await self._inner.aclose()
+
+    async def start_tls(
+        self,
+        ssl_context: ssl.SSLContext,
+        server_hostname: str | None = None,
+        timeout: float | None = None,  # noqa: ASYNC109
+    ) -> httpcore.AsyncNetworkStream:
+        stream = await self._inner.start_tls(ssl_context, server_hostname, timeout)
+        if self._trace is not None:
+            self._trace.handshaken(tls=True)
+        return TracedStream(stream, PeerInfo(self.peer.ip, stream.get_extra_info("ssl_object")), None)
+
+    def get_extra_info(self, info: str) -> Any:
+        return self._inner.get_extra_info(info)
 
 
 class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
@@ -46,9 +83,12 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
         except OSError as exc:  # LookupFailed, or an injected resolver's failure
             raise httpcore.ConnectError(str(exc) or type(exc).__name__) from exc
         failure: Exception | None = None
+        trace = CURRENT_TRACE.get()
         for address in addresses:
+            if trace is not None:
+                trace.connecting(str(address))
             try:
-                return await self._inner.connect_tcp(
+                stream = await self._inner.connect_tcp(
                     str(address),
                     port,
                     timeout=timeout,
@@ -57,6 +97,10 @@ class GuardedNetworkBackend(httpcore.AsyncNetworkBackend):
                 )
             except (httpcore.ConnectError, httpcore.ConnectTimeout) as exc:
                 failure = exc
+                continue
+            if trace is not None:
+                trace.connected()
+            return TracedStream(stream, PeerInfo(str(address)), trace)
         assert failure is not None
         raise failure
 
@@ -94,10 +138,14 @@ class GuardedHTTPTransport(httpx.AsyncHTTPTransport):
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         request.url = self._check_url(request.url)
         try:
-            return await super().handle_async_request(request)
+            response = await super().handle_async_request(request)
         except Exception as exc:
             raise_own_failure(exc)
             raise
+        stream = response.extensions.get("network_stream")
+        if isinstance(stream, TracedStream):
+            response.extensions[PEER] = stream.peer
+        return response
 
     async def aclose(self) -> None:
         try:

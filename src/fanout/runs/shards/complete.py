@@ -72,6 +72,7 @@ async def complete(stores: RunStores, run: RunRecord, before: float) -> bool:
         carried_over=doc.carried_over,
         summary=Summary.of_results(results),
         results=results,
+        degraded=sum(r.degraded for r in results),
     )
     key = report_key(doc.run_id, doc.started_at)
     await stores.reports.put(key, document.to_json(), before)

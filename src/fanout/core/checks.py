@@ -1,0 +1,306 @@
+"""Response checks: what a response must be to count as healthy (``expect``), judged in pure code.
+
+``Expect`` is the request's model (``options.expect``, and an entry's own, merged over it field
+by field); ``compile_expect`` turns it into a ``Checker`` once per run (regexes compiled once,
+pointers parsed once); ``Checker.judge`` looks at a response's facts and says which checks
+passed. Regexes are bounded three ways: a length cap on the pattern, the bounded text they run
+on (the first ``inspect_bytes`` of the decoded body, a header's value) and a time limit per
+match (the ``regex`` module's ``timeout``): a pattern that backtracks forever fails its check
+instead of holding the run.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+import jsonpointer
+import regex
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer
+
+from fanout.core.facts import Check
+
+MAX_PATTERN_CHARS = 1_000
+MATCH_TIMEOUT_S = 0.05
+ACTUAL_CHARS = 200
+
+_RANGE = re.compile(r"^([1-5][0-9]{2})(?:-([1-5][0-9]{2}))?$")
+_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
+
+StatusSpec = int | str
+HeaderName = Annotated[str, Field(pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")]
+Pattern = Annotated[str, Field(min_length=1, max_length=MAX_PATTERN_CHARS)]
+
+
+def _is_status_spec(spec: object) -> bool:
+    if isinstance(spec, bool):
+        return False
+    if isinstance(spec, int):
+        return 100 <= spec <= 599
+    if isinstance(spec, str):
+        match = _RANGE.match(spec)
+        return match is not None and (match[2] is None or int(match[1]) <= int(match[2]))
+    return False
+
+
+def _compile(pattern: str) -> regex.Pattern[str]:
+    try:
+        return regex.compile(pattern)
+    except regex.error as exc:
+        raise ValueError(f"not a valid regular expression: {exc}") from None
+
+
+class Expect(BaseModel):
+    """What a healthy response is; every field optional (see docs/contract.md "Checks")."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    status: Annotated[list[StatusSpec], Field(min_length=1, max_length=50)] | None = None
+    json_: Annotated[dict[str, Any], Field(min_length=1, max_length=50)] | None = Field(
+        default=None, alias="json"
+    )
+    headers: Annotated[dict[str, Pattern], Field(min_length=1, max_length=50)] | None = None
+    body_contains: Annotated[str, Field(min_length=1, max_length=MAX_PATTERN_CHARS)] | None = None
+    body_regex: Pattern | None = None
+    max_latency_ms: Annotated[float, Field(gt=0, le=900_000, allow_inf_nan=False)] | None = None
+    degraded_latency_ms: Annotated[float, Field(gt=0, le=900_000, allow_inf_nan=False)] | None = None
+    cert_min_days: Annotated[float, Field(ge=0, le=36_500, allow_inf_nan=False)] | None = None
+
+    @field_validator("status", mode="before")
+    @classmethod
+    def _codes_and_ranges(cls, value: Any) -> Any:
+        if not isinstance(value, list):
+            return value  # the list type's own error
+        bad = [f"item {i}: {spec!r}" for i, spec in enumerate(value) if not _is_status_spec(spec)]
+        if bad:
+            raise ValueError(
+                f"{'; '.join(bad[:5])}: not a status code (100-599) or a range like '200-299' (low to high)"
+            )
+        return value
+
+    @field_validator("json_")
+    @classmethod
+    def _pointers(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
+        for pointer in value or {}:
+            try:
+                jsonpointer.JsonPointer(pointer)
+            except jsonpointer.JsonPointerException as exc:
+                raise ValueError(f"{pointer!r} is not an RFC 6901 JSON Pointer: {exc}") from None
+        return value
+
+    @field_validator("headers")
+    @classmethod
+    def _header_patterns(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        for name, pattern in (value or {}).items():
+            if not _HEADER_NAME.match(name):
+                raise ValueError(f"{name!r} is not a header name")
+            try:
+                _compile(pattern)
+            except ValueError as exc:
+                raise ValueError(f"{name}: {exc}") from None
+        return value
+
+    @field_validator("body_regex")
+    @classmethod
+    def _body_pattern(cls, value: str | None) -> str | None:
+        if value is not None:
+            _compile(value)
+        return value
+
+    @model_serializer(mode="plain")
+    def _as_given(self) -> dict[str, Any]:
+        """The fields the request gave, by their request names, ``null``s included: an entry's
+        ``"json": null`` (drop the options' JSON checks) survives a trip through a shard message."""
+        fields = type(self).model_fields
+        return {
+            (f.alias or name): getattr(self, name)
+            for name, f in fields.items()
+            if name in self.model_fields_set
+        }
+
+    def merged(self, over: Expect | None) -> Expect:
+        """This expectation with ``over``'s fields (those it sets) in place of its own."""
+        if over is None:
+            return self
+        return self.model_copy(update={name: getattr(over, name) for name in over.model_fields_set})
+
+    @property
+    def needs_body(self) -> bool:
+        return self.json_ is not None or self.body_contains is not None or self.body_regex is not None
+
+
+@dataclass(frozen=True, slots=True)
+class ResponseFacts:
+    """What a check can look at: the final response, its decoded body (bounded), its timing."""
+
+    status_code: int
+    headers: Mapping[str, str]
+    total_ms: float
+    body: str | None = None
+    days_to_expiry: float | None = None
+    https: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Verdict:
+    checks: tuple[Check, ...]
+    passed: bool
+    degraded: bool
+
+
+def _clip(value: Any) -> Any:
+    """``value`` as it is, unless it is longer than ``ACTUAL_CHARS``: then its first characters
+    (a structure's as JSON text) and an ellipsis."""
+    text = json.dumps(value, separators=(",", ":")) if isinstance(value, dict | list) else value
+    if isinstance(text, str) and len(text) > ACTUAL_CHARS:
+        return text[: ACTUAL_CHARS - 1] + "…"
+    return value
+
+
+def _same_json(a: Any, b: Any) -> bool:
+    """JSON equality: ``true`` is not ``1``, ``1`` is ``1.0``."""
+    if isinstance(a, bool) or isinstance(b, bool):
+        return type(a) is type(b) and a == b
+    if isinstance(a, int | float) and isinstance(b, int | float):
+        return math.isclose(a, b, rel_tol=0, abs_tol=0) or a == b
+    if isinstance(a, dict) and isinstance(b, dict):
+        return a.keys() == b.keys() and all(_same_json(a[k], b[k]) for k in a)
+    if isinstance(a, list) and isinstance(b, list):
+        return len(a) == len(b) and all(_same_json(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and a == b
+
+
+def _search(pattern: regex.Pattern[str], text: str) -> bool | None:
+    """Whether ``pattern`` matches in ``text``; None when it ran out of its time."""
+    try:
+        return pattern.search(text, timeout=MATCH_TIMEOUT_S) is not None
+    except TimeoutError:
+        return None
+
+
+def _check(name: str, ok: bool, expected: Any = None, actual: Any = None) -> Check:
+    if ok:
+        return Check(name, True)
+    return Check(name, False, _clip(expected), _clip(actual))
+
+
+_MISSING = object()
+
+
+class Checker:
+    """An ``Expect`` compiled once per run; ``judge`` a response's facts against it."""
+
+    def __init__(self, expect: Expect) -> None:
+        self.expect = expect
+        self.needs_body = expect.needs_body
+        self._codes, self._ranges = set(), []
+        for spec in expect.status or ():
+            if isinstance(spec, int):
+                self._codes.add(spec)
+            elif "-" in spec:
+                low, high = spec.split("-")
+                self._ranges.append((int(low), int(high)))
+            else:
+                self._codes.add(int(spec))
+        self._pointers = [(p, jsonpointer.JsonPointer(p), v) for p, v in (expect.json_ or {}).items()]
+        self._headers = [(n.lower(), _compile(p), p) for n, p in (expect.headers or {}).items()]
+        self._body_regex = None if expect.body_regex is None else _compile(expect.body_regex)
+
+    def status_ok(self, status_code: int) -> bool | None:
+        """Whether the status passes ``expect.status`` (None: it says nothing about the status)."""
+        if self.expect.status is None:
+            return None
+        return status_code in self._codes or any(low <= status_code <= high for low, high in self._ranges)
+
+    def judge(self, facts: ResponseFacts) -> Verdict:
+        checks: list[Check] = []
+        status_ok = self.status_ok(facts.status_code)
+        if status_ok is not None:
+            checks.append(_check("status", status_ok, self.expect.status, facts.status_code))
+        checks += self._header_checks(facts.headers)
+        checks += self._body_checks(facts.body)
+        e = self.expect
+        if e.max_latency_ms is not None:
+            checks.append(
+                _check(
+                    "max_latency_ms",
+                    facts.total_ms <= e.max_latency_ms,
+                    e.max_latency_ms,
+                    round(facts.total_ms, 1),
+                )
+            )
+        if e.cert_min_days is not None and facts.https:
+            days = facts.days_to_expiry
+            checks.append(
+                _check("cert_min_days", days is not None and days >= e.cert_min_days, e.cert_min_days, days)
+            )
+        passed = all(c.ok for c in checks)
+        slow = e.degraded_latency_ms is not None and facts.total_ms > e.degraded_latency_ms
+        return Verdict(tuple(checks), passed, passed and slow)
+
+    def _header_checks(self, headers: Mapping[str, str]) -> list[Check]:
+        checks = []
+        for name, pattern, text in self._headers:
+            value = headers.get(name)
+            if value is None:
+                checks.append(_check(f"header:{name}", False, text, None))
+                continue
+            found = _search(pattern, value)
+            actual = value if found is not None else "<no match within the time limit>"
+            checks.append(_check(f"header:{name}", bool(found), text, actual))
+        return checks
+
+    def _body_checks(self, body: str | None) -> list[Check]:
+        e = self.expect
+        if not self.needs_body:
+            return []
+        text = body or ""
+        checks = []
+        if self._pointers:
+            checks += self._json_checks(text)
+        if e.body_contains is not None:
+            checks.append(_check("body_contains", e.body_contains in text, e.body_contains, text))
+        if self._body_regex is not None:
+            found = _search(self._body_regex, text)
+            actual = text if found is not None else "<no match within the time limit>"
+            checks.append(_check("body_regex", bool(found), e.body_regex, actual))
+        return checks
+
+    def _json_checks(self, text: str) -> list[Check]:
+        try:
+            document = json.loads(text)
+        except (ValueError, RecursionError):
+            document = _MISSING
+        checks = []
+        for pointer, parsed, expected in self._pointers:
+            if document is _MISSING:
+                checks.append(_check(f"json:{pointer}", False, expected, "<the body is not JSON>"))
+                continue
+            actual = parsed.resolve(document, _MISSING)
+            ok = actual is not _MISSING and _same_json(actual, expected)
+            checks.append(_check(f"json:{pointer}", ok, expected, None if actual is _MISSING else actual))
+        return checks
+
+
+class Checkers:
+    """One ``Checker`` per distinct merged expectation of a run: each compiled once (entries
+    without an ``expect`` of their own share the options' checker, looked up for free)."""
+
+    def __init__(self, base: Expect | None) -> None:
+        self._base = base
+        self._base_checker = None if base is None else Checker(base)
+        self._compiled: dict[str, Checker] = {}
+
+    def for_entry(self, own: Expect | None) -> Checker | None:
+        if own is None:
+            return self._base_checker
+        expect = own if self._base is None else self._base.merged(own)
+        key = expect.model_dump_json()
+        checker = self._compiled.get(key)
+        if checker is None:
+            checker = self._compiled[key] = Checker(expect)
+        return checker

@@ -1,0 +1,46 @@
+"""``make demo`` as a user runs it: the real emulator, the demo targets, the table it prints."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+import pytest
+
+from tests.support import ROOT
+
+pytestmark = [pytest.mark.e2e, pytest.mark.timeout(120)]
+
+
+def test_make_demo_succeeds_and_shows_checks_and_tls() -> None:
+    env = os.environ | {"PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "devtools.demo"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    lines = proc.stdout.splitlines()
+    header = next(line for line in lines if line.lstrip().startswith("#  method"))
+    assert header.split() == [
+        "#", "method", "url", "outcome", "status", "tries", "ms", "total", "ms", "bytes", "cert", "days",
+        "why",
+    ]  # fmt: skip
+    rows = {line.split()[2]: line.split() for line in lines if line[:2].strip().isdigit()}
+    assert len(rows) == 12
+    assert rows["/health?status=DOWN"][3] == "check_failed"
+    assert rows["/health?status=DOWN"][-1] == "json:/status"
+    assert rows["/health?delay_ms=400"][3] == "ok"
+    assert rows["/health?delay_ms=400"][-1] == "degraded"
+    checked = rows["https"]  # the https twin's URL is shown as "https /health"
+    assert checked[4] == "ok"
+    assert 44 < float(checked[-1]) <= 45
+    assert any(
+        line.startswith("summary") and "1 check_failed" in line and "1 degraded" in line for line in lines
+    )
+    assert "0 connection(s) open after the answer" in proc.stdout
