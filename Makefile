@@ -11,6 +11,7 @@ EVENT ?= events/direct.json
 
 help:
 	@echo "make demo                 run the function in the Lambda runtime emulator against a local demo target"
+	@echo "make demo MONITOR=1       a monitor run three times on moto: its transitions and the alerts received"
 	@echo "make invoke EVENT=...     invoke it with an event file (default $(EVENT))"
 	@echo "make sam-invoke EVENT=... sam build + sam local invoke FanoutFunction (Docker; official image, or the offline one)"
 	@echo "make sam-image            start Docker if needed and build the offline Lambda image (air-gapped machines)"
@@ -28,7 +29,11 @@ $(STAMP): requirements-dev.txt src/requirements.txt
 venv: $(STAMP)
 
 demo: venv
+ifeq ($(MONITOR),1)
+	$(BIN)/python -m devtools.demo_monitor
+else
 	$(BIN)/python -m devtools.demo
+endif
 
 invoke: venv
 	$(BIN)/python -m devtools.demo --event $(EVENT)

@@ -23,7 +23,7 @@ from pathlib import Path
 from bench import report
 from bench.common import BENCH_DIR, WORK_DIR, BenchError, ScenarioResult, Target, loadavg
 from bench.config import FULL, QUICK, SCENARIOS, BenchConfig
-from bench.scenarios import cancellation, checks, coldstart, deadline, memory, throughput
+from bench.scenarios import cancellation, checks, coldstart, deadline, memory, monitor, throughput
 
 RUNNERS = {
     "throughput": throughput.run,
@@ -32,6 +32,7 @@ RUNNERS = {
     "deadline": deadline.run,
     "coldstart": coldstart.run,
     "memory": memory.run,
+    "monitor": monitor.run,
 }
 
 

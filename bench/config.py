@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
-SCENARIOS = ("throughput", "checks", "cancellation", "deadline", "coldstart", "memory")
+SCENARIOS = ("throughput", "checks", "cancellation", "deadline", "coldstart", "memory", "monitor")
 
 
 @dataclass(frozen=True)
@@ -45,6 +45,9 @@ class BenchConfig:
     memory_n: int = 10_000
     memory_concurrency: int = 100
     memory_reps: int = 3
+    # Monitor: state updates of N URLs on moto (server mode, its own process).
+    monitor_n: int = 2_000
+    monitor_reps: int = 3
     # Worker seed (cancellation instants) so runs are comparable.
     seed: int = 1234
 
@@ -88,4 +91,6 @@ QUICK = BenchConfig(
     cold_runs=3,
     memory_n=1_000,
     memory_reps=1,
+    monitor_n=300,
+    monitor_reps=1,
 )

@@ -14,9 +14,12 @@ Used by ``make demo STORE=moto`` and the persistence tests; needs the dev depend
 
 from __future__ import annotations
 
+import contextlib
+import copy
 import json
 import logging
 import re
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +40,61 @@ CREDENTIALS = {
 
 # Table properties that only matter to a deployed table (moto has no use for them).
 DEPLOY_ONLY_TABLE_KEYS = frozenset({"PointInTimeRecoverySpecification"})
+
+
+_DYNAMODB_LOCK = threading.Lock()
+
+
+def _table_for_rollback(table: Any) -> Any:
+    """A copy of a moto table that a transaction of ``Put`` actions can be rolled back to: its
+    items' containers copied, the items shared (a ``Put`` replaces an item, never changes it)."""
+    from collections import defaultdict
+
+    copied = copy.copy(table)
+    copied.items = defaultdict(
+        dict, {h: dict(r) if isinstance(r, dict) else r for h, r in table.items.items()}
+    )
+    tracked = type(table).instances_tracked  # moto keeps every model it makes; not these copies
+    if tracked and tracked[-1] is copied:
+        tracked.pop()
+    return copied
+
+
+def patch_moto_dynamodb() -> None:
+    """moto's DynamoDB, made to serve this project's transactions (idempotent).
+
+    moto 5's ``transact_write_items`` deep-copies every table it touches, to roll back: with no
+    lock (another request writing meanwhile breaks the copy, "dictionary changed size during
+    iteration"), at a cost that grows with the table (a 100-item transaction takes 1 s once the
+    table has 600 items, 10 s at 5,000: quadratic over a monitor's first run), and keeps every copy
+    alive (its models track their instances), so garbage collections slow down for the rest of the
+    process. DynamoDB is none of that. So the harness answers DynamoDB requests one at a time and
+    copies a table for rollback one level deep, untracked; the project's transactions are ``Put``
+    actions only, for which that copy restores exactly what the deep one would.
+    """
+    from moto.dynamodb import models
+    from moto.dynamodb.models.table import Table
+    from moto.dynamodb.responses import DynamoHandler
+
+    if getattr(DynamoHandler.call_action, "_serialized", False):
+        return
+    original = DynamoHandler.call_action
+
+    def call_action(self: Any) -> Any:
+        with _DYNAMODB_LOCK:
+            return original(self)
+
+    class RollbackCopy:
+        def __getattr__(self, name: str) -> Any:
+            return getattr(copy, name)
+
+        @staticmethod
+        def deepcopy(value: Any, memo: Any = None) -> Any:
+            return _table_for_rollback(value) if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+    call_action._serialized = True  # type: ignore[attr-defined]
+    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
+    setattr(models, "copy", RollbackCopy())  # noqa: B010 (the module's own name for copy)
 
 
 def load_template() -> dict[str, Any]:
@@ -98,6 +156,9 @@ class Resources:
     idempotency_table: str
     shard_queue_url: str = ""
     shard_dead_letter_queue_url: str = ""
+    monitors_table: str = ""
+    alert_topic_arn: str = ""
+    alert_event_bus: str = ""
 
 
 class LocalAws:
@@ -110,6 +171,7 @@ class LocalAws:
 
     def __enter__(self) -> LocalAws:
         logging.getLogger("werkzeug").setLevel(logging.WARNING)  # no line per request
+        patch_moto_dynamodb()
         self.server.start()
         host, port = self.server.get_host_and_port()
         self.endpoint = f"http://{host}:{port}"
@@ -117,11 +179,23 @@ class LocalAws:
         return self
 
     def __exit__(self, *exc: object) -> None:
+        self._delete_tables()
         for client in self._clients:
             client.close()
         self.server.stop()
         if self.server._server is not None:  # stop() shuts the loop down but keeps the socket
             self.server._server.server_close()
+
+    def _delete_tables(self) -> None:
+        """moto's backends are process-wide: a server stopped keeps its tables in memory (and a big
+        one slows every garbage collection after it). Its own tables go with it."""
+        resources = getattr(self, "resources", None)
+        if resources is None:
+            return
+        ddb = self.client("dynamodb")
+        for table in (resources.runs_table, resources.idempotency_table, resources.monitors_table):
+            with contextlib.suppress(ddb.exceptions.ResourceNotFoundException):
+                ddb.delete_table(TableName=table)
 
     def client(self, service: str) -> Any:
         """A synchronous boto3 client on moto (closed with the server)."""
@@ -149,18 +223,69 @@ class LocalAws:
                 arns={"ShardDeadLetterQueue": self.queue_arn(dead_letters)},
             ),
             shard_dead_letter_queue_url=dead_letters,
+            monitors_table=f"fanout-monitors-{suffix}",
+            alert_topic_arn=self.create_topic_from_template(
+                template, "AlertTopic", f"fanout-alerts-{suffix}"
+            ),
+            alert_event_bus=f"fanout-alerts-{suffix}",
         )
+        self.client("events").create_event_bus(Name=resources.alert_event_bus)
         self.create_bucket_from_template(template, "ReportsBucket", resources.bucket)
         ddb = self.client("dynamodb")
         for logical_id, name in (
             ("RunsTable", resources.runs_table),
             ("IdempotencyTable", resources.idempotency_table),
+            ("MonitorsTable", resources.monitors_table),
         ):
             kwargs, ttl = table_kwargs(template, logical_id, name)
             ddb.create_table(**kwargs)
             if ttl:
                 ddb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
         return resources
+
+    def create_topic_from_template(self, template: dict[str, Any], logical_id: str, name: str) -> str:
+        """A topic with the template topic's attributes; its ARN."""
+        resource = template["Resources"][logical_id]
+        assert resource["Type"] == "AWS::SNS::Topic"
+        props = dict(resource["Properties"])
+        attributes = {key: str(props.pop(key)) for key in ("DisplayName", "KmsMasterKeyId") if key in props}
+        assert not props, f"teach create_topic_from_template about {sorted(props)} of {logical_id}"
+        arn: str = self.client("sns").create_topic(Name=name, Attributes=attributes)["TopicArn"]
+        return arn
+
+    def alert_inbox(self) -> str:
+        """A new queue subscribed to the alert topic (the SNS envelope as each message); its URL."""
+        sqs = self.client("sqs")
+        url: str = sqs.create_queue(QueueName=f"alert-inbox-{uuid.uuid4().hex[:8]}")["QueueUrl"]
+        self.client("sns").subscribe(
+            TopicArn=self.resources.alert_topic_arn, Protocol="sqs", Endpoint=self.queue_arn(url)
+        )
+        return url
+
+    def event_inbox(self) -> str:
+        """A new queue that a rule on the alert bus feeds with every fanout event; its URL."""
+        sqs, events = self.client("sqs"), self.client("events")
+        name = f"event-inbox-{uuid.uuid4().hex[:8]}"
+        url: str = sqs.create_queue(QueueName=name)["QueueUrl"]
+        bus = self.resources.alert_event_bus
+        events.put_rule(Name=name, EventBusName=bus, EventPattern=json.dumps({"source": ["fanout"]}))
+        events.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": "inbox", "Arn": self.queue_arn(url)}])
+        return url
+
+    def received(self, queue_url: str, *, wait_s: int = 1) -> list[dict[str, Any]]:
+        """Every message waiting in ``queue_url`` (bounded), bodies parsed, deleted as read."""
+        sqs = self.client("sqs")
+        found: list[dict[str, Any]] = []
+        for _ in range(50):
+            batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_s)
+            messages = batch.get("Messages", [])
+            if not messages:
+                return found
+            for m in messages:
+                found.append(json.loads(m["Body"]))
+                sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
+            wait_s = 0
+        return found
 
     def create_bucket_from_template(self, template: dict[str, Any], logical_id: str, name: str) -> None:
         props = template["Resources"][logical_id]["Properties"]
@@ -233,6 +358,9 @@ class LocalAws:
             "RUNS_TABLE_NAME": self.resources.runs_table,
             "IDEMPOTENCY_TABLE_NAME": self.resources.idempotency_table,
             "SHARD_QUEUE_URL": self.resources.shard_queue_url,
+            "MONITORS_TABLE_NAME": self.resources.monitors_table,
+            "ALERT_TOPIC_ARN": self.resources.alert_topic_arn,
+            "ALERT_EVENT_BUS_NAME": self.resources.alert_event_bus,
         }
 
     def describe(self, document: dict[str, Any]) -> str:

@@ -102,6 +102,13 @@ class Settings:
     shard_max_generations: int = 3
     # The end of a shard's budget kept for its results, counts, continuation and the merge.
     shard_finish_budget_s: float = 5.0
+    # Monitors (docs/monitors.md). An empty table name turns them off; empty alert targets send nothing.
+    monitors_table_name: str = ""
+    alert_topic_arn: str = ""
+    alert_event_bus_name: str = ""
+    # The slice of a monitor run's budget for its state updates and alerts, and their concurrency.
+    monitor_budget_s: float = 5.0
+    monitor_concurrency: int = 32
 
 
 _ENV_NAMES: dict[str, str] = {
@@ -154,6 +161,11 @@ _ENV_NAMES: dict[str, str] = {
     "shard_message_max_bytes": "FANOUT_SHARD_MESSAGE_MAX_BYTES",
     "shard_max_generations": "FANOUT_SHARD_MAX_GENERATIONS",
     "shard_finish_budget_s": "FANOUT_SHARD_FINISH_BUDGET_S",
+    "monitors_table_name": "MONITORS_TABLE_NAME",
+    "alert_topic_arn": "ALERT_TOPIC_ARN",
+    "alert_event_bus_name": "ALERT_EVENT_BUS_NAME",
+    "monitor_budget_s": "FANOUT_MONITOR_BUDGET_S",
+    "monitor_concurrency": "FANOUT_MONITOR_CONCURRENCY",
 }
 
 
@@ -207,6 +219,7 @@ def _check(s: Settings) -> None:
         "max_per_host_concurrency",
         "max_header_bytes",
         "max_inspect_bytes",
+        "monitor_concurrency",
     ]
     for name in positive:
         if getattr(s, name) < 1:
@@ -237,6 +250,7 @@ def _check(s: Settings) -> None:
         "retry_backoff_base_s",
         "retry_backoff_cap_s",
         "retry_min_attempt_s",
+        "monitor_budget_s",
     ]
     for name in non_negative:
         if not (math.isfinite(getattr(s, name)) and getattr(s, name) >= 0):

@@ -12,9 +12,11 @@ the front door maps each to a problem document or a typed invoke error in one ta
     │   └── IdempotencyKeyReused    the key came with another request          422
     ├── IdempotencyInProgress       the key's first request is still running   409
     ├── RunNotFound                 no such run (or expired)                   404
+    ├── MonitorNotFound             no such monitor                            404
     ├── FeatureOff                  this deployment has the feature off        501
     │   ├── RunsNotKept             no runs table
-    │   └── ShardingOff             no shard queue, runs table or bucket
+    │   ├── ShardingOff             no shard queue, runs table or bucket
+    │   └── MonitorsOff             no monitors table
     ├── ServiceUnavailable          a store the request needs failed            503
     │   ├── StoreUnavailable        reading runs back failed
     │   └── ShardsNotStarted        a sharded run could not be launched
@@ -103,6 +105,11 @@ class RunNotFound(FanoutError):
         super().__init__(f"no run {run_id!r} is on record (or it has expired)")
 
 
+class MonitorNotFound(FanoutError):
+    def __init__(self, name: str) -> None:
+        super().__init__(f"no monitor {name!r} has run here (or its state has expired)")
+
+
 class FeatureOff(FanoutError):
     """This deployment has the feature the request needs turned off."""
 
@@ -118,6 +125,11 @@ class ShardingOff(FeatureOff):
             f"{what} needs sharded runs, and this deployment has no shard queue, runs table or reports "
             "bucket (docs/sharding.md)"
         )
+
+
+class MonitorsOff(FeatureOff):
+    def __init__(self, what: str = "monitors") -> None:
+        super().__init__(f"{what} need the monitors table, and this deployment has none (docs/monitors.md)")
 
 
 class ServiceUnavailable(FanoutError):

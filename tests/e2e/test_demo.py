@@ -44,3 +44,23 @@ def test_make_demo_succeeds_and_shows_checks_and_tls() -> None:
         line.startswith("summary") and "1 check_failed" in line and "1 degraded" in line for line in lines
     )
     assert "0 connection(s) open after the answer" in proc.stdout
+
+
+def test_make_demo_monitor_shows_one_down_and_one_up_alert() -> None:
+    env = os.environ | {"PYTHONPATH": os.pathsep.join(sys.path)}
+    proc = subprocess.run(
+        [sys.executable, "-m", "devtools.demo_monitor"],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=90,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    out = proc.stdout
+    assert "notifications on the topic (2):" in out
+    assert out.index(" is DOWN") < out.index(" is UP")
+    assert "transitions: none" in out  # the first run: one failure is below the threshold
+    assert "events on the bus: [('Monitor status changed', 'down'), ('Monitor status changed', 'up')]" in out
+    assert "GET /monitors/demo-health -> 200" in out

@@ -108,20 +108,58 @@ def test_async_invocations_have_retries_bounded_and_a_failure_destination(templa
     assert schedule["DeadLetterConfig"]["Arn"] == {"Fn::GetAtt": ["ScheduleDeadLetterQueue", "Arn"]}
 
 
-def render_schedule_input(template: dict[str, Any], urls: list[str]) -> Any:
-    """The schedule's constant Input as EventBridge would deliver it, from the template."""
+def render_schedule_input(template: dict[str, Any], urls: list[str], monitor: str = "") -> Any:
+    """The schedule's constant Input as EventBridge would deliver it, from the template (with the
+    ``MonitorName`` parameter set to ``monitor``)."""
     sub = template["Resources"]["FanoutFunction"]["Properties"]["Events"]["Schedule"]["Properties"]["Input"]
     text, variables = sub["Fn::Sub"]
-    timeout = template["Parameters"]["ScheduleRequestTimeoutSeconds"]["Default"]
+    parameters = template["Parameters"]
+    timeout = parameters["ScheduleRequestTimeoutSeconds"]["Default"]
     assert variables["Urls"] == {"Fn::Join": ['", "', {"Ref": "ScheduleUrls"}]}
+    condition, when_on, when_off = variables["Monitor"]["Fn::If"]
+    assert template["Conditions"][condition] == {"Fn::Not": [{"Fn::Equals": [{"Ref": "MonitorName"}, ""]}]}
+    rendered = when_off
+    if monitor:
+        rendered = when_on["Fn::Sub"].replace("${MonitorName}", monitor)
+        for name in ("MonitorFailureThreshold", "MonitorSuccessThreshold"):
+            rendered = rendered.replace("${" + name + "}", str(parameters[name]["Default"]))
     text = text.replace("${Urls}", '", "'.join(urls)).replace("${Timeout}", str(timeout))
-    return json.loads(text)
+    return json.loads(text.replace("${Monitor}", rendered))
 
 
-def test_the_schedules_input_is_a_valid_scheduled_request(template: dict[str, Any]) -> None:
+@pytest.mark.parametrize("monitor", ["", "prod-health"])
+def test_the_schedules_input_is_a_valid_scheduled_request(template: dict[str, Any], monitor: str) -> None:
     default_urls = template["Parameters"]["ScheduleUrls"]["Default"].split(",")
-    event = render_schedule_input(template, [*default_urls, "https://example.org/health"])
+    event = render_schedule_input(template, [*default_urls, "https://example.org/health"], monitor)
     inbound = scheduled(event)
     assert inbound is not None, "the template's Input is recognised as the schedule's"
     request = parse_request(inbound.payload)
     assert [e.url for e in request.entries()] == [*default_urls, "https://example.org/health"]
+    if monitor:
+        assert request.monitor is not None
+        assert (
+            request.monitor.name,
+            request.monitor.failure_threshold,
+            request.monitor.success_threshold,
+        ) == (
+            monitor,
+            2,
+            1,
+        )
+    else:
+        assert request.monitor is None
+
+
+def test_the_heartbeat_alarm_watches_the_monitor_s_metric(template: dict[str, Any]) -> None:
+    alarm = template["Resources"]["MonitorHeartbeatAlarm"]
+    assert alarm["Condition"] == "HasMonitor"
+    props = alarm["Properties"]
+    assert (
+        props["Namespace"]
+        == template["Globals"]["Function"]["Environment"]["Variables"]["POWERTOOLS_METRICS_NAMESPACE"]
+    )
+    assert props["Dimensions"] == [{"Name": "monitor", "Value": {"Ref": "MonitorName"}}]
+    assert props["AlarmActions"] == [{"Ref": "AlertTopic"}]
+    env = template["Globals"]["Function"]["Environment"]["Variables"]
+    assert env["MONITORS_TABLE_NAME"] == {"Ref": "MonitorsTable"}
+    assert env["ALERT_TOPIC_ARN"] == {"Ref": "AlertTopic"}

@@ -35,6 +35,7 @@ from tests.support import (
     open_connections_after,
     point_aws_at,
     problem_of,
+    scheduled,
 )
 
 SETTINGS = get_settings()
@@ -379,6 +380,48 @@ def test_checks_travel_through_shards_and_into_the_merged_report(
     assert results[7]["degraded"] is True
     assert (results[8]["outcome"], results[8]["status_code"]) == ("ok", 404)
     assert all(r["timings"]["total_ms"] > 0 for r in results)
+
+
+def test_a_sharded_monitor_run_updates_its_monitor_when_it_completes(
+    deployed: Deployment, aws: MotoAws, queue: Queue, fresh_target: DemoTarget
+) -> None:
+    """Each completed sharded run is one observation per URL, applied at the merge: the report
+    and the record's read-back carry the monitor section, and the DOWN alert goes out once."""
+    deployed.configure(
+        shard_size=4,
+        monitors_table_name=aws.resources.monitors_table,
+        alert_topic_arn=aws.resources.alert_topic_arn,
+    )
+    inbox = aws.alert_inbox()
+    name = f"sharded-{uuid.uuid4().hex[:8]}"
+    urls = [fresh_target.url(f"/ok?s={i}") for i in range(9)] + [fresh_target.url("/status/500")]
+    request = {
+        "urls": urls,
+        "mode": "sharded",
+        "options": {"retries": 0, "thresholds": {"failed_rate": "<0.05"}},
+        "monitor": {"name": name, "failure_threshold": 1},
+    }
+    runs = []
+    for _ in range(2):
+        answer = call(scheduled(request))
+        assert answer["shards_total"] == 3
+        queue.drain()
+        runs.append(get_run(answer["run_id"]))
+    first, second = runs
+    assert first["status"] == "complete"
+    assert first["monitor"]["transitions"] == [
+        {"url": fresh_target.url("/status/500"), "from": "unknown", "to": "down"},
+        {"threshold": "failed_rate<0.05", "from": "unknown", "to": "down"},
+    ]
+    assert (first["monitor"]["up"], first["monitor"]["down"], first["monitor"]["notified"]) == (9, 1, 2)
+    assert first["thresholds"] == [{"name": "failed_rate", "condition": "<0.05", "ok": False, "value": 0.1}]
+    assert second["monitor"]["transitions"] == []
+    assert second["monitor"]["down"] == 1
+    subjects = sorted(envelope["Subject"] for envelope in aws.received(inbox))
+    assert subjects == [
+        f"[fanout] {name}: {fresh_target.url('/status/500')} is DOWN",
+        f"[fanout] {name}: threshold failed_rate<0.05 is BREACHED",
+    ]
 
 
 def test_a_shard_that_fails_after_storing_its_results_is_not_fetched_again(

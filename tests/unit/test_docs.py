@@ -17,7 +17,7 @@ LINK = re.compile(r"\]\(([^)#\s]+\.md)(?:#[^)]*)?\)")
 
 
 def test_every_environment_setting_is_in_the_configuration_chapters() -> None:
-    documented = DOCS["configuration.md"] + DOCS["persistence.md"] + DOCS["sharding.md"]
+    documented = DOCS["configuration.md"] + DOCS["persistence.md"] + DOCS["sharding.md"] + DOCS["monitors.md"]
     missing = [var for var in env_names().values() if f"`{var}`" not in documented]
     assert missing == []
 

@@ -7,7 +7,8 @@ All instants are on the monotonic clock the event loop uses (``loop.time()`` is
     answer_by  = timeout_at - margin        margin  = base + per URL x URLs
     work_by    = answer_by - cleanup        cleanup = per fetch in flight x min(URLs, concurrency)
     persist_by = work_by - after            after:   what follows persistence (the idempotency record)
-    fetch_by   = persist_by - persist       persist: writing the report and the record (or a shard's finish)
+    monitor_by = persist_by - persist       persist: writing the report and the record (or a shard's finish)
+    fetch_by   = monitor_by - monitor       monitor: the monitor's state updates and alerts (monitor runs)
 
 - **answer_by** is when the handler returns its answer; the **margin** pays for what comes
   after it before Lambda's timeout (the decorators flush metrics and logs, the runtime
@@ -15,8 +16,8 @@ All instants are on the monotonic clock the event loop uses (``loop.time()`` is
 - **work_by** is when everything inside the invocation's loop must end; the **cleanup** pays
   for cancelling and awaiting every fetch still in flight, closing their connections,
   building the document and the run's log lines. ``make bench`` measures it per fetch in flight.
-- The reserves (**persist**, **after**) are cut from the end of the work budget, together never
-  more than half of it, so a short invocation still fans out. Inline runs and shards slice the
+- The reserves (**monitor**, **persist**, **after**) are cut from the end of the work budget,
+  together never more than half of it, so a short invocation still fans out. Inline runs and shards slice the
   same way (a shard's persist reserve is its finish: results, counts, continuation, merge).
 
 ``cap_s`` (API Gateway's 30 s integration timeout) bounds ``answer_by`` the same way.
@@ -62,6 +63,7 @@ class RunDeadline:
 
     started: float
     fetch_by: float
+    monitor_by: float
     persist_by: float
     work_by: float
     answer_by: float
@@ -123,6 +125,7 @@ class InvocationClock:
         cap_s: float | None = None,
         persist_s: float = 0.0,
         after_s: float = 0.0,
+        monitor_s: float = 0.0,
     ) -> RunDeadline:
         """The deadline of a run of ``n_urls``, anchored at the invocation's start, whenever asked.
 
@@ -138,14 +141,15 @@ class InvocationClock:
         if in_flight is None:
             in_flight = min(n_urls, settings.max_concurrency)
         work_budget = max(0.0, answer_budget - cleanup_s(in_flight, settings))
-        reserve = persist_s + after_s
+        reserve = monitor_s + persist_s + after_s
         if reserve > work_budget / 2:
             scale = work_budget / 2 / reserve
-            persist_s, after_s = persist_s * scale, after_s * scale
+            monitor_s, persist_s, after_s = monitor_s * scale, persist_s * scale, after_s * scale
         work_by = self.started + work_budget
         return RunDeadline(
             started=self.started,
-            fetch_by=work_by - persist_s - after_s,
+            fetch_by=work_by - after_s - persist_s - monitor_s,
+            monitor_by=work_by - after_s - persist_s,
             persist_by=work_by - after_s,
             work_by=work_by,
             answer_by=self.started + answer_budget,

@@ -15,7 +15,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any, Protocol, TypeVar
 
+from fanout.core.monitor_report import MonitorReport
 from fanout.core.results import ErrorInfo, Summary, UrlResult
+from fanout.core.thresholds import ThresholdResult
 
 
 class Source(enum.StrEnum):
@@ -223,6 +225,8 @@ class RunDocument:
     continuation: Continuation | None = None
     persisted: Persisted | None = None
     results_omitted: ResultsOmitted | None = None
+    thresholds: tuple[ThresholdResult, ...] | None = None
+    monitor: MonitorReport | None = None
     replayed: bool = False
 
     def to_json(self) -> dict[str, Any]:
@@ -245,6 +249,8 @@ class RunDocument:
                 "carried_over": self.carried_over,
                 "summary": self.summary.to_json(),
                 "degraded": self.degraded,
+                "thresholds": None if self.thresholds is None else [t.to_json() for t in self.thresholds],
+                "monitor": None if self.monitor is None else self.monitor.to_json(),
                 "location": self.location,
                 "leftovers": None if self.leftovers is None else self.leftovers.to_json(),
                 "continuation": None if self.continuation is None else self.continuation.to_json(),
@@ -273,6 +279,10 @@ class RunDocument:
             continuation=_parsed(Continuation, data.get("continuation")),
             persisted=_parsed(Persisted, data.get("persisted")),
             results_omitted=_parsed(ResultsOmitted, data.get("results_omitted")),
+            thresholds=None
+            if data.get("thresholds") is None
+            else tuple(ThresholdResult.from_json(t) for t in data["thresholds"]),
+            monitor=_parsed(MonitorReport, data.get("monitor")),
             replayed=bool(data.get("replayed")),
             **{k: data.get(k) for k in (*_NUMBERS, *_TEXTS)},
         )

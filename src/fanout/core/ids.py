@@ -38,4 +38,7 @@ def elapsed_ms(started_at: str, finished_at: str) -> float:
 
 
 def iso_from_epoch(seconds: float) -> str:
-    return datetime.fromtimestamp(seconds, UTC).isoformat().replace("+00:00", "Z")
+    """Whole seconds as ``...T12:00:00Z``, fractions to the millisecond (as ``utc_now_iso``)."""
+    moment = datetime.fromtimestamp(seconds, UTC)
+    spec = "seconds" if moment.microsecond == 0 else "milliseconds"
+    return moment.isoformat(timespec=spec).replace("+00:00", "Z")

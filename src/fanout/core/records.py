@@ -13,6 +13,7 @@ from typing import Any
 
 from fanout.core.documents import SHARDED, ResultsOmitted, RunDocument, RunStatus
 from fanout.core.ids import iso_from_epoch
+from fanout.core.monitors import MonitorSpec
 from fanout.core.requests import Options
 from fanout.core.results import ErrorInfo, UrlResult
 
@@ -38,6 +39,8 @@ class RunRecord:
     max_generations: int | None = None
     error: ErrorInfo | None = None
     done_shards: frozenset[str] = frozenset()
+    monitor: MonitorSpec | None = None  # a sharded monitor run's, for its completion
+    observation_key: str | None = None
 
     @property
     def sharded(self) -> bool:
@@ -66,6 +69,9 @@ class RunRecord:
             extra["max_generations"] = self.max_generations
         if self.error is not None:
             extra["error"] = self.error.to_json()
+        if self.monitor is not None:
+            extra["monitor_spec"] = self.monitor.model_dump(mode="json")
+            extra["observation_key"] = self.observation_key
         return doc | extra
 
     @classmethod
@@ -80,6 +86,10 @@ class RunRecord:
             max_generations=data.get("max_generations"),
             error=None if error is None else ErrorInfo.from_json(error),
             done_shards=done_shards,
+            monitor=None
+            if data.get("monitor_spec") is None
+            else MonitorSpec.model_validate(data["monitor_spec"]),
+            observation_key=data.get("observation_key"),
         )
 
     def progress(self) -> dict[str, int]:
@@ -110,12 +120,13 @@ class RunView:
     results: tuple[UrlResult, ...] | None = None
     results_error: ErrorInfo | None = None
     results_omitted: ResultsOmitted | None = None
-    degraded: int | None = None
+    report: RunDocument | None = None  # the run's report, for what only it holds (degraded, monitor)
 
     def to_json(self) -> dict[str, Any]:
         view = self.record.to_view()
-        if self.degraded is not None:
-            view["degraded"] = self.degraded
+        if self.report is not None:
+            from_report = self.report.to_json()
+            view |= {k: from_report[k] for k in ("degraded", "thresholds", "monitor") if k in from_report}
         if self.results_error is not None:
             view["results_error"] = self.results_error.to_json()
         if self.results_omitted is not None:

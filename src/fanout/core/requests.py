@@ -23,6 +23,8 @@ from pydantic_core import PydanticCustomError
 
 from fanout.config import get_settings
 from fanout.core.checks import Expect, HeaderName
+from fanout.core.monitors import MonitorSpec
+from fanout.core.thresholds import Thresholds
 from fanout.errors import MAX_LISTED_PROBLEMS, RequestInvalid
 
 IDEMPOTENT_METHODS = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE", "TRACE"})
@@ -102,6 +104,7 @@ class Options(_Strict):
     expect: Expect | None = Field(default=None, description="Checks every entry's response must pass.")
     capture_headers: Annotated[list[HeaderName], Field(max_length=50)] | None = None
     inspect_bytes: Annotated[int, Field(ge=1)] = Field(default_factory=_default("default_inspect_bytes"))
+    thresholds: Thresholds | None = Field(default=None, description="Run metrics and their conditions.")
 
     @field_validator(*_MAXIMA)
     @classmethod
@@ -156,6 +159,7 @@ class FanoutRequest(_Strict):
         default=False,
         description="An inline run cut by its deadline finishes its leftovers as a sharded continuation.",
     )
+    monitor: MonitorSpec | None = Field(default=None, description="The monitor these results feed.")
 
     @field_validator("urls", mode="before")
     @classmethod
@@ -181,11 +185,18 @@ class TargetsRequest(_Strict):
     options: Options = Field(default_factory=Options)
     mode: Mode = "auto"
     carry_over: bool = False
+    monitor: MonitorSpec | None = None
 
     def with_entries(self, entries: list[Any]) -> FanoutRequest:
         """The request to run: the listed entries with this request's options (validated)."""
         return FanoutRequest.model_validate(
-            {"urls": entries, "options": self.options, "mode": self.mode, "carry_over": self.carry_over}
+            {
+                "urls": entries,
+                "options": self.options,
+                "mode": self.mode,
+                "carry_over": self.carry_over,
+                "monitor": self.monitor,
+            }
         )
 
 

@@ -4,7 +4,8 @@
 against ``FanoutRequest``) and answers 200 with the result document, or 202 with the run id and
 a ``Location: /runs/{run_id}`` for a sharded run; with an ``Idempotency-Key`` header, a repeat
 of the request gets the first answer. ``GET /runs/{run_id}`` answers a stored run (its record
-and results) and ``GET /runs`` the most recent ones (``?limit=`` and ``?cursor=``). Every
+and results) and ``GET /runs`` the most recent ones (``?limit=`` and ``?cursor=``);
+``GET /monitors`` and ``GET /monitors/{name}`` the monitors and their URLs (docs/monitors.md). Every
 failure is answered by the exception handlers below, through ``problems``: nothing escapes as
 an unhandled error. Runs are capped at ``api_deadline_cap_s`` so the answer beats API
 Gateway's 30 s integration timeout.
@@ -34,7 +35,13 @@ from fanout.runs import service
 from fanout.runs.invocation import Invocation
 from fanout.runs.report import report_invalid
 
-ROUTES: dict[str, list[str]] = {"/fanout": ["POST"], "/runs": ["GET"], "/runs/{run_id}": ["GET"]}
+ROUTES: dict[str, list[str]] = {
+    "/fanout": ["POST"],
+    "/runs": ["GET"],
+    "/runs/{run_id}": ["GET"],
+    "/monitors": ["GET"],
+    "/monitors/{name}": ["GET"],
+}
 """Every route and its methods (template.yaml declares the same): drives 404 vs 405."""
 
 IDEMPOTENCY_KEY = re.compile(r"^[\x21-\x7e]{1,255}$")
@@ -138,6 +145,27 @@ def get_run(run_id: str) -> Response[str]:
     invocation = _invocation()
     cap_s = invocation.settings.api_deadline_cap_s
     return _json(service.read_run(run_id, invocation, cap_s=cap_s).to_json())
+
+
+@app.get("/monitors")
+def list_monitors(
+    limit: Annotated[int | None, Query(ge=1)] = None,
+    cursor: Annotated[str | None, Query(min_length=1, max_length=2_048)] = None,
+) -> Response[str]:
+    invocation = _invocation()
+    cap_s = invocation.settings.api_deadline_cap_s
+    return _json(service.list_monitors(limit, cursor, invocation, cap_s=cap_s).to_json())
+
+
+@app.get("/monitors/<name>")
+def get_monitor(
+    name: str,
+    limit: Annotated[int | None, Query(ge=1)] = None,
+    cursor: Annotated[str | None, Query(min_length=1, max_length=2_048)] = None,
+) -> Response[str]:
+    invocation = _invocation()
+    cap_s = invocation.settings.api_deadline_cap_s
+    return _json(service.read_monitor(name, limit, cursor, invocation, cap_s=cap_s).to_json())
 
 
 @app.exception_handler(RequestValidationError)

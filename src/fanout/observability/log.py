@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools import Logger, Metrics, single_metric
 from aws_lambda_powertools.metrics import MetricUnit
 
 SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "fanout")
@@ -16,4 +16,4 @@ SERVICE = os.environ.get("POWERTOOLS_SERVICE_NAME", "fanout")
 logger = Logger(service=SERVICE)
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "fanout"), service=SERVICE)
 
-__all__ = ["SERVICE", "MetricUnit", "logger", "metrics"]
+__all__ = ["SERVICE", "MetricUnit", "logger", "metrics", "single_metric"]

@@ -2,7 +2,8 @@
 
 1. the store clients are made (only for stores that are on) and a ``targets`` list is read;
 2. a run too large for one invocation is launched as a sharded run instead (answered at once);
-3. the fan-out, until the deadline's ``fetch_by``;
+3. the fan-out, until the deadline's ``fetch_by``; its thresholds, and for a monitor run the
+   monitor's states and alerts, until ``monitor_by`` (docs/monitors.md);
 4. the report (S3) and the record (DynamoDB), concurrently, until ``persist_by``; or, for an
    inline run cut by its deadline with ``carry_over``, its leftovers are carried over;
 5. the answer, fitted to the response limit (a pointer to the report when too large).
@@ -20,10 +21,12 @@ from fanout.core.budget import RunDeadline
 from fanout.core.documents import Leftovers, RunDocument, RunStatus, Source, StoreStatus
 from fanout.core.ids import new_run_id, utc_now_iso
 from fanout.core.requests import FanoutRequest, InvokeRequest, TargetsRequest
+from fanout.errors import MonitorsOff
 from fanout.observability.tracing import RunTrace
 from fanout.runs.answers import fit_with_pointer
 from fanout.runs.fanout import RunContext, run_fanout
 from fanout.runs.invocation import Invocation
+from fanout.runs.monitor import judged
 from fanout.runs.persist import persist
 from fanout.runs.shards.carry import carry_over
 from fanout.runs.shards.launch import check_request, header_for, launch, plan
@@ -50,18 +53,27 @@ async def run(
     cap_s: float | None,
     after_s: float,
     trace: RunTrace,
+    observation_key: str | None = None,
 ) -> Ran:
     settings, clock = invocation.settings, invocation.clock
     config = StoreConfig.from_settings(settings)
     persist_s = settings.persist_budget_s if config.any_on else 0.0
     run_id, started_at = new_run_id(), utc_now_iso()
     check_request(request.mode, request.carry_over, config)
+    if request.monitor is not None and not config.monitors_on:
+        raise MonitorsOff("requests with a monitor")
+    monitor_s = settings.monitor_budget_s if request.monitor is not None else 0.0
     async with RunStores(config) as stores:
         targets = request.targets if isinstance(request, TargetsRequest) else None
         if isinstance(request, TargetsRequest):
             # The list's length is unknown yet: the margin of the longest one bounds the read.
             longest = clock.deadline(
-                settings.max_urls, settings, cap_s=cap_s, persist_s=persist_s, after_s=after_s
+                settings.max_urls,
+                settings,
+                cap_s=cap_s,
+                persist_s=persist_s,
+                after_s=after_s,
+                monitor_s=monitor_s,
             )
             request = await read_targets(stores, request, settings, before=longest.fetch_by)
         n = len(request.urls)
@@ -72,8 +84,9 @@ async def run(
             cap_s=cap_s,
             persist_s=persist_s,
             after_s=after_s,
+            monitor_s=monitor_s,
         )
-        header = header_for(request, source, run_id, started_at)
+        header = header_for(request, source, run_id, started_at, observation_key=observation_key)
         mode = plan(
             request, header, settings, sharding_on=config.sharding_on, loc="targets" if targets else "urls"
         )
@@ -82,9 +95,18 @@ async def run(
                 request, header, stores, settings, targets=targets, before=deadline.persist_by
             )
             return Ran(None, answer)
-        await stores.open(before=deadline.fetch_by)
+        await stores.open(before=deadline.fetch_by, monitor=request.monitor is not None)
         ctx = RunContext(source=source, deadline=deadline, run_id=run_id, started_at=started_at)
         document = replace(await run_fanout(request, ctx, settings=settings, trace=trace), targets=targets)
+        document = await judged(
+            document,
+            request.options,
+            request.monitor,
+            key=observation_key,
+            stores=stores,
+            settings=settings,
+            before=deadline.monitor_by,
+        )
         document = await _keep(document, request, header, stores, settings, deadline)
         report = document.persisted.report if document.persisted else None
         stored_key = report.key if report and report.status is StoreStatus.STORED else None

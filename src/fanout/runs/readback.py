@@ -59,7 +59,7 @@ async def get_run(run_id: str, settings: Settings, *, before: float) -> RunView:
             report = RunDocument.from_json(await stores.reports.get(key, before))
         except StoreError as exc:
             return RunView(record, results_error=ErrorInfo(exc.error_type, str(exc)))
-        view = RunView(record, results=report.results or (), degraded=report.degraded)
+        view = RunView(record, results=report.results or (), report=report.without_results())
         return await fit_with_pointer(view, stores, settings, report_key=key, before=before)
 
 

@@ -15,7 +15,7 @@ from typing import Any
 
 from fanout.core.documents import RunDocument, Source
 from fanout.core.results import UrlResult
-from fanout.observability.log import MetricUnit, logger, metrics
+from fanout.observability.log import MetricUnit, logger, metrics, single_metric
 from fanout.observability.redact import redact_url
 from fanout.runs.shards.outcome import ShardReport
 from fanout.runs.shards.plan import ShardMessage
@@ -80,6 +80,30 @@ def report_run(document: RunDocument, *, slack_ms: float) -> None:
     _count_urls({"total": summary.total, "degraded": document.degraded or 0} | summary.outcome_counts())
     metrics.add_metric(name="run_duration", unit=MetricUnit.Milliseconds, value=document.elapsed_ms or 0.0)
     metrics.add_metric(name="deadline_slack", unit=MetricUnit.Milliseconds, value=slack_ms)
+    report_monitoring(document)
+
+
+def report_monitoring(document: RunDocument) -> None:
+    """A run's thresholds and monitor: counts, and the monitor's heartbeat (``monitor_runs``, its
+    own dimension ``monitor``: the template's alarm fires when it stops)."""
+    if document.thresholds:
+        failed = sum(t.ok is False for t in document.thresholds)
+        metrics.add_metric(name="threshold_failures", unit=MetricUnit.Count, value=failed)
+    monitor = document.monitor
+    if monitor is None:
+        return
+    for name, value in (
+        ("monitor_transitions", monitor.transitions_total),
+        ("alerts_sent", monitor.notified),
+        ("alert_failures", monitor.notify_errors),
+        ("monitor_state_errors", monitor.state_errors),
+    ):
+        metrics.add_metric(name=name, unit=MetricUnit.Count, value=value)
+    with single_metric(
+        name="monitor_runs", unit=MetricUnit.Count, value=1, namespace=metrics.namespace
+    ) as beat:
+        beat.add_dimension(name="monitor", value=monitor.name)
+    logger.info("monitor updated", extra={"run_id": document.run_id, "monitor": monitor.to_json()})
 
 
 def report_shard(message: ShardMessage, report: ShardReport, *, slack_ms: float) -> None:

@@ -10,6 +10,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from types import TracebackType
 
+from fanout.aws.alerts import AlertSinks
+from fanout.aws.monitors_table import MonitorsTable
 from fanout.aws.reports import Reports
 from fanout.aws.runs_table import RunsTable
 from fanout.aws.session import AwsClients, ClientConfig, Service
@@ -26,6 +28,9 @@ class StoreConfig:
     reports_bucket: str = ""
     runs_table: str = ""
     shard_queue_url: str = ""
+    monitors_table: str = ""
+    alert_topic_arn: str = ""
+    alert_event_bus_name: str = ""
     retention_days: int = 30
     report_url_expires_s: int = 3_600
     client: ClientConfig = field(default_factory=ClientConfig)
@@ -36,6 +41,9 @@ class StoreConfig:
             reports_bucket=settings.reports_bucket_name,
             runs_table=settings.runs_table_name,
             shard_queue_url=settings.shard_queue_url,
+            monitors_table=settings.monitors_table_name,
+            alert_topic_arn=settings.alert_topic_arn,
+            alert_event_bus_name=settings.alert_event_bus_name,
             retention_days=settings.run_retention_days,
             report_url_expires_s=settings.report_url_expires_s,
             client=ClientConfig.from_settings(settings),
@@ -52,6 +60,10 @@ class StoreConfig:
     @property
     def any_on(self) -> bool:
         return self.reports_on or self.runs_on
+
+    @property
+    def monitors_on(self) -> bool:
+        return bool(self.monitors_table)
 
     @property
     def sharding_on(self) -> bool:
@@ -76,6 +88,10 @@ class RunStores:
             else None
         )
         self.queue = ShardQueue(self.clients, config.shard_queue_url) if config.shard_queue_url else None
+        self.monitors = MonitorsTable(self.clients, config.monitors_table) if config.monitors_on else None
+        self.alerts = AlertSinks(
+            self.clients, topic_arn=config.alert_topic_arn, bus_name=config.alert_event_bus_name
+        )
 
     async def __aenter__(self) -> RunStores:
         return self
@@ -85,7 +101,7 @@ class RunStores:
     ) -> None:
         await self.clients.__aexit__(exc_type, exc, tb)
 
-    async def open(self, *, before: float, queue: bool = False) -> None:
+    async def open(self, *, before: float, queue: bool = False, monitor: bool = False) -> None:
         """Make the clients of the stores that are on now, before the fan-out; failures are
         logged (the store's own call then fails within its slice)."""
         services: list[Service] = []
@@ -95,5 +111,12 @@ class RunStores:
             services.append("dynamodb")
         if queue and self.queue is not None:
             services.append("sqs")
+        if monitor and self.monitors is not None:
+            if "dynamodb" not in services:
+                services.append("dynamodb")
+            if self.alerts.topic_arn:
+                services.append("sns")
+            if self.alerts.bus_name:
+                services.append("events")
         for service, exc in (await self.clients.open(services, before=before)).items():
             logger.warning("store client not created", extra={"service": service, "error": repr(exc)})

@@ -192,6 +192,29 @@ def test_the_budget_is_sliced_from_its_end_and_the_reserves_take_at_most_half(
     assert deadline.fetch_by == pytest.approx(100.0 + fanout_s)
     assert deadline.fetch_by <= deadline.persist_by <= deadline.work_by <= deadline.answer_by
     assert (deadline.persist_by - deadline.fetch_by) / max(budget_s, 1e-9) <= 0.5 + 1e-9
+    assert deadline.monitor_by == deadline.fetch_by  # no monitor: no monitor slice
+
+
+@pytest.mark.parametrize(
+    ("budget_s", "monitor_s", "persist_s", "after_s", "slices"),
+    [
+        (10.0, 3.0, 1.5, 0.5, (5.0, 3.0, 1.5, 0.5)),
+        (4.0, 3.0, 1.5, 0.5, (2.0, 1.2, 0.6, 0.2)),  # the reserves scaled to half the budget
+    ],
+)
+def test_a_monitor_run_keeps_its_slice_between_the_fetches_and_persistence(
+    budget_s: float, monitor_s: float, persist_s: float, after_s: float, slices: tuple[float, ...]
+) -> None:
+    bare = dataclasses.replace(SETTINGS, deadline_margin_per_url_ms=0.0, deadline_cleanup_per_url_ms=0.0)
+    clock = InvocationClock.begin(budget_s * 1000 + 250, now=100.0)
+    d = clock.deadline(0, bare, monitor_s=monitor_s, persist_s=persist_s, after_s=after_s)
+    got = (
+        d.fetch_by - 100.0,
+        d.monitor_by - d.fetch_by,
+        d.persist_by - d.monitor_by,
+        d.work_by - d.persist_by,
+    )
+    assert got == pytest.approx(slices)
 
 
 def test_a_shard_shares_what_is_left_of_the_invocation() -> None:

@@ -11,6 +11,7 @@ from functools import partial
 from typing import Any
 
 from fanout.aws.reports import report_key, shard_key
+from fanout.config import Settings
 from fanout.core.documents import SHARDED, RunDocument, RunStatus
 from fanout.core.engine import Job, JobState, run_under_deadline
 from fanout.core.ids import elapsed_ms, utc_now_iso
@@ -19,6 +20,7 @@ from fanout.core.results import Summary
 from fanout.errors import MergeError, StoreError
 from fanout.observability.log import logger
 from fanout.runs import report
+from fanout.runs.monitor import judged
 from fanout.runs.shards.outcome import ShardOutcome, merge
 from fanout.runs.stores import RunStores
 
@@ -45,7 +47,7 @@ async def read_outcomes(stores: RunStores, keys: list[str], before: float) -> li
     return [ShardOutcome.from_json(r.value) for r in run.jobs if r.value is not None]
 
 
-async def complete(stores: RunStores, run: RunRecord, before: float) -> bool:
+async def complete(stores: RunStores, run: RunRecord, settings: Settings, before: float) -> bool:
     """Merge a finished run's shards into its report; mark it complete, once (True for the caller
     that did)."""
     assert stores.reports is not None
@@ -74,6 +76,16 @@ async def complete(stores: RunStores, run: RunRecord, before: float) -> bool:
         results=results,
         degraded=sum(r.degraded for r in results),
     )
+    if run.options is not None and (run.options.thresholds or run.monitor is not None):
+        document = await judged(
+            document,
+            run.options,
+            run.monitor,
+            key=run.observation_key,
+            stores=stores,
+            settings=settings,
+            before=before,
+        )
     key = report_key(doc.run_id, doc.started_at)
     await stores.reports.put(key, document.to_json(), before)
     sets = {
@@ -91,4 +103,5 @@ async def complete(stores: RunStores, run: RunRecord, before: float) -> bool:
         extra={"run_id": doc.run_id, "summary": document.summary.to_json(), "shards": doc.shards_total},
     )
     report.count("sharded_runs_completed")
+    report.report_monitoring(document)
     return True

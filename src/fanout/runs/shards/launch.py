@@ -87,7 +87,12 @@ def new_record(
         carried_over=carried_over,
     )
     return RunRecord(
-        document, options=header.options, max_generations=settings.shard_max_generations, done_shards=done
+        document,
+        options=header.options,
+        max_generations=settings.shard_max_generations,
+        done_shards=done,
+        monitor=header.monitor,
+        observation_key=header.observation_key,
     )
 
 
@@ -159,5 +164,19 @@ async def launch(
     )
 
 
-def header_for(request: FanoutRequest, source: Source, run_id: str, started_at: str) -> RunHeader:
-    return RunHeader(run_id=run_id, source=source, started_at=started_at, options=request.options)
+def header_for(
+    request: FanoutRequest,
+    source: Source,
+    run_id: str,
+    started_at: str,
+    *,
+    observation_key: str | None = None,
+) -> RunHeader:
+    return RunHeader(
+        run_id=run_id,
+        source=source,
+        started_at=started_at,
+        options=request.options,
+        monitor=request.monitor,
+        observation_key=observation_key,
+    )

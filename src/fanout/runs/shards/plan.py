@@ -31,6 +31,7 @@ from pydantic import ValidationError
 from fanout.config import Settings
 from fanout.core.documents import Source
 from fanout.core.ids import is_run_id
+from fanout.core.monitors import MonitorSpec
 from fanout.core.requests import FanoutRequest, Options, UrlEntry
 from fanout.errors import ShardInvalid
 
@@ -89,6 +90,9 @@ class RunHeader:
     source: Source
     started_at: str
     options: Options
+    # Kept in the run's record for its completion (not in the shard messages).
+    monitor: MonitorSpec | None = None
+    observation_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

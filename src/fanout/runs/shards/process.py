@@ -73,7 +73,7 @@ async def _process(
             return ShardReport("skipped")
         if message.shard in run.done_shards:  # counted already: only what follows counting is left
             outcome = await _stored_outcome(stores.reports, key, deadline.work_by)
-            await _follow_up(stores, h, outcome, run, deadline.work_by)
+            await _follow_up(stores, h, outcome, run, settings, deadline.work_by)
             return ShardReport("duplicate", outcome)
         status, document = "recovered", None
         found = await stores.reports.find(key, deadline.fetch_by)
@@ -101,12 +101,17 @@ async def _process(
             counted = await stores.runs.get(h.run_id, deadline.work_by, consistent=True)
             if counted is None:
                 raise ShardInvalid(f"run {h.run_id} has no record any more")
-        await _follow_up(stores, h, outcome, counted, deadline.work_by)
+        await _follow_up(stores, h, outcome, counted, settings, deadline.work_by)
         return ShardReport(status, outcome, document)
 
 
 async def _follow_up(
-    stores: RunStores, header: RunHeader, outcome: ShardOutcome, run: RunRecord, before: float
+    stores: RunStores,
+    header: RunHeader,
+    outcome: ShardOutcome,
+    run: RunRecord,
+    settings: Settings,
+    before: float,
 ) -> None:
     """What follows counting a shard: its continuation, and the run's completion if it was the last."""
     assert stores.queue is not None
@@ -116,4 +121,4 @@ async def _follow_up(
         report.count("shards_sent")
         report.count("shard_continuations")
     if run.all_counted:
-        await complete(stores, run, before)
+        await complete(stores, run, settings, before)

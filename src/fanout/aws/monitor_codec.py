@@ -1,0 +1,163 @@
+"""Monitor states as DynamoDB items: the key attributes, ``version`` (the conditional writes'),
+``status`` and ``expires_at`` (TTL) as attributes, and the rest as one compact JSON document
+(``doc``), which keeps an item small (a URL's state with a month of history is ~1.5 KB).
+
+Keys (table ``MonitorsTable``, ``pk``/``sk``)::
+
+    pk "monitor#<name>"   sk "url#<subject id>"          one URL's state
+    pk "monitor#<name>"   sk "threshold#<subject id>"     one run threshold's state
+    pk "monitors"         sk "<name>"                     the monitor: last run, counts
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from typing import Any
+
+from fanout.core.monitors import Alert, Health, Observation, SubjectState, subject_id
+from fanout.core.results import ErrorInfo
+from fanout.core.uptime import Day, History, Hour
+
+Item = dict[str, Any]
+MONITORS_PK = "monitors"
+
+
+def state_key(monitor: str, subject: str) -> Item:
+    kind = "threshold" if subject.startswith("threshold:") else "url"
+    return {"pk": {"S": f"monitor#{monitor}"}, "sk": {"S": f"{kind}#{subject_id(subject)}"}}
+
+
+def summary_key(monitor: str) -> Item:
+    return {"pk": {"S": MONITORS_PK}, "sk": {"S": monitor}}
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"))
+
+
+def _observation(o: Observation) -> dict[str, Any]:
+    return {
+        "key": o.key,
+        "run_id": o.run_id,
+        "at": o.at,
+        "passed": o.passed,
+        "outcome": o.outcome,
+        "status_code": o.status_code,
+        "error": None if o.error is None else o.error.to_json(),
+        "checks_failed": list(o.checks_failed),
+        "latency_ms": o.latency_ms,
+        "report": None if o.report is None else list(o.report),
+    }
+
+
+def _observation_of(d: Mapping[str, Any]) -> Observation:
+    error = d.get("error")
+    return Observation(
+        key=d["key"],
+        run_id=d["run_id"],
+        at=float(d["at"]),
+        passed=d.get("passed"),
+        outcome=d["outcome"],
+        status_code=d.get("status_code"),
+        error=None if error is None else ErrorInfo.from_json(error),
+        checks_failed=tuple(d.get("checks_failed") or ()),
+        latency_ms=d.get("latency_ms"),
+        report=None if d.get("report") is None else (d["report"][0], d["report"][1]),
+    )
+
+
+def _alert(a: Alert) -> dict[str, Any]:
+    return {
+        "id": a.id,
+        "from": a.from_.value,
+        "to": a.to.value,
+        "since": a.since,
+        "observation": _observation(a.observation),
+        "claimed_by": a.claimed_by,
+        "claimed_until": a.claimed_until,
+        "delivered": list(a.delivered),
+    }
+
+
+def _alert_of(subject: str, d: Mapping[str, Any]) -> Alert:
+    return Alert(
+        id=d["id"],
+        subject=subject,
+        from_=Health(d["from"]),
+        to=Health(d["to"]),
+        since=float(d["since"]),
+        observation=_observation_of(d["observation"]),
+        claimed_by=d.get("claimed_by"),
+        claimed_until=float(d.get("claimed_until") or 0.0),
+        delivered=tuple(d.get("delivered") or ()),
+    )
+
+
+def _history(h: History) -> dict[str, Any]:
+    return {
+        "hours": [[x.start, x.ok, x.failed] for x in h.hours],
+        "days": [[d.day, d.ok, d.failed, d.p50_ms, d.p95_ms, list(d.histogram)] for d in h.days],
+    }
+
+
+def _history_of(d: Mapping[str, Any]) -> History:
+    return History(
+        hours=tuple(Hour(int(s), int(ok), int(failed)) for s, ok, failed in d.get("hours") or ()),
+        days=tuple(
+            Day(day, int(ok), int(failed), p50, p95, tuple(int(n) for n in hist))
+            for day, ok, failed, p50, p95, hist in d.get("days") or ()
+        ),
+    )
+
+
+def state_item(monitor: str, state: SubjectState, *, version: int, expires_at: int) -> Item:
+    """The item storing ``state`` at ``version``."""
+    doc = {
+        "since": state.since,
+        "failures": state.failures,
+        "successes": state.successes,
+        "last": None if state.last is None else _observation(state.last),
+        "last_checked_at": state.last_checked_at,
+        "applied": list(state.applied),
+        "pending": [_alert(a) for a in state.pending],
+        "dropped_alerts": state.dropped_alerts,
+        "history": _history(state.history),
+    }
+    return state_key(monitor, state.subject) | {
+        "subject": {"S": state.subject},
+        "status": {"S": state.status.value},
+        "version": {"N": str(version)},
+        "expires_at": {"N": str(expires_at)},
+        "doc": {"S": _dumps(doc)},
+    }
+
+
+def item_state(item: Mapping[str, Any]) -> SubjectState:
+    subject = item["subject"]["S"]
+    doc = json.loads(item["doc"]["S"])
+    last = doc.get("last")
+    return SubjectState(
+        subject=subject,
+        status=Health(item["status"]["S"]),
+        since=doc.get("since"),
+        failures=int(doc.get("failures", 0)),
+        successes=int(doc.get("successes", 0)),
+        last=None if last is None else _observation_of(last),
+        last_checked_at=doc.get("last_checked_at"),
+        version=int(item["version"]["N"]),
+        applied=tuple(doc.get("applied") or ()),
+        pending=tuple(_alert_of(subject, a) for a in doc.get("pending") or ()),
+        dropped_alerts=int(doc.get("dropped_alerts", 0)),
+        history=_history_of(doc.get("history") or {}),
+    )
+
+
+def summary_item(monitor: str, summary: Mapping[str, Any], *, expires_at: int) -> Item:
+    return summary_key(monitor) | {"expires_at": {"N": str(expires_at)}, "doc": {"S": _dumps(dict(summary))}}
+
+
+def item_summary(item: Mapping[str, Any]) -> dict[str, Any]:
+    summary: dict[str, Any] = json.loads(item["doc"]["S"])
+    summary["name"] = item["sk"]["S"]
+    return summary

@@ -1,0 +1,129 @@
+"""Run thresholds (k6-style): ``options.thresholds`` maps a run metric to a condition,
+``{"failed_rate": "<0.05", "p95_ms": "<800"}``, evaluated once per run over its results.
+
+Rates are over the URLs the run judged (``cancelled`` and ``not_started`` are the run's doing
+and count in none); latencies are over the URLs that got a final response (the final
+attempt's ``total_ms`` when the entry has timings, else the URL's ``elapsed_ms``), exact
+nearest-rank percentiles. A metric with nothing to measure is not evaluated (``ok`` null).
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field
+
+from fanout.core.results import Outcome, UrlResult
+
+_CONDITION = re.compile(r"^\s*(<=|>=|<|>|==)\s*(-?\d+(?:\.\d+)?)\s*$")
+_OPERATORS: dict[str, Callable[[float, float], bool]] = {
+    "<": operator.lt,
+    "<=": operator.le,
+    ">": operator.gt,
+    ">=": operator.ge,
+    "==": operator.eq,
+}
+
+
+def _judged(results: Sequence[UrlResult]) -> list[UrlResult]:
+    return [r for r in results if not r.outcome.is_the_runs_doing]
+
+
+def _rate(predicate: Callable[[UrlResult], bool]) -> Callable[[Sequence[UrlResult]], float | None]:
+    def rate(results: Sequence[UrlResult]) -> float | None:
+        judged = _judged(results)
+        return None if not judged else round(sum(map(predicate, judged)) / len(judged), 6)
+
+    return rate
+
+
+def _latencies(results: Sequence[UrlResult]) -> list[float]:
+    values = []
+    for r in results:
+        if r.status_code is None:
+            continue
+        timings = r.details.timings if r.details is not None else None
+        value = timings.total_ms if timings is not None else r.elapsed_ms
+        if value is not None:
+            values.append(value)
+    return sorted(values)
+
+
+def _percentile(q: float) -> Callable[[Sequence[UrlResult]], float | None]:
+    def percentile(results: Sequence[UrlResult]) -> float | None:
+        values = _latencies(results)
+        if not values:
+            return None
+        return round(values[max(0, math.ceil(q * len(values)) - 1)], 1)
+
+    return percentile
+
+
+def _average(results: Sequence[UrlResult]) -> float | None:
+    values = _latencies(results)
+    return round(sum(values) / len(values), 1) if values else None
+
+
+METRICS: dict[str, Callable[[Sequence[UrlResult]], float | None]] = {
+    "failed_rate": _rate(lambda r: r.outcome is not Outcome.OK),
+    "ok_rate": _rate(lambda r: r.outcome is Outcome.OK),
+    "check_failed_rate": _rate(lambda r: r.outcome is Outcome.CHECK_FAILED),
+    "degraded_rate": _rate(lambda r: r.degraded),
+    "p50_ms": _percentile(0.50),
+    "p90_ms": _percentile(0.90),
+    "p95_ms": _percentile(0.95),
+    "p99_ms": _percentile(0.99),
+    "max_ms": _percentile(1.0),
+    "avg_ms": _average,
+}
+
+
+def _valid(thresholds: dict[str, str]) -> dict[str, str]:
+    for name, condition in thresholds.items():
+        if name not in METRICS:
+            raise ValueError(f"{name!r} is not a run metric (one of {', '.join(METRICS)})")
+        if not _CONDITION.match(condition):
+            raise ValueError(f"{name}: {condition!r} is not a condition like '<0.05' or '>=0.99'")
+    return thresholds
+
+
+Thresholds = Annotated[dict[str, str], Field(min_length=1, max_length=len(METRICS)), AfterValidator(_valid)]
+
+
+@dataclass(frozen=True, slots=True)
+class ThresholdResult:
+    name: str
+    condition: str
+    ok: bool | None  # None: nothing to measure in this run
+    value: float | None
+
+    @property
+    def subject(self) -> str:
+        """The monitor subject this threshold is (its state is kept beside the URLs')."""
+        return f"threshold:{self.name}{self.condition}"
+
+    def to_json(self) -> dict[str, Any]:
+        return {"name": self.name, "condition": self.condition, "ok": self.ok, "value": self.value}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ThresholdResult:
+        return cls(data["name"], data["condition"], data.get("ok"), data.get("value"))
+
+
+def evaluate(
+    thresholds: Mapping[str, str] | None, results: Sequence[UrlResult]
+) -> tuple[ThresholdResult, ...]:
+    """Every threshold of the run, in the request's order."""
+    out = []
+    for name, condition in (thresholds or {}).items():
+        match = _CONDITION.match(condition)
+        assert match is not None  # validated with the request
+        value = METRICS[name](results)
+        ok = None if value is None else _OPERATORS[match[1]](value, float(match[2]))
+        out.append(ThresholdResult(name, condition.replace(" ", ""), ok, value))
+    return tuple(out)

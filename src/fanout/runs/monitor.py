@@ -1,0 +1,288 @@
+"""A monitor run's last step before persistence: move each URL's (and threshold's) state by this
+run's observation, send the alerts those moves owe, and say what happened (docs/monitors.md).
+
+The monitor's slice (``before``) is cut in three: state updates (half), sends (to 80 %), and
+settling (the rest: sent alerts removed, failed ones released for the next run). States are
+written concurrently (``monitor_concurrency`` at a time), each a conditional write on its
+version; a write that loses to an overlapping run reads the state again and re-applies.
+Nothing here raises for a store: a state that cannot be written, or an alert that cannot be
+sent, is counted in the report (and a failed alert stays pending for the next run).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
+from functools import partial
+from typing import TypeVar
+
+from fanout.aws.alerts import AlertSinks
+from fanout.aws.monitors_table import MonitorsTable
+from fanout.aws.reports import report_key
+from fanout.config import Settings
+from fanout.core.alerts import alert_message
+from fanout.core.documents import RunDocument
+from fanout.core.ids import iso_from_epoch
+from fanout.core.monitor_report import MAX_LISTED_TRANSITIONS, MonitorReport, Transition
+from fanout.core.monitors import Alert, Health, MonitorSpec, Observation, SubjectState, advance, claim, settle
+from fanout.core.requests import Options
+from fanout.core.results import UrlResult
+from fanout.core.thresholds import ThresholdResult, evaluate
+from fanout.errors import StoreError
+from fanout.observability.log import logger
+from fanout.runs.stores import RunStores
+
+T = TypeVar("T")
+MAX_CONFLICTS = 4  # rounds of read-again-and-apply after losing writes to overlapping runs
+SEND_CONCURRENCY = 8
+
+
+@dataclass(frozen=True, slots=True)
+class MonitorRun:
+    """Who observes: the run, the delivery's key (applied once), where its report goes, and until
+    when (epoch) its claims on alerts hold (the end of its monitor slice: no send outlives it)."""
+
+    spec: MonitorSpec
+    run_id: str
+    key: str
+    report: tuple[str, str] | None
+    claim_until: float
+
+
+@dataclass(frozen=True, slots=True)
+class _Written:
+    state: SubjectState
+    alerts: tuple[Alert, ...]  # changes this run made
+    owned: tuple[Alert, ...]  # pending alerts this run now sends
+
+
+def observations(
+    run: MonitorRun, results: Sequence[UrlResult], thresholds: Sequence[ThresholdResult]
+) -> dict[str, list[Observation]]:
+    """Each subject's observations in this run (a URL listed twice is observed twice)."""
+    now = time.time()
+    by_subject: dict[str, list[Observation]] = {}
+    for i, result in enumerate(results):
+        obs = Observation.of_result(
+            result, key=f"{run.key}#{i}", run_id=run.run_id, at=now, report=run.report
+        )
+        by_subject.setdefault(result.url, []).append(obs)
+    for t in thresholds:
+        outcome = "passed" if t.ok else "breached"
+        by_subject[t.subject] = [Observation(run.key, run.run_id, now, t.ok, outcome, report=run.report)]
+    return by_subject
+
+
+async def _bounded(items: Iterable[Callable[[], Awaitable[T]]], limit: int) -> list[T | BaseException]:
+    """Run each call, ``limit`` at a time; an exception (not a cancellation) is its result."""
+    slots = asyncio.Semaphore(limit)
+
+    async def one(call: Callable[[], Awaitable[T]]) -> T | BaseException:
+        async with slots:
+            try:
+                return await call()
+            except Exception as exc:
+                return exc
+
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(one(call)) for call in items]
+    return [t.result() for t in tasks]
+
+
+class MonitorUpdate:
+    """One monitor run's update, over the table and the alert targets."""
+
+    def __init__(self, table: MonitorsTable, sinks: AlertSinks, run: MonitorRun, *, concurrency: int) -> None:
+        self._table, self._sinks, self._run, self._concurrency = table, sinks, run, concurrency
+        self._name = run.spec.name
+
+    async def apply(
+        self, results: Sequence[UrlResult], thresholds: Sequence[ThresholdResult], *, before: float
+    ) -> MonitorReport:
+        loop = asyncio.get_running_loop()
+        span = max(0.0, before - loop.time())
+        states_by, send_by = loop.time() + span * 0.5, loop.time() + span * 0.8
+        wanted = observations(self._run, results, thresholds)
+        written, failed = await self._write_all(wanted, states_by)
+        delivered = await self._send_all(written, send_by)
+        settled = await self._settle_all(written, delivered, before)
+        await self._summarize(settled, thresholds, before)
+        sent = sum(self._complete(d) for d in delivered.values()) if self._sinks.targets else 0
+        errors = len(delivered) - sent if self._sinks.targets else 0
+        return self._report(settled, written, state_errors=failed, sent=sent, failed=errors)
+
+    def _moved(self, state: SubjectState, observed: Sequence[Observation]) -> _Written:
+        """``state`` after this run's observations, with the pending alerts it now claims."""
+        new, alerts = state, []
+        for obs in observed:
+            moved = advance(new, obs, self._run.spec)
+            new = moved.state
+            if moved.alert is not None:
+                alerts.append(moved.alert)
+        new, owned = claim(new, self._run.run_id, until=self._run.claim_until, now=time.time())
+        return _Written(new, tuple(alerts), owned)
+
+    async def _load(self, subjects: Sequence[str], before: float) -> dict[str, SubjectState]:
+        stored = await self._table.load(self._name, subjects, before, concurrency=self._concurrency)
+        return {s: stored.get(s) or SubjectState(s) for s in subjects}
+
+    async def _write_all(
+        self, wanted: dict[str, list[Observation]], before: float
+    ) -> tuple[list[_Written], int]:
+        """Every subject's new state written (read again and re-applied when another run wrote it
+        first); the written states, and how many could not be."""
+        done: list[_Written] = []
+        failed = 0
+        try:
+            current = await self._load(list(wanted), before)
+        except StoreError as exc:
+            logger.warning("monitor states not read", extra={"monitor": self._name, "error": str(exc)})
+            return done, len(wanted)
+        for _ in range(MAX_CONFLICTS):
+            moved = {s: self._moved(state, wanted[s]) for s, state in current.items()}
+            done += [w for s, w in moved.items() if w.state is current[s]]  # nothing to write
+            changed = [w for s, w in moved.items() if w.state is not current[s]]
+            if not changed:
+                return done, failed
+            saved = await self._table.save_all(
+                self._name, [w.state for w in changed], before, concurrency=self._concurrency
+            )
+            versions = saved.versions
+            done += [
+                replace(w, state=replace(w.state, version=versions[w.state.subject]))
+                for w in changed
+                if w.state.subject in versions
+            ]
+            failed += len(saved.failed)
+            for subject, why in list(saved.failed.items())[:5]:
+                extra = {"monitor": self._name, "url": subject, "error": why}
+                logger.warning("monitor state not written", extra=extra)
+            if not saved.stale:
+                return done, failed
+            try:
+                current = await self._load(sorted(saved.stale), before)
+            except StoreError:
+                return done, failed + len(saved.stale)
+        return done, failed + len(current)
+
+    async def _send_all(self, written: Sequence[_Written], before: float) -> dict[str, tuple[str, ...]]:
+        """Send every alert this run owns to the targets that lack it; alert id -> targets that have it."""
+        owned = [a for w in written for a in w.owned]
+        outcomes = await _bounded([partial(self._send, a, before) for a in owned], SEND_CONCURRENCY)
+        return {
+            a.id: o if isinstance(o, tuple) else a.delivered for a, o in zip(owned, outcomes, strict=True)
+        }
+
+    async def _send(self, alert: Alert, before: float) -> tuple[str, ...]:
+        subject, message = alert_message(self._name, alert)
+        attributes = {"monitor": self._name, "to": alert.to.value}
+        missing = self._sinks.targets - set(alert.delivered)
+        done, error = await self._sinks.send(subject, message, attributes, before, targets=missing)
+        extra = {k: message[k] for k in ("monitor", "url", "threshold", "from", "to")}
+        if error is not None:
+            logger.warning("alert not sent", extra=extra | {"error": str(error), "sent_to": sorted(done)})
+        elif done:
+            logger.info("alert sent", extra=extra | {"sent_to": sorted(done)})
+        return tuple(sorted(set(alert.delivered) | done))
+
+    def _complete(self, delivered: tuple[str, ...]) -> bool:
+        """Every target that is on has it (with none on, nothing is owed: it is settled)."""
+        return self._sinks.targets <= set(delivered)
+
+    async def _settle_all(
+        self, written: Sequence[_Written], delivered: dict[str, tuple[str, ...]], before: float
+    ) -> list[SubjectState]:
+        """Every written state, its alerts sent everywhere removed and the others released."""
+        tried = {w.state.subject: {a.id: delivered[a.id] for a in w.owned} for w in written if w.owned}
+        states = {w.state.subject: w.state for w in written}
+        todo = {s: states[s] for s in tried}
+        for _ in range(MAX_CONFLICTS):
+            if not todo:
+                break
+            settled = {}
+            for subject, state in todo.items():
+                sent = frozenset(i for i, d in tried[subject].items() if self._complete(d))
+                settled[subject] = settle(
+                    state, sent, {i: d for i, d in tried[subject].items() if i not in sent}
+                )
+            saved = await self._table.save_all(
+                self._name, list(settled.values()), before, concurrency=self._concurrency
+            )
+            states |= {s: replace(settled[s], version=v) for s, v in saved.versions.items()}
+            if not saved.stale:
+                break
+            try:
+                todo = await self._load(sorted(saved.stale), before)
+            except StoreError:
+                break
+        return list(states.values())
+
+    async def _summarize(
+        self, states: Sequence[SubjectState], thresholds: Sequence[ThresholdResult], before: float
+    ) -> None:
+        urls = [s for s in states if not s.subject.startswith("threshold:")]
+        summary = {
+            "last_run_id": self._run.run_id,
+            "last_run_at": iso_from_epoch(time.time()),
+            "urls": len(urls),
+            **{h.value: sum(s.status is h for s in urls) for h in Health},
+            "failure_threshold": self._run.spec.failure_threshold,
+            "success_threshold": self._run.spec.success_threshold,
+            "thresholds": [t.to_json() for t in thresholds],
+        }
+        try:
+            await self._table.put_summary(self._name, summary, before)
+        except StoreError as exc:
+            logger.warning("monitor summary not written", extra={"monitor": self._name, "error": str(exc)})
+
+    def _report(
+        self,
+        states: Sequence[SubjectState],
+        written: Sequence[_Written],
+        *,
+        state_errors: int,
+        sent: int,
+        failed: int,
+    ) -> MonitorReport:
+        changes = [Transition(a.subject, a.from_.value, a.to.value) for w in written for a in w.alerts]
+        urls = [s for s in states if not s.subject.startswith("threshold:")]
+        return MonitorReport(
+            name=self._name,
+            transitions=tuple(changes[:MAX_LISTED_TRANSITIONS]),
+            transitions_total=len(changes),
+            down=sum(s.status is Health.DOWN for s in urls),
+            up=sum(s.status is Health.UP for s in urls),
+            unknown=sum(s.status is Health.UNKNOWN for s in urls),
+            notified=sent,
+            notify_errors=failed,
+            state_errors=state_errors,
+            pending=sum(len(s.pending) for s in states),
+        )
+
+
+async def judged(
+    document: RunDocument,
+    options: Options,
+    spec: MonitorSpec | None,
+    *,
+    key: str | None,
+    stores: RunStores,
+    settings: Settings,
+    before: float,
+) -> RunDocument:
+    """``document`` with its run thresholds evaluated and, for a monitor run, its monitor updated."""
+    results = document.results or ()
+    thresholds = evaluate(options.thresholds, results) if options.thresholds else None
+    report = None
+    if spec is not None and stores.monitors is not None:
+        loop = asyncio.get_running_loop()
+        location = None
+        if stores.reports is not None:
+            location = (stores.reports.bucket, report_key(document.run_id, document.started_at))
+        until = time.time() + max(0.0, before - loop.time())  # every send ends by ``before``
+        run = MonitorRun(spec, document.run_id, key or document.run_id, location, claim_until=until)
+        update = MonitorUpdate(stores.monitors, stores.alerts, run, concurrency=settings.monitor_concurrency)
+        report = await update.apply(results, thresholds or (), before=before)
+    return replace(document, thresholds=thresholds, monitor=report)
