@@ -7,21 +7,26 @@ STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt src/requirements.tx
 export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
 EVENT ?= events/direct.json
 
-.PHONY: help venv demo invoke sam-invoke sam-image fault-tools test lint typecheck unit integration e2e faults bench clean
+.PHONY: help venv demo api invoke sam-invoke sam-image fault-tools openapi checkov test lint typecheck unit integration e2e faults bench clean
 
 help:
 	@echo "make demo                 run the function in the Lambda runtime emulator against a local demo target"
 	@echo "make demo MONITOR=1       a monitor run three times on moto: its transitions and the alerts received"
 	@echo "make invoke EVENT=...     invoke it with an event file (default $(EVENT))"
 	@echo "make sam-invoke EVENT=... sam build + sam local invoke FanoutFunction (Docker; official image, or the offline one)"
+	@echo "make api [STORE=moto]     sam build + sam local start-api on http://127.0.0.1:3000 (API_PORT=...)"
 	@echo "make sam-image            start Docker if needed and build the offline Lambda image (air-gapped machines)"
-	@echo "make test                 lint, type-check and run every test tier"
+	@echo "make openapi              regenerate docs/openapi.json from the code (a test fails when it drifts)"
+	@echo "make checkov              scan template.yaml with checkov (own venv, .venv-checkov): no failed check"
+	@echo "make test                 lint, type-check, checkov and run every test tier"
 	@echo "make bench                benchmarks: prints a table, writes bench/results.json and bench/results.png"
 
 $(STAMP): requirements-dev.txt src/requirements.txt
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Python 3.11+ is required (set PYTHON=...)")'
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	@# The `fanout` command line (pyproject's console script), on the working tree.
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps --no-build-isolation -e .
 	@# src/ on the venv's path (a .pth file): tools run from it (lint-imports, python -m ...) find fanout.
 	@$(BIN)/python -c 'import pathlib, sysconfig; pathlib.Path(sysconfig.get_paths()["purelib"], "fanout-src.pth").write_text("$(CURDIR)/src\n$(CURDIR)\n")'
 	@rm -f $(VENV)/.installed-* && touch $@
@@ -41,6 +46,9 @@ invoke: venv
 sam-invoke: venv
 	@scripts/sam-invoke.sh $(EVENT)
 
+api: venv
+	@scripts/sam-api.sh
+
 sam-image:
 	@scripts/ensure-docker.sh
 	@scripts/offline-lambda-image.sh >/dev/null
@@ -53,9 +61,22 @@ lint: venv
 typecheck: venv
 	$(BIN)/mypy
 
+# checkov in a venv of its own (its pins conflict with the project's), from a full freeze. It fails on
+# any failed check: deliberate ones are skipped in template.yaml with their reasons (docs/security.md).
+CHECKOV_VENV := .venv-checkov
+CHECKOV_STAMP := $(CHECKOV_VENV)/.installed-$(shell cat requirements-checkov.txt | cksum | cut -d' ' -f1)
+
+$(CHECKOV_STAMP): requirements-checkov.txt
+	@test -x $(CHECKOV_VENV)/bin/python || $(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -r requirements-checkov.txt
+	@rm -f $(CHECKOV_VENV)/.installed-* && touch $@
+
+checkov: $(CHECKOV_STAMP)
+	$(CHECKOV_VENV)/bin/checkov --file template.yaml --framework cloudformation --compact --quiet --skip-download
+
 # The e2e tier runs `sam local invoke` in Docker: start the engine and build the offline Lambda
 # image first; the fault tier needs namespaces and iptables (all idempotent; all fail loudly).
-test: lint typecheck sam-image fault-tools
+test: lint typecheck checkov sam-image fault-tools
 	$(BIN)/python -m pytest
 
 fault-tools:
@@ -64,8 +85,11 @@ fault-tools:
 unit integration e2e faults: venv
 	$(BIN)/python -m pytest tests/$@
 
+openapi: venv
+	EGRESS_ALLOW_CIDRS= $(BIN)/python -m devtools.openapi --write
+
 bench: venv
 	$(BIN)/python -m bench
 
 clean:
-	rm -rf $(VENV) .mypy_cache .pytest_cache .ruff_cache .aws-sam
+	rm -rf $(VENV) .venv-checkov .mypy_cache .pytest_cache .ruff_cache .aws-sam

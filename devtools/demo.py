@@ -37,6 +37,8 @@ from devtools.demo_checks import DemoTls
 from devtools.demo_target import DemoTarget
 from devtools.events import DEMO_BASE_URL, DEMO_TLS_BASE_URL, event_path, load_event
 from devtools.rie import DEFAULT_HANDLER, EmulatorError, LambdaEmulator, function_error
+from fanout.cli.rows import methods_of
+from fanout.cli.table import render_document as render_results
 
 DEFAULT_EVENT = "events/direct.json"
 DEFAULT_TIMEOUT_S = 6
@@ -78,10 +80,6 @@ def request_of(event: Any) -> dict[str, Any] | None:
     return event
 
 
-def _short(text: str, width: int) -> str:
-    return text if len(text) <= width else text[: width - 1] + "…"
-
-
 def _display_url(url: str, base_urls: Sequence[str]) -> str:
     """A demo target's URL by its path (``https:`` before it for the https twin)."""
     for n, base in enumerate(base_urls):
@@ -91,91 +89,21 @@ def _display_url(url: str, base_urls: Sequence[str]) -> str:
     return url
 
 
-def _number(value: Any, digits: int = 0) -> str:
-    if value is None:
-        return "-"
-    if isinstance(value, float):
-        return f"{value:,.{digits}f}"
-    return f"{value:,}"
-
-
-def render_table(rows: Sequence[Sequence[str]], header: Sequence[str], right: set[int]) -> str:
-    widths = [max(len(str(c)) for c in column) for column in zip(header, *rows, strict=True)]
-
-    def line(cells: Sequence[str]) -> str:
-        parts = [
-            c.rjust(w) if i in right else c.ljust(w)
-            for i, (c, w) in enumerate(zip(cells, widths, strict=True))
-        ]
-        return "  ".join(parts).rstrip()
-
-    rule = "  ".join("-" * w for w in widths)
-    return "\n".join([line(header), rule, *(line(r) for r in rows)])
-
-
-def _note(result: dict[str, Any]) -> str:
-    """Why a URL is not plainly ok: its failed checks, its error, or its degraded flag."""
-    failed = [c["check"] for c in result.get("checks") or [] if not c.get("ok")]
-    if failed:
-        return ", ".join(failed)
-    error = result.get("error") or {}
-    if error.get("type"):
-        return str(error["type"])
-    return "degraded" if result.get("degraded") else ""
-
-
-def _result_row(i: int, result: dict[str, Any], method: str, base_urls: Sequence[str]) -> list[str]:
-    timings = result.get("timings") or {}
-    tls = result.get("tls") or {}
-    return [
-        str(i + 1),
-        method,
-        _short(_display_url(str(result.get("url")), base_urls), URL_WIDTH),
-        str(result.get("outcome")),
-        _number(result.get("status_code")),
-        _number(result.get("attempts")),
-        _number(result.get("elapsed_ms"), 1),
-        _number(timings.get("total_ms"), 1),
-        _number(result.get("bytes")),
-        _number(tls.get("days_to_expiry"), 1),
-        _short(_note(result), NOTE_WIDTH),
-    ]
-
-
-HEADER = ["#", "method", "url", "outcome", "status", "tries", "ms", "total ms", "bytes", "cert days", "why"]
-
-
 def render_document(
     document: dict[str, Any], request: dict[str, Any] | None, base_urls: Sequence[str]
 ) -> str:
-    """The result document as a table plus its summary line. ``ms``: the URL's whole time, retries
-    included; ``total ms``: its last attempt (with an ``expect``); ``cert days``: days to expiry."""
-    entries = request.get("urls") if request else None
-    results: list[dict[str, Any]] = document.get("results") or []
-    rows = []
-    for i, result in enumerate(results):
-        method = "GET"
-        if isinstance(entries, list) and len(entries) == len(results) and isinstance(entries[i], dict):
-            method = str(entries[i].get("method", "GET")).upper()
-        rows.append(_result_row(i, result, method, base_urls))
-    table = render_table(rows, HEADER, right={0, 4, 5, 6, 7, 8, 9})
-    summary = document.get("summary") or {}
-    counts = [f"{v} {k}" for k, v in summary.items() if k != "total" and v]
-    degraded = f"; {document['degraded']} degraded" if document.get("degraded") else ""
-    lines = [
-        f"urls on {' and '.join(base_urls)}",
-        table,
-        "",
-        f"summary   {summary.get('total', len(results))} URLs: {', '.join(counts) or 'nothing'}{degraded}",
-        f"run       {document.get('run_id')} (source {document.get('source')}, "
-        f"started {document.get('started_at')})",
-        f"budget    {_number(document.get('budget_ms'), 1)} ms for the fetches; the run took "
-        f"{_number(document.get('elapsed_ms'), 1)} ms"
-        + ("; deadline reached, in-flight fetches cancelled" if document.get("deadline_reached") else ""),
-    ]
-    if document.get("stopped_on_error"):
-        lines.append("stopped   on_error=cancel: the first failure stopped the run")
-    return "\n".join(lines)
+    """The result document as the command line's table (``fanout.cli.table``) plus its summary
+    lines. ``ms``: the URL's whole time, retries included; ``total ms``: its last attempt (with an
+    ``expect``); ``cert days``: days to expiry."""
+    table = render_results(
+        document,
+        methods_of(request or {}),
+        show_url=lambda url: _display_url(url, base_urls),
+        url_width=URL_WIDTH,
+        why_width=NOTE_WIDTH,
+        color=sys.stdout.isatty(),
+    )
+    return f"urls on {' and '.join(base_urls)}\n" + table.rstrip("\n")
 
 
 def render_problem(problem: dict[str, Any]) -> str:

@@ -164,8 +164,8 @@ class Resources:
 class LocalAws:
     """``with LocalAws() as aws:`` moto on 127.0.0.1 with the template's bucket and tables."""
 
-    def __init__(self) -> None:
-        self.server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    def __init__(self, host: str = "127.0.0.1") -> None:
+        self.server = ThreadedMotoServer(ip_address=host, port=0, verbose=False)
         self.endpoint = ""
         self._clients: list[Any] = []
 
@@ -390,3 +390,26 @@ class LocalAws:
             )
         lines.append(f"          (moto on {self.endpoint}, gone when the demo exits)")
         return "\n".join(lines)
+
+
+def main() -> None:  # pragma: no cover - a developer tool (scripts/sam-api.sh, STORE=moto)
+    """Serve moto with the template's resources until killed; write ``sam local``'s env-vars file."""
+    import argparse
+    import threading
+
+    parser = argparse.ArgumentParser(description=main.__doc__)
+    parser.add_argument("--host", default="127.0.0.1")
+    parser.add_argument("--env-file", required=True)
+    args = parser.parse_args()
+    with LocalAws(host=args.host) as aws:
+        env = aws.function_env() | {"FANOUT_AWS_ENDPOINT_URL": aws.endpoint}
+        Path(args.env_file).write_text(json.dumps({"FanoutFunction": env}))
+        print(
+            f"moto on {aws.endpoint}: bucket {aws.resources.bucket}, table {aws.resources.runs_table}",
+            flush=True,
+        )
+        threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()

@@ -77,6 +77,8 @@ class Settings:
     store_connect_timeout_s: float = 0.5
     store_read_timeout_s: float = 1.0
     store_max_attempts: int = 3
+    # Where the AWS clients go instead of AWS's own endpoints (a local stack); empty on AWS.
+    aws_endpoint_url: str = ""
     # A document larger than this (bytes of JSON) is answered by a pointer to its report.
     max_answer_bytes: int = 5_000_000
     # Lifetime of the presigned report URL in a pointer answer.
@@ -147,6 +149,7 @@ _ENV_NAMES: dict[str, str] = {
     "store_connect_timeout_s": "FANOUT_STORE_CONNECT_TIMEOUT_S",
     "store_read_timeout_s": "FANOUT_STORE_READ_TIMEOUT_S",
     "store_max_attempts": "FANOUT_STORE_MAX_ATTEMPTS",
+    "aws_endpoint_url": "FANOUT_AWS_ENDPOINT_URL",
     "max_answer_bytes": "FANOUT_MAX_ANSWER_BYTES",
     "report_url_expires_s": "FANOUT_REPORT_URL_EXPIRES_S",
     "max_targets_bytes": "FANOUT_MAX_TARGETS_BYTES",

@@ -520,16 +520,18 @@ def test_reading_runs_from_a_hanging_store_is_a_503_in_time(
 def test_the_template_declares_what_the_code_uses() -> None:
     template = load_template()
     resources = template["Resources"]
-    # Routes: every route the front door serves is a route of the HTTP API, same authorizer.
+    # Routes: every route the front door serves is an HttpApi event of the function, with the same
+    # authorizer (SigV4 or JWT by ApiAuth) in the API's definition.
+    events = resources["FanoutFunction"]["Properties"]["Events"].values()
     routes = {
-        r["Properties"]["RouteKey"]: r["Properties"]
-        for r in resources.values()
-        if r["Type"] == "AWS::ApiGatewayV2::Route"
+        f"{e['Properties']['Method']} {e['Properties']['Path']}" for e in events if e["Type"] == "HttpApi"
     }
     served = {f"{method} {path}" for path, methods in api.ROUTES.items() for method in methods}
-    assert set(routes) == served
-    for props in routes.values():
-        assert props["AuthorizationType"] == {"Fn::If": ["UseJwt", "JWT", "AWS_IAM"]}
+    assert routes == served
+    paths = resources["FanoutHttpApi"]["Properties"]["DefinitionBody"]["paths"]
+    for route in served:
+        method, path = route.split(" ", 1)
+        assert paths[path][method.lower()]["security"]["Fn::If"][0] == "UseJwt"
     # Keys and names the store relies on.
     runs = resources["RunsTable"]["Properties"]
     assert runs["KeySchema"] == [{"AttributeName": "run_id", "KeyType": "HASH"}]

@@ -54,9 +54,17 @@ def from_attr(attr: Mapping[str, Any]) -> Any:
     return value  # S, BOOL
 
 
+JSON_TEXT = frozenset({"options", "monitor_spec"})
+"""Fields stored as JSON text: a request's own numbers, exactly as given (DynamoDB's numbers stop at
+38 digits and 1e-130, and an option like ``request_timeout_s: 5e-324`` is valid JSON)."""
+
+
 def record_item(record: RunRecord, *, expires_at: int) -> Item:
     """The item that stores ``record`` (its TTL at ``expires_at``)."""
-    item = {k: to_attr(v) for k, v in record.to_json().items()}
+    item = {
+        k: {"S": json.dumps(v, separators=(",", ":"))} if k in JSON_TEXT else to_attr(v)
+        for k, v in record.to_json().items()
+    }
     item |= {"kind": {"S": RUN_KIND}, TTL_ATTRIBUTE: {"N": str(expires_at)}}
     if record.done_shards:
         item[DONE_SHARDS] = {"SS": sorted(record.done_shards)}
@@ -64,7 +72,11 @@ def record_item(record: RunRecord, *, expires_at: int) -> Item:
 
 
 def item_record(item: Mapping[str, Any]) -> RunRecord:
-    fields = {k: from_attr(v) for k, v in item.items() if k not in ("kind", DONE_SHARDS)}
+    fields = {
+        k: json.loads(v["S"]) if k in JSON_TEXT and "S" in v else from_attr(v)
+        for k, v in item.items()
+        if k not in ("kind", DONE_SHARDS)
+    }
     done = frozenset(item.get(DONE_SHARDS, {}).get("SS", ()))
     return RunRecord.from_json(fields, done_shards=done)
 

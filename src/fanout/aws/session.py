@@ -52,6 +52,7 @@ class ClientConfig:
     connect_timeout_s: float = 0.5
     read_timeout_s: float = 1.0
     max_attempts: int = 3
+    endpoint_url: str = ""  # a local stack's; empty: botocore's own (and its AWS_ENDPOINT_URL*)
 
     @classmethod
     def from_settings(cls, settings: Settings, *, max_attempts: int | None = None) -> ClientConfig:
@@ -59,6 +60,7 @@ class ClientConfig:
             connect_timeout_s=settings.store_connect_timeout_s,
             read_timeout_s=settings.store_read_timeout_s,
             max_attempts=settings.store_max_attempts if max_attempts is None else max_attempts,
+            endpoint_url=settings.aws_endpoint_url,
         )
 
 
@@ -140,8 +142,9 @@ class AwsClients:
             )
             if service == "s3":  # presigned URLs in SigV4 (up to 7 days), not legacy SigV2
                 config = config.merge(Config(signature_version="s3v4"))
+            endpoint = {"endpoint_url": c.endpoint_url} if c.endpoint_url else {}
             self._clients[service] = await self._stack.enter_async_context(
-                self._session.client(service, config=config)
+                self._session.client(service, config=config, **endpoint)
             )
         return self._clients[service]
 

@@ -24,6 +24,7 @@ class Source(enum.StrEnum):
     DIRECT = "direct"
     API = "api"
     SCHEDULE = "schedule"
+    CLI = "cli"  # the ``fanout run`` command line, in-process
 
 
 class RunStatus(enum.StrEnum):

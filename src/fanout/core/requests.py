@@ -172,20 +172,62 @@ class FanoutRequest(_Strict):
 
 S3_URI_PATTERN = r"^s3://[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]/[^\s]+$"
 S3Uri = Annotated[str, Field(pattern=S3_URI_PATTERN, max_length=1_100)]
+SITEMAP_URL_PATTERN = r"^https?://[^\s]+$"
+
+
+class SitemapTargets(_Strict):
+    """``{"sitemap": "https://example.com/sitemap.xml"}``: the page URLs a sitemap lists.
+
+    Read through the egress guard when the run starts (``fanout.fetch.sitemap``): plain or
+    gzipped, a sitemap index followed one level (docs/persistence.md).
+    """
+
+    sitemap: Annotated[str, Field(pattern=SITEMAP_URL_PATTERN, max_length=8_192)]
+
+
+def _targets_kind(value: object) -> str | None:
+    if isinstance(value, str):
+        return "s3"
+    if isinstance(value, dict | SitemapTargets):
+        return "sitemap"
+    return None
+
+
+_TARGETS_TAGS = frozenset({"s3", "sitemap"})
+Targets = Annotated[
+    Annotated[S3Uri, Tag("s3")] | Annotated[SitemapTargets, Tag("sitemap")],
+    Discriminator(
+        _targets_kind,
+        custom_error_type="targets_type",
+        custom_error_message="targets must be an 's3://bucket/key' URI or {'sitemap': 'https://...'}",
+    ),
+]
 
 
 class TargetsRequest(_Strict):
-    """A scheduled (or direct) request whose URL list is an object in S3.
+    """A scheduled (or direct) request whose URL list is read when the run starts.
 
-    ``targets`` names ``s3://bucket/key``: a JSON list of entries (as ``urls``), or one URL
-    per line. It is read when the run starts (docs/persistence.md).
+    ``targets`` names ``s3://bucket/key`` (a JSON list of entries, as ``urls``, or one URL per
+    line) or ``{"sitemap": "https://..."}`` (the ``<loc>`` of each page). The field is kept as
+    ``spec``; ``targets`` is where the list comes from as text, the URI or the sitemap's URL,
+    which the document and the run's record carry (docs/persistence.md).
     """
 
-    targets: S3Uri
+    spec: Targets = Field(alias="targets")
     options: Options = Field(default_factory=Options)
     mode: Mode = "auto"
     carry_over: bool = False
     monitor: MonitorSpec | None = None
+
+    @property
+    def targets(self) -> str:
+        """Where the list comes from: the S3 URI or the sitemap's URL."""
+        return self.spec if isinstance(self.spec, str) else self.spec.sitemap
+
+    @property
+    def sitemap(self) -> str | None:
+        """The sitemap's URL, for a sitemap target (None for an S3 list)."""
+        return None if isinstance(self.spec, str) else self.spec.sitemap
 
     def with_entries(self, entries: list[Any]) -> FanoutRequest:
         """The request to run: the listed entries with this request's options (validated)."""
@@ -258,4 +300,6 @@ def invalid(exc: ValidationError) -> RequestInvalid:
 def format_loc(parts: tuple[int | str, ...]) -> str:
     """``urls.3.method``: the path to the bad value, without pydantic's union tags."""
     kept = [p for i, p in enumerate(parts) if not (p in _UNION_TAGS and i and isinstance(parts[i - 1], int))]
+    if len(kept) > 1 and kept[0] == "targets" and kept[1] in _TARGETS_TAGS:
+        del kept[1]  # ``targets.s3`` -> ``targets``: the kind of target is not a field
     return ".".join(str(p) for p in kept)

@@ -3,7 +3,11 @@
 The object holds either a JSON list of entries (exactly what ``urls`` accepts: URL strings or
 ``{"url": ..., "method": ..., ...}`` objects) or plain text with one URL per line (blank lines
 and lines starting with ``#`` are skipped). Every way it can fail is ``TargetsUnreadable``
-naming the URI: the run does not start. Reading the object is ``fanout.runs.targets``'s.
+naming the URI: the run does not start. Reading the object is ``fanout.runs.targets``'s
+(sitemaps, the other kind of target, are ``fanout.fetch.sitemap``'s).
+
+A request file (``fanout run FILE``) is either such a list or a whole request object
+(``parse_request_file``): the same parsing, so a list reads the same from S3 and from a file.
 """
 
 from __future__ import annotations
@@ -44,6 +48,26 @@ def parse_target_list(uri: str, body: bytes, *, max_urls: int) -> list[Any]:
     if len(entries) > max_urls:
         raise TargetsUnreadable(uri, f"the list has {len(entries)} entries; at most {max_urls} are allowed")
     return entries
+
+
+def parse_request_file(name: str, body: bytes, *, max_urls: int) -> dict[str, Any]:
+    """The request in a file: a JSON object as it is, or a target list as ``{"urls": [...]}``.
+
+    The object is not validated here (``parse_request`` does that, with the service's errors);
+    ``name`` names the file in ``TargetsUnreadable``.
+    """
+    head = body.removeprefix(b"\xef\xbb\xbf").lstrip()[:1]  # after any UTF-8 byte order mark
+    if head != b"{":
+        return {"urls": parse_target_list(name, body, max_urls=max_urls)}
+    try:
+        document = json.loads(body.decode("utf-8-sig"))
+    except UnicodeDecodeError:
+        raise TargetsUnreadable(name, "the request is not UTF-8 text") from None
+    except (ValueError, RecursionError):
+        raise TargetsUnreadable(name, "the request starts like a JSON object but is not valid JSON") from None
+    if not isinstance(document, dict):  # pragma: no cover - "{" guarantees an object
+        raise TargetsUnreadable(name, "a JSON request must be an object")
+    return document
 
 
 def request_for(request: TargetsRequest, entries: list[Any]) -> FanoutRequest:

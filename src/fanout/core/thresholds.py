@@ -92,7 +92,14 @@ def _valid(thresholds: dict[str, str]) -> dict[str, str]:
     return thresholds
 
 
-Thresholds = Annotated[dict[str, str], Field(min_length=1, max_length=len(METRICS)), AfterValidator(_valid)]
+CONDITION_PATTERN = _CONDITION.pattern
+Thresholds = Annotated[
+    dict[str, Annotated[str, Field(pattern=CONDITION_PATTERN)]],
+    Field(
+        min_length=1, max_length=len(METRICS), json_schema_extra={"propertyNames": {"enum": list(METRICS)}}
+    ),
+    AfterValidator(_valid),
+]
 
 
 @dataclass(frozen=True, slots=True)

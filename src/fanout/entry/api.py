@@ -29,6 +29,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from fanout.core.documents import RunStatus, Source
 from fanout.core.requests import FanoutRequest, format_loc
 from fanout.entry import problems
+from fanout.entry.schemas import MonitorListing, MonitorView, RunAnswer, RunListing
+from fanout.entry.schemas import answer as answer_response
+from fanout.entry.schemas import problems as problem_responses
 from fanout.errors import MAX_LISTED_PROBLEMS, FanoutError, RequestInvalid
 from fanout.observability.log import MetricUnit, logger, metrics
 from fanout.runs import service
@@ -112,7 +115,13 @@ def _is_json(content_type: str) -> bool:
     return media in ("", "application/json") or media.endswith("+json")
 
 
-@app.post("/fanout")
+@app.post(
+    "/fanout",
+    summary="Fetch a list of URLs within the deadline",
+    responses=answer_response(RunAnswer, "The run's result document")
+    | answer_response(RunAnswer, "A sharded run, accepted: poll Location (GET /runs/{run_id})", 202)
+    | problem_responses(400, 409, 415, 422, 501, 503),
+)
 def post_fanout(request: FanoutRequest) -> Response[str]:
     # Powertools also accepts form bodies; this API speaks JSON only.
     if not _is_json(app.current_event.headers.get("content-type", "")):
@@ -130,7 +139,11 @@ def post_fanout(request: FanoutRequest) -> Response[str]:
     return _json(document.to_json(), headers or None)
 
 
-@app.get("/runs")
+@app.get(
+    "/runs",
+    summary="The most recent runs",
+    responses=answer_response(RunListing, "Runs, newest first") | problem_responses(422, 501, 503),
+)
 def list_runs(
     limit: Annotated[int | None, Query(ge=1)] = None,
     cursor: Annotated[str | None, Query(min_length=1, max_length=2_048)] = None,
@@ -140,14 +153,22 @@ def list_runs(
     return _json(service.list_runs(limit, cursor, invocation, cap_s=cap_s).to_json())
 
 
-@app.get("/runs/<run_id>")
+@app.get(
+    "/runs/<run_id>",
+    summary="A stored run: its record and results",
+    responses=answer_response(RunAnswer, "The run") | problem_responses(404, 422, 501, 503),
+)
 def get_run(run_id: str) -> Response[str]:
     invocation = _invocation()
     cap_s = invocation.settings.api_deadline_cap_s
     return _json(service.read_run(run_id, invocation, cap_s=cap_s).to_json())
 
 
-@app.get("/monitors")
+@app.get(
+    "/monitors",
+    summary="The monitors",
+    responses=answer_response(MonitorListing, "Monitors, by name") | problem_responses(422, 501, 503),
+)
 def list_monitors(
     limit: Annotated[int | None, Query(ge=1)] = None,
     cursor: Annotated[str | None, Query(min_length=1, max_length=2_048)] = None,
@@ -157,7 +178,11 @@ def list_monitors(
     return _json(service.list_monitors(limit, cursor, invocation, cap_s=cap_s).to_json())
 
 
-@app.get("/monitors/<name>")
+@app.get(
+    "/monitors/<name>",
+    summary="A monitor and a page of its URLs",
+    responses=answer_response(MonitorView, "The monitor") | problem_responses(404, 422, 501, 503),
+)
 def get_monitor(
     name: str,
     limit: Annotated[int | None, Query(ge=1)] = None,
@@ -229,6 +254,11 @@ def _not_found(exc: NotFoundError) -> Response[str]:
 
 @app.exception_handler(Exception)
 def _unexpected(exc: Exception) -> Response[str]:
+    # Powertools' validation parses form bodies itself, before the route, and raises on a broken
+    # one (a multipart type without its boundary): this API speaks JSON only, so that is a 415.
+    content_type = app.current_event.headers.get("content-type", "")
+    if app.current_event.http_method.upper() != "GET" and content_type and not _is_json(content_type):
+        return _answer(problems.unsupported_media_type(content_type))
     return _internal_error()
 
 

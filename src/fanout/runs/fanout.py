@@ -8,7 +8,7 @@ outlives it. The fan-out ends at the deadline's ``fetch_by``.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -80,10 +80,30 @@ def fetch_policy(request: FanoutRequest, settings: Settings) -> FetchPolicy:
     )
 
 
+OnDone = Callable[[Outcome], None]
+"""Told each URL's outcome as it is known (a command line's progress bar); not for cancellations."""
+
+
 def _job(
-    fetcher: Fetcher, entry: UrlEntry, progress: FetchProgress, by: float, trace: RunTrace | None
+    fetcher: Fetcher,
+    entry: UrlEntry,
+    progress: FetchProgress,
+    by: float,
+    trace: RunTrace | None,
+    on_done: OnDone | None = None,
 ) -> Job[Any]:
-    fetch = partial(fetcher.fetch, entry, deadline=by, progress=progress)
+    fetch: Callable[[], Awaitable[FetchResult]] = partial(
+        fetcher.fetch, entry, deadline=by, progress=progress
+    )
+    if on_done is not None:
+        inner, tell = fetch, on_done
+
+        async def fetch_and_tell() -> FetchResult:
+            result = await inner()
+            tell(result.outcome)
+            return result
+
+        fetch = fetch_and_tell
     if trace is None:
         return Job(run=fetch, key=host_key(entry.url))
 
@@ -103,10 +123,11 @@ async def run_fanout(
     settings: Settings,
     client_factory: ClientFactory = build_client,
     trace: RunTrace | None = None,
+    on_done: OnDone | None = None,
 ) -> RunDocument:
     """Fetch every entry of ``request`` before ``ctx.deadline.fetch_by``; one result per entry.
 
-    ``trace`` (when tracing is on) gets one child subsegment per URL.
+    ``trace`` (when tracing is on) gets one child subsegment per URL; ``on_done`` each outcome.
     """
     loop = asyncio.get_running_loop()
     started = loop.time()
@@ -127,7 +148,7 @@ async def run_fanout(
     ) as client:
         fetcher = Fetcher(client, fetch_policy(request, settings), checkers=Checkers(options.expect))
         run = await run_under_deadline(
-            [_job(fetcher, e, p, by, trace) for e, p in zip(entries, progress, strict=True)],
+            [_job(fetcher, e, p, by, trace, on_done) for e, p in zip(entries, progress, strict=True)],
             deadline=by,
             concurrency=options.concurrency,
             per_key_concurrency=options.per_host_concurrency,

@@ -180,11 +180,14 @@ def test_latency_percentiles_come_from_the_day_s_histogram() -> None:
 def test_thresholds_are_validated_with_the_request() -> None:
     ok = parse_request({"urls": ["https://e.example/"], "options": {"thresholds": {"failed_rate": "<0.05"}}})
     assert ok.options.thresholds == {"failed_rate": "<0.05"}
-    for bad, says in (({"p42_ms": "<1"}, "not a run metric"), ({"p95_ms": "fast"}, "not a condition")):
+    for bad, loc, says in (
+        ({"p42_ms": "<1"}, "options.thresholds", "not a run metric"),
+        ({"p95_ms": "fast"}, "options.thresholds.p95_ms", "should match pattern"),
+    ):
         with pytest.raises(RequestInvalid) as caught:
             parse_request({"urls": ["https://e.example/"], "options": {"thresholds": bad}})
         [error] = caught.value.errors
-        assert error["loc"] == "options.thresholds"
+        assert error["loc"] == loc
         assert says in error["msg"]
     with pytest.raises(RequestInvalid) as caught:
         parse_request({"urls": ["https://e.example/"], "monitor": {"name": "Prod Health"}})
