@@ -246,7 +246,8 @@ def check_phases(timings: dict[str, float | None], *, https: bool) -> float:
     total = timings["total_ms"]
     assert total is not None
     assert sum(phases) <= total + 0.5
-    assert total - sum(phases) <= 5 + 0.25 * total, timings
+    # What no phase covers is scheduling between them: milliseconds, more on a loaded machine.
+    assert total - sum(phases) <= 20 + 0.25 * total, timings
     return total
 
 
