@@ -7,13 +7,14 @@ STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt src/requirements.tx
 export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
 EVENT ?= events/direct.json
 
-.PHONY: help venv demo api invoke sam-invoke sam-image fault-tools openapi checkov test lint typecheck unit integration e2e faults bench clean
+.PHONY: help venv demo build api invoke sam-invoke sam-image fault-tools openapi checkov test lint typecheck unit integration e2e faults bench clean
 
 help:
 	@echo "make demo                 run the function in the Lambda runtime emulator against a local demo target"
 	@echo "make demo MONITOR=1       a monitor run three times on moto: its transitions and the alerts received"
 	@echo "make invoke EVENT=...     invoke it with an event file (default $(EVENT))"
 	@echo "make sam-invoke EVENT=... sam build + sam local invoke FanoutFunction (Docker; official image, or the offline one)"
+	@echo "make build                sam build + the function's bytecode (.pyc): what sam deploy should upload"
 	@echo "make api [STORE=moto]     sam build + sam local start-api on http://127.0.0.1:3000 (API_PORT=...)"
 	@echo "make sam-image            start Docker if needed and build the offline Lambda image (air-gapped machines)"
 	@echo "make openapi              regenerate docs/openapi.json from the code (a test fails when it drifts)"
@@ -46,6 +47,9 @@ invoke: venv
 sam-invoke: venv
 	@scripts/sam-invoke.sh $(EVENT)
 
+build: venv
+	@scripts/sam-invoke.sh --build
+
 api: venv
 	@scripts/sam-api.sh
 
@@ -76,8 +80,14 @@ checkov: $(CHECKOV_STAMP)
 
 # The e2e tier runs `sam local invoke` in Docker: start the engine and build the offline Lambda
 # image first; the fault tier needs namespaces and iptables (all idempotent; all fail loudly).
+# The fetcher, the engine, the deadline and the ways in, against real servers: the asyncio-loop job.
+ASYNCIO_TESTS := $(addprefix tests/integration/test_,fetch_outcomes.py retries.py run_fanout.py checks.py \
+	cookies.py egress_guard.py lean_wire.py handler_direct.py front_doors.py sharded_runs.py tracing.py)
+
 test: lint typecheck checkov sam-image fault-tools
 	$(BIN)/python -m pytest
+	@# Every tier ran on uvloop (the default loop); what the loop drives runs again on asyncio's own.
+	FANOUT_EVENT_LOOP=asyncio $(BIN)/python -m pytest $(ASYNCIO_TESTS)
 
 fault-tools:
 	@scripts/ensure-fault-tools.sh

@@ -23,16 +23,30 @@ from pathlib import Path
 from bench import report
 from bench.common import BENCH_DIR, WORK_DIR, BenchError, ScenarioResult, Target, loadavg
 from bench.config import FULL, QUICK, SCENARIOS, BenchConfig
-from bench.scenarios import cancellation, checks, coldstart, deadline, memory, monitor, throughput
+from bench.scenarios import (
+    cancellation,
+    checks,
+    coldstart,
+    cpu,
+    deadline,
+    e2e,
+    memory,
+    monitor,
+    shards,
+    throughput,
+)
 
 RUNNERS = {
     "throughput": throughput.run,
+    "cpu": cpu.run,
     "checks": checks.run,
     "cancellation": cancellation.run,
     "deadline": deadline.run,
     "coldstart": coldstart.run,
     "memory": memory.run,
+    "e2e": e2e.run,
     "monitor": monitor.run,
+    "shards": shards.run,
 }
 
 

@@ -4,7 +4,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass, fields, replace
 
-SCENARIOS = ("throughput", "checks", "cancellation", "deadline", "coldstart", "memory", "monitor")
+SCENARIOS = (
+    "throughput",
+    "cpu",
+    "checks",
+    "cancellation",
+    "deadline",
+    "coldstart",
+    "memory",
+    "e2e",
+    "monitor",
+    "shards",
+)
 
 
 @dataclass(frozen=True)
@@ -17,6 +28,10 @@ class BenchConfig:
     throughput_concurrency: int = 100
     throughput_reps: int = 5
     throughput_warmup: int = 100
+    # CPU-bound: N GETs at 0 ms latency, service and raw aiohttp on uvloop and on asyncio's loop.
+    cpu_n: int = 5_000
+    cpu_concurrency: int = 100
+    cpu_reps: int = 5
     # The stock httpcore transport is ~10x slower: fewer sizes and repetitions.
     stock_ns: tuple[int, ...] = (1_000,)
     stock_reps: int = 3
@@ -41,13 +56,30 @@ class BenchConfig:
     deadline_stock_runs: int = 5
     # Cold start: fresh interpreters per variant.
     cold_runs: int = 9
+    # End to end through the Lambda runtime emulator (service vs raw aiohttp), and its cost.
+    e2e_n: int = 1_000
+    e2e_delay_ms: int = 50
+    e2e_concurrency: int = 100
+    e2e_reps: int = 9
+    e2e_warmup: int = 2
+    e2e_single_reps: int = 20
+    e2e_timeout_s: int = 60
     # Memory: one N-URL invocation per fresh process.
     memory_n: int = 10_000
     memory_concurrency: int = 100
     memory_reps: int = 3
+    memory_large_n: int = 50_000  # one inline run this large: how memory grows
+    memory_large_reps: int = 1
     # Monitor: state updates of N URLs on moto (server mode, its own process).
     monitor_n: int = 2_000
     monitor_reps: int = 3
+    # Sharded cost: N slow URLs in shards of `shards_size` through the emulator on moto, with and
+    # without every 100th never answering (bench/scenarios/shards.py).
+    shards_n: int = 1_000
+    shards_size: int = 250
+    shards_delay_ms: int = 1_000
+    shards_concurrency: int = 50
+    shards_timeout_s: int = 12
     # Worker seed (cancellation instants) so runs are comparable.
     seed: int = 1234
 
@@ -77,6 +109,8 @@ QUICK = BenchConfig(
     throughput_ns=(500,),
     throughput_reps=1,
     throughput_warmup=20,
+    cpu_n=1_000,
+    cpu_reps=1,
     stock_ns=(500,),
     stock_reps=1,
     checks_n=500,
@@ -89,8 +123,16 @@ QUICK = BenchConfig(
     deadline_anchor_runs=2,
     deadline_stock_runs=1,
     cold_runs=3,
+    e2e_n=300,
+    e2e_reps=2,
+    e2e_warmup=1,
+    e2e_single_reps=5,
     memory_n=1_000,
+    memory_large_n=5_000,
     memory_reps=1,
     monitor_n=300,
     monitor_reps=1,
+    shards_n=400,
+    shards_size=100,
+    shards_concurrency=20,
 )

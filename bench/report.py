@@ -17,7 +17,16 @@ from typing import Any
 from bench.common import ROOT, Row, ScenarioResult
 from bench.config import BenchConfig
 
-LIBRARIES = ("aiohttp", "httpx", "httpcore", "httpx-aiohttp", "h11", "aws-lambda-powertools", "pydantic")
+LIBRARIES = (
+    "aiohttp",
+    "httpx",
+    "httpcore",
+    "httpx-aiohttp",
+    "h11",
+    "uvloop",
+    "aws-lambda-powertools",
+    "pydantic",
+)
 
 
 def _fmt(value: float | None, unit: str = "") -> str:
@@ -29,6 +38,8 @@ def _fmt(value: float | None, unit: str = "") -> str:
         return f"{value:.0f}{' ' + unit if unit == 'MB' else unit}"
     if unit == "s":
         return f"{value:.3f} s"
+    if unit == "USD":
+        return f"${value:,.2f}" if abs(value) >= 1 else f"${value:.4f}"
     if unit == "ms":
         return f"{value:.3f} ms" if abs(value) < 1 else f"{value:.1f} ms"
     return f"{value:g} {unit}"
@@ -177,6 +188,68 @@ def write_json(
         },
     }
     path.write_text(json.dumps(doc, indent=1, default=str) + "\n")
+
+
+# --- Lambda cost (issue 14, goal 6) -------------------------------------------------------
+
+# AWS Lambda's published prices (https://aws.amazon.com/lambda/pricing/, us-east-1, Arm/Graviton,
+# first tier: up to 7.5 billion GB-s a month), as listed on 2026-12-01; unchanged since 2021.
+LAMBDA_ARM64_USD_PER_GB_S = 0.0000133334
+LAMBDA_USD_PER_REQUEST = 0.20 / 1_000_000
+LAMBDA_MEMORY_MB = 1_024
+# CPU scales with memory: one full vCPU at 1,769 MB (Lambda's documentation), ~0.58 at 1,024 MB.
+LAMBDA_VCPU = LAMBDA_MEMORY_MB / 1_769
+
+
+def lambda_cost(measured_s: float, cpu_s: float, *, urls_per_invocation: int) -> dict[str, float]:
+    """One invocation's billed duration on Lambda (arm64, 1,024 MB) and the cost of 1M URLs.
+
+    The duration is the measured one (the emulator's), or the measured CPU time stretched to
+    Lambda's vCPU share when that is longer (CPU measured here on a full core), rounded up to 1 ms.
+    """
+    duration_s = max(measured_s, cpu_s / LAMBDA_VCPU if cpu_s == cpu_s else 0.0)
+    billed_s = math.ceil(duration_s * 1000) / 1000
+    per_invocation = billed_s * LAMBDA_MEMORY_MB / 1024 * LAMBDA_ARM64_USD_PER_GB_S + LAMBDA_USD_PER_REQUEST
+    invocations = 1_000_000 / urls_per_invocation
+    return {
+        "billed_ms": billed_s * 1000,
+        "invocations": invocations,
+        "usd_per_million_urls": per_invocation * invocations,
+        "requests_usd": LAMBDA_USD_PER_REQUEST * invocations,
+    }
+
+
+def cost_rows(scenario: str, n: int, batched: dict[str, float], per_url: dict[str, float]) -> list[Row]:
+    """The batched service beside one invocation per URL, priced alike."""
+
+    def note(cost: dict[str, float]) -> str:
+        return (
+            f"{cost['invocations']:,.0f} invocations billed {cost['billed_ms']:,.0f} ms each; "
+            f"requests ${cost['requests_usd']:,.2f}"
+        )
+
+    ratio = batched["usd_per_million_urls"] / per_url["usd_per_million_urls"]
+    return [
+        Row(
+            scenario,
+            f"service, {n} URLs/invocation",
+            "cost",
+            batched["usd_per_million_urls"],
+            "USD",
+            vs_anchor=ratio,
+            goal="< per-URL design",
+            passed=ratio < 1,
+            note=note(batched) + f"; arm64 {LAMBDA_MEMORY_MB} MB, ${LAMBDA_ARM64_USD_PER_GB_S}/GB-s",
+        ),
+        Row(
+            scenario,
+            "one invocation per URL",
+            "cost",
+            per_url["usd_per_million_urls"],
+            "USD",
+            note=note(per_url),
+        ),
+    ]
 
 
 # --- the plot ------------------------------------------------------------------------------
@@ -369,7 +442,7 @@ def plot(path: Path, results: list[ScenarioResult], subtitle: str) -> None:
             next(r.value for r in mem if r.variant == v and r.metric == "peak RSS (VmHWM)") for v in names
         ]
         _grouped(ax, names, {"RSS after imports": base, "peak RSS": peak}, "{:.0f}")
-        ax.axhline(200, color="k", linestyle="--", linewidth=1, label="goal: peak <= 200 MB")
+        ax.axhline(100, color="k", linestyle="--", linewidth=1, label="goal: peak <= 100 MB (service)")
         ax.legend(fontsize=7)
         ax.set_title(f"Memory: {mem[0].scenario} (MB)", fontsize=9)
     else:

@@ -13,12 +13,17 @@ from collections.abc import Iterator
 import pytest
 
 from devtools.demo_target import DemoTarget
+from fanout.runs.invocation import loop_factory
 from tests.support import InvocationContext
+
+# The loop the async tests run on: the service's (FANOUT_EVENT_LOOP, uvloop by default); `make
+# test` runs the integration tier again with FANOUT_EVENT_LOOP=asyncio.
+EVENT_LOOP = "asyncio" if os.environ.get("FANOUT_EVENT_LOOP", "").strip() == "asyncio" else "uvloop"
 
 
 @pytest.fixture
-def anyio_backend() -> str:
-    return "asyncio"
+def anyio_backend() -> tuple[str, dict[str, object]]:
+    return "asyncio", {"loop_factory": loop_factory(EVENT_LOOP)}
 
 
 @pytest.fixture(scope="session")

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from typing import Literal
 
 TransportName = Literal["aiohttp", "httpcore"]
+EventLoopName = Literal["uvloop", "asyncio"]
 Network = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 
@@ -62,6 +63,8 @@ class Settings:
     retry_min_attempt_s: float = 0.2
     # HTTP transport under httpx's API: aiohttp (default) or httpx's stock httpcore.
     http_transport: TransportName = "aiohttp"
+    # The invocation's event loop: uvloop (default; asyncio's own where uvloop is missing) or asyncio.
+    event_loop: EventLoopName = "uvloop"
     user_agent: str = "fanout/1.0"
     # Egress guard: networks exempted from the default block list (comma-separated CIDRs).
     egress_allow_cidrs: str = ""
@@ -139,6 +142,7 @@ _ENV_NAMES: dict[str, str] = {
     "retry_backoff_cap_s": "FANOUT_RETRY_BACKOFF_CAP_S",
     "retry_min_attempt_s": "FANOUT_RETRY_MIN_ATTEMPT_S",
     "http_transport": "FANOUT_HTTP_TRANSPORT",
+    "event_loop": "FANOUT_EVENT_LOOP",
     "user_agent": "FANOUT_USER_AGENT",
     "egress_allow_cidrs": "EGRESS_ALLOW_CIDRS",
     "reports_bucket_name": "REPORTS_BUCKET_NAME",
@@ -229,6 +233,8 @@ def _check(s: Settings) -> None:
             raise ConfigError(f"{_ENV_NAMES[name]} must be at least 1")
     if s.http_transport not in ("aiohttp", "httpcore"):
         raise ConfigError("FANOUT_HTTP_TRANSPORT must be 'aiohttp' or 'httpcore'")
+    if s.event_loop not in ("uvloop", "asyncio"):
+        raise ConfigError("FANOUT_EVENT_LOOP must be 'uvloop' or 'asyncio'")
     # Defaults are not validated by the contract (only what callers send is): check them here.
     for name in ["default_concurrency", "default_per_host_concurrency"]:
         if getattr(s, name) < 1:

@@ -169,6 +169,24 @@ def test_events_exist() -> None:
     assert {"direct.json", "api.json", "api-bad.json", "schedule.json", "schedule-input.json"} <= names
 
 
+def test_the_build_ships_bytecode_the_runtime_uses_as_is(sam_image_mode: str) -> None:
+    """Every module of the built function has its CPython 3.13 ``.pyc``, hash-based and unchecked
+    (flags 0b01 in the header, PEP 552): /var/task is read-only, and without them every cold start
+    compiles every module it imports."""
+    function = ROOT / ".aws-sam" / "build" / "FanoutFunction"
+    sources = [p for p in function.rglob("*.py") if "__pycache__" not in p.parts]
+    assert len(sources) > 100, "the build holds the function and its dependencies"
+    missing = []
+    for source in sources:
+        pyc = source.parent / "__pycache__" / f"{source.stem}.cpython-313.pyc"
+        if not pyc.is_file():
+            missing.append(source.relative_to(function))
+            continue
+        flags = int.from_bytes(pyc.read_bytes()[4:8], "little")
+        assert flags == 0b01, (pyc, flags)
+    assert not missing, missing[:20]
+
+
 @pytest.mark.parametrize("event_file", EVENTS, ids=[p.stem for p in EVENTS])
 def test_sam_local_invoke(event_file: Path, sam_image_mode: str) -> None:
     event = json.loads(event_file.read_text())

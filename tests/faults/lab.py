@@ -115,7 +115,25 @@ def _runtime(rie: Any) -> int | None:
 
 
 def _threads(pid: int | None) -> int:
-    return len(os.listdir(f"/proc/{pid}/task")) if pid else 0
+    """The runtime's threads, but for libuv's idle pool workers.
+
+    On uvloop, ``sock_connect`` passes even a numeric address through ``getaddrinfo`` in libuv's
+    thread pool, which starts (4 workers) on the process's first connection and then waits on a
+    futex for good. A worker doing anything else (a lookup a hostname sent it into) is counted.
+    """
+    if not pid:
+        return 0
+    tasks = Path(f"/proc/{pid}/task")
+    return sum(not _idle_libuv_worker(task) for task in tasks.iterdir())
+
+
+def _idle_libuv_worker(task: Path) -> bool:
+    try:
+        name = (task / "comm").read_text().strip()
+        waiting_on = (task / "wchan").read_text().strip()
+    except OSError:  # the thread ended meanwhile
+        return True
+    return name == "libuv-worker" and waiting_on.startswith("futex")
 
 
 def _prepare(spec: LabSpec, scratch: Path) -> None:

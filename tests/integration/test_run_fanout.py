@@ -97,7 +97,7 @@ async def test_deadline_cancels_the_running_url_and_leaves_the_queue_not_started
     cancelled = doc["results"][0]
     assert cancelled["attempts"] == 1
     assert budget_s * 1000 - 300 <= cancelled["elapsed_ms"] < (budget_s + SLACK_S) * 1000
-    assert budget_s <= elapsed < budget_s + SLACK_S
+    assert budget_s - 0.002 <= elapsed < budget_s + SLACK_S  # uvloop's clock counts whole ms
     assert doc["budget_ms"] == budget_s * 1000
     assert fanout.target.stats()["hits"].get("/hang") == 1
 

@@ -524,6 +524,84 @@ def test_leftovers_past_the_last_generation_are_given_up(
     assert run["summary"]["cancelled"] == 1
 
 
+def test_a_url_in_flight_for_its_whole_shard_is_given_up_unfetched_by_the_next_generation(
+    deployed: Deployment, queue: Queue, fresh_target: DemoTarget
+) -> None:
+    # Every generation gets the same time (as on Lambda: one function timeout): a URL that hung
+    # for the whole of generation 0 cannot get twice that from generation 1, which gives it up
+    # without requesting it again, and the run completes after two deliveries, not four.
+    t = fresh_target
+    request = {
+        "urls": [t.url("/ok"), t.url("/hang?i=0"), t.url("/ok?i=2")],
+        "mode": "sharded",
+        "options": {"request_timeout_s": 60},
+    }
+    answer = call(request)
+    log = queue.drain(2_500)
+    assert [(d.shard, d.generation, d.failed) for d in log] == [
+        ("00000-g0", 0, False),
+        ("00000-g1", 1, False),
+    ]
+    assert t.stats()["hits"].get("/hang") == 1  # generation 1 did not request it again
+    run = get_run(answer["run_id"])
+    assert run["status"] == "complete"
+    assert [r["url"] for r in run["results"]] == request["urls"]
+    first, hang, last = run["results"]
+    assert first["outcome"] == last["outcome"] == "ok"
+    assert hang["outcome"] == "cancelled"
+    assert hang["error"]["type"] == "given_up"
+    assert "not fetched again" in hang["error"]["message"]
+    assert hang["elapsed_ms"] > 0  # what it had in generation 0
+    assert run["given_up"] == 1
+    assert run["deadline_reached"] is True
+    assert run["summary"]["cancelled"] == 1
+    assert open_connections_after(t) == 0
+
+
+def test_a_url_cut_early_in_its_attempt_is_fetched_again_by_a_generation_with_more_time(
+    deployed: Deployment, queue: Queue, fresh_target: DemoTarget
+) -> None:
+    # Generation 0 has about 0.6 s of fetching for a URL that needs 1.2 s; generation 1 can give
+    # it several times what it had: it is requested again and answers.
+    t = fresh_target
+    request = {
+        "urls": [t.url("/ok?delay_ms=1200")],
+        "mode": "sharded",
+        "options": {"request_timeout_s": 10, "retries": 0},
+    }
+    answer = call(request)
+    log = queue.drain(lambda generation: 1_500 if generation == 0 else 5_000)
+    assert [(d.shard, d.failed) for d in log] == [("00000-g0", False), ("00000-g1", False)]
+    assert t.stats()["hits"].get("/ok") == 2
+    run = get_run(answer["run_id"])
+    assert run["status"] == "complete"
+    (result,) = run["results"]
+    assert result["outcome"] == "ok"
+    assert run["given_up"] == 0
+
+
+def test_hanging_urls_hold_one_generation_of_each_shard_and_every_url_has_one_result(
+    deployed: Deployment, queue: Queue, fresh_target: DemoTarget
+) -> None:
+    # Four shards, each with one URL that never answers: generation 0 of each is cut, generation
+    # 1 gives the hanging URLs up without fetching, and nothing reaches generation 2.
+    t = fresh_target
+    deployed.configure(shard_size=5)
+    urls = [t.url(f"/hang?i={i}") if i % 5 == 2 else t.url(f"/ok?i={i}") for i in range(20)]
+    answer = call({"urls": urls, "mode": "sharded", "options": {"request_timeout_s": 60}})
+    assert answer["shards_total"] == 4
+    log = queue.drain(2_500)
+    assert not any(d.failed for d in log)
+    assert Counter(d.generation for d in log) == {0: 4, 1: 4}
+    assert t.stats()["hits"].get("/hang") == 4
+    run = get_run(answer["run_id"])
+    assert [r["url"] for r in run["results"]] == urls
+    assert [r["outcome"] for r in run["results"]] == ["cancelled" if "/hang" in u else "ok" for u in urls]
+    assert run["given_up"] == 4
+    assert run["progress"]["shards_done"] == run["progress"]["shards_total"] == 8
+    assert open_connections_after(t) == 0
+
+
 # -- carry-over of an inline run ---------------------------------------------------------------
 
 

@@ -14,6 +14,7 @@ from fanout.cli.local import LocalRun, run_here, sitemap_of
 from fanout.cli.params import DEADLINE, merged, output_options, request_options
 from fanout.cli.rows import exit_status, methods_of
 from fanout.config import get_settings
+from fanout.runs.invocation import loop_factory
 
 EPILOG = """\b
 Examples:
@@ -62,7 +63,8 @@ def run_command(
         )
     source = sitemap_source(sitemap, settings) if sitemap is not None else from_targets
     run = LocalRun(document, source, options.get("method"))
-    result = asyncio.run(run_here(run, settings, deadline_s=deadline, progress=progress)).to_json()
+    with asyncio.Runner(loop_factory=loop_factory(settings.event_loop)) as runner:  # the service's loop
+        result = runner.run(run_here(run, settings, deadline_s=deadline, progress=progress)).to_json()
     emit(result, fmt, output, methods_of(result | {"urls": _entries(run, result)}))
     return exit_status(result)
 

@@ -6,6 +6,7 @@ All instants are on the monotonic clock the event loop uses (``loop.time()`` is
     timeout_at = invocation start + clamp(remaining time)                 Lambda's timeout
     answer_by  = timeout_at - margin        margin  = base + per URL x URLs
     work_by    = answer_by - cleanup        cleanup = per fetch in flight x min(URLs, concurrency)
+                                            (per fetch: learned from the last runs cut, CleanupCost)
     persist_by = work_by - after            after:   what follows persistence (the idempotency record)
     monitor_by = persist_by - persist       persist: writing the report and the record (or a shard's finish)
     fetch_by   = monitor_by - monitor       monitor: the monitor's state updates and alerts (monitor runs)
@@ -15,7 +16,8 @@ All instants are on the monotonic clock the event loop uses (``loop.time()`` is
   serialises and sends the answer, which grows with the URLs).
 - **work_by** is when everything inside the invocation's loop must end; the **cleanup** pays
   for cancelling and awaiting every fetch still in flight, closing their connections,
-  building the document and the run's log lines. ``make bench`` measures it per fetch in flight.
+  building the document and the run's log lines. It is learned, per fetch in flight, from the
+  runs this process cut by their deadline (``CleanupCost``); ``make bench`` measures it.
 - The reserves (**monitor**, **persist**, **after**) are cut from the end of the work budget,
   together never more than half of it, so a short invocation still fans out. Inline runs and shards slice the
   same way (a shard's persist reserve is its finish: results, counts, continuation, merge).
@@ -25,7 +27,9 @@ All instants are on the monotonic clock the event loop uses (``loop.time()`` is
 
 from __future__ import annotations
 
+import statistics
 import time
+from collections import deque
 from dataclasses import dataclass
 from typing import Protocol
 
@@ -53,8 +57,61 @@ def margin_s(n_urls: int, settings: Settings) -> float:
 
 
 def cleanup_s(in_flight: int, settings: Settings) -> float:
-    """From the end of the work to the answer, for ``in_flight`` fetches in flight."""
+    """From the end of the work to the answer, for ``in_flight`` fetches in flight (the setting)."""
     return settings.deadline_cleanup_per_url_ms * max(0, in_flight) / 1000
+
+
+class CleanupCost:
+    """What a run cut by its deadline really spends, per fetch in flight, from the deadline to its
+    answer (cancelling and awaiting them, closing the client, the document, the answer), learned
+    from this process's last runs with at least ``LEARN_MIN`` fetches in flight.
+
+    Why learned: the cost depends on the CPU the function gets (memory size, architecture,
+    neighbours), so a fixed allowance is either too large (time given up on every cut run) or too
+    small. Runs with fewer fetches in flight, or before any run was cut, use the setting.
+    """
+
+    LEARN_MIN = 100
+    SAMPLES = 9
+    BOUNDS = (0.25, 4.0)  # the learned cost stays within these multiples of the setting
+
+    def __init__(self) -> None:
+        self._per_fetch_s: deque[float] = deque(maxlen=self.SAMPLES)
+        self._cut: tuple[RunDeadline, int] | None = None
+
+    def cut(self, deadline: RunDeadline, in_flight: int) -> None:
+        """A run was cut at its ``fetch_by`` with ``in_flight`` fetches in flight. Learned only
+        when nothing is reserved between its fetch deadline and its work deadline (a store's or a
+        monitor's reserve would be counted as cleanup)."""
+        learn = in_flight >= self.LEARN_MIN and deadline.fetch_by >= deadline.work_by
+        self._cut = (deadline, in_flight) if learn else None
+
+    def answered(self, now: float | None = None) -> None:
+        """The answer of the run last ``cut`` is ready: learn what its cleanup cost."""
+        if self._cut is None:
+            return
+        deadline, in_flight = self._cut
+        self._cut = None
+        now = time.monotonic() if now is None else now
+        if deadline.fetch_by < now <= deadline.timeout_at:  # else not this invocation's answer
+            self._per_fetch_s.append((now - deadline.fetch_by) / in_flight)
+
+    def forget(self) -> None:
+        self._per_fetch_s.clear()
+        self._cut = None
+
+    def seconds(self, in_flight: int, settings: Settings) -> float:
+        """The cleanup allowance for ``in_flight`` fetches: learned when it can be, else the setting."""
+        prior = cleanup_s(in_flight, settings)
+        if in_flight < self.LEARN_MIN or not self._per_fetch_s or prior <= 0:
+            return prior
+        learned = statistics.median(self._per_fetch_s) * in_flight
+        low, high = self.BOUNDS
+        return min(max(learned, prior * low), prior * high)
+
+
+CLEANUP_COST = CleanupCost()
+"""The process's (a warm Lambda's) learned cleanup cost: fed by runs cut by their deadline."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -140,7 +197,7 @@ class InvocationClock:
             answer_budget = min(answer_budget, max(0.0, cap_s - margin))
         if in_flight is None:
             in_flight = min(n_urls, settings.max_concurrency)
-        work_budget = max(0.0, answer_budget - cleanup_s(in_flight, settings))
+        work_budget = max(0.0, answer_budget - CLEANUP_COST.seconds(in_flight, settings))
         reserve = monitor_s + persist_s + after_s
         if reserve > work_budget / 2:
             scale = work_budget / 2 / reserve

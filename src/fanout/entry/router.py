@@ -13,7 +13,7 @@ from typing import Any
 from fanout.config import get_settings
 from fanout.core.budget import LambdaContextLike
 from fanout.core.documents import Source
-from fanout.entry import api, direct
+from fanout.entry import direct
 from fanout.entry.schedule import scheduled
 from fanout.runs.invocation import Invocation
 
@@ -57,6 +57,9 @@ def _dispatch(event: object, invocation: Invocation) -> dict[str, Any]:
         return sqs.consume(event, invocation)
     if is_http_api_event(event):
         assert isinstance(event, dict)
+        # The HTTP API (the resolver, its routes and request validation): built on its first event.
+        from fanout.entry import api
+
         return api.answer(event, invocation)
     if isinstance(event, dict) and (schedule := scheduled(event)) is not None:
         return direct.answer(schedule.payload, Source.SCHEDULE, invocation, event_id=schedule.event_id)

@@ -1,7 +1,8 @@
 """Lambda SnapStart: do all the init before the snapshot, rebuild what must not be shared.
 
 Without SnapStart the service imports the heavy parts lazily (aioboto3 ~500 ms, the
-X-Ray SDK ~230 ms) so a run that does not need them never pays for them. With
+X-Ray SDK ~230 ms; the HTTP API's resolver and its request validation, monitors, target
+lists and sitemaps, continuations) so a run that does not need them never pays for them. With
 SnapStart (template parameter ``SnapStart=Enabled``) the init is paid once, before the
 snapshot, and every restored environment starts warm: ``before_snapshot`` imports and
 builds everything a run can use.
@@ -43,6 +44,11 @@ LAZY_MODULES = (
     "fanout.aws.idempotency",
     "fanout.fetch.transports.httpcore",
     "aws_lambda_powertools.utilities.batch",
+    "fanout.entry.api",
+    "fanout.entry.sqs",
+    "fanout.runs.monitor",
+    "fanout.runs.shards.carry",
+    "fanout.runs.targets",
 )
 """Imported on first use normally; imported up front before a snapshot."""
 

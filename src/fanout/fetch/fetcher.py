@@ -7,8 +7,9 @@
 - Redirects are followed here, hop by hop, so each hop's body is capped too; each hop
   is a new request (``redirect_request``, RFC 9110) sent through the same transport, so
   the egress checks run on every hop.
-- Requests go straight to the transport (``httpx.AsyncBaseTransport.handle_async_request``):
-  no auth, no cookie jar, no hooks. The client's default headers are sent.
+- Requests go straight to the transport through a ``wire.Wire`` (the aiohttp transport's own,
+  which builds httpx objects only where a hop needs them; any other transport's
+  ``handle_async_request``): no auth, no cookie jar, no hooks. The client's default headers are sent.
 - Retries: connect errors and 429/502/503/504 only (of DNS failures, only those that
   may pass, such as SERVFAIL; never a lookup that used up the attempt); full-jitter exponential backoff;
   ``Retry-After`` honoured; none when the run deadline leaves no room for another
@@ -33,13 +34,15 @@ from fanout.core.checks import Checker, Checkers
 from fanout.core.facts import Details, Redirect
 from fanout.core.requests import UrlEntry
 from fanout.core.results import ErrorInfo, Outcome
-from fanout.errors import DnsError, DnsTimeout, EgressBlocked, FetchError, RedirectLimit, ResponseTooLarge
+from fanout.errors import DnsError, DnsTimeout, EgressBlocked, FetchError, RedirectLimit
 from fanout.fetch.body import BodyInspector
 from fanout.fetch.client import FanoutClient
-from fanout.fetch.egress.rules import URL_INVALID
 from fanout.fetch.redirects import redirect_request
 from fanout.fetch.trace import CURRENT_TRACE, AttemptTrace
+from fanout.fetch.transports.aiohttp import FanoutAiohttpTransport
+from fanout.fetch.transports.aiohttp_wire import AiohttpWire
 from fanout.fetch.verdict import FinalResponse, judge, plain_headers
+from fanout.fetch.wire import REDIRECT_STATUS, Hop, HttpxWire, Wire
 
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 RETRYABLE_ERRORS: tuple[type[Exception], ...] = (httpx.ConnectError, httpx.ConnectTimeout)
@@ -97,15 +100,17 @@ class Fetcher:
             if not isinstance(client, FanoutClient):
                 raise TypeError("Fetcher needs the transport: pass transport= or a FanoutClient")
             transport = client.transport
-        self._send = transport.handle_async_request
-        self._headers = client.headers
+        self._wire: Wire = (
+            AiohttpWire(transport, client.headers)
+            if isinstance(transport, FanoutAiohttpTransport)
+            else HttpxWire(transport, client.headers)
+        )
         self._policy = policy
         self._checkers = checkers or Checkers(None)
         self._rng = rng or random.Random()
 
     async def fetch(self, entry: UrlEntry, *, deadline: float, progress: FetchProgress) -> FetchResult:
         """Fetch ``entry``, retrying within ``deadline`` (event-loop time)."""
-        loop = asyncio.get_running_loop()
         policy = self._policy
         checker = self._checkers.for_entry(entry.expect)
         while True:
@@ -140,7 +145,8 @@ class Fetcher:
                     return self._final_result(response, trace, checker)
                 last, retry_after = response, response.retry_after_s
             delay = self._backoff(progress.attempts, retry_after)
-            if loop.time() + delay + min(policy.min_attempt_s, policy.request_timeout_s) > deadline:
+            room = deadline - asyncio.get_running_loop().time()
+            if delay + min(policy.min_attempt_s, policy.request_timeout_s) > room:
                 return (
                     result if last is None else self._final_result(last, trace, checker)
                 )  # no room to retry
@@ -176,30 +182,39 @@ class Fetcher:
 
     async def _attempt(self, entry: UrlEntry, trace: AttemptTrace, checker: Checker | None) -> FinalResponse:
         policy = self._policy
-        request = self._build_request(entry)
+        headers, content = _headers_and_body(entry)
         inspect = checker is not None and checker.needs_body
+        detailed = checker is not None or bool(policy.capture_headers)  # timings are read only then
         tracing = CURRENT_TRACE.set(trace)  # the lookups and connections of this attempt mark ``trace``
         trace.started = time.monotonic()
         try:
             async with asyncio.timeout(policy.request_timeout_s):
                 redirects: list[Redirect] = []
+                following: httpx.Request | None = None
                 for _hop in range(policy.max_redirects + 1):
-                    trace.hop()
-                    response = await self._send(request)
-                    headers_at = trace.answered()
-                    final = not (policy.follow_redirects and response.has_redirect_location)
-                    judged = final and (checker is not None or bool(policy.capture_headers))
-                    headers = plain_headers(response.headers) if judged else response.headers
-                    inspector = self._inspector(headers) if final and inspect else None
+                    if detailed:
+                        trace.hop()
+                    if following is None:
+                        hop = await self._wire.send(entry.method, entry.url, headers, content)
+                    else:
+                        hop = await self._wire.follow(following)
+                    headers_at = trace.answered() if detailed else 0.0
+                    status = hop.status_code
+                    redirect = status in REDIRECT_STATUS and "location" in hop.headers
+                    final = not (policy.follow_redirects and redirect)
+                    judged = final and detailed
+                    seen: Mapping[str, str] = plain_headers(hop.raw_headers()) if judged else hop.headers
+                    inspector = self._inspector(seen) if final and inspect else None
                     try:
-                        size = await self._drain(response, inspector)
+                        size = await hop.drain(policy.max_body_bytes, inspector)
                     finally:
-                        await response.aclose()
-                    trace.drained(headers_at)
+                        await hop.aclose()
+                    if detailed:
+                        trace.drained(headers_at)
                     if final:
-                        return _final(response, headers, request.url, size, redirects, inspector)
-                    redirects.append(Redirect(str(request.url), response.status_code))
-                    request = redirect_request(request, response)
+                        return _final(hop, seen, size, redirects, inspector, judged=judged)
+                    redirects.append(Redirect(hop.url, status))
+                    following = redirect_request(hop.request(), hop)
                 raise RedirectLimit(f"more than {policy.max_redirects} redirects")
         finally:
             CURRENT_TRACE.reset(tracing)
@@ -212,50 +227,35 @@ class Fetcher:
             content_type=headers.get("content-type", ""),
         )
 
-    def _build_request(self, entry: UrlEntry) -> httpx.Request:
-        headers = dict(entry.headers)
-        content: bytes | None = None
-        if "json_body" in entry.model_fields_set:
-            content = json.dumps(entry.json_body, separators=(",", ":")).encode()
-            if not any(k.lower() == "content-type" for k in headers):
-                headers["Content-Type"] = "application/json"
-        merged = self._headers  # httpx.Request copies it
-        if headers:
-            merged = merged.copy()
-            merged.update(headers)
-        try:
-            return httpx.Request(entry.method, entry.url, headers=merged, content=content)
-        except httpx.InvalidURL as exc:  # a URL the egress guard cannot even parse is refused
-            raise EgressBlocked(URL_INVALID, f"not a valid URL: {exc}") from exc
 
-    async def _drain(self, response: httpx.Response, inspector: BodyInspector | None) -> int:
-        """Read the body, counting wire bytes, up to the cap; ``inspector`` keeps its first part."""
-        size = 0
-        limit = self._policy.max_body_bytes
-        async for chunk in response.aiter_raw():
-            size += len(chunk)
-            if size > limit:
-                raise ResponseTooLarge(f"body larger than max_body_bytes={limit}")
-            if inspector is not None and not inspector.full:
-                inspector.feed(chunk)
-        return size
+def _headers_and_body(entry: UrlEntry) -> tuple[Mapping[str, str], bytes | None]:
+    """The entry's own headers and its body (``json``: compact, ``Content-Type`` unless given)."""
+    if "json_body" not in entry.model_fields_set:
+        return entry.headers, None
+    headers = dict(entry.headers)
+    if not any(k.lower() == "content-type" for k in headers):
+        headers["Content-Type"] = "application/json"
+    return headers, json.dumps(entry.json_body, separators=(",", ":")).encode()
 
 
 def _final(
-    response: httpx.Response,
+    hop: Hop,
     headers: Mapping[str, str],
-    url: httpx.URL,
     size: int,
     redirects: list[Redirect],
     inspector: BodyInspector | None,
+    *,
+    judged: bool,
 ) -> FinalResponse:
+    status = hop.status_code
     return FinalResponse(
-        status_code=response.status_code,
+        status_code=status,
         size=size,
-        retry_after_s=_retry_after_s(response),
+        # Read only where a retry may use it (``Fetcher.fetch``).
+        retry_after_s=_retry_after_s(hop.headers) if status in RETRYABLE_STATUS else None,
         headers=headers,
-        url=url,
-        extensions=response.extensions,
+        url=hop.url,
+        extensions=hop.extensions() if judged else {},  # read only by ``judge``
         redirects=tuple(redirects),
         body=None if inspector is None else inspector.text(),
         body_error=None if inspector is None else inspector.error,
@@ -266,9 +266,9 @@ def _describe(exc: Exception) -> ErrorInfo:
     return ErrorInfo(type(exc).__name__, str(exc) or type(exc).__name__)
 
 
-def _retry_after_s(response: httpx.Response) -> float | None:
+def _retry_after_s(headers: Mapping[str, str]) -> float | None:
     """``Retry-After`` in seconds (delta or HTTP date), or ``None``."""
-    value = response.headers.get("retry-after")
+    value = headers.get("retry-after")
     if value is None:
         return None
     value = value.strip()

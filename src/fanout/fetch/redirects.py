@@ -2,9 +2,23 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Protocol
+
 import httpx
 
 from fanout.core.urls import origin
+
+
+class RedirectResponse(Protocol):
+    """What a redirect's next request is made from: an ``httpx.Response`` or a ``wire.Hop``."""
+
+    @property
+    def status_code(self) -> int: ...
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...
+
 
 _CONTENT_HEADERS = (
     "content-encoding",
@@ -19,7 +33,7 @@ _CONTENT_HEADERS = (
 _CREDENTIAL_HEADERS = ("authorization", "proxy-authorization", "cookie")
 
 
-def redirect_request(request: httpx.Request, response: httpx.Response) -> httpx.Request:
+def redirect_request(request: httpx.Request, response: RedirectResponse) -> httpx.Request:
     """The request that follows ``response`` (a 301/302/303/307/308 with ``Location``).
 
     RFC 9110 section 15.4: 303 becomes GET (HEAD stays HEAD); 301 and 302 turn a POST

@@ -9,10 +9,8 @@ checks) are reported when the entry asked: an ``expect`` (even ``{}``) or ``capt
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-
-import httpx
 
 from fanout.core.checks import Checker, ResponseFacts
 from fanout.core.facts import Check, Details, Redirect, TlsFacts
@@ -29,7 +27,7 @@ class FinalResponse:
     size: int
     retry_after_s: float | None
     headers: Mapping[str, str]  # lower-case names (``plain_headers``) when it is to be judged
-    url: httpx.URL
+    url: str  # as sent (egress-checked, httpx's canonical form)
     extensions: Mapping[str, object]
     redirects: tuple[Redirect, ...] = ()
     body: str | None = None
@@ -41,11 +39,11 @@ def _http_version(extensions: Mapping[str, object]) -> str | None:
     return raw.decode().removeprefix("HTTP/") if isinstance(raw, bytes) else None
 
 
-def plain_headers(headers: httpx.Headers) -> dict[str, str]:
+def plain_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:
     """A response's headers as a dict by lower-case name (repeats joined with ", ", as httpx
     does): read once for all the checks, where ``httpx.Headers.get`` scans the list each time."""
     plain: dict[str, str] = {}
-    for raw_name, raw_value in headers.raw:
+    for raw_name, raw_value in raw:
         name, value = raw_name.decode("latin-1").lower(), raw_value.decode("latin-1")
         plain[name] = f"{plain[name]}, {value}" if name in plain else value
     return plain
@@ -67,7 +65,7 @@ def judge(
         return by_status, None
     peer = response.extensions.get(PEER)
     peer = peer if isinstance(peer, PeerInfo) else None
-    https = response.url.scheme == "https"
+    https = response.url.startswith("https:")
     tls = peer.tls if peer is not None and https else None
     timings = trace.timings(https=https)
     outcome, checks, degraded = by_status, None, None
@@ -77,7 +75,7 @@ def judge(
         timings=timings,
         remote_ip=peer.ip if peer is not None and peer.ip else trace.remote_ip,
         http_version=_http_version(response.extensions),
-        final_url=str(response.url),
+        final_url=response.url,
         redirects=response.redirects,
         tls=tls,
         headers=_captured(response.headers, capture),

@@ -43,7 +43,12 @@ def get_tracer() -> Any:
 
 
 class RunTrace:
-    """The run's subsegment, and a factory of per-URL child subsegments."""
+    """The run's subsegment, and a factory of per-URL child subsegments.
+
+    Only a sampled trace gets them: in an unsampled one (most invocations under X-Ray's
+    default sampling rule, and every one without a trace header) the SDK hands out a dummy
+    run subsegment, and a real child of it would be sent alone, orphaned, for every URL.
+    """
 
     def __init__(self, run_subsegment: Any | None) -> None:
         self._parent = run_subsegment
@@ -52,8 +57,8 @@ class RunTrace:
     async def url(self, url: str, method: str) -> AsyncIterator[OnResult]:
         """A subsegment for one URL; cancelled or failing fetches still close it."""
         parent = self._parent
-        if parent is None:
-            yield _ignore
+        if parent is None or not parent.sampled:
+            yield _ignore  # an unsampled trace records nothing: no orphaned subsegments
             return
         from aws_xray_sdk.core.models.subsegment import Subsegment
 

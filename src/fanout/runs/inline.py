@@ -15,6 +15,7 @@ What follows (the idempotency record) has its reserve at the end of the budget, 
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from fanout.config import Settings
 from fanout.core.budget import RunDeadline
@@ -26,14 +27,15 @@ from fanout.observability.tracing import RunTrace
 from fanout.runs.answers import fit_with_pointer
 from fanout.runs.fanout import RunContext, run_fanout
 from fanout.runs.invocation import Invocation
-from fanout.runs.monitor import judged
 from fanout.runs.persist import persist
-from fanout.runs.shards.carry import carry_over
 from fanout.runs.shards.launch import check_request, header_for, launch, plan
 from fanout.runs.shards.outcome import leftover_indexes
 from fanout.runs.shards.plan import RunHeader
 from fanout.runs.stores import RunStores, StoreConfig
-from fanout.runs.targets import read_targets
+
+if TYPE_CHECKING:
+    from fanout.core.monitors import MonitorSpec
+    from fanout.core.requests import Options
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,6 +68,8 @@ async def run(
     async with RunStores(config) as stores:
         targets = request.targets if isinstance(request, TargetsRequest) else None
         if isinstance(request, TargetsRequest):
+            from fanout.runs.targets import read_targets  # S3 lists and sitemaps: only for targets
+
             # The list's length is unknown yet: the margin of the longest one bounds the read.
             longest = clock.deadline(
                 settings.max_urls,
@@ -98,14 +102,8 @@ async def run(
         await stores.open(before=deadline.fetch_by, monitor=request.monitor is not None)
         ctx = RunContext(source=source, deadline=deadline, run_id=run_id, started_at=started_at)
         document = replace(await run_fanout(request, ctx, settings=settings, trace=trace), targets=targets)
-        document = await judged(
-            document,
-            request.options,
-            request.monitor,
-            key=observation_key,
-            stores=stores,
-            settings=settings,
-            before=deadline.monitor_by,
+        document = await _judged(
+            document, request.options, request.monitor, observation_key, stores, settings, deadline
         )
         document = await _keep(document, request, header, stores, settings, deadline)
         report = document.persisted.report if document.persisted else None
@@ -114,6 +112,25 @@ async def run(
             document, stores, settings, report_key=stored_key, before=deadline.work_by
         )
         return Ran(document, answer)
+
+
+async def _judged(
+    document: RunDocument,
+    options: Options,
+    monitor: MonitorSpec | None,
+    key: str | None,
+    stores: RunStores,
+    settings: Settings,
+    deadline: RunDeadline,
+) -> RunDocument:
+    """The run's thresholds and monitor (``runs.monitor``, imported only by runs that have them)."""
+    if not options.thresholds and monitor is None:
+        return document
+    from fanout.runs.monitor import judged
+
+    return await judged(
+        document, options, monitor, key=key, stores=stores, settings=settings, before=deadline.monitor_by
+    )
 
 
 async def _keep(
@@ -127,6 +144,8 @@ async def _keep(
     """Persist the run, or carry its leftovers over; the document with what became of them."""
     leftovers = leftover_indexes(document, request.entries())
     if request.carry_over and leftovers:
+        from fanout.runs.shards.carry import carry_over  # a continuation: only for leftovers
+
         carried = await carry_over(
             document, request, header, leftovers, stores, settings, before=deadline.persist_by
         )

@@ -7,6 +7,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from fanout.config import Settings
+from fanout.core.budget import CLEANUP_COST
 from fanout.core.documents import RunDocument, Source
 from fanout.core.ids import is_run_id
 from fanout.core.records import RunView
@@ -48,6 +49,7 @@ def run_request(
         )
     if ran.document is not None:  # a sharded run's launch reports itself
         report_run(ran.document, slack_ms=invocation.clock.slack_ms())
+    CLEANUP_COST.answered()  # a run cut by its deadline: its cleanup, learned (core/budget.py)
     return ran.answer
 
 

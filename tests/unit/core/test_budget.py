@@ -12,6 +12,7 @@ import pytest
 
 from fanout.config import Settings
 from fanout.core.budget import (
+    CLEANUP_COST,
     LAMBDA_MAX_REMAINING_MS,
     InvocationClock,
     RunDeadline,
@@ -28,6 +29,12 @@ SETTINGS = Settings(
 )
 NOW = 1_000.0
 FIFTEEN_MIN_S = 15 * 60
+
+
+@pytest.fixture(autouse=True)
+def _nothing_learned() -> None:
+    """These tests check the setting's allowance: no cleanup cost learned by earlier runs."""
+    CLEANUP_COST.forget()
 
 
 def compute_deadline(

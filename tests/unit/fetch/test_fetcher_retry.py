@@ -373,7 +373,8 @@ async def test_request_timeout_caps_the_whole_attempt_even_when_bytes_keep_comin
     assert result.error is not None
     assert result.error.type == "request_timeout"
     assert progress.attempts == 1
-    assert 0.3 <= elapsed < 0.3 + 1.0
+    # uvloop's clock (libuv's) counts whole milliseconds: the timer may read up to 1 ms early.
+    assert 0.3 - 0.001 <= elapsed < 0.3 + 1.0
     assert body.closed  # the response was closed, not left streaming
 
 

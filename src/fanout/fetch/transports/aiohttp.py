@@ -142,7 +142,7 @@ class _AiohttpBody(httpx.AsyncByteStream):
     ``readany()``, whatever aiohttp has buffered (flow control bounds it).
     """
 
-    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request) -> None:
+    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request | None) -> None:
         self._response = response
         self._request = request
 
@@ -191,11 +191,20 @@ class FanoutAiohttpTransport(AiohttpTransport):
         finally:
             await self._lookups.aclose()
 
-    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
-        request.url = self._check_url(request.url)
+    def check_url(self, url: httpx.URL) -> httpx.URL:
+        """The egress URL check (verdicts kept for the run); the URL to send."""
+        return self._check_url(url)
+
+    def session(self) -> aiohttp.ClientSession:
+        """The run's aiohttp session, made on first use (inside the run's loop)."""
         session = self.client
         if not isinstance(session, aiohttp.ClientSession):
             session = self.client = self.get_client()
+        return session
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        request.url = self._check_url(request.url)
+        session = self.session()
         data: typing.Any
         try:
             data = request.content or None

@@ -19,7 +19,7 @@ from fanout.observability.log import logger
 from fanout.runs import report
 from fanout.runs.persist import persist
 from fanout.runs.shards.launch import location, new_record, pending, start
-from fanout.runs.shards.outcome import ShardOutcome
+from fanout.runs.shards.outcome import ShardOutcome, held_ms
 from fanout.runs.shards.plan import INLINE_SHARD, RunHeader, encode_entry, shard_size, split
 from fanout.runs.stores import RunStores
 
@@ -59,6 +59,7 @@ async def carry_over(
         shard_size=shard_size(settings),
         max_bytes=settings.shard_message_max_bytes,
         generation=1,
+        held=dict(inline.held),
     )
     record = new_record(
         header,
@@ -101,6 +102,7 @@ def _inline_shard(document: RunDocument, request: FanoutRequest, leftovers: Sequ
         leftovers=tuple((i, encode_entry(entries[i])) for i in leftovers),
         continuation=None,
         given_up=0,
+        held=tuple((i, ms) for i in leftovers if (ms := held_ms(results[i])) is not None),
     )
 
 

@@ -13,6 +13,9 @@ test without a queue.
   Shards hold at most ``shard_size`` entries and at most ``shard_message_max_bytes`` bytes
   of JSON (ASCII: bytes = characters); an entry that cannot fit in a message on its own is
   refused before anything runs.
+- **Held.** A continuation may carry ``"held": [[index, ms], ...]``: how long each of its
+  entries was in flight when an earlier generation's deadline cut it (docs/sharding.md: a
+  generation that cannot give an entry more than it had gives it up without fetching it).
 - **Shard ids.** ``NNNNN-gG``: the shard's number in the run and its generation. A shard's
   continuation is the same number at the next generation, so a re-sent continuation has
   the same id as the first one and is counted once.
@@ -22,8 +25,8 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from pydantic import ValidationError
@@ -101,21 +104,26 @@ class ShardMessage:
     shard: str
     generation: int
     entries: tuple[tuple[int, Any], ...]  # (input index, encoded entry)
+    held: tuple[tuple[int, float], ...] = ()  # (input index, ms in flight when last cut)
 
     def body(self) -> str:
         h = self.header
-        return _dumps(
-            {
-                "v": MESSAGE_VERSION,
-                "run_id": h.run_id,
-                "shard": self.shard,
-                "generation": self.generation,
-                "source": h.source.value,
-                "started_at": h.started_at,
-                "options": h.options.model_dump(mode="json"),
-                "entries": [[index, entry] for index, entry in self.entries],
-            }
-        )
+        data: dict[str, Any] = {
+            "v": MESSAGE_VERSION,
+            "run_id": h.run_id,
+            "shard": self.shard,
+            "generation": self.generation,
+            "source": h.source.value,
+            "started_at": h.started_at,
+            "options": h.options.model_dump(mode="json"),
+            "entries": [[index, entry] for index, entry in self.entries],
+        }
+        if self.held:
+            data["held"] = [[index, round(ms, 1)] for index, ms in self.held]
+        return _dumps(data)
+
+    def held_ms(self) -> dict[int, float]:
+        return dict(self.held)
 
     def request(self) -> FanoutRequest:
         """The shard as a request of its own (validated again: a bad entry is a poison shard)."""
@@ -151,6 +159,11 @@ def oversized(
     return errors
 
 
+def held_bytes(index: int, ms: float) -> int:
+    """What one ``held`` item adds to a message (and the key, counted once per item: a bound)."""
+    return len(_dumps([index, round(ms, 1)])) + len(',"held":[]')
+
+
 def split(
     header: RunHeader,
     entries: Iterable[tuple[int, Any]],
@@ -159,26 +172,44 @@ def split(
     max_bytes: int,
     generation: int = 0,
     first_number: int = 0,
+    held: Mapping[int, float] | None = None,
 ) -> list[ShardMessage]:
     """Cut ``(index, encoded entry)`` pairs into messages of at most ``shard_size`` entries and
-    ``max_bytes`` bytes, in order. Every entry must fit alone (``oversized``)."""
+    ``max_bytes`` bytes, in order. Every entry must fit alone (``oversized``); an entry's
+    ``held`` time travels with it when there is room (it is only a hint)."""
     overhead = _overhead(header)
+    held = held or {}
     groups: list[list[tuple[int, Any]]] = [[]]
     size = overhead
     for index, encoded in entries:
         grow = entry_bytes(index, encoded)
         if overhead + grow > max_bytes:
             raise ShardInvalid(f"entry {index} does not fit in a shard message")
+        if index in held and overhead + grow + held_bytes(index, held[index]) <= max_bytes:
+            grow += held_bytes(index, held[index])
         if groups[-1] and (len(groups[-1]) >= shard_size or size + grow > max_bytes):
             groups.append([])
             size = overhead
         groups[-1].append((index, encoded))
         size += grow
     return [
-        ShardMessage(header, shard_id(first_number + n, generation), generation, tuple(group))
+        ShardMessage(
+            header,
+            shard_id(first_number + n, generation),
+            generation,
+            tuple(group),
+            tuple((i, held[i]) for i, _ in group if i in held),
+        )
         for n, group in enumerate(groups)
         if group
     ]
+
+
+def fits(message: ShardMessage, max_bytes: int) -> ShardMessage:
+    """``message``, without its ``held`` hints if they would make it too large."""
+    if message.held and len(message.body()) > max_bytes:
+        return replace(message, held=())
+    return message
 
 
 def _valid_entries(entries: object) -> bool:
@@ -189,6 +220,19 @@ def _valid_entries(entries: object) -> bool:
             isinstance(e, list) and len(e) == 2 and isinstance(e[0], int) and not isinstance(e[0], bool)
             for e in entries
         )
+    )
+
+
+def _valid_held(held: object) -> bool:
+    return isinstance(held, list) and all(
+        isinstance(h, list)
+        and len(h) == 2
+        and isinstance(h[0], int)
+        and isinstance(h[1], int | float)
+        and not isinstance(h[0], bool)
+        and not isinstance(h[1], bool)
+        and 0 <= h[1] < 1e9
+        for h in held
     )
 
 
@@ -212,9 +256,12 @@ def parse_message(body: str) -> ShardMessage:
         raise ShardInvalid("the message has no valid source, started_at or options")
     if not _valid_entries(data.get("entries")):
         raise ShardInvalid("the message has no valid entries")
+    if not _valid_held(data.get("held", [])):
+        raise ShardInvalid("the message's held times are not valid")
     try:
         parsed_options = Options.model_validate(options)
     except ValidationError as exc:
         raise ShardInvalid(f"the message's options are not valid: {exc.error_count()} problem(s)") from None
     header = RunHeader(run_id=run_id, source=Source(source), started_at=started_at, options=parsed_options)
-    return ShardMessage(header, shard, generation, tuple((e[0], e[1]) for e in data["entries"]))
+    held = tuple((h[0], float(h[1])) for h in data.get("held", []))
+    return ShardMessage(header, shard, generation, tuple((e[0], e[1]) for e in data["entries"]), held)

@@ -5,7 +5,8 @@ a. Read the run's record (consistent read): no record is a poison shard (it fail
    counted (its id in ``done_shards``) is a duplicate: step c onwards.
 b. Fetch its URLs, unless an earlier delivery left its outcome in S3, and store the outcome
    (final results and leftovers) with a conditional write: the first delivery's outcome is
-   the shard's, whatever duplicates find.
+   the shard's, whatever duplicates find. Entries that were in flight, when an earlier
+   generation was cut, for more than half of what this one can give them are given up unfetched.
 c. Count that outcome into the record (``RunsTable.count_shard``: once per shard id).
 d. Send its continuation (leftovers, next generation, a deterministic id): after counting,
    so ``shards_total`` always covers the shards that exist.
@@ -17,21 +18,29 @@ done (b is skipped when the outcome is in S3, c when counted; d and e are idempo
 
 from __future__ import annotations
 
+import asyncio
 import time
 
 from fanout.aws.reports import Reports, shard_key
 from fanout.config import Settings
-from fanout.core.budget import InvocationClock
-from fanout.core.documents import RunStatus
+from fanout.core.budget import InvocationClock, RunDeadline
+from fanout.core.documents import RunDocument, RunStatus
 from fanout.core.records import RunRecord
+from fanout.core.requests import FanoutRequest
 from fanout.errors import MergeError, ShardInvalid
 from fanout.observability.tracing import RunTrace, run_trace
 from fanout.runs import report
 from fanout.runs.fanout import RunContext, run_fanout
 from fanout.runs.invocation import Invocation
 from fanout.runs.shards.complete import complete
-from fanout.runs.shards.outcome import ShardOutcome, ShardReport, continuation, shard_outcome
-from fanout.runs.shards.plan import RunHeader, ShardMessage, parse_message
+from fanout.runs.shards.outcome import (
+    ShardOutcome,
+    ShardReport,
+    continuation,
+    give_up_held,
+    shard_outcome,
+)
+from fanout.runs.shards.plan import RunHeader, ShardMessage, fits, parse_message
 from fanout.runs.stores import RunStores, StoreConfig
 
 
@@ -78,11 +87,7 @@ async def _process(
         status, document = "recovered", None
         found = await stores.reports.find(key, deadline.fetch_by)
         if found is None:
-            ctx = RunContext(source=h.source, deadline=deadline, run_id=h.run_id, started_at=h.started_at)
-            document = await run_fanout(request, ctx, settings=settings, trace=trace)
-            outcome = shard_outcome(
-                message, request.entries(), document, max_generations=settings.shard_max_generations
-            )
+            outcome, document = await _fetch(message, request, deadline, settings, trace)
             status = "processed"
             if not await stores.reports.put_once(key, outcome.to_json(), deadline.work_by):
                 outcome, status = await _stored_outcome(stores.reports, key, deadline.work_by), "recovered"
@@ -105,6 +110,24 @@ async def _process(
         return ShardReport(status, outcome, document)
 
 
+async def _fetch(
+    message: ShardMessage, request: FanoutRequest, deadline: RunDeadline, settings: Settings, trace: RunTrace
+) -> tuple[ShardOutcome, RunDocument | None]:
+    """Fetch the shard's entries, but for those this generation cannot give more than they had."""
+    h = message.header
+    can_give_ms = (deadline.fetch_by - asyncio.get_running_loop().time()) * 1000
+    left, entries, gave_up = give_up_held(message, request.entries(), can_give_ms)
+    document = None
+    if left.entries:
+        if gave_up:
+            request = left.request()
+        ctx = RunContext(source=h.source, deadline=deadline, run_id=h.run_id, started_at=h.started_at)
+        document = await run_fanout(request, ctx, settings=settings, trace=trace)
+    max_generations = settings.shard_max_generations
+    outcome = shard_outcome(left, entries, document, max_generations=max_generations, gave_up=gave_up)
+    return outcome, document
+
+
 async def _follow_up(
     stores: RunStores,
     header: RunHeader,
@@ -117,6 +140,7 @@ async def _follow_up(
     assert stores.queue is not None
     following = continuation(header, outcome)
     if following is not None and following.shard not in run.done_shards:
+        following = fits(following, settings.shard_message_max_bytes)
         await stores.queue.send([following.body()], before)
         report.count("shards_sent")
         report.count("shard_continuations")

@@ -1,0 +1,97 @@
+"""An unsampled trace records nothing per URL: no orphaned subsegments sent, no SDK warnings.
+
+X-Ray's default sampling rule leaves most invocations unsampled; the SDK then hands out a
+dummy run subsegment. The recorder and its sampling decision are real; only the emitter
+keeps what would have gone to the daemon.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+from aws_xray_sdk.core import xray_recorder
+from aws_xray_sdk.core.context import Context
+
+from devtools.demo_target import DemoTarget
+from fanout.config import get_settings
+from fanout.core.requests import parse_request
+from fanout.observability.tracing import RunTrace
+from fanout.runs.fanout import run_fanout
+from tests.support import run_context
+
+
+class KeepingEmitter:
+    def __init__(self) -> None:
+        self.documents: list[dict[str, Any]] = []
+
+    def send_entity(self, entity: Any) -> None:
+        self.documents.append(json.loads(entity.serialize()))
+
+    def set_daemon_address(self, address: str | None) -> None:
+        return None
+
+
+@pytest.fixture
+def emitter() -> Iterator[KeepingEmitter]:
+    keeping = KeepingEmitter()
+    default_socket = getattr(xray_recorder.emitter, "_socket", None)
+    if default_socket is not None:  # the SDK's UDP emitter, replaced below
+        default_socket.close()
+    xray_recorder.configure(context=Context(), sampling=True, emitter=keeping, streaming_threshold=1000)
+    try:
+        yield keeping
+    finally:
+        xray_recorder.clear_trace_entities()
+
+
+def _run(urls: list[str], trace: RunTrace) -> dict[str, Any]:
+    request = parse_request({"urls": urls, "options": {"concurrency": 10, "retries": 0}})
+
+    async def run() -> dict[str, Any]:
+        document = await run_fanout(request, run_context(5.0), settings=get_settings(), trace=trace)
+        return document.to_json()
+
+    return asyncio.run(run())
+
+
+def test_an_unsampled_run_sends_no_url_subsegments(
+    emitter: KeepingEmitter, target: DemoTarget, caplog: pytest.LogCaptureFixture
+) -> None:
+    urls = [target.url(f"/ok?i={i}") for i in range(12)] + [target.url("/status/500")]
+    xray_recorder.begin_segment("fanout-test", sampling=0)
+    run_sub = xray_recorder.begin_subsegment("## fanout run")
+    assert run_sub is not None
+    assert not run_sub.sampled
+
+    with caplog.at_level(logging.WARNING, logger="aws_xray_sdk"):
+        document = _run(urls, RunTrace(run_sub))
+    xray_recorder.end_subsegment()
+    xray_recorder.end_segment()
+
+    assert [r["outcome"] for r in document["results"]] == ["ok"] * 12 + ["http_error"]
+    assert emitter.documents == []
+    assert not [r for r in caplog.records if "orphaned" in r.getMessage()]
+
+
+def test_a_sampled_run_still_sends_one_subsegment_per_url(
+    emitter: KeepingEmitter, target: DemoTarget
+) -> None:
+    urls = [target.url(f"/ok?i={i}") for i in range(5)]
+    xray_recorder.begin_segment("fanout-test", sampling=1)
+    run_sub = xray_recorder.begin_subsegment("## fanout run")
+    assert run_sub is not None
+    assert run_sub.sampled
+
+    document = _run(urls, RunTrace(run_sub))
+    xray_recorder.end_subsegment()
+    xray_recorder.end_segment()
+
+    assert [r["outcome"] for r in document["results"]] == ["ok"] * 5
+    remote = [s for doc in emitter.documents for s in doc.get("subsegments", [{}])[0].get("subsegments", [])]
+    assert len(remote) == 5
+    assert all(s["namespace"] == "remote" for s in remote)
