@@ -53,8 +53,11 @@ class Settings:
     # Deadline: remaining time minus (base + per-URL allowance).
     deadline_margin_base_ms: float = 250.0
     deadline_margin_per_url_ms: float = 0.05
-    # Fetching stops this much per fetch that may be in flight before the return deadline.
-    deadline_cleanup_per_url_ms: float = 0.2
+    # Fetching stops this much per fetch that may be in flight before the return deadline, on a
+    # whole vCPU (scaled by the function's share of one: its memory size over 1,769 MB).
+    deadline_cleanup_per_url_ms: float = 0.1
+    # The function's memory size (set by Lambda); 0 where unknown (a whole CPU is assumed).
+    function_memory_mb: int = 0
     # API Gateway's integration timeout is 30 s: API runs answer within this cap.
     api_deadline_cap_s: float = 28.0
     # Retries: full-jitter exponential backoff.
@@ -137,6 +140,7 @@ _ENV_NAMES: dict[str, str] = {
     "deadline_margin_base_ms": "FANOUT_DEADLINE_MARGIN_BASE_MS",
     "deadline_margin_per_url_ms": "FANOUT_DEADLINE_MARGIN_PER_URL_MS",
     "deadline_cleanup_per_url_ms": "FANOUT_DEADLINE_CLEANUP_PER_URL_MS",
+    "function_memory_mb": "AWS_LAMBDA_FUNCTION_MEMORY_SIZE",
     "api_deadline_cap_s": "FANOUT_API_DEADLINE_CAP_S",
     "retry_backoff_base_s": "FANOUT_RETRY_BACKOFF_BASE_S",
     "retry_backoff_cap_s": "FANOUT_RETRY_BACKOFF_CAP_S",
@@ -231,6 +235,8 @@ def _check(s: Settings) -> None:
     for name in positive:
         if getattr(s, name) < 1:
             raise ConfigError(f"{_ENV_NAMES[name]} must be at least 1")
+    if s.function_memory_mb < 0:
+        raise ConfigError("AWS_LAMBDA_FUNCTION_MEMORY_SIZE must be at least 0")
     if s.http_transport not in ("aiohttp", "httpcore"):
         raise ConfigError("FANOUT_HTTP_TRANSPORT must be 'aiohttp' or 'httpcore'")
     if s.event_loop not in ("uvloop", "asyncio"):

@@ -56,9 +56,20 @@ def margin_s(n_urls: int, settings: Settings) -> float:
     return (settings.deadline_margin_base_ms + settings.deadline_margin_per_url_ms * n_urls) / 1000
 
 
+FULL_VCPU_MB = 1_769
+"""The memory size at which Lambda gives a function one whole vCPU (CPU scales with memory)."""
+
+
+def cpu_share(settings: Settings) -> float:
+    """The function's share of one vCPU, from its memory size (1.0 where it is unknown)."""
+    memory_mb = settings.function_memory_mb
+    return min(1.0, memory_mb / FULL_VCPU_MB) if memory_mb > 0 else 1.0
+
+
 def cleanup_s(in_flight: int, settings: Settings) -> float:
-    """From the end of the work to the answer, for ``in_flight`` fetches in flight (the setting)."""
-    return settings.deadline_cleanup_per_url_ms * max(0, in_flight) / 1000
+    """From the end of the work to the answer, for ``in_flight`` fetches in flight (the setting):
+    cancelling and awaiting them is CPU work, so it takes longer on a smaller share of a vCPU."""
+    return settings.deadline_cleanup_per_url_ms / cpu_share(settings) * max(0, in_flight) / 1000
 
 
 class CleanupCost:

@@ -79,3 +79,22 @@ def test_the_deadline_uses_the_processs_learned_cost(monkeypatch: pytest.MonkeyP
     d = InvocationClock(started=0.0, remaining_ms=5_000).deadline(1_000, SETTINGS)
     assert d.cleanup_s == pytest.approx(0.1)
     assert d.answer_by - d.fetch_by == pytest.approx(0.1)
+
+
+@pytest.mark.parametrize(
+    ("memory_mb", "per_fetch_ms"),
+    [(0, 0.1), (1_769, 0.1), (3_008, 0.1), (1_024, 0.1 * 1_769 / 1_024), (128, 0.1 * 1_769 / 128)],
+)
+def test_the_allowance_grows_as_the_share_of_a_vcpu_shrinks(memory_mb: int, per_fetch_ms: float) -> None:
+    settings = Settings(deadline_cleanup_per_url_ms=0.1, function_memory_mb=memory_mb)
+    assert cleanup_s(1_000, settings) == pytest.approx(per_fetch_ms)  # 1,000 x ms / 1,000
+    assert CleanupCost().seconds(1_000, settings) == pytest.approx(per_fetch_ms)  # nothing learned yet
+
+
+def test_the_memory_size_is_read_from_lambdas_variable() -> None:
+    from fanout.config import ConfigError, load_settings
+
+    assert load_settings({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "1024"}).function_memory_mb == 1_024
+    assert load_settings({}).function_memory_mb == 0
+    with pytest.raises(ConfigError, match="AWS_LAMBDA_FUNCTION_MEMORY_SIZE"):
+        load_settings({"AWS_LAMBDA_FUNCTION_MEMORY_SIZE": "-1"})
