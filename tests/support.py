@@ -16,7 +16,8 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -318,3 +319,33 @@ def within_lambda_timeout(wall_s: float, rie: LambdaEmulator) -> None:
     assert wall_s < rie.timeout_s, (
         f"answered after {wall_s:.2f}s: not within the {rie.timeout_s}s Lambda timeout\n{rie.log_tail()}"
     )
+
+
+class KeepingEmitter:
+    """An X-Ray emitter that keeps what would have gone to the daemon, as the documents it sends."""
+
+    def __init__(self) -> None:
+        self.documents: list[dict[str, Any]] = []
+
+    def send_entity(self, entity: Any) -> None:
+        self.documents.append(json.loads(entity.serialize()))
+
+    def set_daemon_address(self, address: str | None) -> None:
+        return None
+
+
+@contextmanager
+def keeping_xray(*, sampling: bool) -> Iterator[KeepingEmitter]:
+    """The real X-Ray recorder, its emitter swapped for a ``KeepingEmitter``; traces cleared after."""
+    from aws_xray_sdk.core import xray_recorder
+    from aws_xray_sdk.core.context import Context
+
+    keeping = KeepingEmitter()
+    default_socket = getattr(xray_recorder.emitter, "_socket", None)
+    if default_socket is not None:  # the SDK's UDP emitter, replaced below
+        default_socket.close()
+    xray_recorder.configure(context=Context(), sampling=sampling, emitter=keeping, streaming_threshold=1000)
+    try:
+        yield keeping
+    finally:
+        xray_recorder.clear_trace_entities()

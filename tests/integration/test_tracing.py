@@ -7,44 +7,24 @@ have gone to the daemon, so the test reads the very documents X-Ray would receiv
 from __future__ import annotations
 
 import asyncio
-import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 from aws_xray_sdk.core import xray_recorder
-from aws_xray_sdk.core.context import Context
 
 from devtools.demo_target import DemoTarget
 from fanout.config import get_settings
 from fanout.core.requests import parse_request
 from fanout.observability.tracing import RunTrace
 from fanout.runs.fanout import run_fanout
-from tests.support import run_context
-
-
-class KeepingEmitter:
-    def __init__(self) -> None:
-        self.documents: list[dict[str, Any]] = []
-
-    def send_entity(self, entity: Any) -> None:
-        self.documents.append(json.loads(entity.serialize()))
-
-    def set_daemon_address(self, address: str | None) -> None:
-        return None
+from tests.support import KeepingEmitter, keeping_xray, run_context
 
 
 @pytest.fixture
 def emitter() -> Iterator[KeepingEmitter]:
-    keeping = KeepingEmitter()
-    default_socket = getattr(xray_recorder.emitter, "_socket", None)
-    if default_socket is not None:  # the SDK's UDP emitter, replaced below
-        default_socket.close()
-    xray_recorder.configure(context=Context(), sampling=False, emitter=keeping, streaming_threshold=1000)
-    try:
+    with keeping_xray(sampling=False) as keeping:
         yield keeping
-    finally:
-        xray_recorder.clear_trace_entities()
 
 
 def walk(entity: dict[str, Any], parent: str | None = None) -> Iterator[tuple[dict[str, Any], str | None]]:
