@@ -182,3 +182,10 @@ def with_method(entries: list[Any], method: str) -> list[Any]:
         else ({**e, "method": method} if isinstance(e, dict) and "method" not in e else e)
         for e in entries
     ]
+
+
+def sitemap_beside_urls() -> click.UsageError:
+    """The usage error of ``--sitemap`` given with a request that names its own URLs."""
+    return click.UsageError(
+        "--sitemap gives the URLs: the request file may have options, not urls or targets"
+    )

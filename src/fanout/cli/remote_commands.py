@@ -12,7 +12,7 @@ from fanout.cli.api import AUTHS, Api
 from fanout.cli.errors import EXIT_OK, handled
 from fanout.cli.formats import emit
 from fanout.cli.inputs import request_document
-from fanout.cli.params import Duration, merged, output_options, request_options
+from fanout.cli.params import Duration, merged, output_options, request_options, sitemap_beside_urls
 from fanout.cli.progress import shard_progress
 from fanout.cli.remote import invoke_function, is_running, watch
 from fanout.cli.rows import exit_status, methods_of
@@ -135,9 +135,7 @@ def invoke_command(
         if function_name is None:
             raise click.UsageError("the HTTP API takes urls only: --sitemap needs --function")
         if "urls" in request or "targets" in request:
-            raise click.UsageError(
-                "--sitemap gives the URLs: the request file may have options, not urls or targets"
-            )
+            raise sitemap_beside_urls()
         request["targets"] = {"sitemap": sitemap}
     api = None if api_url is None else Api(api_url, auth=auth, token=token, region=region)
     if function_name is not None:

@@ -11,7 +11,7 @@ from fanout.cli.errors import handled
 from fanout.cli.formats import emit
 from fanout.cli.inputs import request_document, sitemap_source
 from fanout.cli.local import LocalRun, run_here, sitemap_of
-from fanout.cli.params import DEADLINE, merged, output_options, request_options
+from fanout.cli.params import DEADLINE, merged, output_options, request_options, sitemap_beside_urls
 from fanout.cli.rows import exit_status, methods_of
 from fanout.config import get_settings
 from fanout.runs.invocation import loop_factory
@@ -58,9 +58,7 @@ def run_command(
     document = request_document(file, settings) if file is not None else {}
     document, from_targets = sitemap_of(merged(document, options))
     if sitemap is not None and (from_targets is not None or "urls" in document):
-        raise click.UsageError(
-            "--sitemap gives the URLs: the request file may have options, not urls or targets"
-        )
+        raise sitemap_beside_urls()
     source = sitemap_source(sitemap, settings) if sitemap is not None else from_targets
     run = LocalRun(document, source, options.get("method"))
     with asyncio.Runner(loop_factory=loop_factory(settings.event_loop)) as runner:  # the service's loop
