@@ -12,14 +12,12 @@ here decides anything about a state.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from fanout.aws.cursors import ListingCursor
 from fanout.aws.monitor_codec import (
     MONITORS_PK,
     Item,
@@ -32,7 +30,7 @@ from fanout.aws.monitor_codec import (
 )
 from fanout.aws.session import AwsClients, error_type
 from fanout.core.monitors import SubjectState
-from fanout.errors import CursorInvalid, StoreError
+from fanout.errors import StoreError
 
 BATCH_KEYS = 100
 BATCH_ROUNDS = 5
@@ -52,21 +50,6 @@ class Saved:
         return Saved(
             {**self.versions, **other.versions}, self.stale | other.stale, {**self.failed, **other.failed}
         )
-
-
-def encode_cursor(key: Mapping[str, Any]) -> str:
-    plain = {"pk": key["pk"]["S"], "sk": key["sk"]["S"]}
-    return base64.urlsafe_b64encode(json.dumps(plain).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, pk: str) -> Item:
-    try:
-        plain = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, binascii.Error):
-        plain = None
-    if not (isinstance(plain, dict) and plain.get("pk") == pk and isinstance(plain.get("sk"), str)):
-        raise CursorInvalid()
-    return {"pk": {"S": pk}, "sk": {"S": plain["sk"]}}
 
 
 class MonitorsTable:
@@ -201,7 +184,8 @@ class MonitorsTable:
     async def _query(
         self, pk: str, prefix: str | None, limit: int, cursor: str | None, before: float
     ) -> tuple[list[Item], str | None]:
-        start = None if cursor is None else decode_cursor(cursor, pk)
+        cursors = ListingCursor(("pk", "sk"), {"pk": pk})
+        start = None if cursor is None else cursors.decode(cursor)
         now = time.time()
 
         async def query() -> tuple[list[Item], str | None]:
@@ -220,6 +204,6 @@ class MonitorsTable:
             response = await (await self._ddb()).query(**kwargs)
             last = response.get("LastEvaluatedKey")
             items = [i for i in response.get("Items", []) if float(i["expires_at"]["N"]) >= now]
-            return items, None if last is None else encode_cursor(last)
+            return items, None if last is None else cursors.encode(last)
 
         return await self._clients.call("monitors", before, query)
