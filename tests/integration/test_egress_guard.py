@@ -300,6 +300,9 @@ BYPASS_SPELLINGS: list[tuple[str, str]] = [
     ("gopher://127.0.0.1:{port}/_GET%20/", "scheme_not_allowed"),
     ("ftp://127.0.0.1:{port}/", "scheme_not_allowed"),
     ("file:///etc/passwd", "scheme_not_allowed"),
+    ("not a url", "url_invalid"),
+    ("127.0.0.1:{port}/", "url_invalid"),  # no scheme: a path, never a host
+    ("//127.0.0.1:{port}/", "url_invalid"),
 ]
 
 
