@@ -1,8 +1,9 @@
 """Lambda SnapStart: do all the init before the snapshot, rebuild what must not be shared.
 
-Without SnapStart the service imports the heavy parts lazily (aioboto3 ~500 ms, the
-X-Ray SDK ~230 ms; the HTTP API's resolver and its request validation, monitors, target
-lists and sitemaps, continuations) so a run that does not need them never pays for them. With
+Without SnapStart the service imports the heavy parts lazily (aioboto3, the X-Ray SDK: their
+import costs are in docs/benchmarks.md; the HTTP API's resolver and its request validation,
+monitors, target lists and sitemaps, continuations) so a run that does not need them never
+pays for them. With
 SnapStart (template parameter ``SnapStart=Enabled``) the init is paid once, before the
 snapshot, and every restored environment starts warm: ``before_snapshot`` imports and
 builds everything a run can use.
