@@ -30,7 +30,7 @@ URL = "https://example.com/a"
 def problems(payload: object) -> list[tuple[str, str]]:
     """(loc, type) of every problem ``parse_request`` finds in ``payload``."""
     with pytest.raises(RequestInvalid) as caught:
-        parse_request(payload)
+        parse_request(payload, S)
     errors = caught.value.errors
     assert errors, "RequestInvalid without errors"
     assert all(set(e) == {"loc", "msg", "type"} and e["msg"] for e in errors)
@@ -46,7 +46,7 @@ def with_options(**options: Any) -> dict[str, Any]:
 
 
 def test_a_bare_list_of_urls_gets_every_default() -> None:
-    request = parse_request({"urls": [URL, "http://b.example/x?q=1"]})
+    request = parse_request({"urls": [URL, "http://b.example/x?q=1"]}, S)
     assert [(e.url, e.method, e.headers, e.retry) for e in request.entries()] == [
         (URL, "GET", {}, None),
         ("http://b.example/x?q=1", "GET", {}, None),
@@ -87,7 +87,8 @@ def test_the_issue_example_request_is_accepted() -> None:
                 "follow_redirects": True,
                 "max_redirects": 5,
             },
-        }
+        },
+        S,
     )
     hook = request.entries()[1]
     assert (hook.method, hook.headers, hook.json_body) == ("POST", {"X-Sig": "abc"}, {"event": "deploy"})
@@ -97,7 +98,7 @@ def test_the_issue_example_request_is_accepted() -> None:
 
 
 def test_method_is_case_insensitive() -> None:
-    (entry,) = parse_request({"urls": [{"url": URL, "method": "patch"}]}).entries()
+    (entry,) = parse_request({"urls": [{"url": URL, "method": "patch"}]}, S).entries()
     assert entry.method == "PATCH"
 
 
@@ -122,7 +123,7 @@ def test_only_idempotent_methods_retry_unless_the_entry_says(
     entry: dict[str, Any] = {"url": URL, "method": method}
     if retry is not None:
         entry["retry"] = retry
-    (parsed,) = parse_request({"urls": [entry]}).entries()
+    (parsed,) = parse_request({"urls": [entry]}, S).entries()
     assert parsed.may_retry is may_retry
 
 
@@ -135,20 +136,21 @@ def test_every_option_accepts_its_server_side_maximum() -> None:
             retries=S.max_retries,
             max_redirects=S.max_max_redirects,
             max_body_bytes=S.max_max_body_bytes,
-        )
+        ),
+        S,
     )
     assert request.options.concurrency == S.max_concurrency
     assert request.options.request_timeout_s == S.max_request_timeout_s
 
 
 def test_as_many_urls_as_the_maximum_are_accepted() -> None:
-    request = parse_request({"urls": [f"https://e.example/{i}" for i in range(S.max_urls)]})
+    request = parse_request({"urls": [f"https://e.example/{i}" for i in range(S.max_urls)]}, S)
     assert len(request.entries()) == S.max_urls
 
 
 def test_options_minimums_are_accepted() -> None:
     o = parse_request(
-        with_options(retries=0, max_redirects=0, max_body_bytes=0, request_timeout_s=0.001)
+        with_options(retries=0, max_redirects=0, max_body_bytes=0, request_timeout_s=0.001), S
     ).options
     assert (o.retries, o.max_redirects, o.max_body_bytes, o.request_timeout_s) == (0, 0, 0, 0.001)
 
@@ -260,7 +262,7 @@ def test_options_must_be_an_object() -> None:
 def test_every_problem_is_reported_at_once() -> None:
     with pytest.raises(RequestInvalid) as caught:
         parse_request(
-            {"urls": [URL, 3, {"url": URL, "method": "NOPE"}], "options": {"retries": -1, "bogus": 1}}
+            {"urls": [URL, 3, {"url": URL, "method": "NOPE"}], "options": {"retries": -1, "bogus": 1}}, S
         )
     assert sorted(e["loc"] for e in caught.value.errors) == [
         "options.bogus",
@@ -366,7 +368,7 @@ def test_started_at_is_iso_8601_utc() -> None:
 
 
 def test_entries_turn_strings_into_get_entries() -> None:
-    request = FanoutRequest.model_validate({"urls": [URL, {"url": URL, "method": "HEAD"}]})
+    request = FanoutRequest.model_validate({"urls": [URL, {"url": URL, "method": "HEAD"}]}, context=S)
     entries = request.entries()
     assert all(isinstance(e, UrlEntry) for e in entries)
     assert [e.method for e in entries] == ["GET", "HEAD"]
