@@ -64,11 +64,13 @@ def parse_cidrs(value: str, *, source: str = "EGRESS_ALLOW_CIDRS") -> tuple[Netw
 
 
 def _cidrs(value: str) -> str:
+    """Comma-separated CIDR networks."""
     parse_cidrs(value)
     return value
 
 
 def _a_file_or_empty(value: str) -> str:
+    """An existing file, or empty."""
     if value and not os.path.isfile(value):
         raise PydanticCustomError("not_a_file", "must name an existing file")
     return value
