@@ -557,7 +557,7 @@ def test_the_service_default_path_is_guarded(canary: RawServer) -> None:
         async def main():
             out = {{}}
             for transport in ("aiohttp", "httpcore"):
-                settings = get_settings().model_copy(update={"http_transport": transport})
+                settings = get_settings().model_copy(update={{"http_transport": transport}})
                 request = parse_request({{"urls": {urls!r}, "options": {{"retries": 0}}}}, settings)
                 doc = (await run_fanout(request, run_context(20), settings=settings)).to_json()
                 out[transport] = [(r["outcome"], r["error"]["type"]) for r in doc["results"]]

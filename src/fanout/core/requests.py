@@ -6,12 +6,12 @@ them as the validation context (``model_validate(payload, context=limits)``, ``R
 ``parse_request`` takes them as an argument). A value over its maximum is the same error
 pydantic gives for ``le`` (``less_than_equal``, naming the limit). Without a context (options
 read back from a stored record or a shard message, checked when the run was asked for) nothing
-is filled in or capped, and an option left out is a programming error.
+is filled in or capped, and an option left out is refused (there is no default to give it).
 """
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal, Protocol, cast
+from typing import Annotated, Any, Literal
 
 from pydantic import (
     BaseModel,
@@ -27,6 +27,7 @@ from pydantic import (
 from pydantic_core import PydanticCustomError
 
 from fanout.core.checks import Expect, HeaderName
+from fanout.core.limits import SERVER_DEFAULTED, RequestLimits, defaults_of, limits_of, maxima_of
 from fanout.core.monitors import MonitorSpec
 from fanout.core.thresholds import Thresholds
 from fanout.errors import MAX_LISTED_PROBLEMS, RequestInvalid
@@ -75,82 +76,6 @@ def _at_most(value: float, limit: float) -> None:
         )
 
 
-class RequestLimits(Protocol):
-    """What a deployment sets for requests: the most URLs, each option's default (used when the
-    caller leaves it out) and maximum. ``fanout.config.Settings`` is one."""
-
-    @property
-    def max_urls(self) -> int: ...
-    @property
-    def default_concurrency(self) -> int: ...
-    @property
-    def max_concurrency(self) -> int: ...
-    @property
-    def default_per_host_concurrency(self) -> int: ...
-    @property
-    def max_per_host_concurrency(self) -> int: ...
-    @property
-    def default_request_timeout_s(self) -> float: ...
-    @property
-    def max_request_timeout_s(self) -> float: ...
-    @property
-    def default_retries(self) -> int: ...
-    @property
-    def max_retries(self) -> int: ...
-    @property
-    def default_max_redirects(self) -> int: ...
-    @property
-    def max_max_redirects(self) -> int: ...
-    @property
-    def default_max_body_bytes(self) -> int: ...
-    @property
-    def max_max_body_bytes(self) -> int: ...
-    @property
-    def default_inspect_bytes(self) -> int: ...
-    @property
-    def max_inspect_bytes(self) -> int: ...
-
-
-def limits_of(info: ValidationInfo) -> RequestLimits | None:
-    """The limits the way in gave as the validation context (None: a document read back)."""
-    return cast(RequestLimits | None, info.context)
-
-
-_SERVER_DEFAULTED = (  # the options whose default and maximum are settings
-    "concurrency",
-    "per_host_concurrency",
-    "request_timeout_s",
-    "retries",
-    "max_redirects",
-    "max_body_bytes",
-    "inspect_bytes",
-)
-
-
-def _defaults(limits: RequestLimits) -> dict[str, Any]:
-    return {
-        "concurrency": limits.default_concurrency,
-        "per_host_concurrency": limits.default_per_host_concurrency,
-        "request_timeout_s": limits.default_request_timeout_s,
-        "retries": limits.default_retries,
-        "max_redirects": limits.default_max_redirects,
-        "max_body_bytes": limits.default_max_body_bytes,
-        "inspect_bytes": limits.default_inspect_bytes,
-    }
-
-
-def _maxima(limits: RequestLimits) -> dict[str, float]:
-    return {
-        "concurrency": limits.max_concurrency,
-        "per_host_concurrency": limits.max_per_host_concurrency,
-        "request_timeout_s": limits.max_request_timeout_s,
-        "retries": limits.max_retries,
-        "max_redirects": limits.max_max_redirects,
-        "max_body_bytes": limits.max_max_body_bytes,
-        "inspect_bytes": limits.max_inspect_bytes,
-    }
-
-
 def _the_server_default() -> Any:
     """Never called: ``Options._server_defaults`` fills each option left out, or refuses."""
     raise AssertionError("an option left out was neither filled in nor refused")
@@ -183,19 +108,19 @@ class Options(_Strict):
             return data
         limits = limits_of(info)
         if limits is not None:
-            return _defaults(limits) | data
-        if missing := [name for name in _SERVER_DEFAULTED if name not in data]:
+            return defaults_of(limits) | data
+        if missing := [name for name in SERVER_DEFAULTED if name not in data]:
             raise PydanticCustomError(
                 "missing", "Field required: {names} (no server defaults here)", {"names": ", ".join(missing)}
             )
         return data
 
-    @field_validator(*_SERVER_DEFAULTED)
+    @field_validator(*SERVER_DEFAULTED)
     @classmethod
     def _within_the_maximum(cls, value: float, info: ValidationInfo) -> float:
         limits = limits_of(info)
         if limits is not None and info.field_name is not None:
-            _at_most(value, _maxima(limits)[info.field_name])
+            _at_most(value, maxima_of(limits)[info.field_name])
         return value
 
 

@@ -17,7 +17,8 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from fanout.core.requests import FanoutRequest, RequestLimits, TargetsRequest, problems_of
+from fanout.core.limits import RequestLimits
+from fanout.core.requests import FanoutRequest, TargetsRequest, problems_of
 from fanout.errors import TargetsUnreadable
 
 

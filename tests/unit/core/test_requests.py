@@ -9,12 +9,14 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
-from fanout.config import get_settings
+from fanout.config import Settings, get_settings
 from fanout.core.documents import RunDocument, Source
 from fanout.core.ids import new_run_id, utc_now_iso
-from fanout.core.requests import FanoutRequest, UrlEntry, parse_request
+from fanout.core.requests import FanoutRequest, Options, TargetsRequest, UrlEntry, parse_request
 from fanout.core.results import ErrorInfo, Outcome, Summary, UrlResult
+from fanout.core.targets import request_for
 from fanout.errors import RequestInvalid
 
 S = get_settings()
@@ -153,6 +155,47 @@ def test_options_minimums_are_accepted() -> None:
         with_options(retries=0, max_redirects=0, max_body_bytes=0, request_timeout_s=0.001), S
     ).options
     assert (o.retries, o.max_redirects, o.max_body_bytes, o.request_timeout_s) == (0, 0, 0, 0.001)
+
+
+# -- the limits come from the way in (the validation context), never from the core ---------
+
+
+def test_the_defaults_and_maxima_are_the_limits_given() -> None:
+    limits = Settings(default_concurrency=3, max_concurrency=5, max_urls=2, default_retries=0)
+    o = parse_request({"urls": [URL]}, limits).options
+    assert (o.concurrency, o.retries, o.per_host_concurrency) == (3, 0, limits.default_per_host_concurrency)
+    assert parse_request(with_options(concurrency=5), limits).options.concurrency == 5
+    with pytest.raises(RequestInvalid) as caught:
+        parse_request({"urls": [URL] * 3, "options": {"concurrency": 6}}, limits)
+    assert [(e["loc"], e["type"]) for e in caught.value.errors] == [
+        ("urls", "too_long"),
+        ("options.concurrency", "less_than_equal"),
+    ]
+    with pytest.raises(RequestInvalid) as caught:
+        parse_request(with_options(concurrency=6), limits)
+    (error,) = caught.value.errors
+    assert (error["loc"], error["type"], error["msg"]) == (
+        "options.concurrency",
+        "less_than_equal",
+        "Input should be less than or equal to 5",
+    )
+
+
+def test_options_read_back_without_limits_are_neither_filled_in_nor_capped() -> None:
+    stored = parse_request(with_options(concurrency=S.max_concurrency), S).options.model_dump()
+    lower = Settings(default_concurrency=1, max_concurrency=2)
+    assert Options.model_validate(stored).concurrency == S.max_concurrency  # a record of an older run
+    with pytest.raises(ValidationError, match="less_than_equal"):
+        Options.model_validate(stored, context=lower)
+    with pytest.raises(ValidationError, match="Field required: concurrency, per_host_concurrency"):
+        Options.model_validate({"on_error": "cancel"})  # no default to give it
+
+
+def test_left_out_options_get_the_defaults_in_a_targets_request_too() -> None:
+    limits = Settings(default_max_redirects=1)
+    request = TargetsRequest.model_validate({"targets": "s3://bucket/list.txt"}, context=limits)
+    assert request.options.max_redirects == 1
+    assert request_for(request, [URL], limits).options.max_redirects == 1
 
 
 # -- what is refused, and where -------------------------------------------------------
