@@ -9,7 +9,6 @@ session", ...): those go to the ``asyncio`` logger, not through warnings.
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 import logging
 import socket
@@ -66,7 +65,7 @@ def _no_asyncio_errors() -> Iterator[None]:
 @pytest.fixture(params=TRANSPORTS)
 def settings(request: pytest.FixtureRequest) -> Settings:
     transport: TransportName = request.param
-    return dataclasses.replace(get_settings(), http_transport=transport)
+    return get_settings().model_copy(update={"http_transport": transport})
 
 
 @pytest.fixture

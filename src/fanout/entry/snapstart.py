@@ -58,6 +58,7 @@ LAZY_MODULES = (
 def before_snapshot() -> list[str]:
     """Import and build everything a run can use, so restored environments start warm."""
     from fanout.aws.session import preload
+    from fanout.config import get_settings
     from fanout.core.requests import parse_request
     from fanout.fetch.transports.base import verified_ssl_context
     from fanout.observability.tracing import get_tracer, tracing_enabled
@@ -72,7 +73,9 @@ def before_snapshot() -> list[str]:
     if "aioboto3" in loaded:
         preload()  # botocore's S3, DynamoDB and SQS models parsed now: first clients in ms
     verified_ssl_context()
-    parse_request({"urls": ["https://example.com/", {"url": "https://example.com/", "method": "POST"}]})
+    parse_request(
+        {"urls": ["https://example.com/", {"url": "https://example.com/", "method": "POST"}]}, get_settings()
+    )
     if tracing_enabled():
         get_tracer()
     return loaded
