@@ -146,9 +146,9 @@ class _Run(Generic[T]):
         except TimeoutError:
             self.report.deadline_reached = True
         # Each cancelled task's CancelledError holds a traceback through ``one``'s frame, which
-        # holds this run, which holds the task: a cycle through every fetch's objects (~85 per
-        # fetch) that only the cyclic GC could free, 20-130 ms after a deadline that cut 1,000
-        # fetches. Emptying the list breaks it: they are freed as they go.
+        # holds this run, which holds the task: a cycle through every fetch's objects that only
+        # the cyclic GC could free, long after the deadline (docs/benchmarks.md). Emptying the
+        # list breaks it: they are freed as they go.
         self.tasks.clear()
         for report in self.report.jobs:
             if report.state is JobState.RUNNING:
