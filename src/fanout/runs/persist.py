@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 
 from fanout.aws.reports import report_key
 from fanout.core.documents import Persisted, RunDocument, StoreOutcome, StoreStatus
@@ -51,7 +50,7 @@ async def _attempt(name: str, run_id: str, call: Callable[[], Awaitable[None]]) 
 async def persist(document: RunDocument, stores: RunStores, *, finished_at: str, before: float) -> Persisted:
     """Store ``document``'s report and record concurrently, before ``before``."""
     location = report_location(stores, document)
-    record = RunRecord(replace(document.without_results(), finished_at=finished_at), report=location)
+    record = RunRecord(document.without_results().replaced(finished_at=finished_at), report=location)
     calls: dict[str, asyncio.Task[StoreOutcome]] = {}
     started = time.monotonic()
     async with asyncio.TaskGroup() as group:

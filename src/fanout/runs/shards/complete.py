@@ -74,7 +74,7 @@ async def complete(stores: RunStores, run: RunRecord, settings: Settings, before
         carried_over=doc.carried_over,
         summary=Summary.of_results(results),
         results=results,
-        degraded=sum(r.degraded for r in results),
+        degraded=sum(r.degraded is True for r in results),
     )
     if run.options is not None and (run.options.thresholds or run.monitor is not None):
         document = await judged(
