@@ -53,7 +53,7 @@ class ProblemItem(Document, frozen=True, omit_defaults=False):
     type: Annotated[str, Meta(description="A stable name of the rule it breaks")]
 
 
-class ProblemDocument(Document, frozen=True, kw_only=True):
+class ProblemDetails(Document, frozen=True, kw_only=True):
     """RFC 9457 problem details, ``application/problem+json``."""
 
     type: Annotated[str, Meta(description="A URI naming the problem: ...#problem-<slug>")]
@@ -78,11 +78,11 @@ class Problem:
     headers: dict[str, str] = field(default_factory=dict)
     errors_total: int | None = None
 
-    def body(self, instance: str | None = None) -> ProblemDocument:
+    def body(self, instance: str | None = None) -> ProblemDetails:
         listed = self.listed_errors() if self.errors else None
         total = max(self.errors_total or 0, len(self.errors))
         more = listed is not None and total > len(listed)
-        return ProblemDocument(
+        return ProblemDetails(
             type=PROBLEM_BASE + self.slug,
             title=self.title,
             status=self.status,

@@ -11,9 +11,9 @@ from typing import cast
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from fanout.core.model import SCHEMA_REF, Document
-from fanout.entry.problems import ProblemDocument
+from fanout.entry.problems import ProblemDetails
 
-ANSWERS: set[type[Document]] = {ProblemDocument}
+ANSWERS: set[type[Document]] = {ProblemDetails}
 """Every document the API answers with: their schemas are the OpenAPI document's components."""
 
 
@@ -29,7 +29,7 @@ def problems(*statuses: int) -> dict[int, OpenAPIResponse]:
             OpenAPIResponse,
             {
                 "description": _PROBLEM_DESCRIPTIONS[status],
-                "content": {"application/problem+json": {"schema": _ref(ProblemDocument)}},
+                "content": {"application/problem+json": {"schema": _ref(ProblemDetails)}},
             },
         )
         for status in statuses

@@ -55,7 +55,7 @@ async def persist(document: RunDocument, stores: RunStores, *, finished_at: str,
     started = time.monotonic()
     async with asyncio.TaskGroup() as group:
         if stores.reports is not None and location is not None:
-            reports, key, payload = stores.reports, location.key, document.to_json()
+            reports, key, payload = stores.reports, location.key, document
             calls["report"] = group.create_task(
                 _attempt("report", document.run_id, lambda: reports.put(key, payload, before))
             )

@@ -87,7 +87,7 @@ async def complete(stores: RunStores, run: RunRecord, settings: Settings, before
             before=before,
         )
     key = report_key(doc.run_id, doc.started_at)
-    await stores.reports.put(key, document.to_json(), before)
+    await stores.reports.put(key, document, before)
     sets = {
         "finished_at": finished_at,
         "elapsed_ms": document.elapsed_ms,
