@@ -48,8 +48,12 @@ class Timings(Document, frozen=True):
     total_ms: Annotated[float, Meta(description="The final attempt, start to last byte, in milliseconds")]
 
     def __post_init__(self) -> None:
-        for name in PHASES:
-            _set(self, name, _ms(getattr(self, name)))
+        _set(self, "dns_ms", _ms(self.dns_ms))
+        _set(self, "connect_ms", _ms(self.connect_ms))
+        _set(self, "tls_ms", _ms(self.tls_ms))
+        _set(self, "ttfb_ms", _ms(self.ttfb_ms))
+        _set(self, "transfer_ms", _ms(self.transfer_ms))
+        _set(self, "total_ms", round(self.total_ms, 1))
 
 
 class TlsFacts(Document, frozen=True):

@@ -16,6 +16,7 @@ import msgspec
 
 _ENCODER = msgspec.json.Encoder()
 _DECODER = msgspec.json.Decoder()
+_DECODERS: dict[type[Any], msgspec.json.Decoder[Any]] = {}
 SCHEMA_REF = "#/components/schemas/{name}"
 
 
@@ -39,7 +40,10 @@ class Document(msgspec.Struct, frozen=True, omit_defaults=True, forbid_unknown_f
 
     @classmethod
     def from_bytes(cls, text: bytes | str) -> Self:
-        return msgspec.json.decode(text, type=cls)
+        decoder = _DECODERS.get(cls)
+        if decoder is None:
+            decoder = _DECODERS[cls] = msgspec.json.Decoder(cls)
+        return decoder.decode(text)  # type: ignore[no-any-return]
 
     def replaced(self, **changes: Any) -> Self:
         """A copy with ``changes`` (``dataclasses.replace`` for documents)."""
