@@ -32,6 +32,7 @@ from bench.scenarios import (
     e2e,
     memory,
     monitor,
+    serialise,
     shards,
     throughput,
 )
@@ -47,6 +48,7 @@ RUNNERS = {
     "e2e": e2e.run,
     "monitor": monitor.run,
     "shards": shards.run,
+    "serialise": serialise.run,
 }
 
 

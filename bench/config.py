@@ -15,6 +15,7 @@ SCENARIOS = (
     "e2e",
     "monitor",
     "shards",
+    "serialise",
 )
 
 
@@ -80,6 +81,9 @@ class BenchConfig:
     shards_delay_ms: int = 1_000
     shards_concurrency: int = 50
     shards_timeout_s: int = 12
+    # Serialise: the document of an N-URL run written as JSON and read back.
+    serialise_n: int = 10_000
+    serialise_reps: int = 7
     # Worker seed (cancellation instants) so runs are comparable.
     seed: int = 1234
 
@@ -135,4 +139,6 @@ QUICK = BenchConfig(
     shards_n=400,
     shards_size=100,
     shards_concurrency=20,
+    serialise_n=2_000,
+    serialise_reps=3,
 )

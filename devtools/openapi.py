@@ -1,9 +1,10 @@
 """``docs/openapi.json``: the HTTP API's OpenAPI 3.1 document, generated from the code.
 
 Powertools' resolver emits it from the same models it validates requests with
-(``fanout.core.requests``) and the answers' models (``fanout.entry.schemas``); this adds the
-security schemes the template configures (SigV4, or a JWT authorizer by ``ApiAuth``) and drops
-Powertools' own validation-error schemas, which this API never answers with (it answers RFC 9457
+(``fanout.core.requests``); the answers' schemas are generated from the msgspec models that build
+them (``fanout.entry.schemas.ANSWERS``, ``fanout.core.model.schemas``). This adds the security
+schemes the template configures (SigV4, or a JWT authorizer by ``ApiAuth``) and drops Powertools'
+own validation-error schemas, which this API never answers with (it answers RFC 9457
 problems instead).
 
     python -m devtools.openapi            print it
@@ -45,7 +46,9 @@ def _referenced(document: Any) -> set[str]:
 
 
 def build() -> dict[str, Any]:
+    from fanout.core.model import schemas as document_schemas
     from fanout.entry.api import app
+    from fanout.entry.schemas import ANSWERS
 
     spec: dict[str, Any] = json.loads(
         app.get_openapi_json_schema(
@@ -61,7 +64,12 @@ def build() -> dict[str, Any]:
     components = spec.setdefault("components", {})
     components["securitySchemes"] = SECURITY_SCHEMES
     spec["security"] = [{"sigv4": []}, {"jwt": []}]
-    schemas = components.get("schemas", {})
+    schemas = components.setdefault("schemas", {})
+    answers = document_schemas(sorted(ANSWERS, key=lambda m: m.__name__))
+    clashes = set(answers) & set(schemas)
+    if clashes:
+        raise SystemExit(f"answer and request schemas share names: {sorted(clashes)}")
+    schemas |= answers
     for name in POWERTOOLS_SCHEMAS:
         schemas.pop(name, None)
     unused = (

@@ -56,8 +56,9 @@ LIBS = LIBS_BARE + (
     "import httpx_aiohttp\n"
     "import regex\n"
     "import jsonpointer\n"
+    "import msgspec\n"
 )
-LIB_MODULES = ("pydantic.main", "httpx_aiohttp", "regex", "jsonpointer")
+LIB_MODULES = ("pydantic.main", "httpx_aiohttp", "regex", "jsonpointer", "msgspec")
 HANDLER = "import fanout.handler\n"
 # Diagnostic: (a) with the resolver's validation on (issue 4): the first API event's extra.
 LIBS_VALIDATION = LIBS + "APIGatewayHttpResolver(enable_validation=True)\n"

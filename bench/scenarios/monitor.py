@@ -86,7 +86,9 @@ def work(variant: str, spec: dict[str, Any]) -> dict[str, Any]:
     from fanout.runs.stores import RunStores, StoreConfig
 
     n, name = spec["n"], f"bench-{spec['rep']}-{variant}"
-    results = [UrlResult(f"https://site-{i}.example/health", Outcome.OK, 200, 1, 12.5) for i in range(n)]
+    results = [
+        UrlResult(f"https://site-{i}.example/health", Outcome.OK, 200, 1, 12.5, None, None) for i in range(n)
+    ]
     settings = get_settings()
 
     async def monitor_runs() -> tuple[float, float]:

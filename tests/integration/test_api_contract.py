@@ -53,7 +53,7 @@ def test_every_error_answer_is_a_documented_problem() -> None:
                     continue
                 content = response["content"]
                 assert set(content) == {"application/problem+json"}, (method, path, status)
-                problem = {"$ref": "#/components/schemas/Problem"}
+                problem = {"$ref": "#/components/schemas/ProblemDetails"}
                 assert content["application/problem+json"]["schema"] == problem
             assert {"422"} <= set(operation["responses"]), (method, path)
 

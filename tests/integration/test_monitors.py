@@ -202,7 +202,7 @@ def test_overlapping_runs_of_one_monitor_alert_once(
     stale: list[str] = []
     reports = asyncio.run(overlapping_runs(name, url, stale))
     assert stale, "the runs did overlap: some writes lost and were re-applied"
-    assert sum(r.transitions_total for r in reports) == 1
+    assert sum(r.all_transitions for r in reports) == 1
     assert sum(r.notified for r in reports) == 1
     assert [m["body"]["to"] for m in sns_messages(aws, inbox[0], name)] == ["down"]
 

@@ -7,11 +7,10 @@ the caller's slice (``AwsClients.call``); what this module does not do is decide
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
-from typing import Any
 
 from fanout.aws.session import AwsClients
+from fanout.core.model import Document
 from fanout.errors import StoreError
 
 EVENT_SOURCE = "fanout"
@@ -41,14 +40,14 @@ class AlertSinks:
     async def send(
         self,
         subject: str,
-        message: Mapping[str, Any],
+        message: Document,
         attributes: Mapping[str, str],
         before: float,
         *,
         targets: frozenset[str],
     ) -> tuple[frozenset[str], StoreError | None]:
         """Publish one alert to each of ``targets``; those that took it, and the first failure."""
-        body = json.dumps(dict(message), separators=(",", ":"))
+        body = message.to_bytes().decode()
         done: set[str] = set()
         for target in sorted(targets & self.targets, reverse=True):  # sns, then events
             try:

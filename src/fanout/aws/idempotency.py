@@ -18,7 +18,7 @@ import enum
 import json
 import time
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from functools import partial
 from typing import Any, cast
 
@@ -108,7 +108,7 @@ class _CompactAnswer(BaseIdempotencySerializer):
 
 
 def _mark_replay(response: Any, record: Any) -> Any:
-    return replace(cast(RunDocument, response), replayed=True)
+    return cast(RunDocument, response).replaced(replayed=True)
 
 
 def run_once(

@@ -10,11 +10,14 @@
 from __future__ import annotations
 
 import gzip
-import json
 from collections.abc import Mapping
 from typing import Any
 
+import msgspec
+
 from fanout.aws.session import AwsClients
+from fanout.core import model
+from fanout.core.model import Document
 
 REPORT_PREFIX = "reports/"
 SHARDS_DIR = "shards"
@@ -31,14 +34,15 @@ def shard_key(run_id: str, started_at: str, shard: str) -> str:
     return f"{report_key(run_id, started_at).removesuffix('.json.gz')}/{SHARDS_DIR}/{shard}.json.gz"
 
 
-def encode(payload: Mapping[str, Any]) -> bytes:
-    return gzip.compress(json.dumps(payload, separators=(",", ":")).encode(), compresslevel=6)
+def encode(payload: Document | Mapping[str, Any]) -> bytes:
+    """A document (or plain data holding documents) as gzipped compact JSON."""
+    return gzip.compress(model.encode(payload), compresslevel=6)
 
 
 def decode(body: bytes) -> dict[str, Any]:
     if body[:2] == b"\x1f\x8b":
         body = gzip.decompress(body)
-    payload: dict[str, Any] = json.loads(body)
+    payload: dict[str, Any] = msgspec.json.decode(body)
     return payload
 
 
@@ -61,7 +65,7 @@ class Reports:
             data: bytes = await stream.read()
         return data
 
-    async def put(self, key: str, payload: Mapping[str, Any], before: float) -> None:
+    async def put(self, key: str, payload: Document | Mapping[str, Any], before: float) -> None:
         body = encode(payload)
 
         async def put() -> None:
@@ -82,7 +86,7 @@ class Reports:
         body = await self._clients.call(key, before, lambda: self._read(key, missing_ok=True))
         return None if body is None else decode(body)
 
-    async def put_once(self, key: str, payload: Mapping[str, Any], before: float) -> bool:
+    async def put_once(self, key: str, payload: Document | Mapping[str, Any], before: float) -> bool:
         """Store ``payload`` at ``key`` unless an object is there already (S3 conditional write,
         ``If-None-Match: *``): True when this call stored it, False when another had."""
         body = encode(payload)

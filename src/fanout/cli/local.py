@@ -13,7 +13,7 @@ run, carrying leftovers over, an S3 target list (``fanout invoke`` runs those on
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from fanout.cli.inputs import SitemapSource
@@ -96,8 +96,7 @@ async def run_here(run: LocalRun, settings: Settings, *, deadline_s: float, prog
         if bar is not None:
             bar.settle(document.summary.to_json())
     thresholds = request.options.thresholds
-    return replace(
-        document,
+    return document.replaced(
         thresholds=evaluate(thresholds, document.results or ()) if thresholds else None,
         targets=None if run.sitemap is None else run.sitemap.location,
     )

@@ -3,11 +3,37 @@ detail), built from the alert and the observation that caused it (docs/monitors.
 
 from __future__ import annotations
 
+from typing import Annotated
+
+import msgspec
+from msgspec import Meta
+
 from fanout.core.ids import iso_from_epoch
+from fanout.core.model import Document
 from fanout.core.monitors import Alert, Health
+from fanout.core.records import ReportLocation
+from fanout.core.results import ErrorInfo
 
 
-def alert_message(monitor: str, alert: Alert) -> tuple[str, dict[str, object]]:
+class AlertMessage(Document, frozen=True, omit_defaults=False, kw_only=True):
+    """An alert's body: the SNS message and the EventBridge event's detail."""
+
+    monitor: Annotated[str, Meta(description="The monitor")]
+    url: Annotated[str | None, Meta(description="The URL that changed (null: a threshold did)")]
+    threshold: Annotated[str | None, Meta(description="The threshold that changed: p95_ms<800")]
+    from_: Annotated[Health, Meta(description="Its status before")] = msgspec.field(name="from")
+    to: Annotated[Health, Meta(description="Its status now")]
+    since: Annotated[str, Meta(description="Since when, ISO 8601 UTC")]
+    outcome: Annotated[str, Meta(description="The observation's outcome (breached/passed: a threshold)")]
+    status_code: Annotated[int | None, Meta(description="The observation's final status")]
+    error: Annotated[ErrorInfo | None, Meta(description="Why it had no usable response")]
+    checks_failed: Annotated[tuple[str, ...], Meta(description="The checks it failed")]
+    run_id: Annotated[str, Meta(description="The run that observed it")]
+    checked_at: Annotated[str, Meta(description="When, ISO 8601 UTC")]
+    report: Annotated[ReportLocation | None, Meta(description="The observing run's report")]
+
+
+def alert_message(monitor: str, alert: Alert) -> tuple[str, AlertMessage]:
     """An alert's SNS subject and its JSON body (the EventBridge detail too)."""
     obs = alert.observation
     threshold = alert.subject.removeprefix("threshold:") if alert.subject.startswith("threshold:") else None
@@ -15,19 +41,19 @@ def alert_message(monitor: str, alert: Alert) -> tuple[str, dict[str, object]]:
     word = {Health.DOWN: "DOWN", Health.UP: "UP"}.get(alert.to, alert.to.value.upper())
     if threshold:
         word = "BREACHED" if alert.to is Health.DOWN else "OK again"
-    message: dict[str, object] = {
-        "monitor": monitor,
-        "url": None if threshold else alert.subject,
-        "threshold": threshold,
-        "from": alert.from_.value,
-        "to": alert.to.value,
-        "since": iso_from_epoch(alert.since),
-        "outcome": obs.outcome,
-        "status_code": obs.status_code,
-        "error": None if obs.error is None else obs.error.to_json(),
-        "checks_failed": list(obs.checks_failed),
-        "run_id": obs.run_id,
-        "checked_at": iso_from_epoch(obs.at),
-        "report": None if obs.report is None else {"bucket": obs.report[0], "key": obs.report[1]},
-    }
+    message = AlertMessage(
+        monitor=monitor,
+        url=None if threshold else alert.subject,
+        threshold=threshold,
+        from_=alert.from_,
+        to=alert.to,
+        since=iso_from_epoch(alert.since),
+        outcome=obs.outcome,
+        status_code=obs.status_code,
+        error=obs.error,
+        checks_failed=obs.checks_failed,
+        run_id=obs.run_id,
+        checked_at=iso_from_epoch(obs.at),
+        report=None if obs.report is None else ReportLocation(*obs.report),
+    )
     return f"[fanout] {monitor}: {what} is {word}", message

@@ -2,72 +2,65 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated
+
+import msgspec
+from msgspec import Meta
+
+from fanout.core.model import Document
 
 MAX_LISTED_TRANSITIONS = 100
+_THRESHOLD = "threshold:"
 
 
-@dataclass(frozen=True, slots=True)
-class Transition:
-    subject: str  # a URL, or "threshold:<name><condition>"
-    from_: str
-    to: str
+class Transition(Document, frozen=True):
+    """One change of status: a URL's, or a run threshold's."""
 
-    def to_json(self) -> dict[str, str]:
-        key = "threshold" if self.subject.startswith("threshold:") else "url"
-        value = self.subject.removeprefix("threshold:")
-        return {key: value, "from": self.from_, "to": self.to}
+    from_: Annotated[str, Meta(description="The status before: unknown, up, down")] = msgspec.field(
+        name="from"
+    )
+    to: Annotated[str, Meta(description="The status after")] = msgspec.field(name="to")
+    url: Annotated[str | None, Meta(description="The URL that changed")] = None
+    threshold: Annotated[str | None, Meta(description="The threshold that changed: p95_ms<800")] = None
 
     @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Transition:
-        subject = data["url"] if "url" in data else f"threshold:{data['threshold']}"
-        return cls(subject, data["from"], data["to"])
+    def of(cls, subject: str, from_: str, to: str) -> Transition:
+        """The transition of ``subject`` (a URL, or ``threshold:<name><condition>``)."""
+        if subject.startswith(_THRESHOLD):
+            return cls(from_, to, threshold=subject.removeprefix(_THRESHOLD))
+        return cls(from_, to, url=subject)
+
+    @property
+    def subject(self) -> str:
+        return f"{_THRESHOLD}{self.threshold}" if self.url is None else self.url
 
 
-@dataclass(frozen=True, slots=True)
-class MonitorReport:
+class MonitorReport(Document, frozen=True, kw_only=True):
     """``transitions``: the changes this run made (the first ``MAX_LISTED_TRANSITIONS``);
     ``down``/``up``/``unknown``: the run's URLs by status after it; ``notified`` and
     ``notify_errors``: alerts sent and sends that failed (kept pending for the next run);
     ``state_errors``: URLs whose state could not be updated in the monitor's slice."""
 
-    name: str
-    transitions: tuple[Transition, ...] = ()
-    transitions_total: int = 0
-    down: int = 0
-    up: int = 0
-    unknown: int = 0
-    notified: int = 0
-    notify_errors: int = 0
-    state_errors: int = 0
-    pending: int = 0
+    name: Annotated[str, Meta(description="The monitor")]
+    transitions: Annotated[
+        tuple[Transition, ...], Meta(description="The changes this run made (the first 100)")
+    ]
+    transitions_total: Annotated[int | None, Meta(description="All the changes, when more than listed")] = (
+        None
+    )
+    down: Annotated[int, Meta(description="The run's URLs down after it")]
+    up: Annotated[int, Meta(description="The run's URLs up after it")]
+    unknown: Annotated[int, Meta(description="The run's URLs not yet known")]
+    notified: Annotated[int, Meta(description="Alerts sent")]
+    notify_errors: Annotated[int, Meta(description="Alerts not sent (kept pending for the next run)")]
+    state_errors: Annotated[int, Meta(description="URLs whose state could not be updated")]
+    pending: Annotated[int, Meta(description="Alerts pending after this run")]
 
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "name": self.name,
-            "transitions": [t.to_json() for t in self.transitions],
-            "down": self.down,
-            "up": self.up,
-            "unknown": self.unknown,
-            "notified": self.notified,
-            "notify_errors": self.notify_errors,
-            "state_errors": self.state_errors,
-            "pending": self.pending,
-        }
-        if self.transitions_total > len(self.transitions):
-            out["transitions_total"] = self.transitions_total
-        return out
+    def __post_init__(self) -> None:
+        if self.transitions_total is not None and self.transitions_total <= len(self.transitions):
+            msgspec.structs.force_setattr(self, "transitions_total", None)
 
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> MonitorReport:
-        transitions = tuple(Transition.from_json(t) for t in data.get("transitions") or ())
-        return cls(
-            name=data["name"],
-            transitions=transitions,
-            transitions_total=int(data.get("transitions_total", len(transitions))),
-            **{k: int(data.get(k, 0)) for k in ("down", "up", "unknown", "notified", "notify_errors")},
-            state_errors=int(data.get("state_errors", 0)),
-            pending=int(data.get("pending", 0)),
-        )
+    @property
+    def all_transitions(self) -> int:
+        """How many changes the run made (listed or not)."""
+        return len(self.transitions) if self.transitions_total is None else self.transitions_total

@@ -3,77 +3,141 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
+
+import msgspec
+from msgspec import Meta
+from msgspec.structs import asdict
 
 from fanout.core.ids import iso_from_epoch
-from fanout.core.monitors import SubjectState
+from fanout.core.model import Document
+from fanout.core.monitors import Health, SubjectState
+from fanout.core.results import ErrorInfo
+from fanout.core.thresholds import ThresholdResult
+
+_Iso = Annotated[str | None, Meta(description="ISO 8601 UTC; null: never")]
+_Ratio = Annotated[float | None, Meta(description="The share of checks that passed; null: none")]
+_Ms = Annotated[float | None, Meta(description="Milliseconds; null: no latency today")]
 
 
 def _iso(epoch: float | None) -> str | None:
     return None if epoch is None else iso_from_epoch(epoch)
 
 
-def subject_view(state: SubjectState, now: float) -> dict[str, Any]:
-    """One URL's status, last check, uptime over 24 h / 7 d / 30 d and today's latency."""
-    last = state.last
-    history = state.history
-    today = history.today(now)
-    p50, p95 = today.latency if today is not None else (None, None)
-    return {
-        "url": state.subject,
-        "status": state.status.value,
-        "since": _iso(state.since),
-        "last_checked_at": _iso(state.last_checked_at),
-        "consecutive_failures": state.failures,
-        "consecutive_successes": state.successes,
-        "last": None
-        if last is None
-        else {
-            "outcome": last.outcome,
-            "status_code": last.status_code,
-            "error": None if last.error is None else last.error.to_json(),
-            "checks_failed": list(last.checks_failed),
-            "run_id": last.run_id,
-            "latency_ms": None if last.latency_ms is None else round(last.latency_ms, 1),
-        },
-        "uptime": {
-            "24h": history.uptime_24h(now),
-            "7d": history.uptime_days(now, 7),
-            "30d": history.uptime_days(now, 30),
-        },
-        "latency_today": {"p50_ms": p50, "p95_ms": p95},
-        "pending_alerts": len(state.pending),
-    }
+class LastCheck(Document, frozen=True, omit_defaults=False):
+    """A URL's last observation."""
+
+    outcome: Annotated[str, Meta(description="Its outcome (docs/contract.md)")]
+    status_code: Annotated[int | None, Meta(description="Its final status")]
+    error: Annotated[ErrorInfo | None, Meta(description="Why it had no usable response")]
+    checks_failed: Annotated[tuple[str, ...], Meta(description="The checks it failed")]
+    run_id: Annotated[str, Meta(description="The run that observed it")]
+    latency_ms: Annotated[float | None, Meta(description="Its latency, ms (0.1 ms)")]
 
 
-def summary_view(summary: Mapping[str, Any]) -> dict[str, Any]:
-    keys = ("name", "last_run_id", "last_run_at", "urls", "up", "down", "unknown")
-    view = {k: summary.get(k) for k in keys}
-    view["failure_threshold"] = summary.get("failure_threshold")
-    view["success_threshold"] = summary.get("success_threshold")
-    view["thresholds"] = summary.get("thresholds") or []
-    return view
+class Uptime(Document, frozen=True, omit_defaults=False):
+    """Uptime over the last 24 hours, 7 and 30 days."""
+
+    last_24h: _Ratio = msgspec.field(name="24h")
+    last_7d: _Ratio = msgspec.field(name="7d")
+    last_30d: _Ratio = msgspec.field(name="30d")
 
 
-@dataclass(frozen=True, slots=True)
-class MonitorListing:
-    monitors: tuple[Mapping[str, Any], ...]
-    next_cursor: str | None
+class Latency(Document, frozen=True, omit_defaults=False):
+    """Today's latency percentiles."""
 
-    def to_json(self) -> dict[str, Any]:
-        return {"monitors": [summary_view(m) for m in self.monitors], "next_cursor": self.next_cursor}
+    p50_ms: _Ms
+    p95_ms: _Ms
 
 
-@dataclass(frozen=True, slots=True)
-class MonitorView:
-    summary: Mapping[str, Any]
-    states: Sequence[SubjectState]
-    next_cursor: str | None
-    now: float
+class MonitorUrl(Document, frozen=True, omit_defaults=False):
+    """One URL of a monitor: its status, last check, uptime and today's latency."""
 
-    def to_json(self) -> dict[str, Any]:
-        view = summary_view(self.summary)
-        view["urls_page"] = [subject_view(s, self.now) for s in self.states]
-        view["next_cursor"] = self.next_cursor
-        return view
+    url: Annotated[str, Meta(description="The URL")]
+    status: Annotated[Health, Meta(description="unknown, up or down")]
+    since: Annotated[str | None, Meta(description="Since when it has this status, ISO 8601 UTC")]
+    last_checked_at: _Iso
+    consecutive_failures: Annotated[int, Meta(description="Failures in a row")]
+    consecutive_successes: Annotated[int, Meta(description="Successes in a row")]
+    last: Annotated[LastCheck | None, Meta(description="Its last observation")]
+    uptime: Uptime
+    latency_today: Latency
+    pending_alerts: Annotated[int, Meta(description="Alerts not yet sent")]
+
+    @classmethod
+    def of(cls, state: SubjectState, now: float) -> MonitorUrl:
+        last, history = state.last, state.history
+        today = history.today(now)
+        p50, p95 = today.latency if today is not None else (None, None)
+        checked = None
+        if last is not None:
+            latency = None if last.latency_ms is None else round(last.latency_ms, 1)
+            checked = LastCheck(
+                last.outcome, last.status_code, last.error, last.checks_failed, last.run_id, latency
+            )
+        return cls(
+            url=state.subject,
+            status=state.status,
+            since=_iso(state.since),
+            last_checked_at=_iso(state.last_checked_at),
+            consecutive_failures=state.failures,
+            consecutive_successes=state.successes,
+            last=checked,
+            uptime=Uptime(history.uptime_24h(now), history.uptime_days(now, 7), history.uptime_days(now, 30)),
+            latency_today=Latency(p50, p95),
+            pending_alerts=len(state.pending),
+        )
+
+
+_Count = Annotated[int | None, Meta(description="The monitor's URLs with this status after its last run")]
+_SUMMARY_KEYS = (
+    "name", "last_run_id", "last_run_at", "urls", "up", "down", "unknown", "failure_threshold",
+    "success_threshold", "thresholds",
+)  # fmt: skip
+
+
+class MonitorSummary(Document, frozen=True, omit_defaults=False, kw_only=True):
+    """A monitor as its last run left it."""
+
+    name: Annotated[str, Meta(description="The monitor")]
+    last_run_id: Annotated[str | None, Meta(description="Its last run")]
+    last_run_at: _Iso
+    urls: Annotated[int | None, Meta(description="Its URLs")]
+    up: _Count
+    down: _Count
+    unknown: _Count
+    failure_threshold: Annotated[int | None, Meta(description="Failures in a row that make a URL down")]
+    success_threshold: Annotated[int | None, Meta(description="Successes in a row that make it up again")]
+    thresholds: Annotated[tuple[ThresholdResult, ...], Meta(description="Its last run's thresholds")] = ()
+
+    @classmethod
+    def of(cls, summary: Mapping[str, Any]) -> MonitorSummary:
+        """From a stored summary (any field it lacks is null)."""
+        fields = {k: summary.get(k) for k in _SUMMARY_KEYS}
+        fields["thresholds"] = fields["thresholds"] or ()
+        return msgspec.convert(fields, MonitorSummary, strict=False)
+
+
+class MonitorListing(Document, frozen=True, omit_defaults=False):
+    """``GET /monitors``: the monitors, by name, and the cursor of the next page."""
+
+    monitors: Annotated[tuple[MonitorSummary, ...], Meta(description="Monitors, by name")]
+    next_cursor: Annotated[str | None, Meta(description="The next page's cursor; null: the last page")]
+
+    @classmethod
+    def of(cls, summaries: Sequence[Mapping[str, Any]], next_cursor: str | None) -> MonitorListing:
+        return cls(tuple(MonitorSummary.of(s) for s in summaries), next_cursor)
+
+
+class MonitorView(MonitorSummary, frozen=True, kw_only=True):
+    """``GET /monitors/{name}``: a monitor and a page of its URLs."""
+
+    urls_page: Annotated[tuple[MonitorUrl, ...], Meta(description="A page of its URLs")]
+    next_cursor: Annotated[str | None, Meta(description="The next page's cursor; null: the last page")]
+
+    @classmethod
+    def at(
+        cls, summary: Mapping[str, Any], states: Sequence[SubjectState], next_cursor: str | None, now: float
+    ) -> MonitorView:
+        urls_page = tuple(MonitorUrl.of(s, now) for s in states)
+        return cls(**asdict(MonitorSummary.of(summary)), urls_page=urls_page, next_cursor=next_cursor)

@@ -79,8 +79,7 @@ class Observation:
     def of_result(
         cls, result: UrlResult, *, key: str, run_id: str, at: float, report: tuple[str, str] | None = None
     ) -> Observation:
-        timings = result.details.timings if result.details is not None else None
-        latency = timings.total_ms if timings is not None else result.elapsed_ms
+        latency = result.latency_ms
         return cls(
             key=key,
             run_id=run_id,

@@ -1,30 +1,101 @@
 """What the runs table keeps of a run, and how ``GET /runs`` shows it.
 
 - ``RunRecord``: a run's document without results, when it finished, where its report is;
-  for a sharded run its options and shard bookkeeping.
-- ``RunView``: a record as ``GET /runs/{run_id}`` shows it, with the run's results (or why not).
+  for a sharded run its options and shard bookkeeping. ``RecordFields`` is its stored form.
+- ``RecordView``: a record as ``GET /runs`` lists it; ``RunView``: as ``GET /runs/{run_id}``
+  shows it, with the run's results (or why not).
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
+
+from msgspec import Meta
+from msgspec.structs import asdict
 
 from fanout.core.documents import SHARDED, ResultsOmitted, RunDocument, RunStatus
 from fanout.core.ids import iso_from_epoch
+from fanout.core.model import SCHEMA_REF, Document
 from fanout.core.monitors import MonitorSpec
 from fanout.core.requests import Options
 from fanout.core.results import ErrorInfo, UrlResult
 
 
-@dataclass(frozen=True, slots=True)
-class ReportLocation:
-    bucket: str
-    key: str
+class ReportLocation(Document, frozen=True):
+    """Where a run's report is (S3)."""
 
-    def to_json(self) -> dict[str, str]:
-        return {"bucket": self.bucket, "key": self.key}
+    bucket: Annotated[str, Meta(description="The reports bucket")]
+    key: Annotated[str, Meta(description="The report's key")]
+
+
+class Progress(Document, frozen=True, omit_defaults=False):
+    """A sharded run's progress."""
+
+    shards_done: Annotated[int, Meta(description="Shards counted")]
+    shards_total: Annotated[int, Meta(description="Shards in the run")]
+    urls_done: Annotated[int, Meta(description="URLs with a final result")]
+    urls_total: Annotated[int, Meta(description="URLs in the run")]
+
+
+def _request_part(name: str, description: str) -> Any:
+    """A field holding a part of the request (a pydantic model, dumped): its schema is the
+    request's own component."""
+    return Meta(description=description, extra_json_schema={"$ref": SCHEMA_REF.format(name=name)})
+
+
+class _RecordBase(RunDocument, frozen=True, kw_only=True):
+    """A run's document without results, and what the runs table keeps beside it."""
+
+    finished_at: Annotated[str | None, Meta(description="When it finished; null while it runs")]
+    report: Annotated[ReportLocation | None, Meta(description="Where its report is")]
+    options: Annotated[Any, _request_part("Options", "A sharded run's options")] = None
+    max_generations: Annotated[int | None, Meta(description="A sharded run's last generation")] = None
+    error: Annotated[ErrorInfo | None, Meta(description="Why the run failed")] = None
+    monitor_spec: Annotated[Any, _request_part("MonitorSpec", "A sharded monitor run's monitor")] = None
+    observation_key: Annotated[str | None, Meta(description="What its monitor observation is keyed by")] = (
+        None
+    )
+
+
+class RecordFields(_RecordBase, frozen=True, kw_only=True):
+    """A run as the runs table stores it (the codec adds its key and bookkeeping)."""
+
+    expires_at: Annotated[float | None, Meta(description="When the record expires, epoch seconds")] = None
+
+
+class RecordView(_RecordBase, frozen=True, kw_only=True):
+    """A run as ``GET /runs`` lists it: ``expires_at`` in ISO 8601, a sharded run's progress."""
+
+    expires_at: Annotated[str | None, Meta(description="When the record expires, ISO 8601 UTC")] = None
+    progress: Annotated[Progress | None, Meta(description="A sharded run's progress")] = None
+
+
+class RunView(RecordView, frozen=True, kw_only=True):
+    """``GET /runs/{run_id}``: the record and the results (null while a sharded run runs, or
+    with ``results_error`` when the report cannot be read)."""
+
+    results_error: Annotated[ErrorInfo | None, Meta(description="Why the results cannot be read")] = None
+    results: Annotated[tuple[UrlResult, ...] | None, Meta(description="One per URL, in input order")]
+
+    @classmethod
+    def of(
+        cls,
+        record: RunRecord,
+        results: tuple[UrlResult, ...] | None = None,
+        *,
+        results_error: ErrorInfo | None = None,
+        results_omitted: ResultsOmitted | None = None,
+        report: RunDocument | None = None,
+    ) -> RunView:
+        """``record`` with its results; ``report``: the run's report, for what only it holds."""
+        fields = asdict(record.to_view())
+        if report is not None:
+            fields |= {
+                k: v for k in ("degraded", "thresholds", "monitor") if (v := getattr(report, k)) is not None
+            }
+        fields |= {"results": results, "results_error": results_error, "results_omitted": results_omitted}
+        return cls(**fields)
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,80 +127,52 @@ class RunRecord:
         doc = self.document
         return doc.status is RunStatus.RUNNING and doc.shards_done == doc.shards_total
 
-    def to_json(self) -> dict[str, Any]:
-        """Its fields as stored (the codec adds its key, TTL and bookkeeping)."""
-        doc = self.document.without_results().to_json()
-        extra: dict[str, Any] = {
-            "finished_at": self.document.finished_at,
-            "report": None if self.report is None else self.report.to_json(),
-        }
-        if self.options is not None:
-            extra["options"] = self.options.model_dump(mode="json")
-        if self.max_generations is not None:
-            extra["max_generations"] = self.max_generations
-        if self.error is not None:
-            extra["error"] = self.error.to_json()
-        if self.monitor is not None:
-            extra["monitor_spec"] = self.monitor.model_dump(mode="json")
-            extra["observation_key"] = self.observation_key
-        return doc | extra
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any], done_shards: frozenset[str] = frozenset()) -> RunRecord:
-        report, options, error = data.get("report"), data.get("options"), data.get("error")
-        expires = data.get("expires_at")
-        return cls(
-            document=RunDocument.from_json(data),
-            report=None if not report else ReportLocation(report["bucket"], report["key"]),
-            expires_at=float(expires) if isinstance(expires, int | float) else None,
-            options=None if options is None else Options.model_validate(options, strict=False),
-            max_generations=data.get("max_generations"),
-            error=None if error is None else ErrorInfo.from_json(error),
-            done_shards=done_shards,
-            monitor=None
-            if data.get("monitor_spec") is None
-            else MonitorSpec.model_validate(data["monitor_spec"]),
-            observation_key=data.get("observation_key"),
+    def fields(self) -> RecordFields:
+        """Its stored form (without ``expires_at``: the codec writes the TTL)."""
+        doc = asdict(self.document.without_results())
+        return RecordFields(
+            **doc,
+            report=self.report,
+            options=None if self.options is None else self.options.model_dump(mode="json"),
+            max_generations=self.max_generations,
+            error=self.error,
+            monitor_spec=None if self.monitor is None else self.monitor.model_dump(mode="json"),
+            observation_key=self.observation_key,
         )
 
-    def progress(self) -> dict[str, int]:
-        doc = self.document
-        return {
-            "shards_done": doc.shards_done or 0,
-            "shards_total": doc.shards_total or 0,
-            "urls_done": doc.summary.done,
-            "urls_total": doc.summary.total,
-        }
-
-    def to_view(self) -> dict[str, Any]:
-        """As ``GET /runs`` shows it: ``expires_at`` in ISO 8601, a sharded run's progress."""
-        view = self.to_json()
-        if self.expires_at is not None:
-            view["expires_at"] = iso_from_epoch(self.expires_at)
-        if self.sharded:
-            view["progress"] = self.progress()
-        return view
-
-
-@dataclass(frozen=True, slots=True)
-class RunView:
-    """``GET /runs/{run_id}``: the record, and the results (``None`` while a sharded run runs, or
-    with ``results_error`` when the report cannot be read)."""
-
-    record: RunRecord
-    results: tuple[UrlResult, ...] | None = None
-    results_error: ErrorInfo | None = None
-    results_omitted: ResultsOmitted | None = None
-    report: RunDocument | None = None  # the run's report, for what only it holds (degraded, monitor)
-
     def to_json(self) -> dict[str, Any]:
-        view = self.record.to_view()
-        if self.report is not None:
-            from_report = self.report.to_json()
-            view |= {k: from_report[k] for k in ("degraded", "thresholds", "monitor") if k in from_report}
-        if self.results_error is not None:
-            view["results_error"] = self.results_error.to_json()
-        if self.results_omitted is not None:
-            view["results_omitted"] = self.results_omitted.to_json()
-        view["results"] = None if self.results is None else [r.to_json() for r in self.results]
-        return view
+        return self.fields().to_json()
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any], done_shards: frozenset[str] = frozenset()) -> RunRecord:
+        stored = RecordFields.from_json(data)
+        names = RunDocument.__struct_fields__
+        return cls(
+            document=RunDocument(**{k: getattr(stored, k) for k in names}),
+            report=stored.report,
+            expires_at=stored.expires_at,
+            options=None if stored.options is None else Options.model_validate(stored.options, strict=False),
+            max_generations=stored.max_generations,
+            error=stored.error,
+            done_shards=done_shards,
+            monitor=None if stored.monitor_spec is None else MonitorSpec.model_validate(stored.monitor_spec),
+            observation_key=stored.observation_key,
+        )
+
+    def progress(self) -> Progress:
+        doc = self.document
+        return Progress(doc.shards_done or 0, doc.shards_total or 0, doc.summary.done, doc.summary.total)
+
+    def to_view(self) -> RecordView:
+        """As ``GET /runs`` shows it: ``expires_at`` in ISO 8601, a sharded run's progress."""
+        fields = asdict(self.fields())
+        fields["expires_at"] = None if self.expires_at is None else iso_from_epoch(self.expires_at)
+        return RecordView(**fields, progress=self.progress() if self.sharded else None)
+
+
+class RunListing(Document, frozen=True, omit_defaults=False):
+    """``GET /runs``: the most recent runs, newest first, and the cursor of the next page."""
+
+    runs: Annotated[tuple[RecordView, ...], Meta(description="Runs, newest first")]
+    limit: Annotated[int, Meta(description="The page size asked for")]
+    next_cursor: Annotated[str | None, Meta(description="The next page's cursor; null: the last page")]

@@ -1,7 +1,7 @@
 """What became of each URL: one ``UrlResult`` with one ``Outcome``, and their ``Summary``.
 
-``to_json``/``from_json`` here are the only place a result is turned into JSON and back
-(answers, reports, shard outcomes).
+These models are the only definition of a result's JSON form and its schema (answers, reports,
+shard outcomes, the OpenAPI document).
 """
 
 from __future__ import annotations
@@ -9,10 +9,13 @@ from __future__ import annotations
 import enum
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
-from typing import Any
+from typing import Annotated
 
-from fanout.core.facts import Details
+import msgspec
+from msgspec import Meta
+
+from fanout.core.facts import Check, Redirect, Timings, TlsFacts
+from fanout.core.model import Document
 
 
 class Outcome(enum.StrEnum):
@@ -41,108 +44,94 @@ class Outcome(enum.StrEnum):
 GIVEN_UP = "given_up"
 
 
-@dataclass(frozen=True, slots=True)
-class ErrorInfo:
-    """Why a URL has no usable response: a stable ``type`` and a human ``message``."""
+class ErrorInfo(Document, frozen=True):
+    """Why there is no usable answer: a stable ``type`` and a human ``message``."""
 
-    type: str
-    message: str
-
-    def to_json(self) -> dict[str, str]:
-        return {"type": self.type, "message": self.message}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ErrorInfo:
-        return cls(str(data["type"]), str(data["message"]))
+    type: Annotated[str, Meta(description="A stable name: ConnectError, ReadTimeout, given_up, ...")]
+    message: Annotated[str, Meta(description="What happened, for a human")]
 
 
-@dataclass(frozen=True, slots=True)
-class UrlResult:
-    url: str
-    outcome: Outcome
-    status_code: int | None = None
-    attempts: int = 0
-    elapsed_ms: float | None = None
-    bytes: int | None = None
-    error: ErrorInfo | None = None
-    details: Details | None = None
+class UrlResult(Document, frozen=True):
+    """One URL's result; an entry with ``expect`` or ``capture_headers`` also carries its checks,
+    timings, peer, TLS and headers (docs/checks.md)."""
 
-    def to_json(self) -> dict[str, Any]:
-        data = {
-            "url": self.url,
-            "outcome": self.outcome.value,
-            "status_code": self.status_code,
-            "attempts": self.attempts,
-            "elapsed_ms": None if self.elapsed_ms is None else round(self.elapsed_ms, 1),
-            "bytes": self.bytes,
-            "error": None if self.error is None else self.error.to_json(),
-        }
-        if self.details is not None:
-            data |= self.details.to_json()
-        return data
+    url: Annotated[str, Meta(description="The entry's URL, as given")]
+    outcome: Annotated[Outcome, Meta(description="What became of it (docs/contract.md)")]
+    status_code: Annotated[int | None, Meta(description="The final response's status; null without one")]
+    attempts: Annotated[int, Meta(description="Requests sent for it (retries included)")]
+    elapsed_ms: Annotated[float | None, Meta(description="From its start to its result, ms (0.1 ms)")]
+    bytes: Annotated[int | None, Meta(description="Bytes of the final response's body")]
+    error: Annotated[ErrorInfo | None, Meta(description="Why it has no usable response")]
+    checks: Annotated[tuple[Check, ...] | None, Meta(description="Each expectation and its verdict")] = None
+    degraded: Annotated[bool | None, Meta(description="It passed, but slower than degraded_latency_ms")] = (
+        None
+    )
+    timings: Annotated[Timings | None, Meta(description="The final attempt's phases")] = None
+    remote_ip: Annotated[str | None, Meta(description="The address that answered")] = None
+    http_version: Annotated[str | None, Meta(description="The HTTP version of the answer: 1.1, 2")] = None
+    final_url: Annotated[str | None, Meta(description="The URL that gave the final response")] = None
+    redirects: Annotated[tuple[Redirect, ...], Meta(description="The redirects followed, in order")] = ()
+    tls: Annotated[TlsFacts | None, Meta(description="The TLS connection that answered (https)")] = None
+    headers: Annotated[dict[str, str] | None, Meta(description="The headers captured, by name")] = None
 
-    @property
-    def degraded(self) -> bool:
-        return bool(self.details is not None and self.details.degraded)
+    def __post_init__(self) -> None:
+        if self.elapsed_ms is not None:
+            msgspec.structs.force_setattr(self, "elapsed_ms", round(self.elapsed_ms, 1))
 
     @property
     def failed_checks(self) -> tuple[str, ...]:
         """The names of the checks this URL's response failed (none without checks)."""
-        checks = () if self.details is None else self.details.checks or ()
-        return tuple(c.check for c in checks if not c.ok)
+        return tuple(c.check for c in self.checks or () if not c.ok)
 
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> UrlResult:
-        error = data.get("error")
-        return cls(
-            url=data["url"],
-            outcome=Outcome(data["outcome"]),
-            status_code=data.get("status_code"),
-            attempts=data.get("attempts", 0),
-            elapsed_ms=data.get("elapsed_ms"),
-            bytes=data.get("bytes"),
-            error=None if error is None else ErrorInfo.from_json(error),
-            details=Details.from_json(data),
-        )
+    @property
+    def latency_ms(self) -> float | None:
+        """The final attempt's ``total_ms`` when it has timings, else the URL's ``elapsed_ms``."""
+        return self.timings.total_ms if self.timings is not None else self.elapsed_ms
 
     def given_up(self, generation: int) -> UrlResult:
         """This leftover, reported as not continued past ``generation``."""
         message = f"still unfinished at the deadline of generation {generation}: not continued further"
-        return replace(self, error=ErrorInfo(GIVEN_UP, message))
+        return self.replaced(error=ErrorInfo(GIVEN_UP, message))
 
 
-@dataclass(frozen=True, slots=True)
-class Summary:
+_Count = Annotated[int, Meta(ge=0, description="URLs with this outcome")]
+
+
+class Summary(Document, frozen=True, omit_defaults=False):
     """Counts by outcome (every outcome present, zero or not) and the ``total`` of URLs.
 
     The counts add up to the total once every URL has its result; a sharded run in progress
     counts the URLs done so far.
     """
 
-    total: int
-    counts: Mapping[Outcome, int]
+    total: Annotated[int, Meta(description="URLs in the run")] = 0
+    ok: _Count = 0
+    http_error: _Count = 0
+    check_failed: _Count = 0
+    failed: _Count = 0
+    timed_out: _Count = 0
+    cancelled: _Count = 0
+    not_started: _Count = 0
+    blocked: _Count = 0
 
     @classmethod
     def of(cls, outcomes: Iterable[Outcome], total: int | None = None) -> Summary:
         found = Counter(outcomes)
-        counts = {o: found.get(o, 0) for o in Outcome}
-        return cls(sum(counts.values()) if total is None else total, counts)
+        counts = {o.value: found.get(o, 0) for o in Outcome}
+        return cls(sum(counts.values()) if total is None else total, **counts)
 
     @classmethod
     def of_results(cls, results: Iterable[UrlResult]) -> Summary:
         return cls.of(r.outcome for r in results)
 
     @property
+    def counts(self) -> Mapping[Outcome, int]:
+        return {o: getattr(self, o.value) for o in Outcome}
+
+    @property
     def done(self) -> int:
-        return sum(self.counts.values())
+        return sum(getattr(self, o.value) for o in Outcome)
 
     def outcome_counts(self) -> dict[str, int]:
         """``{"ok": n, ...}``: every outcome, no total."""
-        return {o.value: self.counts.get(o, 0) for o in Outcome}
-
-    def to_json(self) -> dict[str, int]:
-        return {"total": self.total} | self.outcome_counts()
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> Summary:
-        return cls(int(data.get("total", 0)), {o: int(data.get(o.value, 0)) for o in Outcome})
+        return {o.value: getattr(self, o.value) for o in Outcome}

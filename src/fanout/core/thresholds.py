@@ -13,11 +13,12 @@ import math
 import operator
 import re
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from typing import Annotated, Any
+from typing import Annotated
 
+from msgspec import Meta
 from pydantic import AfterValidator, Field
 
+from fanout.core.model import Document
 from fanout.core.results import Outcome, UrlResult
 
 _CONDITION = re.compile(r"^\s*(<=|>=|<|>|==)\s*(-?\d+(?:\.\d+)?)\s*$")
@@ -47,8 +48,7 @@ def _latencies(results: Sequence[UrlResult]) -> list[float]:
     for r in results:
         if r.status_code is None:
             continue
-        timings = r.details.timings if r.details is not None else None
-        value = timings.total_ms if timings is not None else r.elapsed_ms
+        value = r.latency_ms
         if value is not None:
             values.append(value)
     return sorted(values)
@@ -73,7 +73,7 @@ METRICS: dict[str, Callable[[Sequence[UrlResult]], float | None]] = {
     "failed_rate": _rate(lambda r: r.outcome is not Outcome.OK),
     "ok_rate": _rate(lambda r: r.outcome is Outcome.OK),
     "check_failed_rate": _rate(lambda r: r.outcome is Outcome.CHECK_FAILED),
-    "degraded_rate": _rate(lambda r: r.degraded),
+    "degraded_rate": _rate(lambda r: r.degraded is True),
     "p50_ms": _percentile(0.50),
     "p90_ms": _percentile(0.90),
     "p95_ms": _percentile(0.95),
@@ -102,24 +102,18 @@ Thresholds = Annotated[
 ]
 
 
-@dataclass(frozen=True, slots=True)
-class ThresholdResult:
-    name: str
-    condition: str
-    ok: bool | None  # None: nothing to measure in this run
-    value: float | None
+class ThresholdResult(Document, frozen=True):
+    """One run threshold, evaluated over the run's results."""
+
+    name: Annotated[str, Meta(description="The run metric: failed_rate, p95_ms, ...")]
+    condition: Annotated[str, Meta(description="The condition, as given without spaces: <0.05")]
+    ok: Annotated[bool | None, Meta(description="Whether the run met it; null: nothing to measure")]
+    value: Annotated[float | None, Meta(description="The metric's value in this run")]
 
     @property
     def subject(self) -> str:
         """The monitor subject this threshold is (its state is kept beside the URLs')."""
         return f"threshold:{self.name}{self.condition}"
-
-    def to_json(self) -> dict[str, Any]:
-        return {"name": self.name, "condition": self.condition, "ok": self.ok, "value": self.value}
-
-    @classmethod
-    def from_json(cls, data: Mapping[str, Any]) -> ThresholdResult:
-        return cls(data["name"], data["condition"], data.get("ok"), data.get("value"))
 
 
 def evaluate(

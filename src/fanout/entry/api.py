@@ -15,7 +15,6 @@ Gateway's 30 s integration timeout.
 from __future__ import annotations
 
 import binascii
-import json
 import re
 from typing import Annotated, Any, cast
 
@@ -28,10 +27,12 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 from aws_lambda_powertools.event_handler.openapi.params import Body, Query
 from pydantic import ValidatorFunctionWrapHandler, WrapValidator
 
-from fanout.core.documents import RunStatus, Source
+from fanout.core.documents import RunDocument, RunStatus, Source
+from fanout.core.model import Document
+from fanout.core.monitor_views import MonitorListing, MonitorView
+from fanout.core.records import RunListing, RunView
 from fanout.core.requests import FanoutRequest, format_loc
 from fanout.entry import problems
-from fanout.entry.schemas import MonitorListing, MonitorView, RunAnswer, RunListing
 from fanout.entry.schemas import answer as answer_response
 from fanout.entry.schemas import problems as problem_responses
 from fanout.errors import MAX_LISTED_PROBLEMS, FanoutError, RequestInvalid
@@ -83,12 +84,9 @@ WithinTheSettings = Annotated[FanoutRequest, WrapValidator(_within_the_settings)
 """``FanoutRequest`` as the route's body: its schema, validated within the invocation's settings."""
 
 
-def _json(
-    document: dict[str, Any], headers: dict[str, str] | None = None, status: int = 200
-) -> Response[str]:
-    return Response(
-        status_code=status, content_type="application/json", body=json.dumps(document), headers=headers
-    )
+def _json(document: Document, headers: dict[str, str] | None = None, status: int = 200) -> Response[str]:
+    body = document.to_bytes().decode()
+    return Response(status_code=status, content_type="application/json", body=body, headers=headers)
 
 
 def _caller() -> str:
@@ -130,8 +128,8 @@ def _is_json(content_type: str) -> bool:
 @app.post(
     "/fanout",
     summary="Fetch a list of URLs within the deadline",
-    responses=answer_response(RunAnswer, "The run's result document")
-    | answer_response(RunAnswer, "A sharded run, accepted: poll Location (GET /runs/{run_id})", 202)
+    responses=answer_response(RunDocument, "The run's result document")
+    | answer_response(RunDocument, "A sharded run, accepted: poll Location (GET /runs/{run_id})", 202)
     | problem_responses(400, 409, 415, 422, 501, 503),
 )
 def post_fanout(request: WithinTheSettings) -> Response[str]:
@@ -147,8 +145,8 @@ def post_fanout(request: WithinTheSettings) -> Response[str]:
     headers = {"Idempotent-Replayed": "true"} if document.replayed else {}
     if document.mode == "sharded" and document.status is RunStatus.RUNNING and document.location:
         # A sharded run: accepted, it runs on; its progress and results are at GET /runs/{run_id}.
-        return _json(document.to_json(), headers | {"Location": document.location}, status=202)
-    return _json(document.to_json(), headers or None)
+        return _json(document, headers | {"Location": document.location}, status=202)
+    return _json(document, headers or None)
 
 
 @app.get(
@@ -162,18 +160,18 @@ def list_runs(
 ) -> Response[str]:
     invocation = _invocation()
     cap_s = invocation.settings.api_deadline_cap_s
-    return _json(service.list_runs(limit, cursor, invocation, cap_s=cap_s).to_json())
+    return _json(service.list_runs(limit, cursor, invocation, cap_s=cap_s))
 
 
 @app.get(
     "/runs/<run_id>",
     summary="A stored run: its record and results",
-    responses=answer_response(RunAnswer, "The run") | problem_responses(404, 422, 501, 503),
+    responses=answer_response(RunView, "The run") | problem_responses(404, 422, 501, 503),
 )
 def get_run(run_id: str) -> Response[str]:
     invocation = _invocation()
     cap_s = invocation.settings.api_deadline_cap_s
-    return _json(service.read_run(run_id, invocation, cap_s=cap_s).to_json())
+    return _json(service.read_run(run_id, invocation, cap_s=cap_s))
 
 
 @app.get(
@@ -187,7 +185,7 @@ def list_monitors(
 ) -> Response[str]:
     invocation = _invocation()
     cap_s = invocation.settings.api_deadline_cap_s
-    return _json(service.list_monitors(limit, cursor, invocation, cap_s=cap_s).to_json())
+    return _json(service.list_monitors(limit, cursor, invocation, cap_s=cap_s))
 
 
 @app.get(
@@ -202,7 +200,7 @@ def get_monitor(
 ) -> Response[str]:
     invocation = _invocation()
     cap_s = invocation.settings.api_deadline_cap_s
-    return _json(service.read_monitor(name, limit, cursor, invocation, cap_s=cap_s).to_json())
+    return _json(service.read_monitor(name, limit, cursor, invocation, cap_s=cap_s))
 
 
 @app.exception_handler(RequestValidationError)

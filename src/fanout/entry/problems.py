@@ -10,13 +10,14 @@ detail clipped, and says how many there were (``errors_total``) and how many it 
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from http import HTTPStatus
-from typing import Any
+from typing import Annotated, Any
 
 from aws_lambda_powertools.event_handler import Response
+from msgspec import Meta
 
+from fanout.core.model import Document
 from fanout.errors import (
     MAX_LISTED_PROBLEMS,
     FanoutError,
@@ -44,6 +45,27 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
+class ProblemItem(Document, frozen=True, omit_defaults=False):
+    """One problem with one part of the request."""
+
+    loc: Annotated[str, Meta(description="Where in the request: 'urls.3.method', 'options.expect.json', ...")]
+    msg: Annotated[str, Meta(description="What is wrong with it")]
+    type: Annotated[str, Meta(description="A stable name of the rule it breaks")]
+
+
+class ProblemDetails(Document, frozen=True, kw_only=True):
+    """RFC 9457 problem details, ``application/problem+json``."""
+
+    type: Annotated[str, Meta(description="A URI naming the problem: ...#problem-<slug>")]
+    title: Annotated[str, Meta(description="The problem, in a few words")]
+    status: Annotated[int, Meta(description="The HTTP status")]
+    detail: Annotated[str, Meta(description="What went wrong with this request")]
+    instance: Annotated[str | None, Meta(description="The API request id")] = None
+    errors: Annotated[tuple[ProblemItem, ...] | None, Meta(description="The first 100 problems")] = None
+    errors_total: Annotated[int | None, Meta(description="All the problems, when more are listed")] = None
+    errors_omitted: Annotated[int | None, Meta(description="The problems not listed")] = None
+
+
 @dataclass(frozen=True, slots=True)
 class Problem:
     """One problem: ``slug`` names its ``type``; ``errors`` lists field-level issues."""
@@ -56,23 +78,20 @@ class Problem:
     headers: dict[str, str] = field(default_factory=dict)
     errors_total: int | None = None
 
-    def body(self, instance: str | None = None) -> dict[str, Any]:
-        doc: dict[str, Any] = {
-            "type": PROBLEM_BASE + self.slug,
-            "title": self.title,
-            "status": self.status,
-            "detail": _clip(self.detail, MAX_DETAIL_CHARS),
-        }
-        if instance:
-            doc["instance"] = _clip(instance, MAX_FIELD_CHARS)
-        if self.errors:
-            listed = self.listed_errors()
-            total = max(self.errors_total or 0, len(self.errors))
-            doc["errors"] = listed
-            if total > len(listed):
-                doc["errors_total"] = total
-                doc["errors_omitted"] = total - len(listed)
-        return doc
+    def body(self, instance: str | None = None) -> ProblemDetails:
+        listed = self.listed_errors() if self.errors else None
+        total = max(self.errors_total or 0, len(self.errors))
+        more = listed is not None and total > len(listed)
+        return ProblemDetails(
+            type=PROBLEM_BASE + self.slug,
+            title=self.title,
+            status=self.status,
+            detail=_clip(self.detail, MAX_DETAIL_CHARS),
+            instance=_clip(instance, MAX_FIELD_CHARS) if instance else None,
+            errors=None if listed is None else tuple(ProblemItem.from_json(e) for e in listed),
+            errors_total=total if more else None,
+            errors_omitted=total - len(listed) if more and listed is not None else None,
+        )
 
     def listed_errors(self) -> list[dict[str, Any]]:
         """The errors the document lists: the first ``MAX_LISTED_PROBLEMS``, fields clipped."""
@@ -85,13 +104,13 @@ class Problem:
         return Response(
             status_code=self.status,
             content_type=PROBLEM_JSON,
-            body=json.dumps(self.body(instance)),
+            body=self.body(instance).to_bytes().decode(),
             headers=self.headers,
         )
 
     def invoke_error(self) -> dict[str, Any]:
         """The typed error document of a direct or scheduled invoke."""
-        return {"error": {**self.body(), "type": self.slug.replace("-", "_")}}
+        return {"error": self.body().to_json() | {"type": self.slug.replace("-", "_")}}
 
 
 PROBLEMS: tuple[tuple[type[FanoutError], int, str, str], ...] = (

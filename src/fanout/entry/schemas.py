@@ -1,127 +1,25 @@
-"""The HTTP API's answers as JSON Schema, for its OpenAPI document (``docs/openapi.json``).
-
-The documents themselves are built and serialised in ``fanout.core`` (one place each); these
-models only describe them. They cannot drift silently: schemathesis checks every answer the API
-gives against them (``tests/integration/test_api_fuzz.py``), and a test regenerates the OpenAPI
-document and compares it with the one in ``docs/``.
+"""The HTTP API's answers in its OpenAPI document (``docs/openapi.json``): each answer names the
+document model that builds it, and the document's JSON Schema is generated from that same model
+(``fanout.core.model.schemas``, injected by ``devtools.openapi``), so what the API answers and
+what it publishes cannot differ. A test validates real answers against the published schemas.
 """
 
 from __future__ import annotations
 
-from typing import Any, Literal, cast
+from typing import cast
 
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
-from pydantic import BaseModel, ConfigDict, Field
 
-from fanout.core.results import Outcome
+from fanout.core.model import SCHEMA_REF, Document
+from fanout.entry.problems import ProblemDetails
 
-OutcomeName = Literal[tuple(o.value for o in Outcome)]  # type: ignore[valid-type]
-
-
-class _Open(BaseModel):
-    """An answer object: the fields listed are typed; an answer may carry more (documented ones)."""
-
-    model_config = ConfigDict(extra="allow")
+ANSWERS: set[type[Document]] = {ProblemDetails}
+"""Every document the API answers with: their schemas are the OpenAPI document's components."""
 
 
-class ProblemItem(BaseModel):
-    loc: str = Field(description="Where in the request: 'urls.3.method', 'options.expect.json', ...")
-    msg: str
-    type: str
-
-
-class Problem(BaseModel):
-    """RFC 9457 problem details, ``application/problem+json``."""
-
-    type: str = Field(description="A URI naming the problem: ...#problem-<slug>")
-    title: str
-    status: int
-    detail: str
-    instance: str | None = Field(default=None, description="The API request id")
-    errors: list[ProblemItem] | None = Field(default=None, description="The first 100 problems")
-    errors_total: int | None = None
-    errors_omitted: int | None = None
-
-
-class ErrorInfo(BaseModel):
-    type: str
-    message: str
-
-
-class UrlResult(_Open):
-    """One URL's result; entries with ``expect`` or ``capture_headers`` carry checks, timings,
-    peer, TLS and headers too (docs/checks.md)."""
-
-    url: str
-    outcome: OutcomeName  # type: ignore[valid-type]
-    status_code: int | None
-    attempts: int | None
-    elapsed_ms: float | None
-    bytes: int | None
-    error: ErrorInfo | None
-
-
-class Summary(BaseModel):
-    total: int
-    ok: int
-    http_error: int
-    check_failed: int
-    failed: int
-    timed_out: int
-    cancelled: int
-    not_started: int
-    blocked: int
-
-
-class RunAnswer(_Open):
-    """``POST /fanout``'s answer (200: the run; 202: a sharded run accepted, ``location`` to poll)."""
-
-    run_id: str
-    source: Literal["direct", "api", "schedule", "cli"]
-    started_at: str
-    summary: Summary
-    results: list[UrlResult] | None = None
-    budget_ms: float | None = None
-    elapsed_ms: float | None = None
-    deadline_reached: bool | None = None
-    status: Literal["running", "complete", "failed"] | None = None
-    location: str | None = None
-    persisted: dict[str, Any] | None = None
-
-
-class RunListing(BaseModel):
-    runs: list[RunAnswer]
-    limit: int
-    next_cursor: str | None
-
-
-class MonitorSummary(_Open):
-    name: str
-    last_run_id: str | None
-    last_run_at: str | None
-    urls: int | None
-    up: int | None
-    down: int | None
-    unknown: int | None
-
-
-class MonitorListing(BaseModel):
-    monitors: list[MonitorSummary]
-    next_cursor: str | None
-
-
-class MonitorUrl(_Open):
-    url: str
-    status: Literal["unknown", "up", "down"]
-    since: str | None
-    last_checked_at: str | None
-    uptime: dict[str, float | None]
-    latency_today: dict[str, float | None]
-
-
-class MonitorView(MonitorSummary):
-    urls_page: list[MonitorUrl]
-    next_cursor: str | None
+def _ref(model: type[Document]) -> dict[str, str]:
+    ANSWERS.add(model)
+    return {"$ref": SCHEMA_REF.format(name=model.__name__)}
 
 
 def problems(*statuses: int) -> dict[int, OpenAPIResponse]:
@@ -131,15 +29,15 @@ def problems(*statuses: int) -> dict[int, OpenAPIResponse]:
             OpenAPIResponse,
             {
                 "description": _PROBLEM_DESCRIPTIONS[status],
-                "content": {"application/problem+json": {"model": Problem}},
+                "content": {"application/problem+json": {"schema": _ref(ProblemDetails)}},
             },
         )
         for status in statuses
     }
 
 
-def answer(model: type[BaseModel], description: str, status: int = 200) -> dict[int, OpenAPIResponse]:
-    response = {"description": description, "content": {"application/json": {"model": model}}}
+def answer(model: type[Document], description: str, status: int = 200) -> dict[int, OpenAPIResponse]:
+    response = {"description": description, "content": {"application/json": {"schema": _ref(model)}}}
     return {status: cast(OpenAPIResponse, response)}
 
 

@@ -53,16 +53,20 @@ def _to_result(entry: UrlEntry, report: JobReport[FetchResult], progress: FetchP
     elapsed = report.elapsed_s
     elapsed_ms = None if elapsed is None else elapsed * 1000
     if report.state is JobState.DONE and report.value is not None:
-        v = report.value
+        v, attempts, d = report.value, progress.attempts, report.value.details
+        if d is None:
+            return UrlResult(entry.url, v.outcome, v.status_code, attempts, elapsed_ms, v.bytes, v.error)
         return UrlResult(
-            entry.url, v.outcome, v.status_code, progress.attempts, elapsed_ms, v.bytes, v.error, v.details
-        )
+            entry.url, v.outcome, v.status_code, attempts, elapsed_ms, v.bytes, v.error,
+            d.checks, d.degraded, d.timings, d.remote_ip, d.http_version, d.final_url, d.redirects, d.tls,
+            None if d.headers is None else dict(d.headers),
+        )  # fmt: skip
     if report.state is JobState.RAISED and report.error is not None:
         error = ErrorInfo(type(report.error).__name__, str(report.error) or "unexpected error")
         return UrlResult(entry.url, Outcome.FAILED, None, progress.attempts, elapsed_ms, None, error)
     if report.state is JobState.CANCELLED:
-        return UrlResult(entry.url, Outcome.CANCELLED, None, progress.attempts, elapsed_ms)
-    return UrlResult(entry.url, Outcome.NOT_STARTED)
+        return UrlResult(entry.url, Outcome.CANCELLED, None, progress.attempts, elapsed_ms, None, None)
+    return UrlResult(entry.url, Outcome.NOT_STARTED, None, 0, None, None, None)
 
 
 def fetch_policy(request: FanoutRequest, settings: Settings) -> FetchPolicy:
@@ -194,5 +198,5 @@ async def run_fanout(
         stopped_on_error=run.stopped,
         summary=Summary.of_results(results),
         results=results,
-        degraded=sum(r.degraded for r in results),
+        degraded=sum(r.degraded is True for r in results),
     )

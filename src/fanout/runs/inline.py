@@ -14,7 +14,7 @@ What follows (the idempotency record) has its reserve at the end of the budget, 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from fanout.config import Settings
@@ -126,7 +126,7 @@ async def _inline(
     """Steps 3 to 5 in this invocation: the fan-out, its judgement, what is kept, the answer."""
     deadline = ctx.deadline
     await stores.open(before=deadline.fetch_by, monitor=request.monitor is not None)
-    document = replace(await run_fanout(request, ctx, settings=settings, trace=trace), targets=targets)
+    document = (await run_fanout(request, ctx, settings=settings, trace=trace)).replaced(targets=targets)
     document = await _judged(
         document, request.options, request.monitor, observation_key, stores, settings, deadline
     )
@@ -175,12 +175,11 @@ async def _keep(
             document, request, header, leftovers, stores, settings, before=deadline.persist_by
         )
         running = carried.continuation.status == RunStatus.RUNNING.value
-        return replace(
-            document,
+        return document.replaced(
             leftovers=Leftovers(tuple(leftovers), carried_over=running),
             continuation=carried.continuation,
             persisted=carried.persisted,
         )
     persisted = await persist(document, stores, finished_at=utc_now_iso(), before=deadline.persist_by)
     kept = Leftovers(tuple(leftovers), carried_over=False) if leftovers else None
-    return replace(document, leftovers=kept, persisted=persisted)
+    return document.replaced(leftovers=kept, persisted=persisted)

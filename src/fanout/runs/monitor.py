@@ -180,7 +180,8 @@ class MonitorUpdate:
         attributes = {"monitor": self._name, "to": alert.to.value}
         missing = self._sinks.targets - set(alert.delivered)
         done, error = await self._sinks.send(subject, message, attributes, before, targets=missing)
-        extra = {k: message[k] for k in ("monitor", "url", "threshold", "from", "to")}
+        shown = message.to_json()
+        extra = {k: shown[k] for k in ("monitor", "url", "threshold", "from", "to")}
         if error is not None:
             logger.warning("alert not sent", extra=extra | {"error": str(error), "sent_to": sorted(done)})
         elif done:
@@ -246,7 +247,7 @@ class MonitorUpdate:
         sent: int,
         failed: int,
     ) -> MonitorReport:
-        changes = [Transition(a.subject, a.from_.value, a.to.value) for w in written for a in w.alerts]
+        changes = [Transition.of(a.subject, a.from_.value, a.to.value) for w in written for a in w.alerts]
         urls = [s for s in states if not s.subject.startswith("threshold:")]
         return MonitorReport(
             name=self._name,
@@ -285,4 +286,4 @@ async def judged(
         run = MonitorRun(spec, document.run_id, key or document.run_id, location, claim_until=until)
         update = MonitorUpdate(stores.monitors, stores.alerts, run, concurrency=settings.monitor_concurrency)
         report = await update.apply(results, thresholds or (), before=before)
-    return replace(document, thresholds=thresholds, monitor=report)
+    return document.replaced(thresholds=thresholds, monitor=report)

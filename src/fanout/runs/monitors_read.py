@@ -24,7 +24,7 @@ async def list_monitors(
             found, next_cursor = await stores.monitors.list_summaries(limit, cursor, before)
         except StoreError as exc:
             raise StoreUnavailable(str(exc)) from None
-    return MonitorListing(tuple(found), next_cursor)
+    return MonitorListing.of(tuple(found), next_cursor)
 
 
 async def get_monitor(
@@ -39,4 +39,4 @@ async def get_monitor(
             states, next_cursor = await stores.monitors.page_states(name, limit, cursor, before)
         except StoreError as exc:
             raise StoreUnavailable(str(exc)) from None
-    return MonitorView(summary, tuple(states), next_cursor, time.time())
+    return MonitorView.at(summary, tuple(states), next_cursor, time.time())

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import replace
 
 from fanout.aws.reports import report_key
 from fanout.core.documents import Persisted, RunDocument, StoreOutcome, StoreStatus
@@ -51,12 +50,12 @@ async def _attempt(name: str, run_id: str, call: Callable[[], Awaitable[None]]) 
 async def persist(document: RunDocument, stores: RunStores, *, finished_at: str, before: float) -> Persisted:
     """Store ``document``'s report and record concurrently, before ``before``."""
     location = report_location(stores, document)
-    record = RunRecord(replace(document.without_results(), finished_at=finished_at), report=location)
+    record = RunRecord(document.without_results().replaced(finished_at=finished_at), report=location)
     calls: dict[str, asyncio.Task[StoreOutcome]] = {}
     started = time.monotonic()
     async with asyncio.TaskGroup() as group:
         if stores.reports is not None and location is not None:
-            reports, key, payload = stores.reports, location.key, document.to_json()
+            reports, key, payload = stores.reports, location.key, document
             calls["report"] = group.create_task(
                 _attempt("report", document.run_id, lambda: reports.put(key, payload, before))
             )

@@ -3,30 +3,13 @@ its report, within the invocation's deadline."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 from fanout.config import Settings
 from fanout.core.documents import RunDocument, RunStatus
-from fanout.core.records import RunRecord, RunView
+from fanout.core.records import RunListing, RunRecord, RunView
 from fanout.core.results import ErrorInfo
 from fanout.errors import RunNotFound, RunsNotKept, StoreError, StoreUnavailable
 from fanout.runs.answers import fit_with_pointer
 from fanout.runs.stores import RunStores, StoreConfig
-
-
-@dataclass(frozen=True, slots=True)
-class RunListing:
-    runs: tuple[RunRecord, ...]
-    limit: int
-    next_cursor: str | None
-
-    def to_json(self) -> dict[str, Any]:
-        return {
-            "runs": [r.to_view() for r in self.runs],
-            "limit": self.limit,
-            "next_cursor": self.next_cursor,
-        }
 
 
 def stores_config(settings: Settings) -> StoreConfig:
@@ -51,15 +34,15 @@ async def get_run(run_id: str, settings: Settings, *, before: float) -> RunView:
         if record is None:
             raise RunNotFound(run_id)
         if _without_results(record):  # progress only; the results once it is complete
-            return RunView(record)
+            return RunView.of(record)
         if stores.reports is None or record.report is None:
-            return RunView(record, results_error=ErrorInfo("ReportOff", "no report was kept"))
+            return RunView.of(record, results_error=ErrorInfo("ReportOff", "no report was kept"))
         key = record.report.key
         try:
             report = RunDocument.from_json(await stores.reports.get(key, before))
         except StoreError as exc:
-            return RunView(record, results_error=ErrorInfo(exc.error_type, str(exc)))
-        view = RunView(record, results=report.results or (), report=report.without_results())
+            return RunView.of(record, results_error=ErrorInfo(exc.error_type, str(exc)))
+        view = RunView.of(record, report.results or (), report=report.without_results())
         return await fit_with_pointer(view, stores, settings, report_key=key, before=before)
 
 
@@ -70,4 +53,4 @@ async def list_runs(limit: int, cursor: str | None, settings: Settings, *, befor
             records, next_cursor = await stores.runs.list(limit, cursor, before)
         except StoreError as exc:
             raise StoreUnavailable(str(exc)) from None
-    return RunListing(tuple(records), limit, next_cursor)
+    return RunListing(tuple(r.to_view() for r in records), limit, next_cursor)

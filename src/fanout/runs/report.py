@@ -93,7 +93,7 @@ def report_monitoring(document: RunDocument) -> None:
     if monitor is None:
         return
     for name, value in (
-        ("monitor_transitions", monitor.transitions_total),
+        ("monitor_transitions", monitor.all_transitions),
         ("alerts_sent", monitor.notified),
         ("alert_failures", monitor.notify_errors),
         ("monitor_state_errors", monitor.state_errors),
@@ -122,7 +122,7 @@ def report_shard(message: ShardMessage, report: ShardReport, *, slack_ms: float)
     if outcome is not None and report.status != "duplicate":
         counts = outcome.counts()
         extra |= {"counts": counts, "leftovers": len(outcome.leftovers), "given_up": outcome.given_up}
-        _count_urls(counts | {"degraded": sum(r.degraded for _, r in outcome.results)})
+        _count_urls(counts | {"degraded": sum(r.degraded is True for _, r in outcome.results)})
         if outcome.given_up:
             metrics.add_metric(name="urls_given_up", unit=MetricUnit.Count, value=outcome.given_up)
         context = {"run_id": h.run_id, "shard": message.shard}

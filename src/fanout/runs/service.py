@@ -21,7 +21,7 @@ from fanout.runs.stores import StoreConfig
 
 if TYPE_CHECKING:
     from fanout.core.monitor_views import MonitorListing, MonitorView
-    from fanout.runs.readback import RunListing
+    from fanout.core.records import RunListing
 
 
 def run_request(

@@ -83,13 +83,13 @@ def test_a_record_comes_back_as_it_was_written(record: RunRecord) -> None:
 def test_bookkeeping_is_stored_but_never_shown() -> None:
     item = record_item(sharded_record(), expires_at=1_800_000_000)
     assert item[DONE_SHARDS] == {"SS": ["inline"]}
-    view = item_record(item).to_view()
+    view = item_record(item).to_view().to_json()
     assert DONE_SHARDS not in view
     assert "kind" not in view
     assert view["expires_at"] == "2027-01-15T08:00:00Z"
     assert view["progress"] == {"shards_done": 1, "shards_total": 4, "urls_done": 3, "urls_total": 10}
     assert view["summary"]["total"] == 10
-    assert "progress" not in item_record(record_item(inline_record(), expires_at=1)).to_view()
+    assert "progress" not in item_record(record_item(inline_record(), expires_at=1)).to_view().to_json()
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,9 @@ from fanout.core.results import Outcome, Summary, UrlResult
 
 
 def document(n: int) -> RunDocument:
-    results = tuple(UrlResult(f"https://e.example/{i:05d}", Outcome.OK, 200, 1, 1.0, 10) for i in range(n))
+    results = tuple(
+        UrlResult(f"https://e.example/{i:05d}", Outcome.OK, 200, 1, 1.0, 10, None) for i in range(n)
+    )
     return RunDocument(
         run_id="r", source=Source.DIRECT, started_at="2026-12-01T00:00:00.000Z",
         summary=Summary.of_results(results), results=results, budget_ms=1.0, elapsed_ms=1.0,
@@ -23,7 +25,7 @@ def document(n: int) -> RunDocument:
 
 def test_the_size_is_that_of_the_json_escaped_once_more() -> None:
     payload = {"a": 'say "hi" \\ bye'}
-    body = json.dumps(payload)
+    body = json.dumps(payload, separators=(",", ":"))
     assert answer_size(payload) == len(json.dumps(body)) - 2  # an API body: a JSON string of the JSON
 
 
@@ -62,7 +64,7 @@ def test_without_a_report_the_first_results_that_fit_are_kept(limit: int) -> Non
 
 def test_a_run_read_back_is_fitted_the_same_way() -> None:
     doc = document(300)
-    view = RunView(RunRecord(doc.without_results()), results=doc.results)
+    view = RunView.of(RunRecord(doc.without_results()), doc.results)
     fitted = fit(view, limit_bytes=3_000, report_url="https://s3.example/r")
     assert fitted.results == ()
     assert fitted.to_json()["results_omitted"]["report_url"] == "https://s3.example/r"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-from dataclasses import replace
 
 import pytest
 from hypothesis import given
@@ -198,12 +197,12 @@ def test_thresholds_are_validated_with_the_request() -> None:
 
 
 def test_thresholds_evaluate_rates_and_latencies() -> None:
-    results = [UrlResult(f"u{i}", Outcome.OK, 200, 1, float(10 * (i + 1))) for i in range(18)]
+    results = [UrlResult(f"u{i}", Outcome.OK, 200, 1, float(10 * (i + 1)), None, None) for i in range(18)]
     results += [
-        UrlResult("x", Outcome.FAILED, None, 1, 5.0),
-        UrlResult("y", Outcome.HTTP_ERROR, 500, 1, 900.0),
+        UrlResult("x", Outcome.FAILED, None, 1, 5.0, None, None),
+        UrlResult("y", Outcome.HTTP_ERROR, 500, 1, 900.0, None, None),
     ]
-    results += [UrlResult("z", Outcome.CANCELLED)]  # the run's doing: in no rate
+    results += [UrlResult("z", Outcome.CANCELLED, None, 0, None, None, None)]  # the run's doing: in no rate
     got = {t.name: (t.ok, t.value) for t in evaluate(
         {"failed_rate": "<0.05", "ok_rate": ">=0.9", "p90_ms": "<800", "p95_ms": "<800", "max_ms": "<=900",
          "avg_ms": "< 200"},
@@ -216,13 +215,16 @@ def test_thresholds_evaluate_rates_and_latencies() -> None:
     assert got["p95_ms"] == (False, 900.0)
     assert got["max_ms"] == (True, 900.0)
     assert got["avg_ms"][0] is True
-    assert evaluate({"p50_ms": "<1"}, [UrlResult("c", Outcome.CANCELLED)])[0].ok is None
+    assert (
+        evaluate({"p50_ms": "<1"}, [UrlResult("c", Outcome.CANCELLED, None, 0, None, None, None)])[0].ok
+        is None
+    )
 
 
 def test_a_threshold_is_a_subject_of_its_own() -> None:
-    [result] = evaluate({"p95_ms": "<800"}, [UrlResult("u", Outcome.OK, 200, 1, 10.0)])
+    [result] = evaluate({"p95_ms": "<800"}, [UrlResult("u", Outcome.OK, 200, 1, 10.0, None, None)])
     assert result.subject == "threshold:p95_ms<800"
-    assert replace(result, ok=False).to_json() == {
+    assert result.replaced(ok=False).to_json() == {
         "name": "p95_ms",
         "condition": "<800",
         "ok": False,

@@ -322,7 +322,7 @@ def test_every_problem_is_reported_at_once() -> None:
 def test_summary_counts_every_outcome_and_adds_up() -> None:
     outcomes = [Outcome.OK, Outcome.OK, Outcome.FAILED, Outcome.NOT_STARTED, Outcome.CANCELLED]
     outcomes.append(Outcome.CHECK_FAILED)
-    summary = summarize([UrlResult(f"u{i}", o) for i, o in enumerate(outcomes)])
+    summary = summarize([UrlResult(f"u{i}", o, None, 0, None, None, None) for i, o in enumerate(outcomes)])
     assert summary == {
         "total": 6,
         "ok": 2,
@@ -339,9 +339,9 @@ def test_summary_counts_every_outcome_and_adds_up() -> None:
 
 
 def test_result_entries_are_plain_json() -> None:
-    ok = UrlResult("u", Outcome.OK, 200, 1, 12.345, 99)
+    ok = UrlResult("u", Outcome.OK, 200, 1, 12.345, 99, None)
     failed = UrlResult("v", Outcome.FAILED, None, 3, 903.15, None, ErrorInfo("ConnectError", "refused"))
-    not_started = UrlResult("w", Outcome.NOT_STARTED)
+    not_started = UrlResult("w", Outcome.NOT_STARTED, None, 0, None, None, None)
     assert ok.to_json() == {
         "url": "u",
         "outcome": "ok",
@@ -364,7 +364,10 @@ def test_result_entries_are_plain_json() -> None:
 
 
 def test_document_has_every_field_of_the_contract() -> None:
-    results = [UrlResult("u", Outcome.OK, 200, 1, 1.0, 2), UrlResult("v", Outcome.TIMED_OUT, None, 1, 5.0)]
+    results = [
+        UrlResult("u", Outcome.OK, 200, 1, 1.0, 2, None),
+        UrlResult("v", Outcome.TIMED_OUT, None, 1, 5.0, None, None),
+    ]
     doc = RunDocument(
         run_id="r",
         source=Source.DIRECT,

@@ -34,7 +34,7 @@ def test_every_domain_error_a_caller_can_cause_has_its_problem(
     assert problem is not None
     assert (problem.status, problem.slug) == (status, slug)
     assert problem.detail == exc.detail
-    body = problem.body("req-1")
+    body = problem.body("req-1").to_json()
     assert body["type"].endswith(slug)
     assert body["instance"] == "req-1"
     invoke = problem.invoke_error()["error"]
@@ -65,7 +65,7 @@ def test_however_many_problems_the_document_stays_small() -> None:
     many = [{"loc": f"urls.{i}.url", "msg": "x" * 10_000, "type": "string_type"} for i in range(5_000)]
     problem = problem_for(errors.RequestInvalid("d" * 100_000, many, total=140_000))
     assert problem is not None
-    body = problem.body("i" * 10_000)
+    body = problem.body("i" * 10_000).to_json()
     assert len(body["errors"]) == MAX_LISTED_PROBLEMS
     assert (body["errors_total"], body["errors_omitted"]) == (140_000, 140_000 - MAX_LISTED_PROBLEMS)
     assert len(body["detail"]) == MAX_DETAIL_CHARS
@@ -75,6 +75,6 @@ def test_however_many_problems_the_document_stays_small() -> None:
 
 def test_a_few_problems_are_all_listed_without_a_count() -> None:
     problem = Problem(422, "validation-error", "t", "d", [{"loc": "a", "msg": "m", "type": "t"}])
-    body = problem.body()
+    body = problem.body().to_json()
     assert len(body["errors"]) == 1
     assert "errors_total" not in body

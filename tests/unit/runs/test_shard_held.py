@@ -45,10 +45,10 @@ def document(results: list[UrlResult]) -> RunDocument:
 def test_leftovers_cut_in_flight_carry_what_they_had_into_their_continuation() -> None:
     m = message()
     results = [
-        UrlResult(URLS[0], Outcome.OK, 200, 1, 12.0),
-        UrlResult(URLS[1], Outcome.CANCELLED, None, 1, 6_400.0),
-        UrlResult(URLS[2], Outcome.NOT_STARTED),
-        UrlResult(URLS[3], Outcome.CANCELLED, None, 1, 900.0),
+        UrlResult(URLS[0], Outcome.OK, 200, 1, 12.0, None, None),
+        UrlResult(URLS[1], Outcome.CANCELLED, None, 1, 6_400.0, None, None),
+        UrlResult(URLS[2], Outcome.NOT_STARTED, None, 0, None, None, None),
+        UrlResult(URLS[3], Outcome.CANCELLED, None, 1, 900.0, None, None),
     ]
     outcome = shards_outcome.shard_outcome(m, m.request().entries(), document(results), max_generations=3)
     assert [i for i, _ in outcome.leftovers] == [1, 2, 3]
@@ -86,7 +86,7 @@ def test_twice_the_time_it_had_is_enough_to_fetch_it_again() -> None:
 def test_given_up_and_fetched_results_merge_into_one_outcome_in_index_order() -> None:
     m = message(1, held=((1, 6_400.0),))
     left, entries, gave_up = shards_outcome.give_up_held(m, m.request().entries(), can_give_ms=6_000.0)
-    fetched = [UrlResult(e.url, Outcome.OK, 200, 1, 5.0) for e in entries]
+    fetched = [UrlResult(e.url, Outcome.OK, 200, 1, 5.0, None, None) for e in entries]
     outcome = shards_outcome.shard_outcome(
         left, entries, document(fetched), max_generations=3, gave_up=gave_up
     )

@@ -154,7 +154,7 @@ def test_a_shard_with_a_bad_entry_is_a_poison_message() -> None:
 
 
 def result(url: str, outcome: Outcome) -> UrlResult:
-    return UrlResult(url, outcome)
+    return UrlResult(url, outcome, None, 0, None, None, None)
 
 
 def shard_document(outcomes: list[Outcome], *, deadline: bool = True, stopped: bool = False) -> RunDocument:

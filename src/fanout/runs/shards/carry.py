@@ -75,7 +75,7 @@ async def carry_over(
     assert stores.runs is not None
     try:
         key = shard_key(header.run_id, header.started_at, INLINE_SHARD)
-        if not await stores.reports.put_once(key, inline.to_json(), before):
+        if not await stores.reports.put_once(key, inline.payload(), before):
             raise StoreError("the run's inline results were stored already", error_type="Conflict")
         await stores.runs.put_new(record, before)
         await start(stores, header.run_id, [m.body() for m in messages], before)

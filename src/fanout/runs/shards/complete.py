@@ -74,7 +74,7 @@ async def complete(stores: RunStores, run: RunRecord, settings: Settings, before
         carried_over=doc.carried_over,
         summary=Summary.of_results(results),
         results=results,
-        degraded=sum(r.degraded for r in results),
+        degraded=sum(r.degraded is True for r in results),
     )
     if run.options is not None and (run.options.thresholds or run.monitor is not None):
         document = await judged(
@@ -87,7 +87,7 @@ async def complete(stores: RunStores, run: RunRecord, settings: Settings, before
             before=before,
         )
     key = report_key(doc.run_id, doc.started_at)
-    await stores.reports.put(key, document.to_json(), before)
+    await stores.reports.put(key, document, before)
     sets = {
         "finished_at": finished_at,
         "elapsed_ms": document.elapsed_ms,

@@ -7,8 +7,6 @@ fails marks the run ``failed``: shards already sent are then skipped.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from fanout.aws.reports import report_key
 from fanout.config import Settings
 from fanout.core.documents import (
@@ -159,8 +157,8 @@ async def launch(
     report.dimension_source(header.source)
     report.count("sharded_runs_started")
     # The answer is the record as it was put, pointing at GET /runs/{run_id}.
-    return replace(
-        record.document, given_up=None, location=location(header.run_id), persisted=pending(stores, header)
+    return record.document.replaced(
+        given_up=None, location=location(header.run_id), persisted=pending(stores, header)
     )
 
 

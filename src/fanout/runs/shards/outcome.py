@@ -18,7 +18,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
+import msgspec
+
 from fanout.core.documents import RunDocument
+from fanout.core.model import encode
 from fanout.core.requests import UrlEntry
 from fanout.core.results import GIVEN_UP, ErrorInfo, Outcome, Summary, UrlResult
 from fanout.errors import MergeError
@@ -55,17 +58,22 @@ class ShardOutcome:
     given_up: int
     held: tuple[tuple[int, float], ...] = ()  # leftovers cut in flight: ms they had
 
-    def to_json(self) -> dict[str, Any]:
+    def payload(self) -> dict[str, Any]:
+        """What is stored: plain data holding the results as documents (for ``model.encode``)."""
         return {
             "v": MESSAGE_VERSION,
             "shard": self.shard,
             "generation": self.generation,
-            "results": [[i, r.to_json()] for i, r in self.results],
+            "results": [[i, r] for i, r in self.results],
             "leftovers": [[i, e] for i, e in self.leftovers],
             "continuation": self.continuation,
             "given_up": self.given_up,
             "held": [[i, ms] for i, ms in self.held],
         }
+
+    def to_json(self) -> dict[str, Any]:
+        data: dict[str, Any] = msgspec.json.decode(encode(self.payload()))
+        return data
 
     @classmethod
     def from_json(cls, data: Mapping[str, Any]) -> ShardOutcome:

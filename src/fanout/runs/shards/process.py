@@ -89,7 +89,7 @@ async def _process(
         if found is None:
             outcome, document = await _fetch(message, request, deadline, settings, trace)
             status = "processed"
-            if not await stores.reports.put_once(key, outcome.to_json(), deadline.work_by):
+            if not await stores.reports.put_once(key, outcome.payload(), deadline.work_by):
                 outcome, status = await _stored_outcome(stores.reports, key, deadline.work_by), "recovered"
         else:
             outcome = ShardOutcome.from_json(found)
