@@ -1,4 +1,4 @@
-"""DynamoDB items of the runs table, by hand (no ``Decimal`` round trips), and list cursors.
+"""DynamoDB items of the runs table, by hand (no ``Decimal`` round trips).
 
 A record is its JSON fields as attributes, plus ``kind`` (the GSI's partition, always
 ``"run"``), ``expires_at`` (the table's TTL, epoch seconds) and, for a sharded run,
@@ -7,8 +7,6 @@ A record is its JSON fields as attributes, plus ``kind`` (the GSI's partition, a
 
 from __future__ import annotations
 
-import base64
-import binascii
 import json
 from collections.abc import Mapping
 from typing import Any
@@ -85,27 +83,3 @@ def expired(item: Mapping[str, Any], now: float) -> bool:
     """DynamoDB deletes expired items lazily (within days): hide them meanwhile."""
     expires = from_attr(item.get(TTL_ATTRIBUTE, {"NULL": True}))
     return isinstance(expires, int | float) and expires < now
-
-
-def encode_cursor(last_key: Mapping[str, Any]) -> str:
-    plain = {"run_id": last_key["run_id"]["S"], "started_at": last_key["started_at"]["S"]}
-    return base64.urlsafe_b64encode(json.dumps(plain, separators=(",", ":")).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str) -> Item | None:
-    """The ``ExclusiveStartKey`` a cursor stands for, or None if it is not one of ours."""
-    try:
-        plain = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, binascii.Error):
-        return None
-    if not (
-        isinstance(plain, dict)
-        and set(plain) == {"run_id", "started_at"}
-        and all(isinstance(v, str) and v for v in plain.values())
-    ):
-        return None
-    return {
-        "run_id": {"S": plain["run_id"]},
-        "started_at": {"S": plain["started_at"]},
-        "kind": {"S": RUN_KIND},
-    }

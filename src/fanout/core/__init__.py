@@ -9,6 +9,8 @@ Start here:
   a front door passes in, so the core reads no setting).
 - ``documents``: the run document (``RunDocument``); ``results`` (``UrlResult``, ``Outcome``,
   ``Summary``) and ``facts`` (checks, timings, TLS, redirects, headers) are its parts.
+- ``model.Document``: the base of every output document (msgspec): its one JSON form, its bytes,
+  and its JSON Schema (the OpenAPI answers are generated from it).
 
 The rest: ``checks`` (``expect``: what a healthy response is), ``thresholds`` (run thresholds),
 ``answers`` (fitting an answer in Lambda's response limit), ``records`` (what the runs table keeps

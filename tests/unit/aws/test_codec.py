@@ -1,9 +1,6 @@
-"""The runs table's items and cursors, without DynamoDB: what is written is what is read back."""
+"""The runs table's items, without DynamoDB: what is written is what is read back."""
 
 from __future__ import annotations
-
-import base64
-import json
 
 import pytest
 
@@ -11,8 +8,6 @@ from fanout.aws.codec import (
     DONE_SHARDS,
     RUN_KIND,
     TTL_ATTRIBUTE,
-    decode_cursor,
-    encode_cursor,
     expired,
     from_attr,
     item_record,
@@ -110,25 +105,3 @@ def test_an_item_past_its_ttl_is_expired_until_dynamodb_deletes_it() -> None:
     assert expired(item, now=1_001)
     assert not expired(item, now=999)
     assert not expired({"run_id": {"S": "x"}}, now=1e12)
-
-
-def test_a_cursor_names_the_last_run_of_a_page() -> None:
-    last = {"run_id": {"S": "r1"}, "started_at": {"S": STARTED}, "kind": {"S": RUN_KIND}}
-    cursor = encode_cursor(last)
-    assert "=" not in cursor
-    assert decode_cursor(cursor) == last
-
-
-@pytest.mark.parametrize(
-    "cursor",
-    [
-        "!!!",
-        base64.urlsafe_b64encode(b"not json").decode(),
-        base64.urlsafe_b64encode(json.dumps([1]).encode()).decode(),
-        base64.urlsafe_b64encode(json.dumps({"run_id": "r"}).encode()).decode(),
-        base64.urlsafe_b64encode(json.dumps({"run_id": "", "started_at": STARTED}).encode()).decode(),
-        base64.urlsafe_b64encode(json.dumps({"run_id": 1, "started_at": STARTED}).encode()).decode(),
-    ],
-)
-def test_a_cursor_this_api_did_not_hand_out_is_none(cursor: str) -> None:
-    assert decode_cursor(cursor) is None
