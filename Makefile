@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt src/requirements.tx
 export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
 EVENT ?= events/direct.json
 
-.PHONY: help venv demo build api invoke sam-invoke sam-image fault-tools openapi checkov test lint typecheck unit integration e2e faults bench clean
+.PHONY: help venv demo build api invoke sam-invoke sam-image fault-tools openapi monitors-schema checkov test lint typecheck unit integration e2e faults bench clean
 
 help:
 	@echo "make demo                 run the function in the Lambda runtime emulator against a local demo target"
@@ -18,6 +18,7 @@ help:
 	@echo "make api [STORE=moto]     sam build + sam local start-api on http://127.0.0.1:3000 (API_PORT=...)"
 	@echo "make sam-image            start Docker if needed and build the offline Lambda image (air-gapped machines)"
 	@echo "make openapi              regenerate docs/openapi.json from the code (a test fails when it drifts)"
+	@echo "make monitors-schema      regenerate docs/monitors.schema.json (the monitors file's JSON Schema)"
 	@echo "make checkov              scan template.yaml with checkov (own venv, .venv-checkov): no failed check"
 	@echo "make test                 lint, type-check, checkov and run every test tier"
 	@echo "make bench                benchmarks: prints a table, writes bench/results.json and bench/results.png"
@@ -97,6 +98,9 @@ unit integration e2e faults: venv
 
 openapi: venv
 	EGRESS_ALLOW_CIDRS= $(BIN)/python -m devtools.openapi --write
+
+monitors-schema: venv
+	$(BIN)/python -m devtools.monitors_schema --write
 
 bench: venv
 	$(BIN)/python -m bench
