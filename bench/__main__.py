@@ -30,6 +30,7 @@ from bench.scenarios import (
     cpu,
     deadline,
     e2e,
+    fleet,
     memory,
     monitor,
     shards,
@@ -47,6 +48,7 @@ RUNNERS = {
     "e2e": e2e.run,
     "monitor": monitor.run,
     "shards": shards.run,
+    "fleet": fleet.run,
 }
 
 

@@ -15,6 +15,7 @@ SCENARIOS = (
     "e2e",
     "monitor",
     "shards",
+    "fleet",
 )
 
 
@@ -73,6 +74,8 @@ class BenchConfig:
     # Monitor: state updates of N URLs on moto (server mode, its own process).
     monitor_n: int = 2_000
     monitor_reps: int = 3
+    # Fleet: monitors in one file, validated, planned and applied on moto.
+    fleet_n: int = 500
     # Sharded cost: N slow URLs in shards of `shards_size` through the emulator on moto, with and
     # without every 100th never answering (bench/scenarios/shards.py).
     shards_n: int = 1_000
@@ -132,6 +135,7 @@ QUICK = BenchConfig(
     memory_reps=1,
     monitor_n=300,
     monitor_reps=1,
+    fleet_n=100,
     shards_n=400,
     shards_size=100,
     shards_concurrency=20,
