@@ -245,9 +245,9 @@ class RecordingServer:
                 self.end_headers()
                 self.wfile.write(b"ok")
 
-            do_GET = do_POST = do_HEAD = do_PUT = _any  # noqa: N815
+            do_GET = do_POST = do_HEAD = do_PUT = _any
 
-            def log_message(self, format: str, *args: Any) -> None:  # noqa: A002
+            def log_message(self, format: str, *args: Any) -> None:
                 pass
 
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)

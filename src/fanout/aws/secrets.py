@@ -13,12 +13,33 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import time
 from collections.abc import Iterable
 
 from fanout.aws.session import AwsClients
 from fanout.core.secret_refs import Reference, Unresolved
 from fanout.errors import StoreError
+
+
+class _NoSecretBodies(logging.Filter):
+    """botocore logs every response body at DEBUG (a deployment's ``LogLevel=DEBUG`` turns it on
+    in Lambda): those of Secrets Manager and SSM reads are dropped, never written."""
+
+    MARKERS = (b'"SecretString"', b'"SecretBinary"', b'"Parameter"', b'"Parameters"')
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not str(record.msg).startswith("Response body") or not record.args:
+            return True
+        args = record.args if isinstance(record.args, tuple) else (record.args,)
+        body = args[0]
+        text = body if isinstance(body, bytes) else str(body).encode()
+        return not any(marker in text for marker in self.MARKERS)
+
+
+_BODIES = logging.getLogger("botocore.parsers")  # aiobotocore's parsers log through it too
+if not any(isinstance(f, _NoSecretBodies) for f in _BODIES.filters):
+    _BODIES.addFilter(_NoSecretBodies())
 
 CACHE_S = 300.0
 MAX_CACHED = 256

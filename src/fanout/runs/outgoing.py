@@ -74,4 +74,3 @@ async def _values(
     by = min(before, asyncio.get_running_loop().time() + RESOLVE_BUDGET_S)
     async with AwsClients(ClientConfig.from_settings(settings), dns=c_ares) as clients:
         return await resolve(wanted, clients, before=by)
-
