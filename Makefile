@@ -11,7 +11,7 @@ EVENT ?= events/direct.json
 
 help:
 	@echo "make demo                 run the function in the Lambda runtime emulator against a local demo target"
-	@echo "make demo MONITOR=1       a monitor run three times on moto: its transitions and the alerts received"
+	@echo "make demo MONITOR=1       a monitors file applied to moto, its schedule run three times: transitions and alerts"
 	@echo "make invoke EVENT=...     invoke it with an event file (default $(EVENT))"
 	@echo "make sam-invoke EVENT=... sam build + sam local invoke FanoutFunction (Docker; official image, or the offline one)"
 	@echo "make build                sam build + the function's bytecode (.pyc): what sam deploy should upload"
