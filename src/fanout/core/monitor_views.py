@@ -53,6 +53,8 @@ def summary_view(summary: Mapping[str, Any]) -> dict[str, Any]:
     view["failure_threshold"] = summary.get("failure_threshold")
     view["success_threshold"] = summary.get("success_threshold")
     view["thresholds"] = summary.get("thresholds") or []
+    view["group"] = summary.get("group")
+    view["tags"] = summary.get("tags") or {}
     return view
 
 

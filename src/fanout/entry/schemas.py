@@ -103,6 +103,8 @@ class MonitorSummary(_Open):
     up: int | None
     down: int | None
     unknown: int | None
+    group: str | None = None
+    tags: dict[str, str] = {}
 
 
 class MonitorListing(BaseModel):
