@@ -4,6 +4,7 @@ monitor's state appears on moto (the table, and ``GET /monitors/{name}`` through
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
@@ -70,6 +71,13 @@ def test_a_schedule_input_applied_from_a_file_produces_the_monitor_s_state(
         view, _ = rie.invoke(api_get("/monitors/e2e-payments"))
         assert function_error(view) is None, rie.log_tail()
     assert view["statusCode"] == 200, view["body"]
+    shown = json.loads(view["body"])
+    assert (shown["group"], shown["tags"], shown["up"], shown["unknown"]) == (
+        "payments",
+        {"team": "payments", "env": "e2e"},
+        1,
+        1,
+    )
 
     items = aws.client("dynamodb").query(
         TableName=r.monitors_table,
