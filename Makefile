@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt src/requirements.tx
 export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
 EVENT ?= events/direct.json
 
-.PHONY: help venv demo build api invoke sam-invoke sam-image fault-tools openapi monitors-schema checkov test lint typecheck unit integration e2e faults bench clean
+.PHONY: help venv demo build api invoke sam-invoke sam-image fault-tools openapi monitors-schema configdoc checkov test lint typecheck unit integration e2e faults bench clean
 
 help:
 	@echo "make demo                 run the function in the Lambda runtime emulator against a local demo target"
@@ -19,6 +19,7 @@ help:
 	@echo "make sam-image            start Docker if needed and build the offline Lambda image (air-gapped machines)"
 	@echo "make openapi              regenerate docs/openapi.json from the code (a test fails when it drifts)"
 	@echo "make monitors-schema      regenerate docs/monitors.schema.json (the monitors file's JSON Schema)"
+	@echo "make configdoc            regenerate docs/configuration.md's settings tables from the settings model"
 	@echo "make checkov              scan template.yaml with checkov (own venv, .venv-checkov): no failed check"
 	@echo "make test                 lint, type-check, checkov and run every test tier"
 	@echo "make bench                benchmarks: prints a table, writes bench/results.json and bench/results.png"
@@ -101,6 +102,9 @@ openapi: venv
 
 monitors-schema: venv
 	$(BIN)/python -m devtools.monitors_schema --write
+
+configdoc: venv
+	$(BIN)/python -m devtools.configdoc --write
 
 bench: venv
 	$(BIN)/python -m bench

@@ -347,80 +347,100 @@ def plot(path: Path, results: list[ScenarioResult], subtitle: str) -> None:
 
     fig, axes = plt.subplots(2, 3, figsize=(17, 9.5))
     fig.suptitle(f"fanout benchmarks: service vs anchors vs ideal\n{subtitle}", fontsize=11)
-
-    # 1-2. Throughput: wall time and CPU per request, grouped by N.
     thr = _rows(results, "throughput")
+    _plot_throughput_wall(axes[0][0], thr)
+    _plot_throughput_cpu(axes[0][1], thr)
+    _plot_cancellation(axes[0][2], _rows(results, "cancellation"))
+    _plot_deadline(axes[1][0], _rows(results, "deadline"))
+    _plot_cold_start(axes[1][1], _rows(results, "cold start"))
+    _plot_memory(axes[1][2], _rows(results, "memory"))
+    for ax in axes.flat:
+        ax.tick_params(labelsize=8)
+        ax.grid(axis="y", alpha=0.3)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _throughput_groups(thr: list[Row]) -> tuple[list[str], list[str]]:
+    """The throughput scenarios by N, and the variants measured (in ``COLORS`` order)."""
     groups = sorted({r.scenario for r in thr}, key=lambda s: int(s.split("=")[1]))
-    variants = [v for v in COLORS if any(r.variant == v for r in thr)]
-    ax = axes[0][0]
+    return groups, [v for v in COLORS if any(r.variant == v for r in thr)]
+
+
+def _goal_marks(ax: Any, groups: list[str], anchors: list[float | None], factor: float, label: str) -> None:
+    """A dashed goal line over each group, at ``factor`` times its anchor's figure."""
+    for i, anchor in enumerate(anchors):
+        if anchor:
+            ax.hlines(factor * anchor, i - 0.45, i + 0.45, colors="k", linestyles="dashed", linewidth=1)
+    ax.plot([], [], "k--", linewidth=1, label=label)
+    ax.legend(fontsize=7)
+
+
+def _plot_throughput_wall(ax: Any, thr: list[Row]) -> None:
+    groups, variants = _throughput_groups(thr)
     if groups:
         series = _series(thr, groups, variants, "wall")
         _grouped(ax, [g.replace("throughput ", "") for g in groups], series, "{:.2f}")
         _log_axis(ax, series)
-        for i, g in enumerate(groups):
-            ideal = next((r.value for r in thr if r.scenario == g and r.variant == "ideal"), None)
-            if ideal:
-                ax.hlines(1.15 * ideal, i - 0.45, i + 0.45, colors="k", linestyles="dashed", linewidth=1)
-        ax.plot([], [], "k--", linewidth=1, label="goal: 1.15x ideal")
-        ax.legend(fontsize=7)
+        ideals = [
+            next((r.value for r in thr if r.scenario == g and r.variant == "ideal"), None) for g in groups
+        ]
+        _goal_marks(ax, groups, ideals, 1.15, "goal: 1.15x ideal")
     ax.set_title("Throughput: wall time (s, log scale), 50 ms latency, 100 in flight", fontsize=9)
 
-    ax = axes[0][1]
-    cpu_variants = [v for v in variants if v != "ideal"]
+
+def _plot_throughput_cpu(ax: Any, thr: list[Row]) -> None:
+    groups, variants = _throughput_groups(thr)
     if groups:
-        series = _series(thr, groups, cpu_variants, "CPU/request")
+        series = _series(thr, groups, [v for v in variants if v != "ideal"], "CPU/request")
         _grouped(ax, [g.replace("throughput ", "") for g in groups], series, "{:.2f}")
         _log_axis(ax, series)
-        for i, g in enumerate(groups):
-            anchor = next(
-                (
-                    r.value
-                    for r in thr
-                    if r.scenario == g and r.variant == "aiohttp" and r.metric == "CPU/request"
-                ),
+        anchors = [
+            next(
+                (r.value for r in thr if (r.scenario, r.variant, r.metric) == (g, "aiohttp", "CPU/request")),
                 None,
             )
-            if anchor:
-                ax.hlines(1.5 * anchor, i - 0.45, i + 0.45, colors="k", linestyles="dashed", linewidth=1)
-        ax.plot([], [], "k--", linewidth=1, label="goal: 1.5x aiohttp")
-        ax.legend(fontsize=7)
+            for g in groups
+        ]
+        _goal_marks(ax, groups, anchors, 1.5, "goal: 1.5x aiohttp")
     ax.set_title("Throughput: client CPU per request (ms, log scale)", fontsize=9)
 
-    # 3. Cancellation.
-    ax = axes[0][2]
-    canc = _rows(results, "cancellation")
+
+def _figure(rows: list[Row], variant: str, metric: str) -> float:
+    return next(r.value for r in rows if r.variant == variant and r.metric == metric)
+
+
+def _plot_cancellation(ax: Any, canc: list[Row]) -> None:
     names = [v for v in ("service", "service-httpcore") if any(r.variant == v for r in canc)]
-    if names:
-        leaked = [next(r.value for r in canc if r.variant == v and r.metric == "leaked slots") for v in names]
-        ok = [next(r.value for r in canc if r.variant == v and r.metric == "follow-ups ok") for v in names]
-        _grouped(ax, names, {"leaked pool slots": leaked, "follow-ups ok": ok}, "{:.0f}")
-        ax.legend(fontsize=7)
-        total = next((r.unit.lstrip("/") for r in canc if r.metric == "follow-ups ok"), "")
-        ax.set_title(
-            f"Cancellation ({canc[0].scenario.split()[-1]} cycles): leaks (goal 0), follow-ups ok "
-            f"(goal {total})",
-            fontsize=9,
-        )
-    else:
+    if not names:
         ax.set_title("Cancellation", fontsize=9)
+        return
+    leaked = [_figure(canc, v, "leaked slots") for v in names]
+    ok = [_figure(canc, v, "follow-ups ok") for v in names]
+    _grouped(ax, names, {"leaked pool slots": leaked, "follow-ups ok": ok}, "{:.0f}")
+    ax.legend(fontsize=7)
+    total = next((r.unit.lstrip("/") for r in canc if r.metric == "follow-ups ok"), "")
+    ax.set_title(
+        f"Cancellation ({canc[0].scenario.split()[-1]} cycles): leaks (goal 0), follow-ups ok (goal {total})",
+        fontsize=9,
+    )
 
-    # 4. Deadline lateness.
-    ax = axes[1][0]
-    dl = _rows(results, "deadline")
+
+def _plot_deadline(ax: Any, dl: list[Row]) -> None:
     names = [v for v in ("service", "aiohttp", "service-httpcore") if any(r.variant == v for r in dl)]
-    if names:
-        p50 = [next(r.value for r in dl if r.variant == v and r.metric == "lateness p50") for v in names]
-        p99 = [next(r.value for r in dl if r.variant == v and r.metric == "lateness p99") for v in names]
-        _grouped(ax, names, {"lateness p50": p50, "lateness p99": p99}, "{:.0f}")
-        ax.axhline(25, color="k", linestyle="--", linewidth=1, label="goal: p99 <= 25 ms")
-        ax.legend(fontsize=7)
-        ax.set_title(f"Deadline: return - (Lambda deadline - margin), ms\n{dl[0].scenario}", fontsize=9)
-    else:
+    if not names:
         ax.set_title("Deadline lateness", fontsize=9)
+        return
+    p50 = [_figure(dl, v, "lateness p50") for v in names]
+    p99 = [_figure(dl, v, "lateness p99") for v in names]
+    _grouped(ax, names, {"lateness p50": p50, "lateness p99": p99}, "{:.0f}")
+    ax.axhline(25, color="k", linestyle="--", linewidth=1, label="goal: p99 <= 25 ms")
+    ax.legend(fontsize=7)
+    ax.set_title(f"Deadline: return - (Lambda deadline - margin), ms\n{dl[0].scenario}", fontsize=9)
 
-    # 5. Cold start.
-    ax = axes[1][1]
-    cold = _rows(results, "cold start")
+
+def _plot_cold_start(ax: Any, cold: list[Row]) -> None:
     if cold:
         a = next((r.value for r in cold if r.variant == "(a) libraries"), math.nan)
         b = next((r.value for r in cold if r.variant == "(b) fanout.handler"), math.nan)
@@ -430,27 +450,15 @@ def plot(path: Path, results: list[ScenarioResult], subtitle: str) -> None:
         ax.legend(fontsize=7)
     ax.set_title("Cold start: import time (ms, median, fresh interpreters)", fontsize=9)
 
-    # 6. Memory.
-    ax = axes[1][2]
-    mem = _rows(results, "memory")
-    if mem:
-        names = [v for v in ("aiohttp", "service", "service+expect") if any(r.variant == v for r in mem)]
-        base = [
-            next(r.value for r in mem if r.variant == v and r.metric == "RSS after imports") for v in names
-        ]
-        peak = [
-            next(r.value for r in mem if r.variant == v and r.metric == "peak RSS (VmHWM)") for v in names
-        ]
-        _grouped(ax, names, {"RSS after imports": base, "peak RSS": peak}, "{:.0f}")
-        ax.axhline(100, color="k", linestyle="--", linewidth=1, label="goal: peak <= 100 MB (service)")
-        ax.legend(fontsize=7)
-        ax.set_title(f"Memory: {mem[0].scenario} (MB)", fontsize=9)
-    else:
-        ax.set_title("Memory", fontsize=9)
 
-    for ax in axes.flat:
-        ax.tick_params(labelsize=8)
-        ax.grid(axis="y", alpha=0.3)
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
+def _plot_memory(ax: Any, mem: list[Row]) -> None:
+    names = [v for v in ("aiohttp", "service", "service+expect") if any(r.variant == v for r in mem)]
+    if not mem:
+        ax.set_title("Memory", fontsize=9)
+        return
+    base = [_figure(mem, v, "RSS after imports") for v in names]
+    peak = [_figure(mem, v, "peak RSS (VmHWM)") for v in names]
+    _grouped(ax, names, {"RSS after imports": base, "peak RSS": peak}, "{:.0f}")
+    ax.axhline(100, color="k", linestyle="--", linewidth=1, label="goal: peak <= 100 MB (service)")
+    ax.legend(fontsize=7)
+    ax.set_title(f"Memory: {mem[0].scenario} (MB)", fontsize=9)

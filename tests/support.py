@@ -200,7 +200,7 @@ class Fanout:
 
     async def run(self, urls: list[Any], *, budget_s: float = 10.0, **options: Any) -> dict[str, Any]:
         """``run_fanout`` with a deadline ``budget_s`` from now, its document as JSON."""
-        request = parse_request({"urls": urls, "options": options})
+        request = parse_request({"urls": urls, "options": options}, self.settings)
         ctx = run_context(budget_s)
         return (await run_fanout(request, ctx, settings=self.settings)).to_json()
 
@@ -292,7 +292,7 @@ class Deployment:
 
     def configure(self, **changes: Any) -> Settings:
         """These settings are the process's until the test ends (as a deployment's environment)."""
-        self.settings = dataclasses.replace(self.settings, **changes)
+        self.settings = self.settings.model_copy(update=changes)
         self.monkeypatch.setattr(fanout.config, "_current", self.settings)
         return self.settings
 

@@ -36,15 +36,17 @@ async def _service(urls: list[str], concurrency: int, expect: dict[str, Any] | N
     from fanout.core.documents import Source
     from fanout.core.requests import parse_request
     from fanout.runs.fanout import RunContext, run_fanout
+    from fanout.runs.invocation import fewer_young_collections
 
     settings = get_settings()
     options: dict[str, Any] = {"concurrency": concurrency, "per_host_concurrency": concurrency}
     if expect is not None:
         options["expect"] = expect
-    request = parse_request({"urls": urls, "options": options})
+    request = parse_request({"urls": urls, "options": options}, settings)
     clock = InvocationClock.begin(600_000, now=asyncio.get_running_loop().time())
     ctx = RunContext(source=Source.DIRECT, deadline=clock.deadline(len(urls), settings))
-    document = (await run_fanout(request, ctx, settings=settings)).to_json()
+    with fewer_young_collections():  # as an invocation runs it
+        document = (await run_fanout(request, ctx, settings=settings)).to_json()
     return [r["outcome"] for r in document["results"]]
 
 

@@ -33,7 +33,6 @@ GOAL_WALL = 1.3
 def work(variant: str, spec: dict[str, Any]) -> dict[str, Any]:
     """One measured run of ``variant`` on ``spec["loop"]`` (after a warm-up), in this process."""
     import asyncio
-    import dataclasses
     import gc
 
     from bench.scenarios import throughput
@@ -45,7 +44,7 @@ def work(variant: str, spec: dict[str, Any]) -> dict[str, Any]:
         import fanout.handler  # noqa: F401
     runner = throughput._aiohttp if variant == ANCHOR else throughput._service("aiohttp")
     factory = loop_factory(spec["loop"])
-    settings = dataclasses.replace(get_settings(), event_loop=spec["loop"])
+    settings = get_settings().model_copy(update={"event_loop": spec["loop"]})
     base, n, conc = spec["base_url"], spec["n"], spec["concurrency"]
     urls = [f"{base}/ok?i={i}" for i in range(n)]
 

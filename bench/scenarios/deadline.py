@@ -148,6 +148,29 @@ def _anchor_invocation(urls: list[str], deadline: float) -> dict[str, Any]:
     return marks
 
 
+def _phase_figures(
+    marks: dict[str, Any], target: float, lambda_deadline: float, returned: float
+) -> dict[str, float]:
+    """One invocation's lateness, slack and phase durations (ms), from its marks (NaN where missing)."""
+    timer = marks.get("timer", math.nan)
+    return {
+        "late_ms": (returned - target) * 1000,
+        "slack_ms": (lambda_deadline - returned) * 1000,
+        "deadline_offset_ms": (marks.get("deadline", math.nan) - target) * 1000,
+        "timer_late_ms": (timer - marks.get("deadline", target)) * 1000,
+        "cancel_await_ms": (marks.get("engine_done", math.nan) - timer) * 1000,
+        "close_document_ms": (marks.get("fanout_done", math.nan) - marks.get("engine_done", math.nan)) * 1000,
+        "loop_teardown_ms": (marks.get("report_start", returned) - marks.get("fanout_done", math.nan)) * 1000,
+        "report_ms": (marks.get("report_done", math.nan) - marks.get("report_start", math.nan)) * 1000,
+        "after_report_ms": (returned - marks.get("report_done", returned)) * 1000,
+        # CPU time (this process) of the same phases: robust to other load on the machine.
+        "cancel_await_cpu_ms": (marks.get("engine_done_cpu", math.nan) - marks.get("timer_cpu", math.nan))
+        * 1000,
+        "report_cpu_ms": (marks.get("report_done_cpu", math.nan) - marks.get("report_start_cpu", math.nan))
+        * 1000,
+    }
+
+
 def work(variant: str, spec: dict[str, Any]) -> dict[str, Any]:
     """``runs`` invocations of ``variant``; the phase instants of each, relative to the targets."""
     import fanout.handler  # noqa: F401  (the Lambda init, whatever it does: imports, gc)
@@ -188,30 +211,9 @@ def work(variant: str, spec: dict[str, Any]) -> dict[str, Any]:
             document = handle_event(event, ctx)
             cancelled = document["summary"]["cancelled"]
         returned = time.monotonic()
-        timer = marks.get("timer", math.nan)
         runs.append(
-            {
-                "late_ms": (returned - target) * 1000,
-                "slack_ms": (ctx.lambda_deadline - returned) * 1000,
-                "deadline_offset_ms": (marks.get("deadline", math.nan) - target) * 1000,
-                "timer_late_ms": (timer - marks.get("deadline", target)) * 1000,
-                "cancel_await_ms": (marks.get("engine_done", math.nan) - timer) * 1000,
-                "close_document_ms": (marks.get("fanout_done", math.nan) - marks.get("engine_done", math.nan))
-                * 1000,
-                "loop_teardown_ms": (marks.get("report_start", returned) - marks.get("fanout_done", math.nan))
-                * 1000,
-                "report_ms": (marks.get("report_done", math.nan) - marks.get("report_start", math.nan))
-                * 1000,
-                "after_report_ms": (returned - marks.get("report_done", returned)) * 1000,
-                # CPU time (this process) of the same phases: robust to other load on the machine.
-                "cancel_await_cpu_ms": (
-                    marks.get("engine_done_cpu", math.nan) - marks.get("timer_cpu", math.nan)
-                )
-                * 1000,
-                "report_cpu_ms": (
-                    marks.get("report_done_cpu", math.nan) - marks.get("report_start_cpu", math.nan)
-                )
-                * 1000,
+            _phase_figures(marks, target, ctx.lambda_deadline, returned)
+            | {
                 "in_flight_cancelled": cancelled,
                 "cleanup_allowance_ms": CLEANUP_COST.seconds(concurrency, SETTINGS) * 1000,
                 "server_hanging_after": _wait_server_idle(bases[0]),
@@ -229,6 +231,20 @@ VARIANTS: dict[str, dict[str, str]] = {
 
 def run(cfg: BenchConfig, target: Target) -> ScenarioResult:
     result = ScenarioResult("deadline")
+    per_variant = _measure(cfg, target, result.errors)
+    result.raw = {"variants": per_variant}
+    scen = f"deadline {cfg.deadline_n} hang, {cfg.deadline_remaining_ms} ms"
+    anchor = per_variant.get("aiohttp")
+    anchor_p99 = None if anchor is None else percentile([r["late_ms"] for r in anchor["runs"]], 99)
+    for variant, res in per_variant.items():
+        result.rows += _rows(scen, variant, res, None if variant == "aiohttp" else anchor_p99)
+        phases = {k: percentile([r[k] for r in res["runs"]], 50) for k in PHASES if k in res["runs"][0]}
+        result.raw.setdefault("phases_p50_ms", {})[variant] = phases
+    return result
+
+
+def _measure(cfg: BenchConfig, target: Target, errors: list[str]) -> dict[str, dict[str, Any]]:
+    """Each variant's invocations in a worker process of its own (a failed worker: an error)."""
     counts = {
         "service": cfg.deadline_runs,
         "aiohttp": cfg.deadline_anchor_runs,
@@ -248,7 +264,7 @@ def run(cfg: BenchConfig, target: Target) -> ScenarioResult:
         try:
             res = run_worker(f"deadline.{variant}", spec, timeout_s=timeout, env=env)
         except BenchError as exc:
-            result.errors.append(str(exc))
+            errors.append(str(exc))
             continue
         per_variant[variant] = res
         lates = [r["late_ms"] for r in res["runs"]]
@@ -258,83 +274,78 @@ def run(cfg: BenchConfig, target: Target) -> ScenarioResult:
             f"cleanup {res.get('cleanup_ms', 0):.0f} ms)",
             flush=True,
         )
-    result.raw = {"variants": per_variant}
-    scen = f"deadline {cfg.deadline_n} hang, {cfg.deadline_remaining_ms} ms"
-    for variant, res in per_variant.items():
-        runs = res["runs"]
-        lates = [r["late_ms"] for r in runs]
-        slack = min(r["slack_ms"] for r in runs)
-        cancel = [r["cancel_await_ms"] for r in runs]
-        timer = [r["timer_late_ms"] for r in runs]
-        in_flight = median(r["in_flight_cancelled"] for r in runs)
-        left = max(r["server_hanging_after"] for r in runs)
-        is_service = variant == "service"
-        offset = median(r["deadline_offset_ms"] for r in runs)
-        note = (
-            f"{len(runs)} runs; vs L - margin ({res['margin_ms']:.0f} ms); fetch deadline at "
-            f"{offset:+.0f} ms (timer late p99 {percentile(timer, 99):.1f} ms); {in_flight:.0f} in flight "
-            f"at it; server hanging after {left}"
-        )
-        allowances = [r["cleanup_allowance_ms"] for r in runs if "cleanup_allowance_ms" in r]
-        if allowances and variant != "aiohttp":
-            note += f"; cleanup allowance learned: median {median(allowances):.0f} ms"
-        anchor_p99 = None
-        if "aiohttp" in per_variant and variant != "aiohttp":
-            anchor_p99 = percentile([r["late_ms"] for r in per_variant["aiohttp"]["runs"]], 99)
-        p99, p1 = percentile(lates, 99), percentile(lates, 1)
-        result.rows += [
-            Row(scen, variant, "lateness p50", percentile(lates, 50), "ms"),
-            Row(
-                scen,
-                variant,
-                "lateness p1",
-                p1,
-                "ms",
-                goal=f">= {GOAL_EARLY_MS:g} ms" if is_service else "",
-                passed=p1 >= GOAL_EARLY_MS if is_service else None,
-                note="negative: early (budget given up)",
-            ),
-            Row(
-                scen,
-                variant,
-                "lateness p99",
-                p99,
-                "ms",
-                vs_anchor=p99 / anchor_p99 if anchor_p99 and anchor_p99 > 0 and p99 > 0 else None,
-                goal=f"<= {GOAL_LATE_MS:g} ms" if is_service else "",
-                passed=p99 <= GOAL_LATE_MS if is_service else None,
-                note=note,
-            ),
-            Row(
-                scen,
-                variant,
-                "min slack to Lambda deadline",
-                slack,
-                "ms",
-                goal="> 0 ms" if is_service else "",
-                passed=slack > 0 if is_service else None,
-            ),
-            Row(
-                scen,
-                variant,
-                "cancel+await leftovers p99",
-                percentile(cancel, 99),
-                "ms",
-                note=f"p50 {percentile(cancel, 50):.1f} ms",
-            ),
-        ]
-        phases = {k: percentile([r[k] for r in runs], 50) for k in PHASES if k in runs[0]}
-        result.raw.setdefault("phases_p50_ms", {})[variant] = phases
-        report = [r["report_ms"] for r in runs if not math.isnan(r.get("report_ms", math.nan))]
-        if report:
-            result.rows.append(
-                Row(
-                    scen,
-                    variant,
-                    "report (logs+metrics) p99",
-                    percentile(report, 99),
-                    "ms",
-                    note="after asyncio.run: per-URL WARNING logs, metrics",
-                )
-            )
-    return result
+    return per_variant
+
+
+def _note(variant: str, res: dict[str, Any]) -> str:
+    """What the lateness p99 row says of its runs: the fetch deadline, in flight, left hanging."""
+    runs = res["runs"]
+    timer = [r["timer_late_ms"] for r in runs]
+    in_flight = median(r["in_flight_cancelled"] for r in runs)
+    left = max(r["server_hanging_after"] for r in runs)
+    offset = median(r["deadline_offset_ms"] for r in runs)
+    note = (
+        f"{len(runs)} runs; vs L - margin ({res['margin_ms']:.0f} ms); fetch deadline at "
+        f"{offset:+.0f} ms (timer late p99 {percentile(timer, 99):.1f} ms); {in_flight:.0f} in flight "
+        f"at it; server hanging after {left}"
+    )
+    allowances = [r["cleanup_allowance_ms"] for r in runs if "cleanup_allowance_ms" in r]
+    if allowances and variant != "aiohttp":
+        note += f"; cleanup allowance learned: median {median(allowances):.0f} ms"
+    return note
+
+
+def _rows(scen: str, variant: str, res: dict[str, Any], anchor_p99: float | None) -> list[Row]:
+    """One variant's rows; the goals apply to the service only."""
+    runs = res["runs"]
+    lates = [r["late_ms"] for r in runs]
+    slack = min(r["slack_ms"] for r in runs)
+    cancel = [r["cancel_await_ms"] for r in runs]
+    is_service = variant == "service"
+    p99, p1 = percentile(lates, 99), percentile(lates, 1)
+    rows = [
+        Row(scen, variant, "lateness p50", percentile(lates, 50), "ms"),
+        Row(
+            scen,
+            variant,
+            "lateness p1",
+            p1,
+            "ms",
+            goal=f">= {GOAL_EARLY_MS:g} ms" if is_service else "",
+            passed=p1 >= GOAL_EARLY_MS if is_service else None,
+            note="negative: early (budget given up)",
+        ),
+        Row(
+            scen,
+            variant,
+            "lateness p99",
+            p99,
+            "ms",
+            vs_anchor=p99 / anchor_p99 if anchor_p99 and anchor_p99 > 0 and p99 > 0 else None,
+            goal=f"<= {GOAL_LATE_MS:g} ms" if is_service else "",
+            passed=p99 <= GOAL_LATE_MS if is_service else None,
+            note=_note(variant, res),
+        ),
+        Row(
+            scen,
+            variant,
+            "min slack to Lambda deadline",
+            slack,
+            "ms",
+            goal="> 0 ms" if is_service else "",
+            passed=slack > 0 if is_service else None,
+        ),
+        Row(
+            scen,
+            variant,
+            "cancel+await leftovers p99",
+            percentile(cancel, 99),
+            "ms",
+            note=f"p50 {percentile(cancel, 50):.1f} ms",
+        ),
+    ]
+    report = [r["report_ms"] for r in runs if not math.isnan(r.get("report_ms", math.nan))]
+    if report:
+        note = "after asyncio.run: per-URL WARNING logs, metrics"
+        rows.append(Row(scen, variant, "report (logs+metrics) p99", percentile(report, 99), "ms", note=note))
+    return rows

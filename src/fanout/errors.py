@@ -7,7 +7,7 @@ the front door maps each to a problem document or a typed invoke error in one ta
     FanoutError                     base of everything the service raises on purpose
     ├── RequestInvalid              the request breaks the contract            422 validation-error
     │   ├── EntriesTooLarge         entries too large for a shard message
-    │   ├── CursorInvalid           a GET /runs cursor this API did not hand out
+    │   ├── CursorInvalid           a listing cursor this API did not hand out
     │   ├── TargetsUnreadable       the S3 target list cannot be used          422 targets-unreadable
     │   └── IdempotencyKeyReused    the key came with another request          422
     ├── IdempotencyInProgress       the key's first request is still running   409
@@ -71,7 +71,7 @@ class EntriesTooLarge(RequestInvalid):
 
 
 class CursorInvalid(RequestInvalid):
-    """A ``GET /runs`` cursor this API did not hand out."""
+    """A listing cursor (``GET /runs``, ``/monitors``, ``/monitors/{name}``) this API did not hand out."""
 
     def __init__(self) -> None:
         super().__init__(

@@ -1,10 +1,11 @@
 """The Lambda entry point (``fanout.handler.lambda_handler``): decorators plus one call.
 
 Init reads the settings (an invalid one fails the cold start with a clear ``ConfigError``),
-imports ~58k long-lived objects (Powertools, pydantic, httpx, aiohttp) and starts pycares'
-one idle channel reaper, so no invocation starts a thread. The cyclic GC is paused while they
-load (no collection passes over them, ~50 ms of a cold start) and they are then frozen out of
-its generations, so the full collections a large run triggers do not walk them again either.
+imports tens of thousands of long-lived objects (Powertools, pydantic, httpx, aiohttp) and
+starts pycares' one idle channel reaper, so no invocation starts a thread. The cyclic GC is
+paused while they load (no collection passes over them: a part of the cold start, measured in
+docs/benchmarks.md) and they are then frozen out of its generations, so the full collections a
+large run triggers do not walk them again either.
 """
 
 from __future__ import annotations

@@ -148,7 +148,7 @@ def test_the_schedules_input_is_a_valid_scheduled_request(template: dict[str, An
     event = render_schedule_input(template, [*default_urls, "https://example.org/health"], monitor)
     inbound = scheduled(event)
     assert inbound is not None, "the template's Input is recognised as the schedule's"
-    request = parse_request(inbound.payload)
+    request = parse_request(inbound.payload, get_settings())
     assert [e.url for e in request.entries()] == [*default_urls, "https://example.org/health"]
     if monitor:
         assert request.monitor is not None

@@ -1,4 +1,5 @@
-"""Integration fixtures: ``run_fanout`` against the real demo target, over both transports.
+"""Integration fixtures: ``run_fanout`` against the real demo target, over both transports, and the
+function as deployed with its stores on moto (``deployed``, shaped by a module's ``deployment`` mark).
 
 Every test using ``fanout`` is also a hygiene test: after it, the server must see no
 connection left open. And no test here may make asyncio report an error ("Task was
@@ -8,17 +9,35 @@ session", ...): those go to the ``asyncio`` logger, not through warnings.
 
 from __future__ import annotations
 
-import dataclasses
 import gc
 import logging
 import socket
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 import pytest
 
 from devtools.demo_target import DemoTarget
+from devtools.local_aws import Resources
 from fanout.config import Settings, TransportName, get_settings
-from tests.support import TRANSPORTS, Fanout, open_connections_after
+from tests.support import TRANSPORTS, Deployment, Fanout, MotoAws, open_connections_after, point_aws_at
+
+STACK: dict[str, Callable[[Resources], dict[str, str]]] = {
+    "reports": lambda r: {"reports_bucket_name": r.bucket},
+    "runs": lambda r: {"runs_table_name": r.runs_table},
+    "idempotency": lambda r: {"idempotency_table_name": r.idempotency_table},
+    "shards": lambda r: {"shard_queue_url": r.shard_queue_url},
+    "monitors": lambda r: {"monitors_table_name": r.monitors_table},
+    "alerts": lambda r: {"alert_topic_arn": r.alert_topic_arn, "alert_event_bus_name": r.alert_event_bus},
+}
+"""The template's resources a deployment can have, as the settings that name them."""
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line(
+        "markers",
+        "deployment(*resources, **settings): what `deployed` has on moto (of "
+        f"{', '.join(STACK)}; the others off) and further settings",
+    )
 
 
 class _Keep(logging.Handler):
@@ -46,7 +65,7 @@ def _no_asyncio_errors() -> Iterator[None]:
 @pytest.fixture(params=TRANSPORTS)
 def settings(request: pytest.FixtureRequest) -> Settings:
     transport: TransportName = request.param
-    return dataclasses.replace(get_settings(), http_transport=transport)
+    return get_settings().model_copy(update={"http_transport": transport})
 
 
 @pytest.fixture
@@ -61,3 +80,31 @@ def localhost_is_loopback() -> None:
     """The per-host tests reach the target as ``localhost`` too: it must be 127.0.0.1."""
     addresses = {info[4][0] for info in socket.getaddrinfo("localhost", 80, type=socket.SOCK_STREAM)}
     assert "127.0.0.1" in addresses, f"localhost resolves to {addresses}"
+
+
+@pytest.fixture(scope="module")
+def aws() -> Iterator[MotoAws]:
+    """moto in server mode on 127.0.0.1 with the template's resources, one per test module."""
+    with MotoAws() as moto:
+        yield moto
+
+
+@pytest.fixture
+def deployed(aws: MotoAws, monkeypatch: pytest.MonkeyPatch, request: pytest.FixtureRequest) -> Deployment:
+    """The function as deployed: the resources its module's ``deployment`` mark names, on ``aws``.
+
+    Every resource the mark leaves out is off (its setting empty): a module says all it relies on.
+    """
+    mark = request.node.get_closest_marker("deployment")
+    if mark is None:
+        raise pytest.UsageError(f"{request.node.nodeid}: `deployed` needs a deployment(...) mark")
+    unknown = set(mark.args) - set(STACK)
+    if unknown:
+        raise pytest.UsageError(f"deployment(...): no such resource {sorted(unknown)}")
+    changes = {name: "" for named in STACK.values() for name in named(aws.resources)}
+    for resource in mark.args:
+        changes |= STACK[resource](aws.resources)
+    point_aws_at(monkeypatch, aws.endpoint)  # subprocesses (the CLI) inherit these credentials
+    deployment = Deployment(monkeypatch, get_settings())
+    deployment.configure(**changes | mark.kwargs)
+    return deployment

@@ -14,7 +14,6 @@ leaves this machine, and every run ends in milliseconds.
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
@@ -25,13 +24,18 @@ from schemathesis import checks
 
 from devtools import openapi
 from devtools.local_api import wsgi_app
-from tests.support import ROOT, Deployment, MotoAws, free_port, point_aws_at
+from tests.support import ROOT, free_port
 
 SPEC = json.loads((ROOT / "docs" / "openapi.json").read_text())
 CLOSED = f"127.0.0.1:{free_port()}"
 
 schema = schemathesis.openapi.from_dict(SPEC)
 schema.app = wsgi_app
+# Every feature on, for every test here (sharded runs, monitors, idempotency).
+pytestmark = [
+    pytest.mark.deployment("reports", "runs", "idempotency", "shards", "monitors"),
+    pytest.mark.usefixtures("deployed"),
+]
 
 
 def test_the_openapi_document_is_what_the_code_generates() -> None:
@@ -52,26 +56,6 @@ def test_every_error_answer_is_a_documented_problem() -> None:
                 problem = {"$ref": "#/components/schemas/Problem"}
                 assert content["application/problem+json"]["schema"] == problem
             assert {"422"} <= set(operation["responses"]), (method, path)
-
-
-@pytest.fixture(scope="module")
-def aws() -> Iterator[MotoAws]:
-    with MotoAws() as moto:
-        yield moto
-
-
-@pytest.fixture(autouse=True)
-def deployed(aws: MotoAws, monkeypatch: pytest.MonkeyPatch) -> Deployment:
-    point_aws_at(monkeypatch, aws.endpoint)
-    deployment = Deployment(monkeypatch, __import__("fanout.config").config.get_settings())
-    deployment.configure(
-        reports_bucket_name=aws.resources.bucket,
-        runs_table_name=aws.resources.runs_table,
-        monitors_table_name=aws.resources.monitors_table,
-        shard_queue_url=aws.resources.shard_queue_url,
-        idempotency_table_name=aws.resources.idempotency_table,
-    )
-    return deployment
 
 
 def _loopback(url: Any) -> Any:

@@ -4,7 +4,6 @@ year, one expiring in 3 days), trusted through ``FANOUT_CA_BUNDLE`` (``Settings.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import subprocess
 import sys
@@ -51,7 +50,7 @@ def checked(
     tls: DemoTls,
 ) -> Iterator[Fanout]:
     """``run_fanout`` trusting the private CA; no connection may outlive a test, on any target."""
-    yield Fanout(fresh_target, dataclasses.replace(settings, ca_bundle=str(tls.ca_file)))
+    yield Fanout(fresh_target, settings.model_copy(update={"ca_bundle": str(tls.ca_file)}))
     for server in (fresh_target, https_target, expiring_target):
         assert open_connections_after(server) == 0
 
@@ -321,7 +320,7 @@ async def test_an_untrusted_certificate_fails_the_fetch(
     fresh_target: DemoTarget, https_target: DemoTarget, settings: Settings
 ) -> None:
     """Without the private CA in ``FANOUT_CA_BUNDLE``, verification fails: it is never off."""
-    doc = await Fanout(fresh_target, dataclasses.replace(settings, ca_bundle="")).run(
+    doc = await Fanout(fresh_target, settings.model_copy(update={"ca_bundle": ""})).run(
         [https_target.url("/health")], expect={}, retries=0
     )
     [result] = doc["results"]
@@ -382,8 +381,8 @@ BOMB_CHILD = textwrap.dedent(
 
     async def main(url, transport):
         options = {"expect": {"body_contains": "x"}, "max_body_bytes": 4 << 20}
-        request = parse_request({"urls": [url], "options": options})
-        settings = dataclasses.replace(get_settings(), http_transport=transport)
+        request = parse_request({"urls": [url], "options": options}, get_settings())
+        settings = get_settings().model_copy(update={"http_transport": transport})
         doc = await run_fanout(request, run_context(30.0), settings=settings)
         return doc.to_json()["results"][0]
 

@@ -29,8 +29,7 @@ from werkzeug.serving import BaseWSGIServer, make_server
 
 from devtools.demo_target import DemoTarget
 from devtools.local_api import StartResponse, wsgi_app
-from fanout.config import get_settings
-from tests.support import CREDENTIALS, Deployment, MotoAws, call, free_port, point_aws_at
+from tests.support import CREDENTIALS, Deployment, MotoAws, call, free_port
 
 FANOUT = Path(sys.executable).parent / "fanout"
 PROCESS_TIMEOUT_S = 60
@@ -39,6 +38,14 @@ SHARD_THRESHOLD_API, SHARD_SIZE = 4, 3
 # One invocation at a time in this process, as in one Lambda execution environment: the API's
 # thread and the queue's driver share the handler's module-level logger and metrics.
 ONE_AT_A_TIME = threading.Lock()
+pytestmark = pytest.mark.deployment(
+    "reports",
+    "runs",
+    "shards",
+    shard_threshold_api=SHARD_THRESHOLD_API,
+    shard_size=SHARD_SIZE,
+    shard_finish_budget_s=1.0,
+)
 
 
 @dataclass
@@ -63,26 +70,10 @@ class Seen:
         return sum(1 for method, p, _ in self.requests if method == "GET" and p == path)
 
 
-@pytest.fixture(scope="module")
-def aws() -> Iterator[MotoAws]:
-    with MotoAws() as moto:
-        yield moto
-
-
 @pytest.fixture
-def deployed(aws: MotoAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployment]:
-    point_aws_at(monkeypatch, aws.endpoint)  # the subprocesses inherit these credentials
-    deployment = Deployment(monkeypatch, get_settings())
-    deployment.configure(
-        reports_bucket_name=aws.resources.bucket,
-        runs_table_name=aws.resources.runs_table,
-        idempotency_table_name="",
-        shard_queue_url=aws.resources.shard_queue_url,
-        shard_threshold_api=SHARD_THRESHOLD_API,
-        shard_size=SHARD_SIZE,
-        shard_finish_budget_s=1.0,
-    )
-    yield deployment
+def drained(deployed: Deployment, aws: MotoAws) -> Iterator[Deployment]:
+    """The deployment; after the test, what it left on the shard queue is deleted."""
+    yield deployed
     sqs, url = aws.client("sqs"), aws.resources.shard_queue_url
     for _ in range(ROUNDS):  # what a failed test left behind (PurgeQueue: once a minute)
         left = sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", [])
@@ -93,7 +84,7 @@ def deployed(aws: MotoAws, monkeypatch: pytest.MonkeyPatch) -> Iterator[Deployme
 
 
 @pytest.fixture
-def api(deployed: Deployment) -> Iterator[tuple[str, Seen]]:
+def api(drained: Deployment) -> Iterator[tuple[str, Seen]]:
     """The HTTP API on 127.0.0.1 (one thread, as ``devtools.local_api.LocalApi``), recording requests."""
     seen = Seen()
     server: BaseWSGIServer = make_server("127.0.0.1", 0, seen.app, threaded=False)

@@ -300,6 +300,9 @@ BYPASS_SPELLINGS: list[tuple[str, str]] = [
     ("gopher://127.0.0.1:{port}/_GET%20/", "scheme_not_allowed"),
     ("ftp://127.0.0.1:{port}/", "scheme_not_allowed"),
     ("file:///etc/passwd", "scheme_not_allowed"),
+    ("not a url", "url_invalid"),
+    ("127.0.0.1:{port}/", "url_invalid"),  # no scheme: a path, never a host
+    ("//127.0.0.1:{port}/", "url_invalid"),
 ]
 
 
@@ -557,8 +560,8 @@ def test_the_service_default_path_is_guarded(canary: RawServer) -> None:
         async def main():
             out = {{}}
             for transport in ("aiohttp", "httpcore"):
-                settings = dataclasses.replace(get_settings(), http_transport=transport)
-                request = parse_request({{"urls": {urls!r}, "options": {{"retries": 0}}}})
+                settings = get_settings().model_copy(update={{"http_transport": transport}})
+                request = parse_request({{"urls": {urls!r}, "options": {{"retries": 0}}}}, settings)
                 doc = (await run_fanout(request, run_context(20), settings=settings)).to_json()
                 out[transport] = [(r["outcome"], r["error"]["type"]) for r in doc["results"]]
             print(json.dumps(out))

@@ -138,6 +138,32 @@ def test_too_many_urls_is_422_naming_the_limit(target: DemoTarget) -> None:
     assert str(SETTINGS.max_urls) in body["errors"][0]["msg"]
 
 
+def test_the_api_validates_within_the_invocations_settings(
+    target: DemoTarget, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The resolver validates the body; its defaults and maxima are the deployment's settings."""
+    from fanout.config import get_settings
+
+    settings = get_settings().model_copy(
+        update={"max_retries": 1, "default_retries": 0, "default_request_timeout_s": 0.2}
+    )
+    monkeypatch.setattr("fanout.config._current", settings)
+    body = problem(invoke(api_event(target, {"urls": [target.url("/ok")], "options": {"retries": 2}})))
+    assert body["status"] == 422
+    assert body["errors"] == [
+        {
+            "loc": "options.retries",
+            "msg": "Input should be less than or equal to 1",
+            "type": "less_than_equal",
+        }
+    ]
+    slow = target.url("/hang")
+    response = invoke(api_event(target, {"urls": [slow]}))  # the default timeout: 0.2 s, no retry
+    assert response["statusCode"] == 200, response["body"][:500]
+    (result,) = json.loads(response["body"])["results"]
+    assert (result["outcome"], result["attempts"]) == ("timed_out", 1)
+
+
 def test_validation_errors_point_at_the_field(target: DemoTarget) -> None:
     body = problem(invoke(api_event(target, {"urls": ["http://a", {"url": "http://b", "method": 7}]})))
     assert [e["loc"] for e in body["errors"]] == ["urls.1.method"]

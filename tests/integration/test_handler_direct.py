@@ -8,7 +8,6 @@ event loop, as warm invocations in one process do.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import gc
 import json
 import threading
@@ -177,7 +176,7 @@ def test_runs_in_successive_event_loops_work_with_either_transport(
     fresh_target: DemoTarget, transport: TransportName
 ) -> None:
     """What a warm start does, with each transport: a new loop, a new client, every time."""
-    settings = dataclasses.replace(SETTINGS, http_transport=transport)
+    settings = SETTINGS.model_copy(update={"http_transport": transport})
     request = parse_request(
         {
             "urls": [
@@ -186,7 +185,8 @@ def test_runs_in_successive_event_loops_work_with_either_transport(
                 fresh_target.url("/status/404"),
             ],
             "options": {"request_timeout_s": 30, "retries": 0},
-        }
+        },
+        settings,
     )
 
     async def one_invocation() -> dict[str, Any]:

@@ -172,6 +172,7 @@ async def test_refused_urls_are_refused_on_the_lean_path(client: FanoutClient) -
     for url, reason in [
         ("http://10.0.0.1/x", "address_blocked:private"),
         ("ftp://127.0.0.1/x", "scheme_not_allowed"),
+        ("not a url", "url_invalid"),
         ("http://127.0.0.1:0/x", "port_not_allowed"),
     ]:
         with pytest.raises(EgressBlocked) as refused:

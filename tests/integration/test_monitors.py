@@ -35,28 +35,8 @@ from tests.support import (
 )
 
 SETTINGS = get_settings()
-
-
-@pytest.fixture(scope="module")
-def aws() -> Iterator[MotoAws]:
-    with MotoAws() as moto:
-        yield moto
-
-
-@pytest.fixture
-def deployed(aws: MotoAws, monkeypatch: pytest.MonkeyPatch) -> Deployment:
-    """Stores and monitors on; no idempotency table, so a duplicate delivery really runs twice."""
-    point_aws_at(monkeypatch, aws.endpoint)
-    deployment = Deployment(monkeypatch, SETTINGS)
-    deployment.configure(
-        reports_bucket_name=aws.resources.bucket,
-        runs_table_name=aws.resources.runs_table,
-        idempotency_table_name="",
-        monitors_table_name=aws.resources.monitors_table,
-        alert_topic_arn=aws.resources.alert_topic_arn,
-        alert_event_bus_name=aws.resources.alert_event_bus,
-    )
-    return deployment
+# Stores and monitors on; no idempotency table, so a duplicate delivery really runs twice.
+pytestmark = pytest.mark.deployment("reports", "runs", "monitors", "alerts")
 
 
 @pytest.fixture
@@ -313,6 +293,31 @@ def test_monitors_off_refuses_a_monitor_request_and_the_monitor_routes(
         "monitors-off",
     )
     assert "monitors table" in body["detail"]
+
+
+def test_a_monitor_s_pages_follow_each_other_and_a_cursor_stays_in_its_listing(
+    deployed: Deployment, target: DemoTarget
+) -> None:
+    name, other = unique("pages").lower(), unique("other").lower()
+    urls = [target.url(f"/ok?page={i}") for i in range(5)]
+    call({"urls": urls, "mode": "inline", "monitor": {"name": name}})
+    call({"urls": urls[:1], "mode": "inline", "monitor": {"name": other}})
+    seen, cursor, pages = [], None, 0
+    while True:
+        query = {"limit": "2"} | ({} if cursor is None else {"cursor": cursor})
+        view = body_of(call(api_request("GET", f"/monitors/{name}", query=query)))
+        seen += [u["url"] for u in view["urls_page"]]
+        cursor, pages = view["next_cursor"], pages + 1
+        if cursor is None:
+            break
+        last_cursor = cursor
+    assert sorted(seen) == sorted(urls)
+    assert pages >= 3
+    for path in (f"/monitors/{other}", "/monitors"):  # another monitor's page, the monitors' listing
+        problem = problem_of(
+            call(api_request("GET", path, query={"cursor": last_cursor})), 422, "validation-error"
+        )
+        assert problem["errors"][0]["type"] == "cursor_invalid"
 
 
 def test_an_unknown_monitor_is_a_404(deployed: Deployment) -> None:

@@ -39,33 +39,15 @@ from tests.support import (
     call,
     free_port,
     load_template,
-    point_aws_at,
     problem_of,
     scheduled,
     unique,
 )
 
 SETTINGS = get_settings()
+pytestmark = pytest.mark.deployment("reports", "runs", "idempotency")
 
 REPORT_KEY = re.compile(r"^reports/\d{4}/\d{2}/\d{2}/[0-9a-f-]{36}\.json\.gz$")
-
-
-@pytest.fixture(scope="module")
-def aws() -> Iterator[MotoAws]:
-    with MotoAws() as moto:
-        yield moto
-
-
-@pytest.fixture
-def deployed(aws: MotoAws, monkeypatch: pytest.MonkeyPatch) -> Deployment:
-    point_aws_at(monkeypatch, aws.endpoint)
-    deployment = Deployment(monkeypatch, SETTINGS)
-    deployment.configure(
-        reports_bucket_name=aws.resources.bucket,
-        runs_table_name=aws.resources.runs_table,
-        idempotency_table_name=aws.resources.idempotency_table,
-    )
-    return deployment
 
 
 # -- events --------------------------------------------------------------------------

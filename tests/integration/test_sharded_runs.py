@@ -33,35 +33,15 @@ from tests.support import (
     call,
     load_template,
     open_connections_after,
-    point_aws_at,
     problem_of,
     scheduled,
 )
 
 SETTINGS = get_settings()
+# The function as deployed with its stores and its shard queue (no idempotency table).
+pytestmark = pytest.mark.deployment("reports", "runs", "shards", shard_finish_budget_s=1.0)
 
 ROUNDS = 200  # a bounded drain: no test may loop forever on a queue that never empties
-
-
-@pytest.fixture(scope="module")
-def aws() -> Iterator[MotoAws]:
-    with MotoAws() as moto:
-        yield moto
-
-
-@pytest.fixture
-def deployed(aws: MotoAws, monkeypatch: pytest.MonkeyPatch) -> Deployment:
-    """The function as deployed with its stores and its shard queue (no idempotency table)."""
-    point_aws_at(monkeypatch, aws.endpoint)
-    deployment = Deployment(monkeypatch, SETTINGS)
-    deployment.configure(
-        reports_bucket_name=aws.resources.bucket,
-        runs_table_name=aws.resources.runs_table,
-        idempotency_table_name="",
-        shard_queue_url=aws.resources.shard_queue_url,
-        shard_finish_budget_s=1.0,
-    )
-    return deployment
 
 
 # -- the queue, as Lambda's event source mapping drives it ---------------------------------

@@ -5,7 +5,6 @@ through the real Lambda handler, for a direct invoke and for the schedule."""
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import gzip
 import threading
 import time
@@ -143,7 +142,7 @@ def test_a_sitemap_at_a_blocked_address_is_refused_before_any_connection(
     sitemaps: SitemapServer, settings: Settings
 ) -> None:
     url = sitemaps.add("/blocked.xml", urlset(*PAGES))
-    closed = dataclasses.replace(settings, egress_allow_cidrs="")  # loopback is blocked by default
+    closed = settings.model_copy(update={"egress_allow_cidrs": ""})  # loopback is blocked by default
     detail = refusal(url, closed)
     assert "refused by the egress guard (address_blocked:loopback)" in detail
     assert sitemaps.hits["/blocked.xml"] == 0
@@ -153,7 +152,7 @@ def test_an_index_pointing_at_a_blocked_address_is_refused(
     sitemaps: SitemapServer, settings: Settings
 ) -> None:
     """Only 127.0.0.1 is allowed: the index's second sitemap, on 127.0.0.2, is refused unfetched."""
-    allowed = dataclasses.replace(settings, egress_allow_cidrs="127.0.0.1/32")
+    allowed = settings.model_copy(update={"egress_allow_cidrs": "127.0.0.1/32"})
     sitemaps.add("/b/ok.xml", urlset("https://e.com/ok"))
     top = sitemaps.add(
         "/b/index.xml", index(sitemaps.url("/b/ok.xml"), sitemaps.url("/b/ok.xml", "127.0.0.2"))
@@ -164,7 +163,7 @@ def test_an_index_pointing_at_a_blocked_address_is_refused(
 
 
 def test_redirects_are_followed_and_each_hop_is_guarded(sitemaps: SitemapServer, settings: Settings) -> None:
-    allowed = dataclasses.replace(settings, egress_allow_cidrs="127.0.0.1/32")
+    allowed = settings.model_copy(update={"egress_allow_cidrs": "127.0.0.1/32"})
     sitemaps.add("/r/pages.xml", urlset(*PAGES))
     assert read(sitemaps.redirect("/r/moved.xml", sitemaps.url("/r/pages.xml")), allowed) == PAGES
     away = sitemaps.redirect("/r/away.xml", sitemaps.url("/r/pages.xml", "127.0.0.2"))
@@ -174,7 +173,7 @@ def test_redirects_are_followed_and_each_hop_is_guarded(sitemaps: SitemapServer,
 
 
 def test_too_many_urls_are_refused(sitemaps: SitemapServer, settings: Settings) -> None:
-    few = dataclasses.replace(settings, max_urls=4)
+    few = settings.model_copy(update={"max_urls": 4})
     url = sitemaps.add("/many.xml", urlset(*(f"https://e.com/{i}" for i in range(5))))
     assert "lists more than 4 URLs" in refusal(url, few)
     half = sitemaps.add("/half.xml", urlset(*(f"https://e.com/{i}" for i in range(3))))
@@ -207,7 +206,7 @@ def test_an_answer_that_is_not_200_is_refused(sitemaps: SitemapServer, settings:
 
 
 def test_a_body_over_the_cap_is_refused_on_the_wire(sitemaps: SitemapServer, settings: Settings) -> None:
-    small = dataclasses.replace(settings, max_targets_bytes=2_000)
+    small = settings.model_copy(update={"max_targets_bytes": 2_000})
     url = sitemaps.add("/big.xml", urlset(*(f"https://e.com/{i:04}" for i in range(100))))
     assert "larger than 2000 bytes" in refusal(url, small)
     packed = gzip.compress(b" " * 1_500_000, compresslevel=9)

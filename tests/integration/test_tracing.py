@@ -39,7 +39,7 @@ def test_each_url_gets_its_own_closed_child_subsegment_of_the_run(
     urls = [target.url(f"/ok?delay_ms={(i * 37) % 120}") for i in range(24)]
     urls += [target.url("/status/500"), target.url("/hang")]
     request = parse_request(
-        {"urls": urls, "options": {"concurrency": 26, "retries": 0, "request_timeout_s": 30}}
+        {"urls": urls, "options": {"concurrency": 26, "retries": 0, "request_timeout_s": 30}}, get_settings()
     )
 
     xray_recorder.begin_segment("fanout-test")

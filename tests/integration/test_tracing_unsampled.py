@@ -30,7 +30,7 @@ def emitter() -> Iterator[KeepingEmitter]:
 
 
 def _run(urls: list[str], trace: RunTrace) -> dict[str, Any]:
-    request = parse_request({"urls": urls, "options": {"concurrency": 10, "retries": 0}})
+    request = parse_request({"urls": urls, "options": {"concurrency": 10, "retries": 0}}, get_settings())
 
     async def run() -> dict[str, Any]:
         document = await run_fanout(request, run_context(5.0), settings=get_settings(), trace=trace)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from samcli.yamlhelper import yaml_parse
 
+from devtools import configdoc
 from fanout.config import env_names
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -20,6 +21,13 @@ def test_every_environment_setting_is_in_the_configuration_chapters() -> None:
     documented = DOCS["configuration.md"] + DOCS["persistence.md"] + DOCS["sharding.md"] + DOCS["monitors.md"]
     missing = [var for var in env_names().values() if f"`{var}`" not in documented]
     assert missing == []
+
+
+def test_the_configuration_tables_are_what_the_settings_model_declares() -> None:
+    """``make configdoc`` writes them; a setting added, renamed or re-bounded without it fails here."""
+    written = DOCS["configuration.md"]
+    assert configdoc.with_tables(written, configdoc.render()) == written
+    assert all(f"| `{var}` |" in written for var in env_names().values())
 
 
 def test_every_template_parameter_is_in_the_deploy_chapter() -> None:

@@ -1,6 +1,14 @@
 """AWS adapters, and nothing else: no orchestration, no logs, no metrics.
 
-``session`` (clients made in the invocation's loop, every call bounded), ``reports`` (S3 reports
-and target lists), ``runs_table`` and ``codec`` (DynamoDB run records), ``shard_queue`` (SQS),
-``idempotency`` (Powertools' idempotency, its calls on the invocation's loop).
+``session.AwsClients`` makes an invocation's clients in its loop and bounds every call; each
+store is one module over it:
+
+- ``reports.Reports``: S3 run reports, shard outcomes, presigned links, target lists.
+- ``runs_table.RunsTable``: DynamoDB run records (items by ``codec``).
+- ``monitors_table.MonitorsTable``: monitor states and summaries (items by ``monitor_codec``).
+- ``shard_queue.ShardQueue``: the SQS shard queue.
+- ``alerts.AlertSinks``: the SNS topic and EventBridge bus monitor alerts go to.
+- ``idempotency.run_once``: Powertools' idempotency, its calls on the invocation's loop.
+- ``cursors.ListingCursor``: the one cursor codec of every listing.
+- ``secrets``: the values of secret references (Secrets Manager, SSM), cached briefly.
 """

@@ -7,8 +7,8 @@ of the boto3 shape whose calls run on the invocation's loop through an aiobotoco
 (its names resolved as the caller's ``AwsClients`` resolve them), each bounded by
 ``reserve_s`` and by the run's deadline.
 
-This module imports boto3 (~150 ms, through Powertools): it is imported only when a request
-has a key and the table is configured.
+This module imports boto3 (through Powertools), a large part of a cold start: it is imported
+only when a request has a key and the table is configured (the cost: docs/benchmarks.md).
 """
 
 from __future__ import annotations

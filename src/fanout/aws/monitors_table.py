@@ -12,14 +12,12 @@ here decides anything about a state.
 from __future__ import annotations
 
 import asyncio
-import base64
-import binascii
-import json
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from fanout.aws.cursors import ListingCursor
 from fanout.aws.monitor_codec import (
     MONITORS_PK,
     Item,
@@ -32,7 +30,7 @@ from fanout.aws.monitor_codec import (
 )
 from fanout.aws.session import AwsClients, error_type
 from fanout.core.monitors import SubjectState
-from fanout.errors import CursorInvalid, StoreError
+from fanout.errors import StoreError
 
 BATCH_KEYS = 100
 BATCH_ROUNDS = 5
@@ -72,21 +70,6 @@ def _filter(group: str | None, tag: tuple[str, str] | None) -> Filter | None:
         names |= {"#tags": "tags", "#tag": tag[0]}
         values[":tag"] = {"S": tag[1]}
     return Filter(" AND ".join(parts), names, values) if parts else None
-
-
-def encode_cursor(key: Mapping[str, Any]) -> str:
-    plain = {"pk": key["pk"]["S"], "sk": key["sk"]["S"]}
-    return base64.urlsafe_b64encode(json.dumps(plain).encode()).decode().rstrip("=")
-
-
-def decode_cursor(cursor: str, pk: str) -> Item:
-    try:
-        plain = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-    except (ValueError, binascii.Error):
-        plain = None
-    if not (isinstance(plain, dict) and plain.get("pk") == pk and isinstance(plain.get("sk"), str)):
-        raise CursorInvalid()
-    return {"pk": {"S": pk}, "sk": {"S": plain["sk"]}}
 
 
 class MonitorsTable:
@@ -249,7 +232,8 @@ class MonitorsTable:
         *,
         where: Filter | None = None,
     ) -> tuple[list[Item], str | None]:
-        start = None if cursor is None else decode_cursor(cursor, pk)
+        cursors = ListingCursor(("pk", "sk"), {"pk": pk})
+        start = None if cursor is None else cursors.decode(cursor)
         now = time.time()
 
         async def query() -> tuple[list[Item], str | None]:
@@ -272,6 +256,6 @@ class MonitorsTable:
             response = await (await self._ddb()).query(**kwargs)
             last = response.get("LastEvaluatedKey")
             items = [i for i in response.get("Items", []) if float(i["expires_at"]["N"]) >= now]
-            return items, None if last is None else encode_cursor(last)
+            return items, None if last is None else cursors.encode(last)
 
         return await self._clients.call("monitors", before, query)

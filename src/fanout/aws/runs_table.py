@@ -17,20 +17,21 @@ from fanout.aws.codec import (
     DONE_SHARDS,
     RUN_KIND,
     Item,
-    decode_cursor,
-    encode_cursor,
     expired,
     item_record,
     record_item,
     to_attr,
 )
+from fanout.aws.cursors import ListingCursor
 from fanout.aws.session import AwsClients
 from fanout.core.documents import RunStatus
 from fanout.core.records import RunRecord
-from fanout.errors import CursorInvalid, StoreError
+from fanout.errors import StoreError
 
 RUNS_INDEX = "by-started-at"
 CONDITION_FAILED = "ConditionalCheckFailedException"
+RUN_CURSORS = ListingCursor(("run_id", "started_at"), {"kind": RUN_KIND})
+"""A page of the GSI ends at a run (``run_id``, ``started_at``); its partition is always ``kind = "run"``."""
 
 
 class RunsTable:
@@ -86,9 +87,7 @@ class RunsTable:
 
     async def list(self, limit: int, cursor: str | None, before: float) -> tuple[list[RunRecord], str | None]:
         """Up to ``limit`` runs, newest first, and the cursor of the next page (if any)."""
-        start = None if cursor is None else decode_cursor(cursor)
-        if cursor is not None and start is None:
-            raise CursorInvalid()
+        start = None if cursor is None else RUN_CURSORS.decode(cursor)
         kwargs: dict[str, Any] = {
             "TableName": self.table,
             "IndexName": RUNS_INDEX,
@@ -107,7 +106,7 @@ class RunsTable:
         now = time.time()
         records = [item_record(i) for i in response.get("Items", []) if not expired(i, now)]
         last = response.get("LastEvaluatedKey")
-        return records, encode_cursor(last) if last else None
+        return records, RUN_CURSORS.encode(last) if last else None
 
     async def count_shard(
         self,

@@ -4,7 +4,7 @@ The clients hold aiohttp sessions bound to the loop: they are made on first use 
 when the ``AwsClients`` context exits, so nothing outlives the invocation. ``aioboto3`` is
 imported on first use only: a run with every store off never pays for it. botocore's data
 loader (the parsed service models, pure data) is kept for the process, so a warm
-invocation makes its clients in ~10 ms.
+invocation's clients skip parsing them again (docs/benchmarks.md).
 
 Every call is bounded twice: by botocore (connect/read timeouts, standard retry mode,
 ``max_attempts``) and by ``asyncio.timeout_at`` at the slice of the deadline the caller

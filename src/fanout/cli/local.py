@@ -44,12 +44,12 @@ def _refuse(loc: str, what: str) -> RequestInvalid:
     )
 
 
-def sitemap_of(document: dict[str, Any]) -> tuple[dict[str, Any], SitemapSource | None]:
+def sitemap_of(document: dict[str, Any], settings: Settings) -> tuple[dict[str, Any], SitemapSource | None]:
     """A request with ``targets``: validated as the service validates it, then the sitemap to
     read and the request without its ``targets`` (an S3 list is refused here)."""
     if "targets" not in document:
         return document, None
-    request = parse_invoke_request(document)
+    request = parse_invoke_request(document, settings)
     assert isinstance(request, TargetsRequest)  # "targets" without "urls" parses as one
     if request.sitemap is None:
         raise _refuse("targets", "an S3 target list")
@@ -57,8 +57,8 @@ def sitemap_of(document: dict[str, Any]) -> tuple[dict[str, Any], SitemapSource 
     return rest, SitemapSource(request.sitemap)
 
 
-def _checked(document: dict[str, Any]) -> FanoutRequest:
-    request = parse_request(document)
+def _checked(document: dict[str, Any], settings: Settings) -> FanoutRequest:
+    request = parse_request(document, settings)
     if request.monitor is not None:
         raise _refuse("monitor", "a monitor")
     if request.mode == "sharded":
@@ -86,7 +86,7 @@ async def run_here(run: LocalRun, settings: Settings, *, deadline_s: float, prog
     """Run ``run`` within ``deadline_s`` (from now); its document, thresholds evaluated."""
     loop = asyncio.get_running_loop()
     clock = InvocationClock.begin(deadline_s * 1000, now=loop.time())
-    request = _checked(await _urls(run, settings, clock))
+    request = _checked(await _urls(run, settings, clock), settings)
     n = len(request.urls)
     deadline = clock.deadline(n, settings, in_flight=min(n, request.options.concurrency))
     ctx = RunContext(source=Source.CLI, deadline=deadline)

@@ -150,7 +150,7 @@ class _FileReader:
                 self.problem((str(key),), f"unknown key {key!r}{hint}", key=True)
         defaults = document.get("defaults")
         try:
-            MonitorsFile.model_validate({"defaults": defaults})
+            MonitorsFile.model_validate({"defaults": defaults}, context=get_settings())
         except ValidationError as exc:
             self.errors(exc, MonitorsFile, [()])
         monitors = document.get("monitors")
@@ -167,7 +167,7 @@ class _FileReader:
             return
         raw = merged(defaults, own)
         try:
-            monitor = Monitor.model_validate(raw)
+            monitor = Monitor.model_validate(raw, context=get_settings())
         except ValidationError as exc:
             self.errors(exc, MonitorEntry, [here, ("defaults",)])
             return

@@ -14,7 +14,7 @@ from fanout.cli.local import LocalRun, run_here, sitemap_of
 from fanout.cli.params import DEADLINE, merged, output_options, request_options, sitemap_beside_urls
 from fanout.cli.rows import exit_status, methods_of
 from fanout.config import get_settings
-from fanout.runs.invocation import loop_factory
+from fanout.runs.invocation import fewer_young_collections, loop_factory
 
 EPILOG = """\b
 Examples:
@@ -56,12 +56,13 @@ def run_command(
         raise click.UsageError("give FILE (- for stdin) or --sitemap")
     settings = get_settings()
     document = request_document(file, settings) if file is not None else {}
-    document, from_targets = sitemap_of(merged(document, options))
+    document, from_targets = sitemap_of(merged(document, options), settings)
     if sitemap is not None and (from_targets is not None or "urls" in document):
         raise sitemap_beside_urls()
     source = sitemap_source(sitemap, settings) if sitemap is not None else from_targets
     run = LocalRun(document, source, options.get("method"))
-    with asyncio.Runner(loop_factory=loop_factory(settings.event_loop)) as runner:  # the service's loop
+    # The service's loop, and its GC tuning while the run goes (as an invocation's).
+    with asyncio.Runner(loop_factory=loop_factory(settings.event_loop)) as runner, fewer_young_collections():
         result = runner.run(run_here(run, settings, deadline_s=deadline, progress=progress)).to_json()
     emit(result, fmt, output, methods_of(result | {"urls": _entries(run, result)}))
     return exit_status(result)

@@ -1,7 +1,20 @@
-"""The pure core: no AWS, no HTTP, no Powertools.
+"""The pure core: what a run is, decided without AWS, HTTP, Powertools or settings of its own.
 
-``engine`` (the one bounded gather), ``budget`` (the invocation's clock, its deadline and its
-slices), ``requests`` (the request models), ``results`` and ``documents`` (typed results and
-the documents built from them, serialised in one place), ``answers`` (fitting an answer in the
-response limit), ``targets`` (target lists), ``urls`` and ``ids``.
+Start here:
+
+- ``engine.run_under_deadline``: the one bounded gather, every job ended by an absolute deadline.
+- ``budget``: the invocation's clock (``InvocationClock``) and a run's deadline (``RunDeadline``).
+- ``requests``: the request every way in accepts (``FanoutRequest``, ``TargetsRequest``,
+  ``parse_request``), every option bounded; ``limits`` (``RequestLimits``: the defaults and maxima
+  a front door passes in, so the core reads no setting).
+- ``documents``: the run document (``RunDocument``); ``results`` (``UrlResult``, ``Outcome``,
+  ``Summary``) and ``facts`` (checks, timings, TLS, redirects, headers) are its parts.
+
+The rest: ``checks`` (``expect``: what a healthy response is), ``thresholds`` (run thresholds),
+``answers`` (fitting an answer in Lambda's response limit), ``records`` (what the runs table keeps
+and ``GET /runs`` shows), ``targets`` (target lists), ``urls`` and ``ids``; monitors: ``monitors``
+(a subject's state and how an observation moves it), ``uptime`` (its bounded history),
+``monitor_report`` (a document's ``monitor`` section), ``monitor_views`` (``GET /monitors``) and
+``alerts`` (what an alert says); ``fleet`` (a monitors file: its models and each monitor's
+request); ``secret_refs`` (``${secretsmanager:...}``/``${ssm:...}`` references, found and checked).
 """

@@ -33,8 +33,6 @@ from collections import deque
 from dataclasses import dataclass
 from typing import Protocol
 
-from fanout.config import Settings
-
 LAMBDA_MAX_REMAINING_MS = 15 * 60 * 1000
 
 
@@ -51,7 +49,23 @@ def clamp_remaining_ms(remaining_ms: float) -> float:
     return min(max(float(remaining_ms), 0.0), float(LAMBDA_MAX_REMAINING_MS))
 
 
-def margin_s(n_urls: int, settings: Settings) -> float:
+class DeadlineSettings(Protocol):
+    """What a deployment sets for deadlines (``fanout.config.Settings`` is one): the core reads no
+    setting, its callers pass them in."""
+
+    @property
+    def deadline_margin_base_ms(self) -> float: ...
+    @property
+    def deadline_margin_per_url_ms(self) -> float: ...
+    @property
+    def deadline_cleanup_per_url_ms(self) -> float: ...
+    @property
+    def function_memory_mb(self) -> int: ...
+    @property
+    def max_concurrency(self) -> int: ...
+
+
+def margin_s(n_urls: int, settings: DeadlineSettings) -> float:
     """From the answer to Lambda's timeout: base + per-URL allowance."""
     return (settings.deadline_margin_base_ms + settings.deadline_margin_per_url_ms * n_urls) / 1000
 
@@ -60,13 +74,13 @@ FULL_VCPU_MB = 1_769
 """The memory size at which Lambda gives a function one whole vCPU (CPU scales with memory)."""
 
 
-def cpu_share(settings: Settings) -> float:
+def cpu_share(settings: DeadlineSettings) -> float:
     """The function's share of one vCPU, from its memory size (1.0 where it is unknown)."""
     memory_mb = settings.function_memory_mb
     return min(1.0, memory_mb / FULL_VCPU_MB) if memory_mb > 0 else 1.0
 
 
-def cleanup_s(in_flight: int, settings: Settings) -> float:
+def cleanup_s(in_flight: int, settings: DeadlineSettings) -> float:
     """From the end of the work to the answer, for ``in_flight`` fetches in flight (the setting):
     cancelling and awaiting them is CPU work, so it takes longer on a smaller share of a vCPU."""
     return settings.deadline_cleanup_per_url_ms / cpu_share(settings) * max(0, in_flight) / 1000
@@ -111,7 +125,7 @@ class CleanupCost:
         self._per_fetch_s.clear()
         self._cut = None
 
-    def seconds(self, in_flight: int, settings: Settings) -> float:
+    def seconds(self, in_flight: int, settings: DeadlineSettings) -> float:
         """The cleanup allowance for ``in_flight`` fetches: learned when it can be, else the setting."""
         prior = cleanup_s(in_flight, settings)
         if in_flight < self.LEARN_MIN or not self._per_fetch_s or prior <= 0:
@@ -187,7 +201,7 @@ class InvocationClock:
     def deadline(
         self,
         n_urls: int,
-        settings: Settings,
+        settings: DeadlineSettings,
         *,
         in_flight: int | None = None,
         cap_s: float | None = None,

@@ -12,8 +12,6 @@ per job, in input order, whatever happened:
 - ``not_started``: the deadline came, or the run was stopped, before it got a slot.
 
 Every task the engine starts is finished (cancelled and awaited) before it returns.
-While any run is going, the cyclic GC's youngest generation is collected less often
-(``fewer_young_collections``).
 ``CancelledError`` from outside is never swallowed: the children are cancelled and
 awaited by the ``TaskGroup`` and the cancellation propagates.
 """
@@ -21,10 +19,8 @@ awaited by the ``TaskGroup`` and the cancellation propagates.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import enum
-import gc
-from collections.abc import Awaitable, Callable, Hashable, Iterator, Sequence
+from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
 
@@ -144,54 +140,20 @@ class _Run(Generic[T]):
 
     async def run(self, jobs: Sequence[Job[T]]) -> RunReport[T]:
         try:
-            with fewer_young_collections():
-                async with asyncio.timeout_at(self.deadline), asyncio.TaskGroup() as group:
-                    for job, report in zip(jobs, self.report.jobs, strict=True):
-                        self.tasks.append(group.create_task(self.one(job, report)))
+            async with asyncio.timeout_at(self.deadline), asyncio.TaskGroup() as group:
+                for job, report in zip(jobs, self.report.jobs, strict=True):
+                    self.tasks.append(group.create_task(self.one(job, report)))
         except TimeoutError:
             self.report.deadline_reached = True
         # Each cancelled task's CancelledError holds a traceback through ``one``'s frame, which
-        # holds this run, which holds the task: a cycle through every fetch's objects (~85 per
-        # fetch) that only the cyclic GC could free, 20-130 ms after a deadline that cut 1,000
-        # fetches. Emptying the list breaks it: they are freed as they go.
+        # holds this run, which holds the task: a cycle through every fetch's objects that only
+        # the cyclic GC could free, long after the deadline (docs/benchmarks.md). Emptying the
+        # list breaks it: they are freed as they go.
         self.tasks.clear()
         for report in self.report.jobs:
             if report.state is JobState.RUNNING:
                 report.state = JobState.CANCELLED
         return self.report
-
-
-YOUNG_GC_THRESHOLD = 20_000
-"""Allocations (net) between collections of the youngest generation while a run goes (CPython: 700)."""
-_runs_going = 0
-
-
-@contextlib.contextmanager
-def fewer_young_collections() -> Iterator[None]:
-    """Collect the youngest GC generation every ``YOUNG_GC_THRESHOLD`` allocations while runs go
-    (an engine run, and a whole invocation: ``runs.invocation``).
-
-    A run allocates a few dozen objects per job that refcounting frees (their cycles are broken,
-    see ``_Run.run``) while thousands of jobs' reports stay alive: at CPython's default every
-    700 allocations each collection traverses the young objects, and the older generations
-    (every live report) are swept ever more often, CPU for nothing found. Cyclic garbage is
-    still collected, ~30x less often. Process-wide, so counted: overlapping runs on one loop
-    restore the thresholds when the last one ends.
-    """
-    global _runs_going
-    if _runs_going == 0:
-        _saved_thresholds[:] = gc.get_threshold()
-        gc.set_threshold(max(YOUNG_GC_THRESHOLD, _saved_thresholds[0]), *_saved_thresholds[1:])
-    _runs_going += 1
-    try:
-        yield
-    finally:
-        _runs_going -= 1
-        if _runs_going == 0:
-            gc.set_threshold(*_saved_thresholds)
-
-
-_saved_thresholds: list[int] = []
 
 
 async def run_under_deadline(

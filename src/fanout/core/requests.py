@@ -1,9 +1,12 @@
 """The request every way in accepts, validated with pydantic: strict types, unknown fields
 refused, every option bounded by its server-side maximum.
 
-Defaults and maxima are deployment settings (``fanout.config``), read when a request is
-validated, never when this module is imported. A value over its maximum is the same error
-pydantic gives for ``le`` (``less_than_equal``, naming the limit).
+Defaults and maxima are deployment settings, which the core does not read: the way in gives
+them as the validation context (``model_validate(payload, context=limits)``, ``RequestLimits``;
+``parse_request`` takes them as an argument). A value over its maximum is the same error
+pydantic gives for ``le`` (``less_than_equal``, naming the limit). Without a context (options
+read back from a stored record or a shard message, checked when the run was asked for) nothing
+is filled in or capped, and an option left out is refused (there is no default to give it).
 """
 
 from __future__ import annotations
@@ -18,12 +21,14 @@ from pydantic import (
     Field,
     Tag,
     ValidationError,
+    ValidationInfo,
     field_validator,
+    model_validator,
 )
 from pydantic_core import PydanticCustomError
 
-from fanout.config import get_settings
 from fanout.core.checks import Expect, HeaderName
+from fanout.core.limits import SERVER_DEFAULTED, RequestLimits, defaults_of, limits_of, maxima_of
 from fanout.core.monitors import MonitorSpec
 from fanout.core.secret_refs import check_header_references
 from fanout.core.thresholds import Thresholds
@@ -75,48 +80,54 @@ def _at_most(value: float, limit: float) -> None:
         )
 
 
-def _default(name: str) -> Any:
-    return lambda: getattr(get_settings(), name)
+def _the_server_default() -> Any:
+    """Never called: ``Options._server_defaults`` fills each option left out, or refuses."""
+    raise AssertionError("an option left out was neither filled in nor refused")
 
 
-_MAXIMA = {
-    "concurrency": "max_concurrency",
-    "per_host_concurrency": "max_per_host_concurrency",
-    "request_timeout_s": "max_request_timeout_s",
-    "retries": "max_retries",
-    "max_redirects": "max_max_redirects",
-    "max_body_bytes": "max_max_body_bytes",
-    "inspect_bytes": "max_inspect_bytes",
-}
+_SERVER_DEFAULT = Field(default_factory=_the_server_default)
 
 
 class Options(_Strict):
     """Run options; each has a default and a server-side maximum (``config``)."""
 
-    concurrency: Annotated[int, Field(ge=1)] = Field(default_factory=_default("default_concurrency"))
-    per_host_concurrency: Annotated[int, Field(ge=1)] = Field(
-        default_factory=_default("default_per_host_concurrency")
-    )
-    request_timeout_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] = Field(
-        default_factory=_default("default_request_timeout_s")
-    )
-    retries: Annotated[int, Field(ge=0)] = Field(default_factory=_default("default_retries"))
+    concurrency: Annotated[int, Field(ge=1)] = _SERVER_DEFAULT
+    per_host_concurrency: Annotated[int, Field(ge=1)] = _SERVER_DEFAULT
+    request_timeout_s: Annotated[float, Field(gt=0, allow_inf_nan=False)] = _SERVER_DEFAULT
+    retries: Annotated[int, Field(ge=0)] = _SERVER_DEFAULT
     on_error: Literal["continue", "cancel"] = "continue"
     follow_redirects: bool = True
-    max_redirects: Annotated[int, Field(ge=0)] = Field(default_factory=_default("default_max_redirects"))
-    max_body_bytes: Annotated[int, Field(ge=0)] = Field(default_factory=_default("default_max_body_bytes"))
+    max_redirects: Annotated[int, Field(ge=0)] = _SERVER_DEFAULT
+    max_body_bytes: Annotated[int, Field(ge=0)] = _SERVER_DEFAULT
     headers: Headers | None = Field(
         default=None, description="Headers for every entry, merged under an entry's own (by name, any case)."
     )
     expect: Expect | None = Field(default=None, description="Checks every entry's response must pass.")
     capture_headers: Annotated[list[HeaderName], Field(max_length=50)] | None = None
-    inspect_bytes: Annotated[int, Field(ge=1)] = Field(default_factory=_default("default_inspect_bytes"))
+    inspect_bytes: Annotated[int, Field(ge=1)] = _SERVER_DEFAULT
     thresholds: Thresholds | None = Field(default=None, description="Run metrics and their conditions.")
 
-    @field_validator(*_MAXIMA)
+    @model_validator(mode="before")
     @classmethod
-    def _within_the_maximum(cls, value: float, info: Any) -> float:
-        _at_most(value, getattr(get_settings(), _MAXIMA[info.field_name]))
+    def _server_defaults(cls, data: object, info: ValidationInfo) -> object:
+        """An option left out gets the server's default; without the limits there is none."""
+        if not isinstance(data, dict):
+            return data
+        limits = limits_of(info)
+        if limits is not None:
+            return defaults_of(limits) | data
+        if missing := [name for name in SERVER_DEFAULTED if name not in data]:
+            raise PydanticCustomError(
+                "missing", "Field required: {names} (no server defaults here)", {"names": ", ".join(missing)}
+            )
+        return data
+
+    @field_validator(*SERVER_DEFAULTED)
+    @classmethod
+    def _within_the_maximum(cls, value: float, info: ValidationInfo) -> float:
+        limits = limits_of(info)
+        if limits is not None and info.field_name is not None:
+            _at_most(value, maxima_of(limits)[info.field_name])
         return value
 
 
@@ -144,9 +155,11 @@ Mode = Literal["auto", "inline", "sharded"]
 its way in, ``inline`` never shards, ``sharded`` always does."""
 
 
-def _check_count(value: object) -> object:
+def _check_count(value: object, limits: RequestLimits | None) -> object:
     """Too many URLs is refused before any of them is validated."""
-    limit = get_settings().max_urls
+    if limits is None:
+        return value
+    limit = limits.max_urls
     if isinstance(value, list) and len(value) > limit:
         raise PydanticCustomError(
             "too_long",
@@ -156,7 +169,17 @@ def _check_count(value: object) -> object:
     return value
 
 
-class FanoutRequest(_Strict):
+class _WithOptions(_Strict):
+    @model_validator(mode="before")
+    @classmethod
+    def _options_get_the_server_defaults(cls, data: object, info: ValidationInfo) -> object:
+        """Left out, the options are validated as ``{}``: each gets the server's default."""
+        if info.context is not None and isinstance(data, dict) and "options" not in data:
+            return data | {"options": {}}
+        return data
+
+
+class FanoutRequest(_WithOptions):
     """The request body of every way in (direct invoke, API, schedule)."""
 
     urls: Annotated[list[UrlItem], Field(min_length=1)]
@@ -170,8 +193,8 @@ class FanoutRequest(_Strict):
 
     @field_validator("urls", mode="before")
     @classmethod
-    def _not_too_many(cls, value: object) -> object:
-        return _check_count(value)
+    def _not_too_many(cls, value: object, info: ValidationInfo) -> object:
+        return _check_count(value, limits_of(info))
 
     def entries(self) -> list[UrlEntry]:
         return [UrlEntry(url=u) if isinstance(u, str) else u for u in self.urls]
@@ -211,7 +234,7 @@ Targets = Annotated[
 ]
 
 
-class TargetsRequest(_Strict):
+class TargetsRequest(_WithOptions):
     """A scheduled (or direct) request whose URL list is read when the run starts.
 
     ``targets`` names ``s3://bucket/key`` (a JSON list of entries, as ``urls``, or one URL per
@@ -236,7 +259,7 @@ class TargetsRequest(_Strict):
         """The sitemap's URL, for a sitemap target (None for an S3 list)."""
         return None if isinstance(self.spec, str) else self.spec.sitemap
 
-    def with_entries(self, entries: list[Any]) -> FanoutRequest:
+    def with_entries(self, entries: list[Any], limits: RequestLimits) -> FanoutRequest:
         """The request to run: the listed entries with this request's options (validated)."""
         return FanoutRequest.model_validate(
             {
@@ -245,27 +268,29 @@ class TargetsRequest(_Strict):
                 "mode": self.mode,
                 "carry_over": self.carry_over,
                 "monitor": self.monitor,
-            }
+            },
+            context=limits,
         )
 
 
 InvokeRequest = FanoutRequest | TargetsRequest
 
 
-def parse_request(payload: object) -> FanoutRequest:
-    """Validate a request body; the first problems are listed in ``RequestInvalid.errors``."""
+def parse_request(payload: object, limits: RequestLimits) -> FanoutRequest:
+    """Validate a request body within ``limits``; the first problems are listed in
+    ``RequestInvalid.errors``."""
     if not isinstance(payload, dict):
         raise RequestInvalid(
             "the request must be a JSON object with a 'urls' list",
             [{"loc": "", "msg": f"expected an object, got {type(payload).__name__}", "type": "object_type"}],
         )
     try:
-        return FanoutRequest.model_validate(payload)
+        return FanoutRequest.model_validate(payload, context=limits)
     except ValidationError as exc:
         raise invalid(exc) from None
 
 
-def parse_invoke_request(payload: object) -> InvokeRequest:
+def parse_invoke_request(payload: object, limits: RequestLimits) -> InvokeRequest:
     """Validate a scheduled or direct request: ``urls`` or ``targets``, exactly one.
 
     The API takes ``urls`` only (``parse_request``): its callers cannot name S3 objects.
@@ -277,10 +302,10 @@ def parse_invoke_request(payload: object) -> InvokeRequest:
                 [{"loc": "targets", "msg": "'urls' and 'targets' exclude each other", "type": "exclusive"}],
             )
         try:
-            return TargetsRequest.model_validate(payload)
+            return TargetsRequest.model_validate(payload, context=limits)
         except ValidationError as exc:
             raise invalid(exc) from None
-    return parse_request(payload)
+    return parse_request(payload, limits)
 
 
 def problems_of(exc: ValidationError, *, root: str | None = None) -> tuple[list[dict[str, Any]], int]:

@@ -17,6 +17,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from fanout.core.limits import RequestLimits
 from fanout.core.requests import FanoutRequest, TargetsRequest, problems_of
 from fanout.errors import TargetsUnreadable
 
@@ -70,10 +71,10 @@ def parse_request_file(name: str, body: bytes, *, max_urls: int) -> dict[str, An
     return document
 
 
-def request_for(request: TargetsRequest, entries: list[Any]) -> FanoutRequest:
-    """The request to run: the listed entries with the request's own options."""
+def request_for(request: TargetsRequest, entries: list[Any], limits: RequestLimits) -> FanoutRequest:
+    """The request to run: the listed entries with the request's own options, within ``limits``."""
     try:
-        return request.with_entries(entries)
+        return request.with_entries(entries, limits)
     except ValidationError as exc:
         errors, total = problems_of(exc, root="targets")
         detail = f"{total} invalid entr(ies) in the list"

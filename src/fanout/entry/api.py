@@ -1,7 +1,8 @@
 """The HTTP front door: API Gateway HTTP API (payload v2) via Powertools' resolver.
 
 ``POST /fanout`` takes the contract's request as its JSON body (validated by the resolver
-against ``FanoutRequest``) and answers 200 with the result document, or 202 with the run id and
+against ``FanoutRequest``, within the invocation's settings: ``WithinTheSettings``) and
+answers 200 with the result document, or 202 with the run id and
 a ``Location: /runs/{run_id}`` for a sharded run; with an ``Idempotency-Key`` header, a repeat
 of the request gets the first answer. ``GET /runs/{run_id}`` answers a stored run (its record
 and results) and ``GET /runs`` the most recent ones (``?limit=`` and ``?cursor=``);
@@ -24,7 +25,8 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
     RequestUnsupportedContentType,
     RequestValidationError,
 )
-from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.params import Body, Query
+from pydantic import ValidatorFunctionWrapHandler, WrapValidator
 
 from fanout.core.documents import RunStatus, Source
 from fanout.core.requests import FanoutRequest, format_loc
@@ -69,6 +71,16 @@ def allowed_methods(path: str) -> list[str] | None:
 def _invocation() -> Invocation:
     invocation: Invocation = app.context["invocation"]
     return invocation
+
+
+def _within_the_settings(value: object, _: ValidatorFunctionWrapHandler) -> FanoutRequest:
+    """The resolver validates the body without a context; the request's defaults and maxima are
+    the invocation's settings, so the body is validated with them instead (the same errors)."""
+    return FanoutRequest.model_validate(value, context=_invocation().settings)
+
+
+WithinTheSettings = Annotated[FanoutRequest, WrapValidator(_within_the_settings), Body()]
+"""``FanoutRequest`` as the route's body: its schema, validated within the invocation's settings."""
 
 
 def _json(
@@ -122,7 +134,7 @@ def _is_json(content_type: str) -> bool:
     | answer_response(RunAnswer, "A sharded run, accepted: poll Location (GET /runs/{run_id})", 202)
     | problem_responses(400, 409, 415, 422, 501, 503),
 )
-def post_fanout(request: FanoutRequest) -> Response[str]:
+def post_fanout(request: WithinTheSettings) -> Response[str]:
     # Powertools also accepts form bodies; this API speaks JSON only.
     if not _is_json(app.current_event.headers.get("content-type", "")):
         raise RequestUnsupportedContentType("Unsupported content type", errors=[])

@@ -21,7 +21,7 @@ def answer(
     """Run the request in ``payload``; the result document, or ``{"error": ...}``."""
     key = f"{source.value}:{event_id}" if event_id else None
     try:
-        request = parse_invoke_request(payload)
+        request = parse_invoke_request(payload, invocation.settings)
         return service.run(request, source, invocation, key=key, payload=payload).to_json()
     except FanoutError as exc:
         problem = problem_for(exc)

@@ -1,8 +1,9 @@
 """Lambda SnapStart: do all the init before the snapshot, rebuild what must not be shared.
 
-Without SnapStart the service imports the heavy parts lazily (aioboto3 ~500 ms, the
-X-Ray SDK ~230 ms; the HTTP API's resolver and its request validation, monitors, target
-lists and sitemaps, continuations) so a run that does not need them never pays for them. With
+Without SnapStart the service imports the heavy parts lazily (aioboto3, the X-Ray SDK: their
+import costs are in docs/benchmarks.md; the HTTP API's resolver and its request validation,
+monitors, target lists and sitemaps, continuations) so a run that does not need them never
+pays for them. With
 SnapStart (template parameter ``SnapStart=Enabled``) the init is paid once, before the
 snapshot, and every restored environment starts warm: ``before_snapshot`` imports and
 builds everything a run can use.
@@ -57,6 +58,7 @@ LAZY_MODULES = (
 def before_snapshot() -> list[str]:
     """Import and build everything a run can use, so restored environments start warm."""
     from fanout.aws.session import preload
+    from fanout.config import get_settings
     from fanout.core.requests import parse_request
     from fanout.fetch.transports.base import verified_ssl_context
     from fanout.observability.tracing import get_tracer, tracing_enabled
@@ -71,7 +73,9 @@ def before_snapshot() -> list[str]:
     if "aioboto3" in loaded:
         preload()  # botocore's S3, DynamoDB and SQS models parsed now: first clients in ms
     verified_ssl_context()
-    parse_request({"urls": ["https://example.com/", {"url": "https://example.com/", "method": "POST"}]})
+    parse_request(
+        {"urls": ["https://example.com/", {"url": "https://example.com/", "method": "POST"}]}, get_settings()
+    )
     if tracing_enabled():
         get_tracer()
     return loaded

@@ -1,3 +1,14 @@
-"""Fetching: one URL with httpx under a whole-attempt timeout (``fetcher``, ``redirects``), the
-egress guard (``egress``), name resolution on the run's loop (``dns``), the run's client
-(``client``) and the transports under it (``transports``: aiohttp, httpcore)."""
+"""Fetching: one URL entry with httpx, under a whole-attempt timeout and the egress guard.
+
+Start here:
+
+- ``client.build_client``: the run's client (``FanoutClient``), made in the run's loop.
+- ``fetcher.Fetcher``: one entry, its attempts and safe retries, one ``FetchResult``.
+- ``egress`` (``policy.EgressPolicy``, ``policy.policy_for``): where a run may connect.
+
+Under them: ``wire`` (how one hop is sent: ``Wire``, ``Hop``), ``transports`` (aiohttp, the
+default; httpcore), ``redirects`` (the next hop's request), ``verdict`` (a final response judged
+into an outcome), ``body`` (the first bytes of a body, decoded for the checks), ``trace`` (an
+attempt's phases), ``dns`` (c-ares on the run's loop, no thread) and ``sitemap`` (sitemaps read as
+target lists).
+"""

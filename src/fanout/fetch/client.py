@@ -23,8 +23,8 @@ class FanoutClient(httpx.AsyncClient):
 
     ``transport`` is public so the fetcher can call ``handle_async_request`` directly
     (httpx's public transport API): ``AsyncClient.send`` adds auth and redirect
-    generators, cookie extraction, event hooks, logging and a stream wrapper, ~80 us a
-    request for nothing this service uses. The client still owns the transport (``async
+    generators, cookie extraction, event hooks, logging and a stream wrapper: CPU on every
+    request for nothing this service uses (docs/benchmarks.md). The client still owns the transport (``async
     with`` closes it) and works as any ``httpx.AsyncClient`` for other callers.
     It never keeps a cookie (``_NoCookieJar``): one URL's cookies must not reach another's.
     """

@@ -8,8 +8,8 @@ the invocation's thread before the event loop starts, and each URL's subsegment 
 created *explicitly* as its child and closed by hand: no coroutine ever touches the
 shared stack.
 
-Powertools' Tracer costs ~230 ms of imports (it loads the X-Ray SDK and botocore), so
-it is built on first use, only when tracing is on (in Lambda, not disabled by
+Powertools' Tracer is costly to import (it loads the X-Ray SDK and botocore; the figure is
+in docs/benchmarks.md), so it is built on first use, only when tracing is on (in Lambda, not disabled by
 ``POWERTOOLS_TRACE_DISABLED``): runs without tracing never import it.
 """
 

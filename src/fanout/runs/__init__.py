@@ -1,7 +1,14 @@
 """Orchestration: what happens to a request, between the front doors and the adapters.
 
-``service`` is what the front doors call. ``invocation`` (the invocation's loop), ``fanout`` (one
-fan-out: engine and fetcher), ``inline`` (an inline run: targets, fan-out, persistence, fitting),
-``persist``, ``targets``, ``keyed`` (idempotency), ``readback`` (GET /runs), ``report`` (logs and
-metrics of runs and shards) and ``shards`` (sharded runs).
+Start here: ``service`` is all the front doors call (``run_request``, ``read_run``,
+``list_runs``, ``list_monitors``, ``read_monitor``), each inside an ``invocation.Invocation``
+(the invocation's clock, settings and one event loop).
+
+The steps of a run: ``keyed`` (once per idempotency key), ``inline.run`` (a run in this
+invocation, in order: ``targets``, ``fanout``, ``monitor``, ``persist``, ``answers``),
+``fanout.run_fanout`` (one fan-out: the engine over the fetcher), ``stores`` (which stores a
+deployment has, their adapters), ``report`` (logs and metrics of runs and shards) and ``shards``
+(sharded runs over SQS). Reading back: ``readback`` (``GET /runs``) and ``monitors_read``
+(``GET /monitors``); ``outgoing``: the entries as sent (``options.headers`` merged, secret
+references resolved), never stored.
 """

@@ -136,7 +136,7 @@ def _on_time(loop: asyncio.AbstractEventLoop, deadline: float) -> Iterator[None]
 
     libuv (uvloop) computes how long to sleep from the time it read when its iteration began:
     after a long batch of callbacks (1,000 requests set up) it sleeps that much too long, and a
-    deadline timer due meanwhile fires late by as much (100-200 ms measured). A wake-up refreshes
+    deadline timer due meanwhile fires late by as much (docs/benchmarks.md). A wake-up refreshes
     the time; each one late by the same error still leaves the next ones and the deadline on time.
     """
     now = loop.time()

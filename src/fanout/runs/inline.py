@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 from fanout.config import Settings
-from fanout.core.budget import RunDeadline
+from fanout.core.budget import InvocationClock, RunDeadline
 from fanout.core.documents import Leftovers, RunDocument, RunStatus, Source, StoreStatus
 from fanout.core.ids import new_run_id, utc_now_iso
 from fanout.core.requests import FanoutRequest, InvokeRequest, TargetsRequest
@@ -47,6 +47,30 @@ class Ran:
     answer: RunDocument
 
 
+@dataclass(frozen=True, slots=True)
+class _Reserves:
+    """What a run's deadline keeps back whatever its length: the invocation's ``cap_s``, and the
+    time for the monitor, persistence and what follows the run (``after_s``)."""
+
+    cap_s: float | None
+    persist_s: float
+    after_s: float
+    monitor_s: float
+
+    def deadline(
+        self, clock: InvocationClock, n: int, settings: Settings, *, in_flight: int | None = None
+    ) -> RunDeadline:
+        return clock.deadline(
+            n,
+            settings,
+            in_flight=in_flight,
+            cap_s=self.cap_s,
+            persist_s=self.persist_s,
+            after_s=self.after_s,
+            monitor_s=self.monitor_s,
+        )
+
+
 async def run(
     request: InvokeRequest,
     source: Source,
@@ -65,31 +89,17 @@ async def run(
     if request.monitor is not None and not config.monitors_on:
         raise MonitorsOff("requests with a monitor")
     monitor_s = settings.monitor_budget_s if request.monitor is not None else 0.0
+    reserves = _Reserves(cap_s, persist_s, after_s, monitor_s)
     async with RunStores(config) as stores:
         targets = request.targets if isinstance(request, TargetsRequest) else None
         if isinstance(request, TargetsRequest):
             from fanout.runs.targets import read_targets  # S3 lists and sitemaps: only for targets
 
             # The list's length is unknown yet: the margin of the longest one bounds the read.
-            longest = clock.deadline(
-                settings.max_urls,
-                settings,
-                cap_s=cap_s,
-                persist_s=persist_s,
-                after_s=after_s,
-                monitor_s=monitor_s,
-            )
+            longest = reserves.deadline(clock, settings.max_urls, settings)
             request = await read_targets(stores, request, settings, before=longest.fetch_by)
         n = len(request.urls)
-        deadline = clock.deadline(
-            n,
-            settings,
-            in_flight=min(n, request.options.concurrency),
-            cap_s=cap_s,
-            persist_s=persist_s,
-            after_s=after_s,
-            monitor_s=monitor_s,
-        )
+        deadline = reserves.deadline(clock, n, settings, in_flight=min(n, request.options.concurrency))
         header = header_for(request, source, run_id, started_at, observation_key=observation_key)
         mode = plan(
             request, header, settings, sharding_on=config.sharding_on, loc="targets" if targets else "urls"
@@ -99,19 +109,34 @@ async def run(
                 request, header, stores, settings, targets=targets, before=deadline.persist_by
             )
             return Ran(None, answer)
-        await stores.open(before=deadline.fetch_by, monitor=request.monitor is not None)
         ctx = RunContext(source=source, deadline=deadline, run_id=run_id, started_at=started_at)
-        document = replace(await run_fanout(request, ctx, settings=settings, trace=trace), targets=targets)
-        document = await _judged(
-            document, request.options, request.monitor, observation_key, stores, settings, deadline
-        )
-        document = await _keep(document, request, header, stores, settings, deadline)
-        report = document.persisted.report if document.persisted else None
-        stored_key = report.key if report and report.status is StoreStatus.STORED else None
-        answer = await fit_with_pointer(
-            document, stores, settings, report_key=stored_key, before=deadline.work_by
-        )
-        return Ran(document, answer)
+        return await _inline(request, ctx, header, stores, settings, trace, observation_key, targets)
+
+
+async def _inline(
+    request: FanoutRequest,
+    ctx: RunContext,
+    header: RunHeader,
+    stores: RunStores,
+    settings: Settings,
+    trace: RunTrace,
+    observation_key: str | None,
+    targets: str | None,
+) -> Ran:
+    """Steps 3 to 5 in this invocation: the fan-out, its judgement, what is kept, the answer."""
+    deadline = ctx.deadline
+    await stores.open(before=deadline.fetch_by, monitor=request.monitor is not None)
+    document = replace(await run_fanout(request, ctx, settings=settings, trace=trace), targets=targets)
+    document = await _judged(
+        document, request.options, request.monitor, observation_key, stores, settings, deadline
+    )
+    document = await _keep(document, request, header, stores, settings, deadline)
+    report = document.persisted.report if document.persisted else None
+    stored_key = report.key if report and report.status is StoreStatus.STORED else None
+    answer = await fit_with_pointer(
+        document, stores, settings, report_key=stored_key, before=deadline.work_by
+    )
+    return Ran(document, answer)
 
 
 async def _judged(

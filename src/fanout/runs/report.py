@@ -1,7 +1,7 @@
 """What runs and shards report: one log line each, a WARNING per URL that failed on its own,
 and their metrics (EMF, dimension ``source``).
 
-A WARNING line costs ~25-30 us of CPU (Powertools' JSON formatting), after the run's
+A WARNING line costs CPU (Powertools' JSON formatting; docs/benchmarks.md), after the run's
 deadline: so at most ``MAX_URL_WARNINGS`` a run or shard, and none for ``cancelled`` or
 ``not_started`` URLs (the run's doing, not the URL's: the summary counts them). URLs are
 logged redacted (no userinfo, no query string). URL metrics count final results only, once

@@ -22,7 +22,7 @@ async def read_targets(
     """The request to run: the list's entries with the request's options (``TargetsUnreadable``)."""
     if request.sitemap is not None:
         pages = await read_sitemap(request.sitemap, settings, before=before)
-        return request_for(request, list(pages))
+        return request_for(request, list(pages), settings)
     bucket, key = split_s3_uri(request.targets)
     try:
         body = await read_object(
@@ -31,4 +31,4 @@ async def read_targets(
     except StoreError as exc:
         raise TargetsUnreadable(request.targets, f"cannot be read ({exc.error_type}): {exc}") from None
     entries = parse_target_list(request.targets, body, max_urls=settings.max_urls)
-    return request_for(request, entries)
+    return request_for(request, entries, settings)

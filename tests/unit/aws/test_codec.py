@@ -19,6 +19,7 @@ from fanout.aws.codec import (
     record_item,
     to_attr,
 )
+from fanout.config import get_settings
 from fanout.core.documents import SHARDED, RunDocument, RunStatus, Source
 from fanout.core.records import ReportLocation, RunRecord
 from fanout.core.requests import Options
@@ -56,7 +57,7 @@ def sharded_record() -> RunRecord:
         shards_done=1,
         carried_over=7,
     )
-    options = Options.model_validate({"concurrency": 20, "request_timeout_s": 3.5})
+    options = Options.model_validate({"concurrency": 20, "request_timeout_s": 3.5}, context=get_settings())
     error = ErrorInfo("ShardsNotSent", "refused")
     return RunRecord(
         document, options=options, max_generations=3, error=error, done_shards=frozenset({"inline"})

@@ -4,7 +4,6 @@ from the end of the work (``fetch_by`` <= ``persist_by`` <= ``work_by``)."""
 
 from __future__ import annotations
 
-import dataclasses
 import math
 import time
 
@@ -78,7 +77,9 @@ def test_margin_is_a_base_plus_an_allowance_per_url() -> None:
 
 
 def test_margin_is_configurable() -> None:
-    bigger = dataclasses.replace(SETTINGS, deadline_margin_base_ms=1_000.0, deadline_margin_per_url_ms=2.0)
+    bigger = SETTINGS.model_copy(
+        update={"deadline_margin_base_ms": 1_000.0, "deadline_margin_per_url_ms": 2.0}
+    )
     assert margin_s(100, bigger) == pytest.approx(1.2)
     d = compute_deadline(10_000, n_urls=100, settings=bigger, now=NOW)
     assert d.answer_by == pytest.approx(NOW + 10 - 1.2)
@@ -118,7 +119,7 @@ def test_in_flight_given_by_the_request_sets_the_cleanup() -> None:
 
 
 def test_no_cleanup_allowance_makes_both_deadlines_one() -> None:
-    none = dataclasses.replace(SETTINGS, deadline_cleanup_per_url_ms=0.0)
+    none = SETTINGS.model_copy(update={"deadline_cleanup_per_url_ms": 0.0})
     d = compute_deadline(30_000, n_urls=1_000, settings=none, now=NOW)
     assert d.work_by == d.answer_by == pytest.approx(NOW + 30 - 0.75)
 
@@ -191,7 +192,7 @@ def test_deadline_is_on_the_monotonic_clock_by_default() -> None:
 def test_the_budget_is_sliced_from_its_end_and_the_reserves_take_at_most_half(
     budget_s: float, persist_s: float, after_s: float, fanout_s: float
 ) -> None:
-    bare = dataclasses.replace(SETTINGS, deadline_margin_per_url_ms=0.0, deadline_cleanup_per_url_ms=0.0)
+    bare = SETTINGS.model_copy(update={"deadline_margin_per_url_ms": 0.0, "deadline_cleanup_per_url_ms": 0.0})
     clock = InvocationClock.begin(budget_s * 1000 + 250, now=100.0)  # 250 ms: the margin's base
     deadline = clock.deadline(0, bare, persist_s=persist_s, after_s=after_s)
     assert deadline.work_budget_s == pytest.approx(budget_s)
@@ -212,7 +213,7 @@ def test_the_budget_is_sliced_from_its_end_and_the_reserves_take_at_most_half(
 def test_a_monitor_run_keeps_its_slice_between_the_fetches_and_persistence(
     budget_s: float, monitor_s: float, persist_s: float, after_s: float, slices: tuple[float, ...]
 ) -> None:
-    bare = dataclasses.replace(SETTINGS, deadline_margin_per_url_ms=0.0, deadline_cleanup_per_url_ms=0.0)
+    bare = SETTINGS.model_copy(update={"deadline_margin_per_url_ms": 0.0, "deadline_cleanup_per_url_ms": 0.0})
     clock = InvocationClock.begin(budget_s * 1000 + 250, now=100.0)
     d = clock.deadline(0, bare, monitor_s=monitor_s, persist_s=persist_s, after_s=after_s)
     got = (

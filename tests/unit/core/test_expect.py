@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from fanout.config import get_settings
 from fanout.core.checks import ACTUAL_CHARS, Checker, Checkers, Expect, ResponseFacts
 from fanout.core.requests import parse_request
 from fanout.errors import RequestInvalid
@@ -21,7 +22,7 @@ def problems(
     """(loc, msg) of every problem in a request with these options / this entry's fields."""
     payload = {"urls": [{"url": URL, **(entry or {})}], "options": options or {}}
     with pytest.raises(RequestInvalid) as caught:
-        parse_request(payload)
+        parse_request(payload, get_settings())
     return [(e["loc"], e["msg"]) for e in caught.value.errors]
 
 
@@ -56,7 +57,8 @@ def test_the_issue_example_is_accepted_with_every_field() -> None:
                 "capture_headers": ["etag", "x-cache", "age"],
                 "inspect_bytes": 65536,
             },
-        }
+        },
+        get_settings(),
     )
     expect = request.options.expect
     assert expect is not None

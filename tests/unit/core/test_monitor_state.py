@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from fanout.config import get_settings
 from fanout.core.monitors import (
     APPLIED_KEPT,
     PENDING_KEPT,
@@ -178,19 +179,21 @@ def test_latency_percentiles_come_from_the_day_s_histogram() -> None:
 
 
 def test_thresholds_are_validated_with_the_request() -> None:
-    ok = parse_request({"urls": ["https://e.example/"], "options": {"thresholds": {"failed_rate": "<0.05"}}})
+    ok = parse_request(
+        {"urls": ["https://e.example/"], "options": {"thresholds": {"failed_rate": "<0.05"}}}, get_settings()
+    )
     assert ok.options.thresholds == {"failed_rate": "<0.05"}
     for bad, loc, says in (
         ({"p42_ms": "<1"}, "options.thresholds", "not a run metric"),
         ({"p95_ms": "fast"}, "options.thresholds.p95_ms", "should match pattern"),
     ):
         with pytest.raises(RequestInvalid) as caught:
-            parse_request({"urls": ["https://e.example/"], "options": {"thresholds": bad}})
+            parse_request({"urls": ["https://e.example/"], "options": {"thresholds": bad}}, get_settings())
         [error] = caught.value.errors
         assert error["loc"] == loc
         assert says in error["msg"]
     with pytest.raises(RequestInvalid) as caught:
-        parse_request({"urls": ["https://e.example/"], "monitor": {"name": "Prod Health"}})
+        parse_request({"urls": ["https://e.example/"], "monitor": {"name": "Prod Health"}}, get_settings())
     assert caught.value.errors[0]["loc"] == "monitor.name"
 
 

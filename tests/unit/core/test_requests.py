@@ -9,12 +9,14 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 
-from fanout.config import get_settings
+from fanout.config import Settings, get_settings
 from fanout.core.documents import RunDocument, Source
 from fanout.core.ids import new_run_id, utc_now_iso
-from fanout.core.requests import FanoutRequest, UrlEntry, parse_request
+from fanout.core.requests import FanoutRequest, Options, TargetsRequest, UrlEntry, parse_request
 from fanout.core.results import ErrorInfo, Outcome, Summary, UrlResult
+from fanout.core.targets import request_for
 from fanout.errors import RequestInvalid
 
 S = get_settings()
@@ -30,7 +32,7 @@ URL = "https://example.com/a"
 def problems(payload: object) -> list[tuple[str, str]]:
     """(loc, type) of every problem ``parse_request`` finds in ``payload``."""
     with pytest.raises(RequestInvalid) as caught:
-        parse_request(payload)
+        parse_request(payload, S)
     errors = caught.value.errors
     assert errors, "RequestInvalid without errors"
     assert all(set(e) == {"loc", "msg", "type"} and e["msg"] for e in errors)
@@ -46,7 +48,7 @@ def with_options(**options: Any) -> dict[str, Any]:
 
 
 def test_a_bare_list_of_urls_gets_every_default() -> None:
-    request = parse_request({"urls": [URL, "http://b.example/x?q=1"]})
+    request = parse_request({"urls": [URL, "http://b.example/x?q=1"]}, S)
     assert [(e.url, e.method, e.headers, e.retry) for e in request.entries()] == [
         (URL, "GET", {}, None),
         ("http://b.example/x?q=1", "GET", {}, None),
@@ -87,7 +89,8 @@ def test_the_issue_example_request_is_accepted() -> None:
                 "follow_redirects": True,
                 "max_redirects": 5,
             },
-        }
+        },
+        S,
     )
     hook = request.entries()[1]
     assert (hook.method, hook.headers, hook.json_body) == ("POST", {"X-Sig": "abc"}, {"event": "deploy"})
@@ -97,7 +100,7 @@ def test_the_issue_example_request_is_accepted() -> None:
 
 
 def test_method_is_case_insensitive() -> None:
-    (entry,) = parse_request({"urls": [{"url": URL, "method": "patch"}]}).entries()
+    (entry,) = parse_request({"urls": [{"url": URL, "method": "patch"}]}, S).entries()
     assert entry.method == "PATCH"
 
 
@@ -122,7 +125,7 @@ def test_only_idempotent_methods_retry_unless_the_entry_says(
     entry: dict[str, Any] = {"url": URL, "method": method}
     if retry is not None:
         entry["retry"] = retry
-    (parsed,) = parse_request({"urls": [entry]}).entries()
+    (parsed,) = parse_request({"urls": [entry]}, S).entries()
     assert parsed.may_retry is may_retry
 
 
@@ -135,22 +138,64 @@ def test_every_option_accepts_its_server_side_maximum() -> None:
             retries=S.max_retries,
             max_redirects=S.max_max_redirects,
             max_body_bytes=S.max_max_body_bytes,
-        )
+        ),
+        S,
     )
     assert request.options.concurrency == S.max_concurrency
     assert request.options.request_timeout_s == S.max_request_timeout_s
 
 
 def test_as_many_urls_as_the_maximum_are_accepted() -> None:
-    request = parse_request({"urls": [f"https://e.example/{i}" for i in range(S.max_urls)]})
+    request = parse_request({"urls": [f"https://e.example/{i}" for i in range(S.max_urls)]}, S)
     assert len(request.entries()) == S.max_urls
 
 
 def test_options_minimums_are_accepted() -> None:
     o = parse_request(
-        with_options(retries=0, max_redirects=0, max_body_bytes=0, request_timeout_s=0.001)
+        with_options(retries=0, max_redirects=0, max_body_bytes=0, request_timeout_s=0.001), S
     ).options
     assert (o.retries, o.max_redirects, o.max_body_bytes, o.request_timeout_s) == (0, 0, 0, 0.001)
+
+
+# -- the limits come from the way in (the validation context), never from the core ---------
+
+
+def test_the_defaults_and_maxima_are_the_limits_given() -> None:
+    limits = Settings(default_concurrency=3, max_concurrency=5, max_urls=2, default_retries=0)
+    o = parse_request({"urls": [URL]}, limits).options
+    assert (o.concurrency, o.retries, o.per_host_concurrency) == (3, 0, limits.default_per_host_concurrency)
+    assert parse_request(with_options(concurrency=5), limits).options.concurrency == 5
+    with pytest.raises(RequestInvalid) as caught:
+        parse_request({"urls": [URL] * 3, "options": {"concurrency": 6}}, limits)
+    assert [(e["loc"], e["type"]) for e in caught.value.errors] == [
+        ("urls", "too_long"),
+        ("options.concurrency", "less_than_equal"),
+    ]
+    with pytest.raises(RequestInvalid) as caught:
+        parse_request(with_options(concurrency=6), limits)
+    (error,) = caught.value.errors
+    assert (error["loc"], error["type"], error["msg"]) == (
+        "options.concurrency",
+        "less_than_equal",
+        "Input should be less than or equal to 5",
+    )
+
+
+def test_options_read_back_without_limits_are_neither_filled_in_nor_capped() -> None:
+    stored = parse_request(with_options(concurrency=S.max_concurrency), S).options.model_dump()
+    lower = Settings(default_concurrency=1, max_concurrency=2)
+    assert Options.model_validate(stored).concurrency == S.max_concurrency  # a record of an older run
+    with pytest.raises(ValidationError, match="less_than_equal"):
+        Options.model_validate(stored, context=lower)
+    with pytest.raises(ValidationError, match="Field required: concurrency, per_host_concurrency"):
+        Options.model_validate({"on_error": "cancel"})  # no default to give it
+
+
+def test_left_out_options_get_the_defaults_in_a_targets_request_too() -> None:
+    limits = Settings(default_max_redirects=1)
+    request = TargetsRequest.model_validate({"targets": "s3://bucket/list.txt"}, context=limits)
+    assert request.options.max_redirects == 1
+    assert request_for(request, [URL], limits).options.max_redirects == 1
 
 
 # -- what is refused, and where -------------------------------------------------------
@@ -260,7 +305,7 @@ def test_options_must_be_an_object() -> None:
 def test_every_problem_is_reported_at_once() -> None:
     with pytest.raises(RequestInvalid) as caught:
         parse_request(
-            {"urls": [URL, 3, {"url": URL, "method": "NOPE"}], "options": {"retries": -1, "bogus": 1}}
+            {"urls": [URL, 3, {"url": URL, "method": "NOPE"}], "options": {"retries": -1, "bogus": 1}}, S
         )
     assert sorted(e["loc"] for e in caught.value.errors) == [
         "options.bogus",
@@ -366,7 +411,7 @@ def test_started_at_is_iso_8601_utc() -> None:
 
 
 def test_entries_turn_strings_into_get_entries() -> None:
-    request = FanoutRequest.model_validate({"urls": [URL, {"url": URL, "method": "HEAD"}]})
+    request = FanoutRequest.model_validate({"urls": [URL, {"url": URL, "method": "HEAD"}]}, context=S)
     entries = request.entries()
     assert all(isinstance(e, UrlEntry) for e in entries)
     assert [e.method for e in entries] == ["GET", "HEAD"]

@@ -350,7 +350,13 @@ BLOCKED_URLS: list[tuple[str, str]] = [
     ("file:///etc/passwd", "scheme_not_allowed"),
     ("gopher://127.0.0.1:70/_x", "scheme_not_allowed"),
     ("dict://127.0.0.1:11211/stat", "scheme_not_allowed"),
-    ("example.com/no-scheme", "scheme_not_allowed"),
+    ("mailto:someone@example.com", "scheme_not_allowed"),
+    # not a URL at all: no scheme
+    ("not a url", "url_invalid"),
+    ("example.com/no-scheme", "url_invalid"),
+    ("//example.com/", "url_invalid"),
+    ("/just/a/path", "url_invalid"),
+    ("", "url_invalid"),
     ("http://user:pw@example.com/", "userinfo_not_allowed"),
     ("http://example.com@127.0.0.1/", "userinfo_not_allowed"),
     ("http://127.0.0.1\\@example.com/", "userinfo_not_allowed"),
@@ -423,6 +429,16 @@ def test_check_url_refuses_bypass_spellings(url: str, reason: str) -> None:
     assert str(info.value)
 
 
+def test_an_entry_that_is_not_a_url_says_so_not_that_its_scheme_is_refused() -> None:
+    with pytest.raises(EgressBlocked) as info:
+        POLICY.check_url(httpx.URL("not a url"))
+    assert info.value.reason == "url_invalid"
+    assert str(info.value) == "not a valid URL: no scheme (an absolute http or https URL)"
+    with pytest.raises(EgressBlocked) as info:
+        POLICY.check_url(httpx.URL("ftp://example.com/"))
+    assert str(info.value) == "scheme 'ftp' is not allowed (http and https only)"
+
+
 @pytest.mark.parametrize(
     "url",
     [
@@ -476,7 +492,7 @@ def test_parse_cidrs() -> None:
 def test_a_bad_cidr_is_a_config_error_naming_the_variable(bad: str) -> None:
     with pytest.raises(ConfigError, match=r"EGRESS_ALLOW_CIDRS: .* is not a valid CIDR"):
         parse_cidrs(f"127.0.0.0/8,{bad}")
-    with pytest.raises(ConfigError):
+    with pytest.raises(ValueError, match="EGRESS_ALLOW_CIDRS"):  # settings with one cannot be made
         EgressPolicy.from_settings(Settings(egress_allow_cidrs=bad))
     with pytest.raises(ConfigError, match="EGRESS_ALLOW_CIDRS"):  # at cold start, with the other settings
         load_settings({"EGRESS_ALLOW_CIDRS": bad})

@@ -25,6 +25,8 @@ URLS = [
     "https://user:pw@example.com/",
     "https://example.com:0/",
     "http://exa%41mple.com/",
+    "not a url",
+    "example.com/no-scheme",
 ]
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import logging
 import sys
 
@@ -36,7 +35,7 @@ def _loop_module(settings: Settings) -> str:
 
 def test_an_invocation_runs_on_the_chosen_loop() -> None:
     assert _loop_module(Settings()) == "uvloop"
-    assert _loop_module(dataclasses.replace(Settings(), event_loop="asyncio")).startswith("asyncio")
+    assert _loop_module(Settings().model_copy(update={"event_loop": "asyncio"})).startswith("asyncio")
     assert loop_factory("uvloop") is uvloop.new_event_loop
     assert loop_factory("asyncio") is None
 

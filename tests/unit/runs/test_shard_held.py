@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from fanout.config import get_settings
 from fanout.core.documents import RunDocument, Source
 from fanout.core.requests import parse_request
 from fanout.core.results import Outcome, Summary, UrlResult
@@ -21,7 +22,7 @@ HEADER = RunHeader(
     run_id="0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
     source=Source.DIRECT,
     started_at="2026-11-25T01:53:12.391Z",
-    options=parse_request({"urls": ["https://e.example/"]}).options,
+    options=parse_request({"urls": ["https://e.example/"]}, get_settings()).options,
 )
 URLS = [f"https://e.example/{i}" for i in range(4)]
 

@@ -24,12 +24,12 @@ HEADER = RunHeader(
     run_id="0193a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b",
     source=Source.DIRECT,
     started_at="2026-11-25T01:53:12.391Z",
-    options=parse_request({"urls": ["https://e.example/"]}).options,
+    options=parse_request({"urls": ["https://e.example/"]}, get_settings()).options,
 )
 
 
 def indexed(urls: list[Any]) -> list[tuple[int, Any]]:
-    entries = parse_request({"urls": urls}).entries()
+    entries = parse_request({"urls": urls}, get_settings()).entries()
     return [(i, shards.encode_entry(e)) for i, e in enumerate(entries)]
 
 
@@ -49,15 +49,15 @@ def indexed(urls: list[Any]) -> list[tuple[int, Any]]:
     ],
 )
 def test_which_runs_are_sharded(mode: str, n: int, source: Any, on: bool, expected: str) -> None:
-    request = parse_request({"urls": ["https://e.example/"] * n, "mode": mode})
+    request = parse_request({"urls": ["https://e.example/"] * n, "mode": mode}, get_settings())
     assert shards.run_mode(request, Source(source), SETTINGS, sharding_on=on) == expected
 
 
 def test_the_request_fields_are_strict() -> None:
-    assert parse_request({"urls": ["https://e.example/"]}).mode == "auto"
+    assert parse_request({"urls": ["https://e.example/"]}, get_settings()).mode == "auto"
     for bad in ({"mode": "later"}, {"carry_over": "yes"}):
         with pytest.raises(RequestInvalid):
-            parse_request({"urls": ["https://e.example/"], **bad})
+            parse_request({"urls": ["https://e.example/"], **bad}, get_settings())
 
 
 # -- messages ----------------------------------------------------------------------------
@@ -74,7 +74,7 @@ def test_an_entry_is_sent_as_short_as_it_can_be_and_comes_back_the_same() -> Non
     message = ShardMessage(HEADER, "00000-g0", 0, tuple(pairs))
     back = shards.parse_message(message.body())
     assert back == message
-    assert back.request().entries() == parse_request({"urls": urls}).entries()
+    assert back.request().entries() == parse_request({"urls": urls}, get_settings()).entries()
     assert back.request().options == HEADER.options
 
 
@@ -108,7 +108,8 @@ def test_an_entry_too_large_for_any_message_is_named() -> None:
                 "https://e.example/",
                 {"url": "https://e.example/", "method": "POST", "json": "é" * 50_000},
             ]
-        }
+        },
+        get_settings(),
     ).entries()
     errors = shards.oversized(HEADER, entries, 100_000, loc="targets")
     assert [(e["loc"], e["type"]) for e in errors] == [("targets.1", "entry_too_large")]
@@ -180,7 +181,7 @@ OUTCOMES = [Outcome.OK, Outcome.NOT_STARTED, Outcome.CANCELLED, Outcome.CANCELLE
 
 
 def test_leftovers_are_what_the_deadline_cut_and_may_run_again() -> None:
-    entries = parse_request({"urls": URLS}).entries()
+    entries = parse_request({"urls": URLS}, get_settings()).entries()
     assert shards_outcome.leftover_indexes(shard_document(OUTCOMES), entries) == [1, 2, 4]
     assert shards_outcome.leftover_indexes(shard_document(OUTCOMES, deadline=False), entries) == []
     assert shards_outcome.leftover_indexes(shard_document(OUTCOMES, stopped=True), entries) == []
@@ -272,4 +273,4 @@ def test_bad_shard_settings_are_refused(env: dict[str, str]) -> None:
 
 
 def test_an_entry_is_a_url_entry() -> None:
-    assert isinstance(parse_request({"urls": ["https://e.example/"]}).entries()[0], UrlEntry)
+    assert isinstance(parse_request({"urls": ["https://e.example/"]}, get_settings()).entries()[0], UrlEntry)

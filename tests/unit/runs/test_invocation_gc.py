@@ -1,4 +1,5 @@
-"""The engine's GC policy and its per-key caps at or above the global cap."""
+"""The invocation's GC policy: the youngest generation is collected less often while it runs
+(the engine itself leaves the collector alone)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from fanout.core.engine import YOUNG_GC_THRESHOLD, Job, JobState, fewer_young_collections, run_under_deadline
-
-pytestmark = pytest.mark.anyio
+from fanout.config import Settings
+from fanout.core.budget import InvocationClock
+from fanout.core.engine import Job, JobState, run_under_deadline
+from fanout.runs.invocation import YOUNG_GC_THRESHOLD, Invocation, fewer_young_collections
 
 
 @pytest.fixture
@@ -47,7 +49,7 @@ def test_thresholds_are_restored_when_the_run_raises(default_thresholds: tuple[i
     assert gc.get_threshold() == default_thresholds
 
 
-async def test_a_run_holds_the_raised_threshold_and_a_cut_run_restores_it(
+def test_an_invocation_holds_the_raised_threshold_and_a_cut_run_restores_it(
     default_thresholds: tuple[int, int, int],
 ) -> None:
     seen: list[int] = []
@@ -57,36 +59,29 @@ async def test_a_run_holds_the_raised_threshold_and_a_cut_run_restores_it(
         await asyncio.sleep(10)
         return 1
 
-    loop = asyncio.get_running_loop()
-    run = await run_under_deadline([Job(run=job)], deadline=loop.time() + 0.05, concurrency=1)
-    assert run.deadline_reached
-    assert run.jobs[0].state is JobState.CANCELLED
+    async def cut_run() -> JobState:
+        loop = asyncio.get_running_loop()
+        run = await run_under_deadline([Job(run=job)], deadline=loop.time() + 0.05, concurrency=1)
+        assert run.deadline_reached
+        return run.jobs[0].state
+
+    invocation = Invocation(InvocationClock.begin(10_000), Settings(), context=None)  # type: ignore[arg-type]
+    try:
+        assert invocation.run(cut_run(), "test") is JobState.CANCELLED
+    finally:
+        invocation.close()
     assert seen == [YOUNG_GC_THRESHOLD]
     assert gc.get_threshold() == default_thresholds
 
 
-async def test_a_per_key_cap_at_the_global_cap_still_caps_each_key() -> None:
-    running: dict[str, int] = {"a": 0, "b": 0}
-    peak: dict[str, int] = {"a": 0, "b": 0}
-    total_peak = [0]
+@pytest.mark.anyio
+async def test_the_engine_alone_leaves_the_collector_alone(default_thresholds: tuple[int, int, int]) -> None:
+    seen: list[tuple[int, int, int]] = []
 
-    def job(key: str) -> Job[str]:
-        async def run() -> str:
-            running[key] += 1
-            peak[key] = max(peak[key], running[key])
-            total_peak[0] = max(total_peak[0], sum(running.values()))
-            await asyncio.sleep(0.005)
-            running[key] -= 1
-            return key
+    async def job() -> int:
+        seen.append(gc.get_threshold())
+        return 1
 
-        return Job(run=run, key=key)
-
-    jobs = [job("a" if i % 3 else "b") for i in range(60)]
     loop = asyncio.get_running_loop()
-    for per_key in (4, 8):  # equal to, then above, the global cap: the global cap binds
-        run = await run_under_deadline(
-            jobs, deadline=loop.time() + 5, concurrency=4, per_key_concurrency=per_key
-        )
-        assert [r.value for r in run.jobs] == [j.key for j in jobs]
-        assert total_peak[0] == 4
-        assert max(peak.values()) <= 4
+    await run_under_deadline([Job(run=job)], deadline=loop.time() + 5, concurrency=1)
+    assert seen == [default_thresholds]
