@@ -7,17 +7,18 @@ STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt src/requirements.tx
 export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
 EVENT ?= events/direct.json
 
-.PHONY: help venv demo build api invoke sam-invoke sam-image fault-tools openapi configdoc checkov test lint typecheck unit integration e2e faults bench clean
+.PHONY: help venv demo build api invoke sam-invoke sam-image fault-tools openapi monitors-schema configdoc checkov test lint typecheck unit integration e2e faults bench clean
 
 help:
 	@echo "make demo                 run the function in the Lambda runtime emulator against a local demo target"
-	@echo "make demo MONITOR=1       a monitor run three times on moto: its transitions and the alerts received"
+	@echo "make demo MONITOR=1       a monitors file applied to moto, its schedule run three times: transitions and alerts"
 	@echo "make invoke EVENT=...     invoke it with an event file (default $(EVENT))"
 	@echo "make sam-invoke EVENT=... sam build + sam local invoke FanoutFunction (Docker; official image, or the offline one)"
 	@echo "make build                sam build + the function's bytecode (.pyc): what sam deploy should upload"
 	@echo "make api [STORE=moto]     sam build + sam local start-api on http://127.0.0.1:3000 (API_PORT=...)"
 	@echo "make sam-image            start Docker if needed and build the offline Lambda image (air-gapped machines)"
 	@echo "make openapi              regenerate docs/openapi.json from the code (a test fails when it drifts)"
+	@echo "make monitors-schema      regenerate docs/monitors.schema.json (the monitors file's JSON Schema)"
 	@echo "make configdoc            regenerate docs/configuration.md's settings tables from the settings model"
 	@echo "make checkov              scan template.yaml with checkov (own venv, .venv-checkov): no failed check"
 	@echo "make test                 lint, type-check, checkov and run every test tier"
@@ -98,6 +99,9 @@ unit integration e2e faults: venv
 
 openapi: venv
 	EGRESS_ALLOW_CIDRS= $(BIN)/python -m devtools.openapi --write
+
+monitors-schema: venv
+	$(BIN)/python -m devtools.monitors_schema --write
 
 configdoc: venv
 	$(BIN)/python -m devtools.configdoc --write

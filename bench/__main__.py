@@ -30,6 +30,7 @@ from bench.scenarios import (
     cpu,
     deadline,
     e2e,
+    fleet,
     memory,
     monitor,
     serialise,
@@ -49,6 +50,7 @@ RUNNERS = {
     "monitor": monitor.run,
     "shards": shards.run,
     "serialise": serialise.run,
+    "fleet": fleet.run,
 }
 
 

@@ -16,6 +16,7 @@ SCENARIOS = (
     "monitor",
     "shards",
     "serialise",
+    "fleet",
 )
 
 
@@ -74,6 +75,8 @@ class BenchConfig:
     # Monitor: state updates of N URLs on moto (server mode, its own process).
     monitor_n: int = 2_000
     monitor_reps: int = 3
+    # Fleet: monitors in one file, validated, planned and applied on moto.
+    fleet_n: int = 500
     # Sharded cost: N slow URLs in shards of `shards_size` through the emulator on moto, with and
     # without every 100th never answering (bench/scenarios/shards.py).
     shards_n: int = 1_000
@@ -136,6 +139,7 @@ QUICK = BenchConfig(
     memory_reps=1,
     monitor_n=300,
     monitor_reps=1,
+    fleet_n=100,
     shards_n=400,
     shards_size=100,
     shards_concurrency=20,

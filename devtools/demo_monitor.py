@@ -1,34 +1,73 @@
-"""``make demo MONITOR=1``: a small monitor, run three times, through the real Lambda emulator.
+"""``make demo MONITOR=1``: a monitors file (``devtools/demo-monitors.yaml``) validated and applied
+to moto with ``fanout monitors``, then its schedule's input run three times through the real
+Lambda emulator.
 
-moto (``devtools.local_aws``) plays AWS: the monitors table, the alert topic and an event bus
-made from template.yaml, an SQS queue subscribed to the topic and one fed by a rule on the bus.
-The demo target serves a URL that fails twice, then recovers, and one that is always fine. Each
-run is a scheduled event (``"monitor": {"name": "demo-health"}``, failure threshold 2): the first
-fails once (nothing said), the second makes the URL DOWN (one alert), the third brings it back UP
-(one alert). The demo prints each run's transitions, the notifications as received, and the
-monitor as ``GET /monitors/demo-health`` answers it.
+moto (``devtools.local_aws``) plays AWS: the schedule group, the scheduler role, the monitors
+table, the alert topic and an event bus made from template.yaml, an SQS queue subscribed to the
+topic and one fed by a rule on the bus. The demo target serves a URL that fails twice, then
+recovers, and one that is always fine. Each run is the schedule's input as EventBridge Scheduler
+delivers it (its context attributes filled in: a new scheduled time each run), failure threshold
+2: the first fails once (nothing said), the second makes the URL DOWN (one alert), the third
+brings it back UP (one alert). The demo prints each run's transitions, the notifications as
+received, and the monitor as ``GET /monitors/demo-health`` answers it.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import sys
-import uuid
+import tempfile
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 from devtools.demo_target import DemoTarget
 from devtools.events import load_event
 from devtools.local_aws import LocalAws
 from devtools.rie import DEFAULT_HANDLER, LambdaEmulator, function_error
+from fanout.cli.main import main as fanout
+from fanout.cli.schedules import schedule_name
 
 NAME = "demo-health"
 RUNS = 3
+MONITORS_FILE = Path(__file__).with_name("demo-monitors.yaml")
+FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:fanout-FanoutFunction:live"
 
 
-def schedule_event(request: dict[str, Any]) -> dict[str, Any]:
-    event: dict[str, Any] = load_event("schedule.json")
-    event["detail"], event["id"] = request, str(uuid.uuid4())
-    return event
+def pointed_at(target: DemoTarget, folder: Path, source: Path = MONITORS_FILE) -> Path:
+    """A copy of the monitors file whose ``http://demo-target`` is the target's address."""
+    copy = folder / source.name
+    copy.write_text(source.read_text(encoding="utf-8").replace("http://demo-target", target.base_url))
+    return copy
+
+
+def apply_to(aws: LocalAws, monitors_file: Path) -> int:
+    """``fanout monitors apply`` of the file to moto's schedule group (its exit status).
+
+    The command line reads AWS's endpoint and credentials from the environment, as it would in CI;
+    the egress guard of ``validate`` lets the loopback target through, as the emulated function does.
+    """
+    os.environ.update({k: v for k, v in aws.function_env().items() if k.startswith("AWS_")})
+    os.environ["EGRESS_ALLOW_CIDRS"] = "127.0.0.0/8,::1/128"
+    r = aws.resources
+    where = ["--group", r.schedule_group, "--function-arn", FUNCTION_ARN, "--role-arn", r.scheduler_role_arn]
+    if fanout(["monitors", "validate", str(monitors_file)]) != 0:
+        return 2
+    return fanout(["monitors", "apply", str(monitors_file), *where, "--bucket", r.bucket, "--yes"])
+
+
+def delivered(aws: LocalAws, monitor: str, at: datetime) -> dict[str, Any]:
+    """The deployed schedule's input as EventBridge Scheduler delivers it at ``at``: its context
+    attributes (the schedule's ARN, the scheduled time) filled in."""
+    schedule = aws.client("scheduler").get_schedule(
+        Name=schedule_name(monitor), GroupName=aws.resources.schedule_group
+    )
+    text = schedule["Target"]["Input"]
+    text = text.replace("<aws.scheduler.schedule-arn>", schedule["Arn"])
+    text = text.replace("<aws.scheduler.scheduled-time>", at.strftime("%Y-%m-%dT%H:%M:%SZ"))
+    payload: dict[str, Any] = json.loads(text)
+    return payload
 
 
 def api_get(path: str) -> dict[str, Any]:
@@ -56,20 +95,21 @@ def _run_line(n: int, doc: dict[str, Any], base: str) -> str:
 
 
 def main() -> int:
-    with LocalAws() as aws, DemoTarget() as target:
+    with LocalAws() as aws, DemoTarget() as target, tempfile.TemporaryDirectory() as folder:
         inbox, events = aws.alert_inbox(), aws.event_inbox()
-        flaky = target.url(f"/flaky/{uuid.uuid4().hex[:8]}?fail=2")
-        request = {
-            "urls": [flaky, target.url("/health")],
-            "options": {"retries": 0, "expect": {"status": ["200-299"]}},
-            "monitor": {"name": NAME, "failure_threshold": 2, "success_threshold": 1},
-        }
-        print(f"monitor {NAME}: {flaky} (fails twice, then recovers) and {target.url('/health')}")
         r = aws.resources
-        print(f"moto on {aws.endpoint}: table {r.monitors_table}, topic {r.alert_topic_arn}\n")
+        print(f"moto on {aws.endpoint}: schedule group {r.schedule_group}, table {r.monitors_table}")
+        print(f"monitors file {MONITORS_FILE.name}, http://demo-target -> {target.base_url}\n")
+        print(f"$ fanout monitors validate {MONITORS_FILE.name} && fanout monitors apply ... --yes")
+        if apply_to(aws, pointed_at(target, Path(folder))) != 0:
+            print("the monitors file was not applied", file=sys.stderr)
+            return 1
+        first = datetime.now(UTC).replace(second=0, microsecond=0)
+        request = delivered(aws, NAME, first)
+        print(f"\nschedule {schedule_name(NAME)}'s input, as delivered:\n  {json.dumps(request)}\n")
         with LambdaEmulator(DEFAULT_HANDLER, timeout_s=10, env=aws.function_env()) as rie:
             for n in range(1, RUNS + 1):
-                payload, _ = rie.invoke(schedule_event(request))
+                payload, _ = rie.invoke(delivered(aws, NAME, first + timedelta(minutes=n - 1)))
                 if function_error(payload) is not None or "monitor" not in payload:
                     print(f"run {n} failed: {json.dumps(payload)[:500]}\n{rie.log_tail()}", file=sys.stderr)
                     return 1

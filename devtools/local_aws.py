@@ -21,7 +21,7 @@ import logging
 import re
 import threading
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -159,6 +159,9 @@ class Resources:
     monitors_table: str = ""
     alert_topic_arn: str = ""
     alert_event_bus: str = ""
+    schedule_group: str = ""
+    scheduler_role_arn: str = ""
+    schedule_dead_letter_queue_url: str = ""
 
 
 class LocalAws:
@@ -229,6 +232,7 @@ class LocalAws:
             ),
             alert_event_bus=f"fanout-alerts-{suffix}",
         )
+        resources = self.create_monitor_scheduling(template, resources, suffix)
         self.client("events").create_event_bus(Name=resources.alert_event_bus)
         self.create_bucket_from_template(template, "ReportsBucket", resources.bucket)
         ddb = self.client("dynamodb")
@@ -242,6 +246,34 @@ class LocalAws:
             if ttl:
                 ddb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
         return resources
+
+    def create_monitor_scheduling(
+        self, template: dict[str, Any], resources: Resources, suffix: str
+    ) -> Resources:
+        """The schedule group, the scheduler's role and the schedules' dead-letter queue of the
+        template (``fanout monitors apply``)."""
+        group = template["Resources"]["MonitorScheduleGroup"]
+        assert group["Type"] == "AWS::Scheduler::ScheduleGroup"
+        assert not group.get("Properties"), "teach create_monitor_scheduling about the group's properties"
+        name = f"fanout-monitors-{suffix}"
+        self.client("scheduler").create_schedule_group(Name=name)
+        role = template["Resources"]["MonitorSchedulerRole"]
+        assert role["Type"] == "AWS::IAM::Role"
+        trust = json.dumps(role["Properties"]["AssumeRolePolicyDocument"]).replace(
+            '{"Ref": "AWS::AccountId"}', '"123456789012"'
+        )
+        created = self.client("iam").create_role(
+            RoleName=f"fanout-scheduler-{suffix}", AssumeRolePolicyDocument=trust
+        )
+        dead_letters = self.create_queue_from_template(
+            template, "ScheduleDeadLetterQueue", f"fanout-schedules-dlq-{suffix}"
+        )
+        return replace(
+            resources,
+            schedule_group=name,
+            scheduler_role_arn=str(created["Role"]["Arn"]),
+            schedule_dead_letter_queue_url=dead_letters,
+        )
 
     def create_topic_from_template(self, template: dict[str, Any], logical_id: str, name: str) -> str:
         """A topic with the template topic's attributes; its ARN."""

@@ -217,6 +217,59 @@ def run_context(budget_s: float, source: Source = Source.DIRECT) -> RunContext:
     return RunContext(source=source, deadline=clock.deadline(0, bare))
 
 
+class RecordingServer:
+    """An HTTP server on 127.0.0.1 that answers 200 to anything and keeps what each request
+    carried (method, path, headers by lower-case name, body): what fanout sent, as a server saw it.
+    """
+
+    @dataclasses.dataclass(frozen=True)
+    class Seen:
+        method: str
+        path: str
+        headers: dict[str, str]
+        body: bytes
+
+    def __init__(self) -> None:
+        import http.server
+
+        seen = self.seen = list[RecordingServer.Seen]()
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def _any(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else b""
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                seen.append(RecordingServer.Seen(self.command, self.path, headers, body))
+                self.send_response(200)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                self.wfile.write(b"ok")
+
+            do_GET = do_POST = do_HEAD = do_PUT = _any
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self._server.server_address[1]}{path}"
+
+    def sent_to(self, path: str) -> list[RecordingServer.Seen]:
+        return [s for s in self.seen if s.path == path]
+
+    def __enter__(self) -> RecordingServer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(5)
+
+
 # -- the function as deployed, with its stores on moto -------------------------------------------
 
 

@@ -59,6 +59,10 @@ def test_make_demo_monitor_shows_one_down_and_one_up_alert() -> None:
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     out = proc.stdout
+    assert "1 monitor(s) in 1 file(s): valid" in out  # devtools/demo-monitors.yaml, validated
+    assert "+ create demo-health (schedule fanout.demo-health)" in out
+    assert "Applied 1 of 1 change(s)." in out
+    assert '"group": "demo", "tags": {"team": "platform", "env": "local"}' in out  # the schedule's input
     assert "notifications on the topic (2):" in out
     assert out.index(" is DOWN") < out.index(" is UP")
     assert "transitions: none" in out  # the first run: one failure is below the threshold

@@ -10,4 +10,5 @@ store is one module over it:
 - ``alerts.AlertSinks``: the SNS topic and EventBridge bus monitor alerts go to.
 - ``idempotency.run_once``: Powertools' idempotency, its calls on the invocation's loop.
 - ``cursors.ListingCursor``: the one cursor codec of every listing.
+- ``secrets``: the values of secret references (Secrets Manager, SSM), cached briefly.
 """

@@ -52,6 +52,26 @@ class Saved:
         )
 
 
+@dataclass(frozen=True, slots=True)
+class Filter:
+    expression: str
+    names: dict[str, str]
+    values: dict[str, Any]
+
+
+def _filter(group: str | None, tag: tuple[str, str] | None) -> Filter | None:
+    """The listing's filter on the summaries' ``group`` and ``tags`` attributes."""
+    parts, names, values = [], {}, {}
+    if group is not None:
+        parts.append("#group = :group")
+        names["#group"], values[":group"] = "group", {"S": group}
+    if tag is not None:
+        parts.append("#tags.#tag = :tag")
+        names |= {"#tags": "tags", "#tag": tag[0]}
+        values[":tag"] = {"S": tag[1]}
+    return Filter(" AND ".join(parts), names, values) if parts else None
+
+
 class MonitorsTable:
     """The monitors table; states and summaries expire (TTL) ``retention_days`` after their last write."""
 
@@ -152,7 +172,12 @@ class MonitorsTable:
         return put
 
     async def put_summary(self, monitor: str, summary: Mapping[str, Any], before: float) -> None:
+        """The summary (its ``group`` and ``tags`` also as attributes, for the listing's filters)."""
         item = summary_item(monitor, summary, expires_at=self._expires_at())
+        if summary.get("group"):
+            item["group"] = {"S": str(summary["group"])}
+        if summary.get("tags"):
+            item["tags"] = {"M": {str(k): {"S": str(v)} for k, v in summary["tags"].items()}}
 
         async def put() -> None:
             await (await self._ddb()).put_item(TableName=self.table, Item=item)
@@ -169,10 +194,26 @@ class MonitorsTable:
         return await self._clients.call("monitor summary", before, get)
 
     async def list_summaries(
-        self, limit: int, cursor: str | None, before: float
+        self,
+        limit: int,
+        cursor: str | None,
+        before: float,
+        *,
+        group: str | None = None,
+        tag: tuple[str, str] | None = None,
     ) -> tuple[list[dict[str, Any]], str | None]:
-        items, next_cursor = await self._query(MONITORS_PK, None, limit, cursor, before)
-        return [item_summary(i) for i in items], next_cursor
+        """A page of summaries by name; with ``group``/``tag``, those that have them (read on
+        until the page is full or the monitors end: DynamoDB filters after its ``Limit``)."""
+        where = _filter(group, tag)
+        found: list[Item] = []
+        next_cursor = cursor
+        while True:
+            items, next_cursor = await self._query(
+                MONITORS_PK, None, limit - len(found), next_cursor, before, where=where
+            )
+            found.extend(items)
+            if where is None or len(found) >= limit or next_cursor is None:
+                return [item_summary(i) for i in found], next_cursor
 
     async def page_states(
         self, monitor: str, limit: int, cursor: str | None, before: float
@@ -182,7 +223,14 @@ class MonitorsTable:
         return [item_state(i) for i in items], next_cursor
 
     async def _query(
-        self, pk: str, prefix: str | None, limit: int, cursor: str | None, before: float
+        self,
+        pk: str,
+        prefix: str | None,
+        limit: int,
+        cursor: str | None,
+        before: float,
+        *,
+        where: Filter | None = None,
     ) -> tuple[list[Item], str | None]:
         cursors = ListingCursor(("pk", "sk"), {"pk": pk})
         start = None if cursor is None else cursors.decode(cursor)
@@ -201,6 +249,10 @@ class MonitorsTable:
             }
             if start is not None:
                 kwargs["ExclusiveStartKey"] = start
+            if where is not None:
+                kwargs["FilterExpression"] = where.expression
+                kwargs["ExpressionAttributeNames"] = where.names
+                values.update(where.values)
             response = await (await self._ddb()).query(**kwargs)
             last = response.get("LastEvaluatedKey")
             items = [i for i in response.get("Items", []) if float(i["expires_at"]["N"]) >= now]

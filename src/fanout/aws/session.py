@@ -28,7 +28,7 @@ from fanout.config import Settings
 from fanout.errors import StoreError
 
 T = TypeVar("T")
-Service = Literal["s3", "dynamodb", "sqs", "sns", "events"]
+Service = Literal["s3", "dynamodb", "sqs", "sns", "events", "secretsmanager", "ssm"]
 
 _loader: Any = None  # botocore's data loader: parsed service models, reused by every session
 

@@ -7,6 +7,9 @@
 - ``remote_commands`` + ``remote`` + ``api``: ``fanout invoke`` and ``fanout runs``, the
   deployed function (Lambda's Invoke API) and its HTTP API.
 - ``rows``, ``table``, ``formats``: every output format; ``progress``: the bars on a terminal.
+- ``monitors_commands``: ``fanout monitors validate|plan|apply``; ``monitors_file`` reads monitors
+  files (``yaml_marks``: where each node was written), ``schedules`` plans the schedules and
+  ``schedule_apply`` reads and changes them in EventBridge Scheduler.
 
 It is a front door like ``fanout.handler``: it may use every layer below (never the handler).
 """

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import click
 
 from fanout.cli.errors import EXIT_BAD_INPUT
+from fanout.cli.monitors_commands import monitors_group
 from fanout.cli.remote_commands import invoke_command, runs_group
 from fanout.cli.run_command import run_command
 
@@ -23,6 +24,7 @@ def cli() -> None:
 cli.add_command(run_command)
 cli.add_command(invoke_command)
 cli.add_command(runs_group)
+cli.add_command(monitors_group)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -92,7 +92,7 @@ class MonitorUrl(Document, frozen=True, omit_defaults=False):
 _Count = Annotated[int | None, Meta(description="The monitor's URLs with this status after its last run")]
 _SUMMARY_KEYS = (
     "name", "last_run_id", "last_run_at", "urls", "up", "down", "unknown", "failure_threshold",
-    "success_threshold", "thresholds",
+    "success_threshold", "thresholds", "group", "tags",
 )  # fmt: skip
 
 
@@ -109,12 +109,17 @@ class MonitorSummary(Document, frozen=True, omit_defaults=False, kw_only=True):
     failure_threshold: Annotated[int | None, Meta(description="Failures in a row that make a URL down")]
     success_threshold: Annotated[int | None, Meta(description="Successes in a row that make it up again")]
     thresholds: Annotated[tuple[ThresholdResult, ...], Meta(description="Its last run's thresholds")] = ()
+    group: Annotated[str | None, Meta(description="Its group (the monitors file's group)")] = None
+    tags: Annotated[dict[str, str], Meta(description="Its tags (the monitors file's tags)")] = msgspec.field(
+        default_factory=dict
+    )
 
     @classmethod
     def of(cls, summary: Mapping[str, Any]) -> MonitorSummary:
         """From a stored summary (any field it lacks is null)."""
         fields = {k: summary.get(k) for k in _SUMMARY_KEYS}
         fields["thresholds"] = fields["thresholds"] or ()
+        fields["tags"] = fields["tags"] or {}
         return msgspec.convert(fields, MonitorSummary, strict=False)
 
 

@@ -40,6 +40,8 @@ class MonitorSpec(BaseModel):
     name: Annotated[str, Field(pattern=r"^[a-z0-9-]{1,64}$")]
     failure_threshold: Annotated[int, Field(ge=1, le=10)] = 2
     success_threshold: Annotated[int, Field(ge=1, le=10)] = 1
+    group: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    tags: Annotated[dict[str, str], Field(max_length=50)] | None = None
 
 
 class Health(enum.StrEnum):

@@ -14,6 +14,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 
 from pydantic import (
+    AfterValidator,
     BaseModel,
     ConfigDict,
     Discriminator,
@@ -29,6 +30,7 @@ from pydantic_core import PydanticCustomError
 from fanout.core.checks import Expect, HeaderName
 from fanout.core.limits import SERVER_DEFAULTED, RequestLimits, defaults_of, limits_of, maxima_of
 from fanout.core.monitors import MonitorSpec
+from fanout.core.secret_refs import check_header_references
 from fanout.core.thresholds import Thresholds
 from fanout.errors import MAX_LISTED_PROBLEMS, RequestInvalid
 
@@ -42,6 +44,8 @@ class _Strict(BaseModel):
 
 
 UrlText = Annotated[str, Field(min_length=1, max_length=8_192)]
+Headers = Annotated[dict[str, str], Field(max_length=100), AfterValidator(check_header_references)]
+"""Request headers by name; a value may hold secret references (``fanout.core.secret_refs``)."""
 
 
 class UrlEntry(_Strict):
@@ -49,7 +53,7 @@ class UrlEntry(_Strict):
 
     url: UrlText
     method: Method = "GET"
-    headers: Annotated[dict[str, str], Field(max_length=100)] = Field(default_factory=dict)
+    headers: Headers = Field(default_factory=dict)
     json_body: Any = Field(default=None, alias="json")
     retry: bool | None = Field(
         default=None,
@@ -95,6 +99,9 @@ class Options(_Strict):
     follow_redirects: bool = True
     max_redirects: Annotated[int, Field(ge=0)] = _SERVER_DEFAULT
     max_body_bytes: Annotated[int, Field(ge=0)] = _SERVER_DEFAULT
+    headers: Headers | None = Field(
+        default=None, description="Headers for every entry, merged under an entry's own (by name, any case)."
+    )
     expect: Expect | None = Field(default=None, description="Checks every entry's response must pass.")
     capture_headers: Annotated[list[HeaderName], Field(max_length=50)] | None = None
     inspect_bytes: Annotated[int, Field(ge=1)] = _SERVER_DEFAULT

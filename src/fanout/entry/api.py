@@ -182,10 +182,12 @@ def get_run(run_id: str) -> Response[str]:
 def list_monitors(
     limit: Annotated[int | None, Query(ge=1)] = None,
     cursor: Annotated[str | None, Query(min_length=1, max_length=2_048)] = None,
+    group: Annotated[str | None, Query(min_length=1, max_length=128)] = None,
+    tag: Annotated[str | None, Query(min_length=3, max_length=257, description="key:value")] = None,
 ) -> Response[str]:
     invocation = _invocation()
     cap_s = invocation.settings.api_deadline_cap_s
-    return _json(service.list_monitors(limit, cursor, invocation, cap_s=cap_s))
+    return _json(service.list_monitors(limit, cursor, invocation, cap_s=cap_s, group=group, tag=tag))
 
 
 @app.get(

@@ -9,5 +9,6 @@ invocation, in order: ``targets``, ``fanout``, ``monitor``, ``persist``, ``answe
 ``fanout.run_fanout`` (one fan-out: the engine over the fetcher), ``stores`` (which stores a
 deployment has, their adapters), ``report`` (logs and metrics of runs and shards) and ``shards``
 (sharded runs over SQS). Reading back: ``readback`` (``GET /runs``) and ``monitors_read``
-(``GET /monitors``).
+(``GET /monitors``); ``outgoing``: the entries as sent (``options.headers`` merged, secret
+references resolved), never stored.
 """

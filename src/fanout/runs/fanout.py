@@ -29,6 +29,7 @@ from fanout.fetch.client import build_client
 from fanout.fetch.egress.policy import policy_for
 from fanout.fetch.fetcher import Fetcher, FetchPolicy, FetchProgress, FetchResult
 from fanout.observability.tracing import RunTrace
+from fanout.runs.outgoing import Sendable, outgoing
 
 ClientFactory = Callable[..., httpx.AsyncClient]
 
@@ -89,16 +90,25 @@ OnDone = Callable[[Outcome], None]
 """Told each URL's outcome as it is known (a command line's progress bar); not for cancellations."""
 
 
+async def _not_sent(error: ErrorInfo) -> FetchResult:
+    return FetchResult(Outcome.FAILED, error=error)
+
+
 def _job(
     fetcher: Fetcher,
     entry: UrlEntry,
+    sent: Sendable,
     progress: FetchProgress,
     by: float,
     trace: RunTrace | None,
     on_done: OnDone | None = None,
 ) -> Job[Any]:
-    fetch: Callable[[], Awaitable[FetchResult]] = partial(
-        fetcher.fetch, entry, deadline=by, progress=progress
+    """Fetch ``sent`` (the entry as sent: merged headers, secrets resolved); ``entry`` is the
+    entry as written, the only one traced."""
+    fetch: Callable[[], Awaitable[FetchResult]] = (
+        partial(_not_sent, sent)
+        if isinstance(sent, ErrorInfo)
+        else partial(fetcher.fetch, sent, deadline=by, progress=progress)
     )
     if on_done is not None:
         inner, tell = fetch, on_done
@@ -164,6 +174,7 @@ async def run_fanout(
     options, entries = request.options, request.entries()
     progress = [FetchProgress() for _ in entries]
     by = ctx.deadline.fetch_by
+    sendable = await outgoing(entries, options, settings, before=by)
     async with client_factory(
         transport=settings.http_transport,
         concurrency=options.concurrency,
@@ -179,7 +190,10 @@ async def run_fanout(
         fetcher = Fetcher(client, fetch_policy(request, settings), checkers=Checkers(options.expect))
         with _on_time(loop, by):
             run = await run_under_deadline(
-                [_job(fetcher, e, p, by, trace, on_done) for e, p in zip(entries, progress, strict=True)],
+                [
+                    _job(fetcher, e, s, p, by, trace, on_done)
+                    for e, s, p in zip(entries, sendable, progress, strict=True)
+                ],
                 deadline=by,
                 concurrency=options.concurrency,
                 per_key_concurrency=options.per_host_concurrency,

@@ -232,6 +232,8 @@ class MonitorUpdate:
             "failure_threshold": self._run.spec.failure_threshold,
             "success_threshold": self._run.spec.success_threshold,
             "thresholds": [t.to_json() for t in thresholds],
+            "group": self._run.spec.group,
+            "tags": dict(self._run.spec.tags or {}),
         }
         try:
             await self._table.put_summary(self._name, summary, before)

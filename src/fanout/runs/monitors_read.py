@@ -16,12 +16,21 @@ def _config(config: StoreConfig) -> StoreConfig:
 
 
 async def list_monitors(
-    config: StoreConfig, limit: int, cursor: str | None, *, before: float
+    config: StoreConfig,
+    limit: int,
+    cursor: str | None,
+    *,
+    before: float,
+    group: str | None = None,
+    tag: tuple[str, str] | None = None,
 ) -> MonitorListing:
+    """A page of the monitors, those of ``group`` and with ``tag`` (key, value) when given."""
     async with RunStores(_config(config)) as stores:
         assert stores.monitors is not None
         try:
-            found, next_cursor = await stores.monitors.list_summaries(limit, cursor, before)
+            found, next_cursor = await stores.monitors.list_summaries(
+                limit, cursor, before, group=group, tag=tag
+            )
         except StoreError as exc:
             raise StoreUnavailable(str(exc)) from None
     return MonitorListing.of(tuple(found), next_cursor)

@@ -115,17 +115,39 @@ def _limit(limit: int | None, settings: Settings) -> int:
     return limit
 
 
+def _tag(tag: str | None) -> tuple[str, str] | None:
+    """``key:value`` (the value may hold ':')."""
+    if tag is None:
+        return None
+    key, colon, value = tag.partition(":")
+    if not (key and colon and value):
+        raise RequestInvalid(
+            "1 problem(s) in the request",
+            [{"loc": "tag", "msg": "write the tag as key:value", "type": "tag_format"}],
+        )
+    return key, value
+
+
 def list_monitors(
-    limit: int | None, cursor: str | None, invocation: Invocation, *, cap_s: float | None = None
+    limit: int | None,
+    cursor: str | None,
+    invocation: Invocation,
+    *,
+    cap_s: float | None = None,
+    group: str | None = None,
+    tag: str | None = None,
 ) -> MonitorListing:
+    """A page of the monitors; ``group`` and ``tag`` (``key:value``) keep those that have them."""
     from fanout.runs import monitors_read
 
     count("monitor_listings")
     settings = invocation.settings
+    limit, wanted = _limit(limit, settings), _tag(tag)
     before = invocation.clock.deadline(0, settings, cap_s=cap_s).work_by
     config = StoreConfig.from_settings(settings)
     return invocation.run(
-        monitors_read.list_monitors(config, _limit(limit, settings), cursor, before=before), "monitor listing"
+        monitors_read.list_monitors(config, limit, cursor, before=before, group=group, tag=wanted),
+        "monitor listing",
     )
 
 

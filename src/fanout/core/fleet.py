@@ -1,0 +1,153 @@
+"""A fleet of monitors described in a file (docs/monitors.md): the models of the file and what each
+monitor becomes, the request its schedule sends.
+
+Every field a request has (``urls``, ``targets``, ``options``, the monitor's thresholds) is the
+request's own model, so a monitor in the file means exactly what the same request means; the file
+adds ``name``, ``group``, ``tags``, ``schedule``, ``timezone``, ``enabled`` and ``defaults``
+(merged under every monitor of its file, mapping by mapping: ``defaults.options.expect`` and a
+monitor's ``options.expect`` combine key by key, a list replaces). Where the file is read and
+how its problems are located is ``fanout.cli.monitors_file``: this module knows no YAML.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from typing import Annotated, Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+
+from fanout.core.monitors import MonitorSpec
+from fanout.core.requests import Options, Targets, UrlItem
+from fanout.core.thresholds import Thresholds
+
+MONITOR_NAME_PATTERN = MonitorSpec.model_fields["name"].metadata[0].pattern
+_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+_AT = re.compile(r"^at\((\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})\)$")
+_CRON_FIELD = re.compile(r"^[0-9A-Za-z*?,/#L W-]+$")
+
+
+def _rate_problem(match: re.Match[str]) -> str | None:
+    value, unit = int(match[1]), match[2]
+    if value < 1:
+        return "a rate must be at least 1"
+    if (value == 1) != (not unit.endswith("s")):
+        return f"write rate({value} {unit.rstrip('s') if value == 1 else unit + 's'})"
+    return None
+
+
+def _cron_problem(body: str) -> str | None:
+    fields = body.split()
+    if len(fields) != 6:
+        return f"cron() takes 6 fields (minutes hours day-of-month month day-of-week year), not {len(fields)}"
+    if not all(_CRON_FIELD.match(f) for f in fields):
+        return "a cron() field has a character other than digits, letters, * ? , / - # L W"
+    if (fields[2] == "?") == (fields[4] == "?"):
+        return "exactly one of day-of-month (3rd) and day-of-week (5th) must be '?'"
+    return None
+
+
+def schedule_problem(expression: str) -> str | None:
+    """Why ``expression`` is not an EventBridge Scheduler expression, or None when it is one."""
+    if match := _RATE.match(expression):
+        return _rate_problem(match)
+    if expression.startswith("cron(") and expression.endswith(")"):
+        return _cron_problem(expression[5:-1])
+    if _AT.match(expression):
+        return None
+    return "not a schedule expression: rate(5 minutes), cron(0 6 * * ? *) or at(2027-01-01T09:00:00)"
+
+
+def _schedule(value: str) -> str:
+    problem = schedule_problem(value)
+    if problem is not None:
+        raise ValueError(problem)
+    return value
+
+
+def _timezone(value: str) -> str:
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"{value!r} is not an IANA time zone (Europe/Paris, UTC, ...)") from None
+    return value
+
+
+ScheduleExpression = Annotated[
+    str,
+    Field(max_length=256, description="rate(), cron() or at(), as EventBridge Scheduler reads it."),
+    AfterValidator(_schedule),
+]
+TimeZone = Annotated[str, Field(max_length=64, description="An IANA time zone."), AfterValidator(_timezone)]
+Label = Annotated[str, Field(min_length=1, max_length=128)]
+
+
+class _Fields(BaseModel):
+    """What a monitor and the defaults share: every field but the name, all optional."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+    group: Label | None = Field(default=None, description="For listings and the status page.")
+    tags: Annotated[dict[Label, Label], Field(max_length=50)] | None = None
+    schedule: ScheduleExpression | None = None
+    timezone: TimeZone | None = Field(default=None, description="Of a cron() or at() schedule (UTC).")
+    enabled: bool | None = None
+    urls: Annotated[list[UrlItem], Field(min_length=1)] | None = None
+    targets: Targets | None = None
+    options: Options | None = Field(default=None, description="The request's options.")
+    thresholds: Thresholds | None = Field(default=None, description="The run's options.thresholds.")
+    failure_threshold: Annotated[int, Field(ge=1, le=10)] | None = None
+    success_threshold: Annotated[int, Field(ge=1, le=10)] | None = None
+
+
+class MonitorEntry(_Fields):
+    """One monitor as written in the file (missing fields come from ``defaults``)."""
+
+    name: Annotated[str, Field(pattern=MONITOR_NAME_PATTERN, description="Unique in the fleet.")]
+
+
+class MonitorsFile(BaseModel):
+    """A monitors file: ``defaults`` (optional) and ``monitors``."""
+
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True, title="fanout monitors file")
+
+    defaults: _Fields | None = Field(default=None, description="Merged under every monitor of this file.")
+    monitors: list[MonitorEntry] = Field(default_factory=list)
+
+
+class Monitor(MonitorEntry):
+    """A monitor once its file's defaults are merged in: what its schedule is made of."""
+
+    schedule: ScheduleExpression
+
+    @model_validator(mode="after")
+    def _one_source(self) -> Monitor:
+        if (self.urls is None) == (self.targets is None):
+            raise ValueError("give either 'urls' or 'targets' (exactly one)")
+        return self
+
+
+def merged(defaults: Mapping[str, Any] | None, own: Mapping[str, Any]) -> dict[str, Any]:
+    """``own`` over ``defaults``, mapping by mapping (a list or a value replaces)."""
+    out: dict[str, Any] = dict(defaults or {})
+    for key, value in own.items():
+        below = out.get(key)
+        out[key] = (
+            merged(below, value) if isinstance(below, Mapping) and isinstance(value, Mapping) else value
+        )
+    return out
+
+
+def request_of(monitor: Monitor, raw: Mapping[str, Any]) -> dict[str, Any]:
+    """The request a monitor's schedule sends, from its merged fields as written (``raw``): the
+    deployed function applies its own defaults, so none of this machine's are written in."""
+    options = dict(raw.get("options") or {})
+    if "thresholds" in raw:
+        options["thresholds"] = raw["thresholds"]
+    spec: dict[str, Any] = {"name": monitor.name}
+    for key in ("failure_threshold", "success_threshold", "group", "tags"):
+        if raw.get(key) is not None:
+            spec[key] = raw[key]
+    source = {"urls": raw["urls"]} if monitor.urls is not None else {"targets": raw["targets"]}
+    return {**source, **({"options": options} if options else {}), "monitor": spec}
