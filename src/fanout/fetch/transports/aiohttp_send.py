@@ -49,8 +49,9 @@ class map_aiohttp_exceptions:
     """``with map_aiohttp_exceptions(request):`` what aiohttp raises inside, as the fetcher sees it.
 
     A class rather than a ``@contextmanager`` generator: it is entered on every send and every
-    body read, and costs one small object there. ``BaseException``s that are not ``Exception``s
-    (``CancelledError``) pass through untouched.
+    body read. Stateless once made, so a hop with no ``httpx.Request`` (the lean hop) shares
+    ``UNBOUND`` and a body makes one for all its reads. ``BaseException``s that are not
+    ``Exception``s (``CancelledError``) pass through untouched.
     """
 
     __slots__ = ("_request",)
@@ -64,7 +65,7 @@ class map_aiohttp_exceptions:
     def __exit__(
         self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> Literal[False]:
-        if not isinstance(exc, Exception):
+        if exc is None or not isinstance(exc, Exception):
             return False
         raise_own_failure(exc)
         mapped = to_httpx(exc, self._request)
@@ -72,6 +73,9 @@ class map_aiohttp_exceptions:
             return False
         raise mapped from exc
 
+
+UNBOUND = map_aiohttp_exceptions()
+"""The mapping for a hop with no ``httpx.Request``."""
 
 NO_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=None, sock_read=None, sock_connect=None)
 VERSIONS = {aiohttp.HttpVersion10: b"HTTP/1.0", aiohttp.HttpVersion11: b"HTTP/1.1"}
@@ -88,7 +92,7 @@ async def send(
     """``url`` (encoded as httpx writes it: yarl neither parses nor requotes it again) sent on
     ``session`` as it is: no redirects, no decompression, no timeout of aiohttp's own."""
     sni = request.extensions.get("sni_hostname") if request is not None else None
-    with map_aiohttp_exceptions(request):
+    with UNBOUND if request is None else map_aiohttp_exceptions(request):
         return await session.request(
             method,
             yarl.URL(url, encoded=True),
@@ -122,13 +126,13 @@ class AiohttpBody(httpx.AsyncByteStream):
 
     def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request | None) -> None:
         self._response = response
-        self._request = request
+        self._errors = map_aiohttp_exceptions(request)
 
     def __aiter__(self) -> AiohttpBody:
         return self
 
     async def __anext__(self) -> bytes:
-        with map_aiohttp_exceptions(self._request):
+        with self._errors:
             chunk = await self._response.content.readany()
         if not chunk:
             raise StopAsyncIteration

@@ -25,6 +25,7 @@ from fanout.errors import ResponseTooLarge
 from fanout.fetch.body import BodyInspector
 from fanout.fetch.transports.aiohttp import FanoutAiohttpTransport, response_extensions
 from fanout.fetch.transports.aiohttp_send import (
+    UNBOUND,
     AiohttpBody,
     map_aiohttp_exceptions,
     release,
@@ -85,7 +86,8 @@ class AiohttpHop:
             return await count_chunks(AiohttpBody(self._response, self._request), limit, inspector)
         size = 0
         read = self._response.content.readany
-        with map_aiohttp_exceptions(self._request):  # as ``AiohttpBody``: httpx's read errors
+        request = self._request  # as ``AiohttpBody``: httpx's read errors
+        with UNBOUND if request is None else map_aiohttp_exceptions(request):
             while chunk := await read():
                 size += len(chunk)
                 if size > limit:
