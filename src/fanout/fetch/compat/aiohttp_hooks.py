@@ -4,9 +4,10 @@ Public APIs tried first, and why each falls short:
 
 - Phase timings: ``TraceConfig``'s ``on_connection_create_start/end`` span name resolution,
   TCP connect and the TLS handshake as one interval (no signal between TCP up and TLS done),
-  so ``connect_ms`` and ``tls_ms`` cannot be told apart; each signal is also an awaited
-  coroutine per request and a ``Trace`` object per request and config, on every request. The
-  connection's own protocol sees both instants for free: ``use_protocol_factory``.
+  so ``connect_ms`` and ``tls_ms`` cannot be told apart. It is also dear: with any
+  ``TraceConfig`` aiohttp makes a ``Trace`` per request and awaits a coroutine per signal
+  point: measured, a clear rise in CPU per request on both loops even with three signals.
+  The connection's own protocol sees both instants for free: ``use_protocol_factory``.
 - Peer and TLS facts: ``response.connection.transport.get_extra_info(...)`` is empty for a
   body that arrives with the headers (the connection is back in the pool, and
   ``response.connection`` is ``None``, before ``session.request`` returns); the response
