@@ -107,6 +107,13 @@ class Settings(BaseModel):
     max_per_host_concurrency: int = setting(
         "FANOUT_MAX_PER_HOST_CONCURRENCY", 256, "`per_host_concurrency` maximum", ge=1
     )
+    max_per_host_rps: float = setting(
+        "FANOUT_MAX_PER_HOST_RPS",
+        1_000.0,
+        "`per_host_rps` maximum (requests per second to one host; off unless a request sets it)",
+        gt=0,
+    )
+    max_per_host_burst: int = setting("FANOUT_MAX_PER_HOST_BURST", 100, "`per_host_burst` maximum", ge=1)
     default_request_timeout_s: Annotated[float, AtMost("max_request_timeout_s")] = setting(
         "FANOUT_DEFAULT_REQUEST_TIMEOUT_S", 10.0, "`request_timeout_s` default", gt=0
     )

@@ -62,11 +62,21 @@ class UrlEntry(_Strict):
     expect: Expect | None = Field(
         default=None, description="This entry's checks, merged over options.expect."
     )
+    per_host_rps: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = Field(
+        default=None,
+        description="Requests per second to this entry's host, over options.per_host_rps"
+        " (entries of one host that differ: the lowest).",
+    )
 
     @field_validator("method", mode="before")
     @classmethod
     def _upper(cls, value: object) -> object:
         return value.upper() if isinstance(value, str) else value
+
+    @field_validator("per_host_rps")
+    @classmethod
+    def _rate_within_the_maximum(cls, value: float | None, info: ValidationInfo) -> float | None:
+        return _pacing_within_the_maximum(value, info)
 
     @property
     def may_retry(self) -> bool:
@@ -88,6 +98,15 @@ def _the_server_default() -> Any:
 _SERVER_DEFAULT = Field(default_factory=_the_server_default)
 
 
+def _pacing_within_the_maximum(value: float | None, info: ValidationInfo) -> float | None:
+    """``per_host_rps`` and ``per_host_burst`` have a maximum but no server default (off, 1)."""
+    limits = limits_of(info)
+    if limits is not None and value is not None:
+        burst = info.field_name == "per_host_burst"
+        _at_most(value, limits.max_per_host_burst if burst else limits.max_per_host_rps)
+    return value
+
+
 class Options(_Strict):
     """Run options; each has a default and a server-side maximum (``config``)."""
 
@@ -106,6 +125,17 @@ class Options(_Strict):
     capture_headers: Annotated[list[HeaderName], Field(max_length=50)] | None = None
     inspect_bytes: Annotated[int, Field(ge=1)] = _SERVER_DEFAULT
     thresholds: Thresholds | None = Field(default=None, description="Run metrics and their conditions.")
+    per_host_rps: Annotated[float, Field(gt=0, allow_inf_nan=False)] | None = Field(
+        default=None, description="Requests per second to each host (off when left out)."
+    )
+    per_host_burst: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, description="Requests a host may get at once within per_host_rps (1 when left out)."
+    )
+
+    @field_validator("per_host_rps", "per_host_burst")
+    @classmethod
+    def _pacing_within_the_maximum(cls, value: float | None, info: ValidationInfo) -> float | None:
+        return _pacing_within_the_maximum(value, info)
 
     @model_validator(mode="before")
     @classmethod

@@ -73,6 +73,10 @@ class UrlResult(Document, frozen=True):
     redirects: Annotated[tuple[Redirect, ...], Meta(description="The redirects followed, in order")] = ()
     tls: Annotated[TlsFacts | None, Meta(description="The TLS connection that answered (https)")] = None
     headers: Annotated[dict[str, str] | None, Meta(description="The headers captured, by name")] = None
+    throttled: Annotated[int, Meta(ge=0, description="Times it waited for its host's turn (rate, pause)")] = 0
+    retry_after_ms: Annotated[
+        float | None, Meta(description="The last Retry-After it was told (429/503), ms")
+    ] = None
 
     def __post_init__(self) -> None:
         if self.elapsed_ms is not None:

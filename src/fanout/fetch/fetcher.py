@@ -15,19 +15,20 @@
   ``Retry-After`` honoured; none when the run deadline leaves no room for another
   attempt; POST/PATCH only when the entry says ``"retry": true``. What each failure is (outcome,
   error, retryable) is one table, ``failures.FAILURE_KINDS``.
+- Pacing: every request (first attempt, retry, redirect hop) waits for its host's turn
+  (``pacing.Pacer``: a rate, and the pauses a 429/503 with ``Retry-After`` asks for). A retry
+  told ``Retry-After`` waits for its host rather than sleeping on its own; a turn past the
+  deadline ends the URL with what it has (its last answer; ``not_started`` before any).
 - ``CancelledError`` is never caught: the engine reports a cancelled URL itself.
 """
 
 from __future__ import annotations
 
 import asyncio
-import json
 import random
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
-from email.utils import parsedate_to_datetime
 
 import httpx
 
@@ -35,18 +36,21 @@ from fanout.core.checks import Checker, Checkers
 from fanout.core.facts import Details, Redirect
 from fanout.core.requests import UrlEntry
 from fanout.core.results import ErrorInfo, Outcome
+from fanout.core.urls import host_key, origin
 from fanout.errors import RedirectLimit
 from fanout.fetch.body import BodyInspector
 from fanout.fetch.client import FanoutClient
 from fanout.fetch.failures import FAILURES, classify
+from fanout.fetch.pacing import HostPaused, Pacer, retry_after_s
 from fanout.fetch.redirects import redirect_request
 from fanout.fetch.trace import CURRENT_TRACE, AttemptTrace
 from fanout.fetch.transports.aiohttp import FanoutAiohttpTransport
 from fanout.fetch.transports.aiohttp_wire import AiohttpWire
 from fanout.fetch.verdict import FinalResponse, judge, plain_headers
-from fanout.fetch.wire import REDIRECT_STATUS, Hop, HttpxWire, Wire
+from fanout.fetch.wire import REDIRECT_STATUS, Hop, HttpxWire, Wire, headers_and_body
 
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
+PAUSING_STATUS = frozenset({429, 503})  # with ``Retry-After``: the host asks for a pause
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,6 +74,8 @@ class FetchProgress:
     """Updated as the fetch goes, so a cancelled fetch still reports its attempts."""
 
     attempts: int = 0
+    throttled: int = 0  # times a request of this URL waited for its host's turn
+    retry_after_s: float | None = None  # the last ``Retry-After`` it was told
 
 
 @dataclass(frozen=True, slots=True)
@@ -96,6 +102,7 @@ class Fetcher:
         checkers: Checkers | None = None,
         transport: httpx.AsyncBaseTransport | None = None,
         rng: random.Random | None = None,
+        pacer: Pacer | None = None,
     ) -> None:
         if transport is None:
             if not isinstance(client, FanoutClient):
@@ -109,6 +116,7 @@ class Fetcher:
         self._policy = policy
         self._checkers = checkers or Checkers(None)
         self._rng = rng or random.Random()
+        self._pacer = pacer or Pacer()
 
     async def fetch(self, entry: UrlEntry, *, deadline: float, progress: FetchProgress) -> FetchResult:
         """Fetch ``entry``: attempts until one is final, retrying within ``deadline`` (event-loop time).
@@ -117,26 +125,71 @@ class Fetcher:
         another attempt may help); anything else it raises, ``CancelledError`` first, goes up as is.
         """
         checker = self._checkers.for_entry(entry.expect)
+        not_after = deadline - min(self._policy.min_attempt_s, self._policy.request_timeout_s)
+        last: tuple[FinalResponse, AttemptTrace] | FetchResult | None = None
         while True:
+            try:
+                await self._turn(host_key(entry.url), not_after, progress)
+            except HostPaused as paused:  # the host's turn comes too late: what it has stands
+                return self._as_result(last, checker, paused)
             progress.attempts += 1
             trace = AttemptTrace()
             response: FinalResponse | None = None
             try:
-                response = await self._attempt(entry, trace, checker)
+                response = await self._attempt(entry, trace, checker, progress, not_after)
             except FAILURES as exc:
                 kind = classify(exc)
                 failed = FetchResult(
                     kind.outcome, error=kind.describe(exc, trace, self._policy.request_timeout_s)
                 )
                 retryable = kind.retryable(exc)
+                last = failed
             else:
                 retryable = response.status_code in RETRYABLE_STATUS
+                self._heard(response, progress)
+                last = (response, trace)
             if not (
                 retryable
                 and self._may_retry(entry, progress.attempts)
                 and await self._waited_to_retry(progress.attempts, response, deadline)
             ):
-                return failed if response is None else self._final_result(response, trace, checker)
+                return self._as_result(last, checker, None)
+
+    async def _turn(self, host: object, not_after: float, progress: FetchProgress) -> float:
+        """Wait for ``host``'s turn (``HostPaused`` past ``not_after``); the seconds waited."""
+        pacer = self._pacer
+        if pacer.idle:
+            return 0.0
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        if not await pacer.turn(host, not_after):
+            return 0.0
+        progress.throttled += 1
+        return loop.time() - began
+
+    def _heard(self, response: FinalResponse, progress: FetchProgress) -> None:
+        """Tell the pacer what the host answered: a pause asked for, a slow-down, or a good answer."""
+        pacer, status = self._pacer, response.status_code
+        if status in PAUSING_STATUS and response.retry_after_s is not None:
+            progress.retry_after_s = response.retry_after_s
+            pacer.told_to_wait(host_key(response.url), response.retry_after_s)
+        elif status == 429:
+            pacer.slow_down(host_key(response.url))
+        elif pacer.paced:
+            pacer.answered(host_key(response.url))
+
+    def _as_result(
+        self,
+        last: tuple[FinalResponse, AttemptTrace] | FetchResult | None,
+        checker: Checker | None,
+        paused: HostPaused | None,
+    ) -> FetchResult:
+        if isinstance(last, tuple):
+            return self._final_result(*last, checker)
+        if last is not None:
+            return last
+        assert paused is not None  # no attempt was made: only a turn past the deadline does that
+        return FetchResult(Outcome.NOT_STARTED, error=ErrorInfo(paused.type, str(paused)))
 
     def _final_result(
         self, response: FinalResponse, trace: AttemptTrace, checker: Checker | None
@@ -152,11 +205,14 @@ class Fetcher:
         """Sleep the backoff before the next attempt; ``False`` (no sleep) when the run's deadline
         leaves no room for it and a useful attempt after it."""
         policy = self._policy
-        delay = self._backoff(attempts, None if response is None else response.retry_after_s)
+        told = None if response is None else response.retry_after_s
+        delay = self._backoff(attempts, told)
         room = deadline - asyncio.get_running_loop().time()
         if delay + min(policy.min_attempt_s, policy.request_timeout_s) > room:
             return False
-        await asyncio.sleep(delay)
+        if told is None or response is None or response.status_code not in PAUSING_STATUS:
+            await asyncio.sleep(delay)
+        # else: the host is paused for that long, and the next attempt waits for its turn.
         return True
 
     def _backoff(self, attempts: int, retry_after: float | None) -> float:
@@ -165,15 +221,22 @@ class Fetcher:
         ceiling = min(self._policy.backoff_cap_s, self._policy.backoff_base_s * 2 ** (attempts - 1))
         return self._rng.uniform(0, ceiling)
 
-    async def _attempt(self, entry: UrlEntry, trace: AttemptTrace, checker: Checker | None) -> FinalResponse:
+    async def _attempt(
+        self,
+        entry: UrlEntry,
+        trace: AttemptTrace,
+        checker: Checker | None,
+        progress: FetchProgress,
+        not_after: float,
+    ) -> FinalResponse:
         policy = self._policy
-        headers, content = _headers_and_body(entry)
+        headers, content = headers_and_body(entry)
         inspect = checker is not None and checker.needs_body
         detailed = checker is not None or bool(policy.capture_headers)  # timings are read only then
         tracing = CURRENT_TRACE.set(trace)  # the lookups and connections of this attempt mark ``trace``
         trace.started = time.monotonic()
         try:
-            async with asyncio.timeout(policy.request_timeout_s):
+            async with asyncio.timeout(policy.request_timeout_s) as limit:
                 redirects: list[Redirect] = []
                 following: httpx.Request | None = None
                 for _hop in range(policy.max_redirects + 1):
@@ -182,6 +245,12 @@ class Fetcher:
                     if following is None:
                         hop = await self._wire.send(entry.method, entry.url, headers, content)
                     else:
+                        url = following.url
+                        # The time waited for the next host's turn is not the attempt's.
+                        if waited := await self._turn(
+                            origin(url.scheme, url.host, url.port), not_after, progress
+                        ):
+                            limit.reschedule((limit.when() or 0.0) + waited)
                         hop = await self._wire.follow(following)
                     headers_at = trace.answered() if detailed else 0.0
                     status = hop.status_code
@@ -213,16 +282,6 @@ class Fetcher:
         )
 
 
-def _headers_and_body(entry: UrlEntry) -> tuple[Mapping[str, str], bytes | None]:
-    """The entry's own headers and its body (``json``: compact, ``Content-Type`` unless given)."""
-    if "json_body" not in entry.model_fields_set:
-        return entry.headers, None
-    headers = dict(entry.headers)
-    if not any(k.lower() == "content-type" for k in headers):
-        headers["Content-Type"] = "application/json"
-    return headers, json.dumps(entry.json_body, separators=(",", ":")).encode()
-
-
 def _final(
     hop: Hop,
     headers: Mapping[str, str],
@@ -237,7 +296,7 @@ def _final(
         status_code=status,
         size=size,
         # Read only where a retry may use it (``Fetcher.fetch``).
-        retry_after_s=_retry_after_s(hop.headers) if status in RETRYABLE_STATUS else None,
+        retry_after_s=retry_after_s(hop.headers) if status in RETRYABLE_STATUS else None,
         headers=headers,
         url=hop.url,
         extensions=hop.extensions() if judged else {},  # read only by ``judge``
@@ -245,20 +304,3 @@ def _final(
         body=None if inspector is None else inspector.text(),
         body_error=None if inspector is None else inspector.error,
     )
-
-
-def _retry_after_s(headers: Mapping[str, str]) -> float | None:
-    """``Retry-After`` in seconds (delta or HTTP date), or ``None``."""
-    value = headers.get("retry-after")
-    if value is None:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - datetime.now(UTC)).total_seconds())

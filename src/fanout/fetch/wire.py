@@ -13,11 +13,13 @@ own, ``transports.base``), and each hop goes through the egress URL check.
 
 from __future__ import annotations
 
+import json
 from collections.abc import AsyncIterable, Iterable, Mapping
 from typing import Protocol
 
 import httpx
 
+from fanout.core.requests import UrlEntry
 from fanout.errors import EgressBlocked, ResponseTooLarge
 from fanout.fetch.body import BodyInspector
 from fanout.fetch.egress.rules import URL_INVALID
@@ -120,3 +122,13 @@ class HttpxWire:
 
     async def follow(self, request: httpx.Request) -> Hop:
         return HttpxHop(request, await self._send(request))
+
+
+def headers_and_body(entry: UrlEntry) -> tuple[Mapping[str, str], bytes | None]:
+    """The entry's own headers and its body (``json``: compact, ``Content-Type`` unless given)."""
+    if "json_body" not in entry.model_fields_set:
+        return entry.headers, None
+    headers = dict(entry.headers)
+    if not any(k.lower() == "content-type" for k in headers):
+        headers["Content-Type"] = "application/json"
+    return headers, json.dumps(entry.json_body, separators=(",", ":")).encode()

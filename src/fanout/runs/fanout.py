@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -22,12 +22,13 @@ from fanout.core.checks import Checkers
 from fanout.core.documents import RunDocument, Source
 from fanout.core.engine import Job, JobReport, JobState, run_under_deadline
 from fanout.core.ids import new_run_id, utc_now_iso
-from fanout.core.requests import FanoutRequest, UrlEntry
+from fanout.core.requests import FanoutRequest, Options, UrlEntry
 from fanout.core.results import ErrorInfo, Outcome, Summary, UrlResult
 from fanout.core.urls import host_key
 from fanout.fetch.client import build_client
 from fanout.fetch.egress.policy import policy_for
 from fanout.fetch.fetcher import Fetcher, FetchPolicy, FetchProgress, FetchResult
+from fanout.fetch.pacing import Pacer
 from fanout.observability.tracing import RunTrace
 from fanout.runs.outgoing import Sendable, outgoing
 
@@ -45,12 +46,18 @@ class RunContext:
 
 
 def _is_failure(report: JobReport[FetchResult]) -> bool:
-    return report.state is JobState.RAISED or (
-        report.value is not None and report.value.outcome is not Outcome.OK
-    )
+    return report.state is JobState.RAISED or (report.value is not None and report.value.outcome.is_a_failure)
 
 
 def _to_result(entry: UrlEntry, report: JobReport[FetchResult], progress: FetchProgress) -> UrlResult:
+    result = _to_bare_result(entry, report, progress)
+    if progress.throttled or progress.retry_after_s is not None:
+        told_ms = None if progress.retry_after_s is None else progress.retry_after_s * 1000
+        return result.replaced(throttled=progress.throttled, retry_after_ms=told_ms)
+    return result
+
+
+def _to_bare_result(entry: UrlEntry, report: JobReport[FetchResult], progress: FetchProgress) -> UrlResult:
     elapsed = report.elapsed_s
     elapsed_ms = None if elapsed is None else elapsed * 1000
     if report.state is JobState.DONE and report.value is not None:
@@ -84,6 +91,17 @@ def fetch_policy(request: FanoutRequest, settings: Settings) -> FetchPolicy:
         capture_headers=tuple(h.lower() for h in options.capture_headers or ()),
         inspect_bytes=options.inspect_bytes,
     )
+
+
+def pacer_for(options: Options, entries: Iterable[UrlEntry]) -> Pacer:
+    """The run's pace per host: ``options.per_host_rps``, an entry's own rate for its host (the
+    lowest where entries of one host differ: the host asked the least of is asked the least)."""
+    own: dict[Hashable, float] = {}
+    for entry in entries:
+        if entry.per_host_rps is not None:
+            key = host_key(entry.url)
+            own[key] = min(entry.per_host_rps, own.get(key, entry.per_host_rps))
+    return Pacer(options.per_host_rps, burst=options.per_host_burst or 1, rps_by_host=own)
 
 
 OnDone = Callable[[Outcome], None]
@@ -187,7 +205,8 @@ async def run_fanout(
         dns_budget_s=options.request_timeout_s,
         ca_bundle=settings.ca_bundle,
     ) as client:
-        fetcher = Fetcher(client, fetch_policy(request, settings), checkers=Checkers(options.expect))
+        policy, pacer = fetch_policy(request, settings), pacer_for(options, entries)
+        fetcher = Fetcher(client, policy, checkers=Checkers(options.expect), pacer=pacer)
         with _on_time(loop, by):
             run = await run_under_deadline(
                 [
