@@ -332,3 +332,31 @@ def test_a_sitemap_on_a_blocked_address_is_refused_unfetched(
     assert proc.stdout == ""
     assert hits["/pages.xml"] == 0
     assert int(fresh_target.stats()["requests"]) == 0
+
+
+def test_allow_exempts_a_network_from_the_egress_guard_for_one_run(
+    fresh_target: DemoTarget,
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from fanout.config import configure
+
+    urls = tmp_path / "urls.txt"
+    urls.write_text(fresh_target.url("/ok") + "\n")
+    monkeypatch.setenv("EGRESS_ALLOW_CIDRS", "")  # loopback guarded, as on Lambda
+    configure(None)
+    try:
+        code, out, _ = in_process(capsys, "run", str(urls), "-f", "json", "--retries", "0")
+        assert code == 1
+        assert json.loads(out)["results"][0]["outcome"] == "blocked"
+        code, out, _ = in_process(capsys, "run", str(urls), "-f", "json", "--allow", "127.0.0.0/8")
+        assert code == 0, out
+        assert json.loads(out)["results"][0]["outcome"] == "ok"
+        code, _, err = in_process(capsys, "run", str(urls), "--allow", "127.0.0.1/8")
+        assert code == 2
+        assert "--allow" in err and "not a valid CIDR" in err
+    finally:
+        monkeypatch.undo()
+        configure(None)
+    assert "--allow CIDR" in fanout("run", "--help", env={"PYTHONPATH": os.pathsep.join(sys.path)}).stdout

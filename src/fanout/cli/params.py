@@ -69,6 +69,12 @@ def request_options(command: F) -> F:
     decorators = [
         click.option("--concurrency", type=int, help="Requests in flight at once (options.concurrency)."),
         click.option("--per-host-concurrency", type=int, help="Requests in flight to one host."),
+        click.option(
+            "--per-host-rps", type=float, help="Requests per second to one host (default: no limit)."
+        ),
+        click.option(
+            "--per-host-burst", type=int, help="Requests a host may get at once within --per-host-rps."
+        ),
         click.option("--timeout", type=Duration(), help="Cap on one whole attempt (request_timeout_s): 10s."),
         click.option("--retries", type=int, help="Extra attempts after a connect error or 429/502/503/504."),
         click.option(
@@ -125,6 +131,8 @@ def option_overrides(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[st
     options = {
         "concurrency": values.get("concurrency"),
         "per_host_concurrency": values.get("per_host_concurrency"),
+        "per_host_rps": values.get("per_host_rps"),
+        "per_host_burst": values.get("per_host_burst"),
         "request_timeout_s": values.get("timeout"),
         "retries": values.get("retries"),
         "on_error": values.get("on_error"),

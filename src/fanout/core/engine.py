@@ -11,8 +11,13 @@ per job, in input order, whatever happened:
 - ``cancelled``: the job was running when the deadline came or the run was stopped;
 - ``not_started``: the deadline came, or the run was stopped, before it got a slot.
 
+Jobs are run by a pool of ``concurrency`` workers, not a task per job created up front (a task
+and its frames for each of 10,000 URLs cost memory; docs/benchmarks.md). A job waits for its
+key's slot in the key's backlog, not in a worker: a busy host never holds a worker. A job with
+``ready_at`` (a host's turn, say) waits for that moment parked on a timer, also without a worker.
+
 Every task the engine starts is finished (cancelled and awaited) before it returns.
-``CancelledError`` from outside is never swallowed: the children are cancelled and
+``CancelledError`` from outside is never swallowed: the workers are cancelled and
 awaited by the ``TaskGroup`` and the cancellation propagates.
 """
 
@@ -20,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import enum
+from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
 from typing import Generic, TypeVar
@@ -37,10 +43,15 @@ class JobState(enum.StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class Job(Generic[T]):
-    """One unit of work: ``run`` is called once, when the job gets its slots."""
+    """One unit of work: ``run`` is called once, when the job gets its slots.
+
+    ``ready_at``, when given, is asked once, when the job gets its key's slot: the loop time
+    before which it may not start (None: now); it keeps its key's slot meanwhile, not a worker.
+    """
 
     run: Callable[[], Awaitable[T]]
     key: Hashable = None
+    ready_at: Callable[[], float | None] | None = None
 
 
 @dataclass(slots=True)
@@ -70,33 +81,99 @@ class RunReport(Generic[T]):
 
 
 class _Run(Generic[T]):
-    """The state of one ``run_under_deadline``: its slots, its tasks, whether it is stopping."""
+    """The state of one ``run_under_deadline``: its workers, the jobs waiting, who runs what."""
 
     def __init__(
         self,
+        jobs: Sequence[Job[T]],
         deadline: float,
         concurrency: int,
         per_key_concurrency: int | None,
         stop_when: Callable[[JobReport[T]], bool] | None,
-        n_jobs: int,
     ) -> None:
         self.loop = asyncio.get_running_loop()
+        self.jobs = jobs
         self.deadline = deadline
-        self.report = RunReport[T](jobs=[JobReport() for _ in range(n_jobs)])
-        self.global_slots = asyncio.Semaphore(concurrency)
-        # A per-key cap at or above the global one can never bind: no per-key slots then.
-        binding = per_key_concurrency is not None and per_key_concurrency < concurrency
-        self.per_key = per_key_concurrency if binding else None
-        self.key_slots: dict[Hashable, asyncio.Semaphore] = {}
+        self.workers = min(concurrency, len(jobs))
+        self.report = RunReport[T](jobs=[JobReport() for _ in jobs])
+        self.per_key = per_key_concurrency
         self.stop_when = stop_when
         self.stopping = False
         self.tasks: list[asyncio.Task[None]] = []
+        self.pending = iter(range(len(jobs)))  # not yet looked at, in input order
+        self.unplaced = len(jobs)  # not yet given to a worker (pending, backlogged, parked, runnable)
+        self.runnable: deque[int] = deque()  # their key's slot held, their moment come
+        self.running_by_key: dict[Hashable, int] = {}
+        self.backlog: dict[Hashable, deque[int]] = {}  # waiting for their key's slot
+        self.parked: set[asyncio.TimerHandle] = set()  # waiting for their ``ready_at``
+        self.wake = asyncio.Event()
 
-    def key_slot(self, key: Hashable, per_key: int) -> asyncio.Semaphore:
-        slot = self.key_slots.get(key)
-        if slot is None:
-            slot = self.key_slots[key] = asyncio.Semaphore(per_key)
-        return slot
+    def admit(self, index: int) -> None:
+        """``index`` takes its key's slot (or waits in the key's backlog), then its moment."""
+        key = self.jobs[index].key
+        if self.per_key is not None:
+            running = self.running_by_key.get(key, 0)
+            if running >= self.per_key:
+                self.backlog.setdefault(key, deque()).append(index)
+                return
+            self.running_by_key[key] = running + 1
+        ready_at = self.jobs[index].ready_at
+        at = ready_at() if ready_at is not None else None
+        if at is None or at <= self.loop.time():
+            self.runnable.append(index)
+            return
+        handles: list[asyncio.TimerHandle] = []
+
+        def come() -> None:
+            self.parked.discard(handles[0])
+            self.runnable.append(index)
+            self.wake.set()
+
+        handles.append(self.loop.call_at(at, come))
+        self.parked.add(handles[0])
+
+    def release(self, key: Hashable) -> None:
+        """A job of ``key`` ended: the next of its backlog gets the slot."""
+        if self.per_key is None:
+            return
+        self.running_by_key[key] -= 1
+        waiting = self.backlog.get(key)
+        if waiting:
+            self.admit(waiting.popleft())
+            if not waiting:
+                del self.backlog[key]
+            if self.runnable:
+                self.wake.set()
+
+    async def next_job(self) -> int | None:
+        """The next job for a worker; ``None`` when there is none left to start."""
+        while not self.stopping:
+            if self.runnable:
+                self.unplaced -= 1
+                return self.runnable.popleft()
+            index = next(self.pending, None)
+            if index is not None:
+                self.admit(index)
+                continue
+            if self.unplaced == 0:
+                return None
+            self.wake.clear()  # jobs are backlogged or parked: one of them will come
+            await self.wake.wait()
+        return None
+
+    async def worker(self) -> None:
+        while (index := await self.next_job()) is not None:
+            try:
+                await self.slotted(self.jobs[index], self.report.jobs[index])
+            except asyncio.CancelledError:
+                current = asyncio.current_task()
+                if current is not None and current.cancelling():
+                    raise
+                # The job cancelled itself (no one cancelled this worker): it is reported
+                # cancelled and the worker goes on.
+            finally:
+                self.release(self.jobs[index].key)
+        self.wake.set()  # the last ones out let idle workers see there is nothing left
 
     def stop_the_others(self) -> None:
         # The siblings are cancelled directly rather than by raising into the task group:
@@ -110,17 +187,8 @@ class _Run(Generic[T]):
             if task is not current:
                 task.cancel()
 
-    async def one(self, job: Job[T], report: JobReport[T]) -> None:
-        if self.per_key is None:
-            async with self.global_slots:
-                await self.slotted(job, report)
-            return
-        # Per-key slot first: a job waiting on a busy host must not hold a global slot.
-        async with self.key_slot(job.key, self.per_key), self.global_slots:
-            await self.slotted(job, report)
-
     async def slotted(self, job: Job[T], report: JobReport[T]) -> None:
-        """``job`` run in its slots (all held until it ends)."""
+        """``job`` run by a worker (its key's slot held until it ends)."""
         loop = self.loop
         if self.stopping or loop.time() >= self.deadline:
             return  # Got a slot too late: it stays "not_started".
@@ -134,21 +202,24 @@ class _Run(Generic[T]):
             report.state = JobState.RAISED
         finally:
             report.finished_at = loop.time()
-        # Decided while still holding the slots, so no queued job starts in between.
+        # Decided while this worker still has the job, so no queued job starts in between.
         if not self.stopping and self.stop_when is not None and self.stop_when(report):
             self.stop_the_others()
 
-    async def run(self, jobs: Sequence[Job[T]]) -> RunReport[T]:
+    async def run(self) -> RunReport[T]:
         try:
             async with asyncio.timeout_at(self.deadline), asyncio.TaskGroup() as group:
-                for job, report in zip(jobs, self.report.jobs, strict=True):
-                    self.tasks.append(group.create_task(self.one(job, report)))
+                for _ in range(self.workers):
+                    self.tasks.append(group.create_task(self.worker()))
         except TimeoutError:
             self.report.deadline_reached = True
-        # Each cancelled task's CancelledError holds a traceback through ``one``'s frame, which
-        # holds this run, which holds the task: a cycle through every fetch's objects that only
-        # the cyclic GC could free, long after the deadline (docs/benchmarks.md). Emptying the
-        # list breaks it: they are freed as they go.
+        finally:
+            for handle in self.parked:
+                handle.cancel()
+            self.parked.clear()
+        # Each cancelled task's CancelledError holds a traceback through the worker's frame,
+        # which holds this run, which holds the task: a cycle only the cyclic GC could free,
+        # long after the deadline (docs/benchmarks.md). Emptying the list breaks it.
         self.tasks.clear()
         for report in self.report.jobs:
             if report.state is JobState.RUNNING:
@@ -174,4 +245,8 @@ async def run_under_deadline(
         raise ValueError(f"concurrency must be >= 1, got {concurrency}")
     if per_key_concurrency is not None and per_key_concurrency < 1:
         raise ValueError(f"per_key_concurrency must be >= 1, got {per_key_concurrency}")
-    return await _Run(deadline, concurrency, per_key_concurrency, stop_when, len(jobs)).run(jobs)
+    # A per-key cap at or above the global one can never bind: no per-key slots then.
+    per_key = (
+        per_key_concurrency if per_key_concurrency is not None and per_key_concurrency < concurrency else None
+    )
+    return await _Run(jobs, deadline, concurrency, per_key, stop_when).run()

@@ -76,6 +76,7 @@ class FetchProgress:
     attempts: int = 0
     throttled: int = 0  # times a request of this URL waited for its host's turn
     retry_after_s: float | None = None  # the last ``Retry-After`` it was told
+    turn: float | HostPaused | None = None  # its first turn, taken before it started (``first_turn``)
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,8 +129,11 @@ class Fetcher:
         not_after = deadline - min(self._policy.min_attempt_s, self._policy.request_timeout_s)
         last: tuple[FinalResponse, AttemptTrace] | FetchResult | None = None
         while True:
+            taken, progress.turn = progress.turn, None
             try:
-                await self._turn(host_key(entry.url), not_after, progress)
+                if isinstance(taken, HostPaused):
+                    raise taken
+                await self._turn(host_key(entry.url), not_after, progress, taken)
             except HostPaused as paused:  # the host's turn comes too late: what it has stands
                 return self._as_result(last, checker, paused)
             progress.attempts += 1
@@ -155,14 +159,33 @@ class Fetcher:
             ):
                 return self._as_result(last, checker, None)
 
-    async def _turn(self, host: object, not_after: float, progress: FetchProgress) -> float:
+    def first_turn(self, entry: UrlEntry, deadline: float, progress: FetchProgress) -> float | None:
+        """Take the entry's first turn before it starts (the engine's ``Job.ready_at``): the loop
+        time it comes, so it waits for its host without holding a worker. A turn past the deadline
+        is kept for ``fetch`` to report."""
+        if self._pacer.idle:
+            return None
+        not_after = deadline - min(self._policy.min_attempt_s, self._policy.request_timeout_s)
+        try:
+            at = self._pacer.reserve(host_key(entry.url), not_after)
+        except HostPaused as paused:
+            progress.turn = paused
+            return None
+        progress.turn = at
+        if at > asyncio.get_running_loop().time():
+            progress.throttled += 1
+        return at
+
+    async def _turn(
+        self, host: object, not_after: float, progress: FetchProgress, taken: float | None = None
+    ) -> float:
         """Wait for ``host``'s turn (``HostPaused`` past ``not_after``); the seconds waited."""
         pacer = self._pacer
-        if pacer.idle:
+        if taken is None and pacer.idle:
             return 0.0
         loop = asyncio.get_running_loop()
         began = loop.time()
-        if not await pacer.turn(host, not_after):
+        if not await pacer.turn(host, not_after, taken=taken):
             return 0.0
         progress.throttled += 1
         return loop.time() - began

@@ -109,28 +109,33 @@ class Pacer:
             self._loop = asyncio.get_running_loop()
         return self._loop.time()
 
-    async def turn(self, key: Hashable, not_after: float) -> bool:
-        """Wait for ``key``'s turn; ``True`` when that took waiting. ``HostPaused`` (without
-        waiting) when the turn would come after ``not_after`` (event-loop time)."""
-        host = self._hosts.get(key)
-        if host is None:
-            if self._rps is None:
-                return False  # never paused, no rate: nothing to wait for
-            host = self._host(key)
+    def reserve(self, key: Hashable, not_after: float) -> float:
+        """Take ``key``'s next turn: the loop time it comes (now, or later). ``HostPaused`` when
+        that would be after ``not_after`` (nothing taken then)."""
+        host = self._hosts.get(key) or self._host(key)
+        now = self._now()
+        at = host.turn(now, self._burst)
+        if at > not_after:
+            raise HostPaused(at - now, host.told_s if host.paused_until > now else None)
+        host.take(at)
+        return at
+
+    async def turn(self, key: Hashable, not_after: float, *, taken: float | None = None) -> bool:
+        """Wait for ``key``'s turn (``taken``: the one ``reserve`` gave); ``True`` when that took
+        waiting. ``HostPaused`` (without waiting) when the turn would come after ``not_after``."""
+        if taken is None and self._rps is None and key not in self._hosts:
+            return False  # never paused, no rate: nothing to wait for
+        at = self.reserve(key, not_after) if taken is None else taken
         waited = False
         while True:
             now = self._now()
-            at = host.turn(now, self._burst)
-            if at > not_after:
-                raise HostPaused(at - now, host.told_s if host.paused_until > now else None)
-            host.take(at)
-            if at <= now:
+            if at > now:
+                await asyncio.sleep(at - now)
+                waited = True
+                now = self._now()
+            if self._hosts[key].paused_until <= now:
                 return waited
-            await asyncio.sleep(at - now)
-            waited = True
-            if host.paused_until <= self._now():
-                return True
-            # Paused while this turn waited: it is asked for again, after the pause.
+            at = self.reserve(key, not_after)  # paused since the turn was taken: after the pause
 
     def told_to_wait(self, key: Hashable, seconds: float) -> None:
         """The host answered 429/503 with ``Retry-After: seconds``: pause it; slow it if paced."""

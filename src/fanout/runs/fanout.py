@@ -137,8 +137,10 @@ def _job(
             return result
 
         fetch = fetch_and_tell
+    # The first turn is taken for the entry as written (its host is the one it is keyed by).
+    ready_at = None if isinstance(sent, ErrorInfo) else partial(fetcher.first_turn, entry, by, progress)
     if trace is None:
-        return Job(run=fetch, key=host_key(entry.url))
+        return Job(run=fetch, key=host_key(entry.url), ready_at=ready_at)
 
     async def traced() -> FetchResult:
         async with trace.url(entry.url, entry.method) as on_result:
@@ -146,7 +148,7 @@ def _job(
             on_result(result.outcome.value, result.status_code)
             return result
 
-    return Job(run=traced, key=host_key(entry.url))
+    return Job(run=traced, key=host_key(entry.url), ready_at=ready_at)
 
 
 WAKE_BEFORE_S = (0.5, 0.2, 0.1, 0.05, 0.02)

@@ -1,0 +1,137 @@
+"""Per-host rates and pauses as the origins see them: ``devtools.stamping_target`` hosts note when
+each request came, and the assertions are on counts and orderings of those stamps (a slower
+machine only spreads them further), never on how fast this machine is."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import quote
+
+import pytest
+
+from devtools.stamping_target import Stamp, StampingTarget
+from fanout.config import Settings
+from fanout.core.requests import parse_request
+from fanout.runs.fanout import run_fanout
+from tests.support import run_context
+
+pytestmark = pytest.mark.anyio
+CLOCK_SLACK_S = 0.05  # a request reaches the server a little after it was sent (a new connection: later)
+
+
+@pytest.fixture
+def host_a() -> Iterator[StampingTarget]:
+    with StampingTarget() as host:
+        yield host
+
+
+@pytest.fixture
+def host_b() -> Iterator[StampingTarget]:
+    with StampingTarget() as host:
+        yield host
+
+
+async def run(settings: Settings, urls: list[Any], budget_s: float = 10.0, **options: Any) -> dict[str, Any]:
+    request = parse_request({"urls": urls, "options": options}, settings)
+    return (await run_fanout(request, run_context(budget_s), settings=settings)).to_json()
+
+
+def most_in_any_window(stamps: list[Stamp], window_s: float) -> int:
+    """The most requests that came within any ``window_s`` (from one request's arrival on)."""
+    times = sorted(s.at for s in stamps)
+    return max(sum(1 for t in times[i:] if t - start < window_s) for i, start in enumerate(times))
+
+
+async def test_a_rate_spaces_one_hosts_requests_and_leaves_another_host_alone(
+    settings: Settings, host_a: StampingTarget, host_b: StampingTarget
+) -> None:
+    urls = [host_a.url(f"/ok?n={i}") for i in range(10)] + [host_b.url(f"/ok?n={i}") for i in range(10)]
+    rates = [{"url": u, "per_host_rps": 10.0} for u in urls[:10]] + urls[10:]
+    doc = await run(settings, rates, per_host_concurrency=8)
+    assert {r["outcome"] for r in doc["results"]} == {"ok"}
+    a = host_a.seen()
+    assert len(a) == 10
+    # 10 rps, bursts of 1: 9 gaps of at least 0.1 s between the first and the last.
+    assert a[-1].at - a[0].at >= 9 * 0.1 - CLOCK_SLACK_S
+    assert most_in_any_window(a, 0.1 - CLOCK_SLACK_S) == 1
+    assert sum(r.get("throttled", 0) for r in doc["results"][:10]) >= 7  # at most 8 in flight, 1 went at once
+    # The other host has no rate: nothing of it waited.
+    assert all("throttled" not in r for r in doc["results"][10:])
+    assert len(host_b.seen()) == 10
+
+
+async def test_bursts_are_at_most_per_host_burst(settings: Settings, host_a: StampingTarget) -> None:
+    doc = await run(
+        settings, [host_a.url(f"/ok?n={i}") for i in range(12)], per_host_rps=4.0, per_host_burst=4
+    )
+    assert doc["summary"]["ok"] == 12
+    a = host_a.seen()
+    # A bucket of 4 tokens refilled at 4 per second: within 0.5 s, at most 4 + 2 requests.
+    assert most_in_any_window(a, 0.5 - CLOCK_SLACK_S) <= 6
+    assert a[-1].at - a[0].at >= (12 - 4) / 4 - CLOCK_SLACK_S
+
+
+@pytest.mark.parametrize("form", ["seconds", "date"])
+async def test_retry_after_pauses_the_host_while_other_hosts_go_on(
+    settings: Settings, host_a: StampingTarget, host_b: StampingTarget, form: str
+) -> None:
+    date = "&date=1" if form == "date" else ""
+    busy = host_a.url(f"/busy/k?times=1&after=3{date}")
+    others = [host_b.url(f"/ok?n={i}") for i in range(20)]
+    # In flight: the paused URL and 5 of the other host's; the paused host's others start once those are done.
+    urls = [busy, *others, *(host_a.url(f"/ok?n={i}") for i in range(4))]
+    doc = await run(settings, urls, concurrency=6, per_host_concurrency=5, retries=2)
+    assert doc["summary"]["ok"] == 25
+    told, *after = host_a.seen()
+    assert (told.path, told.status) == ("/busy/k", 429)
+    assert told.retry_until_wall is not None
+    # Nothing reached the paused host before its Retry-After ended: neither the retry nor the others.
+    assert len(after) == 5
+    assert all(s.wall >= told.retry_until_wall - CLOCK_SLACK_S for s in after)
+    # The other host went on meanwhile: all of it was done before the pause ended.
+    assert max(s.wall for s in host_b.seen()) < told.retry_until_wall
+    first = doc["results"][0]
+    assert (first["attempts"], first["status_code"]) == (2, 200)
+    assert first["throttled"] >= 1
+    if form == "seconds":
+        assert first["retry_after_ms"] == 3000
+    else:
+        assert 1000 <= first["retry_after_ms"] <= 3000  # a date has whole seconds
+    assert all(r["throttled"] == 1 for r in doc["results"][21:])  # each waited for the pause
+    assert all("throttled" not in r and "retry_after_ms" not in r for r in doc["results"][1:21])
+
+
+async def test_a_pause_past_the_deadline_ends_the_url_with_its_429_and_is_never_cut_short(
+    settings: Settings, host_a: StampingTarget, host_b: StampingTarget
+) -> None:
+    urls = [host_a.url("/busy/k?times=5&after=30"), host_a.url("/ok"), host_b.url("/ok")]
+    doc = await run(settings, urls, budget_s=3.0, per_host_concurrency=1, retries=3)
+    told, other, elsewhere = doc["results"]
+    assert (told["outcome"], told["status_code"], told["attempts"]) == ("http_error", 429, 1)
+    assert told["retry_after_ms"] == 30_000
+    # The host's other URL is never sent: its turn is past the deadline. A continuation may take it.
+    assert (other["outcome"], other["attempts"], other["error"]["type"]) == ("not_started", 0, "host_paused")
+    assert elsewhere["outcome"] == "ok"
+    assert [s.path for s in host_a.seen()] == ["/busy/k"]
+    assert not doc["deadline_reached"]  # answered at once, not slept until the deadline
+
+
+async def test_a_retry_after_from_a_redirect_hop_pauses_that_hop_s_host(
+    settings: Settings, host_a: StampingTarget, host_b: StampingTarget
+) -> None:
+    hop = host_b.url("/busy/k?times=1&after=2")
+    urls = [host_a.url(f"/to?url={quote(hop, safe='')}"), host_b.url("/ok")]
+    doc = await run(settings, urls, per_host_concurrency=1, concurrency=1, retries=2)
+    assert doc["summary"]["ok"] == 2
+    redirected, _ = doc["results"]
+    assert (redirected["attempts"], redirected["retry_after_ms"]) == (2, 2000)
+    assert redirected["throttled"] >= 1
+    told, *after = host_b.seen()
+    assert (told.path, told.status) == ("/busy/k", 429)
+    assert told.retry_until_wall is not None
+    assert all(s.wall >= told.retry_until_wall - CLOCK_SLACK_S for s in after)
+    # The retry went to the first host at once (it is not paused) and waited at the hop.
+    first_host = host_a.seen()
+    assert len(first_host) == 2
+    assert first_host[1].wall < told.retry_until_wall
