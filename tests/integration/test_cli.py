@@ -355,7 +355,8 @@ def test_allow_exempts_a_network_from_the_egress_guard_for_one_run(
         assert json.loads(out)["results"][0]["outcome"] == "ok"
         code, _, err = in_process(capsys, "run", str(urls), "--allow", "127.0.0.1/8")
         assert code == 2
-        assert "--allow" in err and "not a valid CIDR" in err
+        assert "--allow" in err
+        assert "not a valid CIDR" in err
     finally:
         monkeypatch.undo()
         configure(None)

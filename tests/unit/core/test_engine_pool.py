@@ -43,7 +43,8 @@ async def test_a_job_waiting_for_its_moment_holds_no_worker() -> None:
     run = await run_under_deadline([later, job("now")], deadline=loop.time() + 10, concurrency=1)
     assert order == ["now", "later"]  # the only worker ran "now" while "later" waited
     assert [r.state for r in run.jobs] == [JobState.DONE, JobState.DONE]
-    assert run.jobs[0].started_at is not None and run.jobs[1].finished_at is not None
+    assert run.jobs[0].started_at is not None
+    assert run.jobs[1].finished_at is not None
     assert run.jobs[0].started_at >= run.jobs[1].finished_at
 
 

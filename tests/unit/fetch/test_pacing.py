@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from itertools import pairwise
 from email.utils import formatdate
 
 import pytest
@@ -17,7 +18,7 @@ FAR = float("inf")
 async def test_turns_at_a_rate_are_one_interval_apart() -> None:
     pacer = Pacer(10.0)
     turns = [pacer.reserve("a", FAR) for _ in range(4)]
-    assert [round(b - a, 6) for a, b in zip(turns, turns[1:], strict=False)] == [0.1, 0.1, 0.1]
+    assert [round(b - a, 6) for a, b in pairwise(turns)] == [0.1, 0.1, 0.1]
     assert pacer.reserve("b", FAR) <= asyncio.get_running_loop().time()  # another host: at once
 
 
@@ -26,7 +27,8 @@ async def test_a_burst_goes_at_once_then_the_rate_holds() -> None:
     now = asyncio.get_running_loop().time()
     turns = [pacer.reserve("a", FAR) for _ in range(5)]
     assert all(t <= now + 0.05 for t in turns[:3])
-    assert turns[3] >= turns[0] + 0.5 and turns[4] >= turns[3] + 0.5
+    assert turns[3] >= turns[0] + 0.5
+    assert turns[4] >= turns[3] + 0.5
 
 
 async def test_without_a_rate_nothing_is_tracked_until_a_pause() -> None:
@@ -85,7 +87,8 @@ async def test_a_429_halves_the_rate_and_good_answers_give_it_back_step_by_step(
 def test_retry_after_in_seconds_or_as_an_http_date() -> None:
     assert retry_after_s({"retry-after": "120"}) == 120.0
     in_a_minute = retry_after_s({"retry-after": formatdate(time.time() + 60, usegmt=True)})
-    assert in_a_minute is not None and 58 <= in_a_minute <= 60
+    assert in_a_minute is not None
+    assert 58 <= in_a_minute <= 60
     assert retry_after_s({"retry-after": formatdate(time.time() - 60, usegmt=True)}) == 0.0
     assert retry_after_s({"retry-after": "soon"}) is None
     assert retry_after_s({}) is None
