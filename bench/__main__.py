@@ -33,6 +33,7 @@ from bench.scenarios import (
     fleet,
     memory,
     monitor,
+    polite,
     serialise,
     shards,
     throughput,
@@ -51,6 +52,7 @@ RUNNERS = {
     "shards": shards.run,
     "serialise": serialise.run,
     "fleet": fleet.run,
+    "polite": polite.run,
 }
 
 

@@ -17,6 +17,7 @@ SCENARIOS = (
     "shards",
     "serialise",
     "fleet",
+    "polite",
 )
 
 
@@ -87,6 +88,12 @@ class BenchConfig:
     # Serialise: the document of an N-URL run written as JSON and read back.
     serialise_n: int = 10_000
     serialise_reps: int = 7
+    # Politeness: per-host rates observed by a stamping host over a window, a 429 pause, and the
+    # CPU a rate that never binds costs (paired with and without, over every port of the target).
+    polite_rates: tuple[int, ...] = (1, 10, 100)
+    polite_window_s: int = 5
+    polite_cpu_n: int = 3_000
+    polite_cpu_reps: int = 5
     # Worker seed (cancellation instants) so runs are comparable.
     seed: int = 1234
 
@@ -145,4 +152,8 @@ QUICK = BenchConfig(
     shards_concurrency=20,
     serialise_n=2_000,
     serialise_reps=3,
+    polite_rates=(10,),
+    polite_window_s=2,
+    polite_cpu_n=500,
+    polite_cpu_reps=1,
 )

@@ -1,0 +1,180 @@
+"""Politeness: what a per-host rate and a host's pause look like from the origin's side, and what
+pacing costs the client.
+
+- ``rate``: ``run_fanout`` of ``per_host_rps x polite_window_s + 1`` URLs to one host with
+  ``per_host_rps`` set (1, 10, 100) and no burst, against ``devtools.stamping_target`` (a
+  host that stamps every request, in the worker's process, on its own thread). The observed rate
+  is the requests after the first over the time from the first to the last. Goal: within 10 %
+  of the setting.
+- ``pause``: one host answers its first request 429 ``Retry-After: 2``; 20 more URLs of that
+  host and 50 of another follow. Goal: no request reaches the paused host before its
+  ``Retry-After`` ends (the other host's all do meanwhile: the note).
+- ``cpu``: ``cpu_n``-style GETs at 0 ms to the bench target over all its ports, with and without
+  a rate so high it never binds (every request still takes its turn): client CPU per request,
+  paired per repetition. Goal: <= 1.1x without.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from bench.common import BenchError, Row, ScenarioResult, Target, median, ratio, run_worker
+from bench.config import BenchConfig
+
+GOAL_RATE = 0.10
+GOAL_CPU = 1.1
+UNBINDING_RPS = 1_000_000.0
+
+
+async def _run(urls: list[str], options: dict[str, Any], budget_s: float) -> dict[str, Any]:
+    import asyncio
+
+    from fanout.config import get_settings
+    from fanout.core.budget import InvocationClock
+    from fanout.core.documents import Source
+    from fanout.core.requests import parse_request
+    from fanout.runs.fanout import RunContext, run_fanout
+    from fanout.runs.invocation import fewer_young_collections
+
+    settings = get_settings()
+    request = parse_request({"urls": urls, "options": options}, settings)
+    clock = InvocationClock.begin(budget_s * 1000, now=asyncio.get_running_loop().time())
+    ctx = RunContext(source=Source.DIRECT, deadline=clock.deadline(len(urls), settings))
+    with fewer_young_collections():
+        return (await run_fanout(request, ctx, settings=settings)).to_json()
+
+
+def work(variant: str, spec: dict[str, Any]) -> dict[str, Any]:
+    import asyncio
+
+    from devtools.stamping_target import StampingTarget
+    from fanout.runs.invocation import loop_factory
+
+    runner = asyncio.Runner(loop_factory=loop_factory("uvloop"))
+    if variant == "rate":
+        rps, n = spec["rps"], int(spec["rps"] * spec["window_s"]) + 1
+        with StampingTarget() as host, runner:
+            urls = [host.url(f"/ok?i={i}") for i in range(n)]
+            document = runner.run(_run(urls, {"per_host_rps": rps, "concurrency": 100}, spec["window_s"] * 3))
+            seen = host.seen()
+        span = seen[-1].at - seen[0].at if len(seen) > 1 else float("nan")
+        return {"rps": rps, "n": n, "seen": len(seen), "span_s": span, "ok": document["summary"]["ok"]}
+    if variant == "pause":
+        with StampingTarget() as paused, StampingTarget() as other, runner:
+            urls = [paused.url("/busy/k?times=1&after=2")]
+            urls += [other.url(f"/ok?i={i}") for i in range(50)] + [
+                paused.url(f"/ok?i={i}") for i in range(20)
+            ]
+            document = runner.run(_run(urls, {"concurrency": 30, "retries": 2}, 20))
+            told, *after = paused.seen()
+            until = told.retry_until_wall or 0.0
+            early = sum(1 for s in after if s.wall < until)
+            other_before = sum(1 for s in other.seen() if s.wall < until)
+        return {
+            "early": early,
+            "after": len(after),
+            "other_before": other_before,
+            "ok": document["summary"]["ok"],
+        }
+    # cpu: with or without a rate that never binds
+    base_urls, n = spec["base_urls"], spec["n"]
+    urls = [f"{base_urls[i % len(base_urls)]}/ok?i={i}" for i in range(n)]
+    options: dict[str, Any] = {"concurrency": 100, "per_host_concurrency": 100}
+    if variant == "cpu-rate":
+        options["per_host_rps"] = UNBINDING_RPS
+    with runner:
+        runner.run(_run(urls[:200], options, 60))  # warm-up
+        cpu0 = time.process_time()
+        document = runner.run(_run(urls, options, 600))
+        cpu = time.process_time() - cpu0
+    return {"n": n, "cpu_per_req_ms": cpu / n * 1000, "ok": document["summary"]["ok"]}
+
+
+def run(cfg: BenchConfig, target: Target) -> ScenarioResult:
+    result = ScenarioResult("polite")
+    raw: dict[str, Any] = {"rate": [], "pause": [], "cpu": []}
+    env = {"FANOUT_MAX_PER_HOST_RPS": str(UNBINDING_RPS)}
+    for rps in cfg.polite_rates:
+        spec = {"rps": rps, "window_s": cfg.polite_window_s}
+        try:
+            res = run_worker("polite.rate", spec, timeout_s=60 + cfg.polite_window_s * 3)
+        except BenchError as exc:
+            result.errors.append(str(exc))
+            continue
+        raw["rate"].append(res)
+        observed = (res["seen"] - 1) / res["span_s"]
+        print(
+            f"  polite rate {rps:>4d} rps: observed {observed:.2f} rps over {res['span_s']:.2f} s", flush=True
+        )
+        result.rows.append(
+            Row(
+                f"polite per_host_rps={rps}",
+                "service",
+                "observed rate at the host",
+                observed,
+                "rps",
+                vs_anchor=observed / rps,
+                goal=f"within {GOAL_RATE:.0%} of {rps}",
+                passed=abs(observed / rps - 1) <= GOAL_RATE and res["ok"] == res["n"],
+                note=f"{res['seen']} requests over {res['span_s']:.2f} s; ok {res['ok']}/{res['n']}",
+            )
+        )
+    try:
+        paused = run_worker("polite.pause", {}, timeout_s=60)
+        raw["pause"].append(paused)
+        result.rows.append(
+            Row(
+                "polite 429 Retry-After: 2",
+                "service",
+                "requests to the paused host before it ended",
+                paused["early"],
+                "",
+                goal="0",
+                passed=paused["early"] == 0 and paused["after"] == 21,
+                note=f"the other host meanwhile: {paused['other_before']}/50; ok {paused['ok']}/71",
+            )
+        )
+    except BenchError as exc:
+        result.errors.append(str(exc))
+    ratios = []
+    base_urls = [f"http://127.0.0.1:{p}" for p in target.ports]
+    for rep in range(cfg.polite_cpu_reps):
+        pair = {}
+        for variant in ("cpu-plain", "cpu-rate"):
+            try:
+                pair[variant] = run_worker(
+                    f"polite.{variant}",
+                    {"base_urls": base_urls, "n": cfg.polite_cpu_n},
+                    timeout_s=300,
+                    env=env,
+                )
+            except BenchError as exc:
+                result.errors.append(str(exc))
+        if len(pair) == 2:
+            raw["cpu"].append(pair)
+            ratios.append(ratio(pair["cpu-rate"]["cpu_per_req_ms"], pair["cpu-plain"]["cpu_per_req_ms"]))
+            print(
+                f"  polite cpu rep {rep + 1}: {pair['cpu-rate']['cpu_per_req_ms']:.3f} ms with a rate, "
+                f"{pair['cpu-plain']['cpu_per_req_ms']:.3f} ms without",
+                flush=True,
+            )
+    if ratios:
+        with_rate = median(p["cpu-rate"]["cpu_per_req_ms"] for p in raw["cpu"])
+        without = median(p["cpu-plain"]["cpu_per_req_ms"] for p in raw["cpu"])
+        paired = median(ratios)
+        result.rows.append(
+            Row(
+                f"polite cpu N={cfg.polite_cpu_n}, 0 ms",
+                "service, per_host_rps set",
+                "CPU per request",
+                with_rate,
+                "ms",
+                vs_anchor=paired,
+                goal=f"<= {GOAL_CPU:g}x without",
+                passed=paired <= GOAL_CPU,
+                note=f"without a rate {without:.3f} ms; {len(ratios)} paired reps",
+            )
+        )
+    result.raw = raw
+    return result
