@@ -6,9 +6,10 @@ pacing costs the client.
   host that stamps every request, in the worker's process, on its own thread). The observed rate
   is the requests after the first over the time from the first to the last. Goal: within 10 %
   of the setting.
-- ``pause``: one host answers its first request 429 ``Retry-After: 2``; 20 more URLs of that
-  host and 50 of another follow. Goal: no request reaches the paused host before its
-  ``Retry-After`` ends (the other host's all do meanwhile: the note).
+- ``pause``: one host (paced at 5 rps) answers its first request 429 ``Retry-After: 2``; 20 more
+  URLs of that host, whose turns were taken before the 429 came back, and 50 of another follow.
+  Goal: no request reaches the paused host before its ``Retry-After`` ends (the other host's all
+  do meanwhile: the note).
 - ``cpu``: ``cpu_n``-style GETs at 0 ms to the bench target over all its ports, with and without
   a rate so high it never binds (every request still takes its turn): client CPU per request,
   paired per repetition. Goal: <= 1.1x without.
@@ -62,10 +63,11 @@ def work(variant: str, spec: dict[str, Any]) -> dict[str, Any]:
         return {"rps": rps, "n": n, "seen": len(seen), "span_s": span, "ok": document["summary"]["ok"]}
     if variant == "pause":
         with StampingTarget() as paused, StampingTarget() as other, runner:
-            urls = [paused.url("/busy/k?times=1&after=2")]
-            urls += [other.url(f"/ok?i={i}") for i in range(50)] + [
-                paused.url(f"/ok?i={i}") for i in range(20)
-            ]
+            # The paused host at 5 rps: its other URLs' turns are taken (200 ms apart) before the
+            # 429 is back, and must be put off by the pause when they come.
+            slow = [{"url": paused.url("/busy/k?times=1&after=2"), "per_host_rps": 5.0}]
+            slow += [{"url": paused.url(f"/ok?i={i}"), "per_host_rps": 5.0} for i in range(20)]
+            urls: list[Any] = [slow[0], *(other.url(f"/ok?i={i}") for i in range(50)), *slow[1:]]
             document = runner.run(_run(urls, {"concurrency": 30, "retries": 2}, 20))
             told, *after = paused.seen()
             until = told.retry_until_wall or 0.0

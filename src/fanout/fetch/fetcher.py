@@ -27,7 +27,7 @@ from __future__ import annotations
 import asyncio
 import random
 import time
-from collections.abc import Mapping
+from collections.abc import Hashable, Mapping
 from dataclasses import dataclass
 
 import httpx
@@ -119,9 +119,12 @@ class Fetcher:
         self._rng = rng or random.Random()
         self._pacer = pacer or Pacer()
 
-    async def fetch(self, entry: UrlEntry, *, deadline: float, progress: FetchProgress) -> FetchResult:
+    async def fetch(
+        self, entry: UrlEntry, *, deadline: float, progress: FetchProgress, host: Hashable | None = None
+    ) -> FetchResult:
         """Fetch ``entry``: attempts until one is final, retrying within ``deadline`` (event-loop time).
 
+        ``host`` is the entry's ``host_key`` when the caller has it (else worked out when needed).
         A failed attempt is classified by ``FAILURE_KINDS`` (its outcome, its error, whether
         another attempt may help); anything else it raises, ``CancelledError`` first, goes up as is.
         """
@@ -130,12 +133,14 @@ class Fetcher:
         last: tuple[FinalResponse, AttemptTrace] | FetchResult | None = None
         while True:
             taken, progress.turn = progress.turn, None
-            try:
-                if isinstance(taken, HostPaused):
-                    raise taken
-                await self._turn(host_key(entry.url), not_after, progress, taken)
-            except HostPaused as paused:  # the host's turn comes too late: what it has stands
-                return self._as_result(last, checker, paused)
+            if taken is not None or not self._pacer.idle:
+                host = host_key(entry.url) if host is None else host
+                try:
+                    if isinstance(taken, HostPaused):
+                        raise taken
+                    await self._turn(host, not_after, progress, taken)
+                except HostPaused as paused:  # the host's turn comes too late: what it has stands
+                    return self._as_result(last, checker, paused)
             progress.attempts += 1
             trace = AttemptTrace()
             response: FinalResponse | None = None
@@ -150,7 +155,7 @@ class Fetcher:
                 last = failed
             else:
                 retryable = response.status_code in RETRYABLE_STATUS
-                self._heard(response, progress)
+                self._heard(response, progress, host)
                 last = (response, trace)
             if not (
                 retryable
@@ -159,15 +164,15 @@ class Fetcher:
             ):
                 return self._as_result(last, checker, None)
 
-    def first_turn(self, entry: UrlEntry, deadline: float, progress: FetchProgress) -> float | None:
-        """Take the entry's first turn before it starts (the engine's ``Job.ready_at``): the loop
+    def first_turn(self, host: Hashable, deadline: float, progress: FetchProgress) -> float | None:
+        """Take an entry's first turn at ``host`` before it starts (the engine's ``Job.ready_at``): the loop
         time it comes, so it waits for its host without holding a worker. A turn past the deadline
         is kept for ``fetch`` to report."""
         if self._pacer.idle:
             return None
         not_after = deadline - min(self._policy.min_attempt_s, self._policy.request_timeout_s)
         try:
-            at = self._pacer.reserve(host_key(entry.url), not_after)
+            at = self._pacer.reserve(host, not_after)
         except HostPaused as paused:
             progress.turn = paused
             return None
@@ -190,16 +195,21 @@ class Fetcher:
         progress.throttled += 1
         return loop.time() - began
 
-    def _heard(self, response: FinalResponse, progress: FetchProgress) -> None:
-        """Tell the pacer what the host answered: a pause asked for, a slow-down, or a good answer."""
+    def _heard(self, response: FinalResponse, progress: FetchProgress, host: Hashable | None) -> None:
+        """Tell the pacer what the host that answered (the entry's ``host``, unless redirected) said:
+        a pause asked for, a slow-down, or a good answer."""
         pacer, status = self._pacer, response.status_code
+        if not (pacer.paced or status in PAUSING_STATUS):
+            return
+        if host is None or response.redirects:
+            host = host_key(response.url)
         if status in PAUSING_STATUS and response.retry_after_s is not None:
             progress.retry_after_s = response.retry_after_s
-            pacer.told_to_wait(host_key(response.url), response.retry_after_s)
+            pacer.told_to_wait(host, response.retry_after_s)
         elif status == 429:
-            pacer.slow_down(host_key(response.url))
+            pacer.slow_down(host)
         elif pacer.paced:
-            pacer.answered(host_key(response.url))
+            pacer.answered(host)
 
     def _as_result(
         self,

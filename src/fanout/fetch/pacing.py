@@ -87,16 +87,13 @@ class Pacer:
         for key, rate in (rps_by_host or {}).items():
             self._hosts[key] = _Host(rate, rate)
         self._loop: asyncio.AbstractEventLoop | None = None  # the running one, on first use
+        self.paced = rps is not None or bool(self._hosts)
+        """Whether any host has a rate (the run's own or an entry's)."""
 
     @property
     def idle(self) -> bool:
         """No host has a rate or was ever paused: no request has a turn to wait for."""
         return self._rps is None and not self._hosts
-
-    @property
-    def paced(self) -> bool:
-        """Whether any host has a rate (the run's own or an entry's)."""
-        return self._rps is not None or any(h.given_rps is not None for h in self._hosts.values())
 
     def _host(self, key: Hashable) -> _Host:
         host = self._hosts.get(key)

@@ -123,10 +123,11 @@ def _job(
 ) -> Job[Any]:
     """Fetch ``sent`` (the entry as sent: merged headers, secrets resolved); ``entry`` is the
     entry as written, the only one traced."""
+    key = host_key(entry.url)
     fetch: Callable[[], Awaitable[FetchResult]] = (
         partial(_not_sent, sent)
         if isinstance(sent, ErrorInfo)
-        else partial(fetcher.fetch, sent, deadline=by, progress=progress)
+        else partial(fetcher.fetch, sent, deadline=by, progress=progress, host=key)
     )
     if on_done is not None:
         inner, tell = fetch, on_done
@@ -138,9 +139,9 @@ def _job(
 
         fetch = fetch_and_tell
     # The first turn is taken for the entry as written (its host is the one it is keyed by).
-    ready_at = None if isinstance(sent, ErrorInfo) else partial(fetcher.first_turn, entry, by, progress)
+    ready_at = None if isinstance(sent, ErrorInfo) else partial(fetcher.first_turn, key, by, progress)
     if trace is None:
-        return Job(run=fetch, key=host_key(entry.url), ready_at=ready_at)
+        return Job(run=fetch, key=key, ready_at=ready_at)
 
     async def traced() -> FetchResult:
         async with trace.url(entry.url, entry.method) as on_result:
@@ -148,7 +149,7 @@ def _job(
             on_result(result.outcome.value, result.status_code)
             return result
 
-    return Job(run=traced, key=host_key(entry.url), ready_at=ready_at)
+    return Job(run=traced, key=key, ready_at=ready_at)
 
 
 WAKE_BEFORE_S = (0.5, 0.2, 0.1, 0.05, 0.02)
