@@ -28,7 +28,7 @@ import enum
 from collections import deque
 from collections.abc import Awaitable, Callable, Hashable, Sequence
 from dataclasses import dataclass, field
-from typing import Generic, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 T = TypeVar("T")
 
@@ -39,6 +39,22 @@ class JobState(enum.StrEnum):
     DONE = "done"
     RAISED = "raised"
     CANCELLED = "cancelled"
+
+
+T_co = TypeVar("T_co", covariant=True)
+
+
+class Runnable(Protocol[T_co]):
+    """What the engine runs: a ``Job``, or any object with the same three members (one object per
+    job, where a caller keeps a job's state in it: ``runs.url_jobs``)."""
+
+    @property
+    def key(self) -> Hashable: ...
+
+    @property
+    def ready_at(self) -> Callable[[], float | None] | None: ...
+
+    def run(self) -> Awaitable[T_co]: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +101,7 @@ class _Run(Generic[T]):
 
     def __init__(
         self,
-        jobs: Sequence[Job[T]],
+        jobs: Sequence[Runnable[T]],
         deadline: float,
         concurrency: int,
         per_key_concurrency: int | None,
@@ -187,7 +203,7 @@ class _Run(Generic[T]):
             if task is not current:
                 task.cancel()
 
-    async def slotted(self, job: Job[T], report: JobReport[T]) -> None:
+    async def slotted(self, job: Runnable[T], report: JobReport[T]) -> None:
         """``job`` run by a worker (its key's slot held until it ends)."""
         loop = self.loop
         if self.stopping or loop.time() >= self.deadline:
@@ -228,7 +244,7 @@ class _Run(Generic[T]):
 
 
 async def run_under_deadline(
-    jobs: Sequence[Job[T]],
+    jobs: Sequence[Runnable[T]],
     *,
     deadline: float,
     concurrency: int,

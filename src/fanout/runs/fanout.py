@@ -9,10 +9,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator
 from dataclasses import dataclass, field
-from functools import partial
-from typing import Any
 
 import httpx
 
@@ -20,7 +18,7 @@ from fanout.config import Settings
 from fanout.core.budget import CLEANUP_COST, RunDeadline
 from fanout.core.checks import Checkers
 from fanout.core.documents import RunDocument, Source
-from fanout.core.engine import Job, JobReport, JobState, run_under_deadline
+from fanout.core.engine import JobReport, JobState, run_under_deadline
 from fanout.core.ids import new_run_id, utc_now_iso
 from fanout.core.requests import FanoutRequest, Options, UrlEntry
 from fanout.core.results import ErrorInfo, Outcome, Summary, UrlResult
@@ -30,7 +28,8 @@ from fanout.fetch.egress.policy import policy_for
 from fanout.fetch.fetcher import Fetcher, FetchPolicy, FetchProgress, FetchResult
 from fanout.fetch.pacing import Pacer
 from fanout.observability.tracing import RunTrace
-from fanout.runs.outgoing import Sendable, outgoing
+from fanout.runs.outgoing import outgoing
+from fanout.runs.url_jobs import HostKeys, OnDone, UrlJob
 
 ClientFactory = Callable[..., httpx.AsyncClient]
 
@@ -104,54 +103,6 @@ def pacer_for(options: Options, entries: Iterable[UrlEntry]) -> Pacer:
     return Pacer(options.per_host_rps, burst=options.per_host_burst or 1, rps_by_host=own)
 
 
-OnDone = Callable[[Outcome], None]
-"""Told each URL's outcome as it is known (a command line's progress bar); not for cancellations."""
-
-
-async def _not_sent(error: ErrorInfo) -> FetchResult:
-    return FetchResult(Outcome.FAILED, error=error)
-
-
-def _job(
-    fetcher: Fetcher,
-    entry: UrlEntry,
-    sent: Sendable,
-    progress: FetchProgress,
-    by: float,
-    trace: RunTrace | None,
-    on_done: OnDone | None = None,
-) -> Job[Any]:
-    """Fetch ``sent`` (the entry as sent: merged headers, secrets resolved); ``entry`` is the
-    entry as written, the only one traced."""
-    key = host_key(entry.url)
-    fetch: Callable[[], Awaitable[FetchResult]] = (
-        partial(_not_sent, sent)
-        if isinstance(sent, ErrorInfo)
-        else partial(fetcher.fetch, sent, deadline=by, progress=progress, host=key)
-    )
-    if on_done is not None:
-        inner, tell = fetch, on_done
-
-        async def fetch_and_tell() -> FetchResult:
-            result = await inner()
-            tell(result.outcome)
-            return result
-
-        fetch = fetch_and_tell
-    # The first turn is taken for the entry as written (its host is the one it is keyed by).
-    ready_at = None if isinstance(sent, ErrorInfo) else partial(fetcher.first_turn, key, by, progress)
-    if trace is None:
-        return Job(run=fetch, key=key, ready_at=ready_at)
-
-    async def traced() -> FetchResult:
-        async with trace.url(entry.url, entry.method) as on_result:
-            result = await fetch()
-            on_result(result.outcome.value, result.status_code)
-            return result
-
-    return Job(run=traced, key=key, ready_at=ready_at)
-
-
 WAKE_BEFORE_S = (0.5, 0.2, 0.1, 0.05, 0.02)
 
 
@@ -193,7 +144,6 @@ async def run_fanout(
     loop = asyncio.get_running_loop()
     started = loop.time()
     options, entries = request.options, request.entries()
-    progress = [FetchProgress() for _ in entries]
     by = ctx.deadline.fetch_by
     sendable = await outgoing(entries, options, settings, before=by)
     async with client_factory(
@@ -210,12 +160,14 @@ async def run_fanout(
     ) as client:
         policy, pacer = fetch_policy(request, settings), pacer_for(options, entries)
         fetcher = Fetcher(client, policy, checkers=Checkers(options.expect), pacer=pacer)
+        keys = HostKeys()
+        jobs = [
+            UrlJob(fetcher, e, s, keys.of(e.url), by, trace, on_done)
+            for e, s in zip(entries, sendable, strict=True)
+        ]
         with _on_time(loop, by):
             run = await run_under_deadline(
-                [
-                    _job(fetcher, e, s, p, by, trace, on_done)
-                    for e, s, p in zip(entries, sendable, progress, strict=True)
-                ],
+                jobs,
                 deadline=by,
                 concurrency=options.concurrency,
                 per_key_concurrency=options.per_host_concurrency,
@@ -223,7 +175,7 @@ async def run_fanout(
             )
     if run.deadline_reached:  # what the cleanup costs is learned when the answer is ready
         CLEANUP_COST.cut(ctx.deadline, sum(r.state is JobState.CANCELLED for r in run.jobs))
-    results = tuple(_to_result(e, r, p) for e, r, p in zip(entries, run.jobs, progress, strict=True))
+    results = tuple(_to_result(e, r, j) for e, r, j in zip(entries, run.jobs, jobs, strict=True))
     return RunDocument(
         run_id=ctx.run_id,
         source=ctx.source,

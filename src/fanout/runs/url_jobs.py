@@ -1,0 +1,79 @@
+"""One URL of a fan-out as the engine runs it: its job, its progress and its host, in one object.
+
+Why one object: a run holds one of these for each of up to 10,000 URLs (50,000 and more in a
+shard-sized inline run) from start to answer. As partials, closures and a ``Job`` per URL they
+cost about four times the memory (docs/benchmarks.md, the memory rows); with ``__slots__`` and
+the progress as its base class, a URL's state is one object. Host keys are shared within a run:
+10,000 URLs of one host hold one key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Hashable
+
+from fanout.core.requests import UrlEntry
+from fanout.core.results import ErrorInfo, Outcome
+from fanout.core.urls import host_key
+from fanout.fetch.fetcher import Fetcher, FetchProgress, FetchResult
+from fanout.observability.tracing import RunTrace
+from fanout.runs.outgoing import Sendable
+
+OnDone = Callable[[Outcome], None]
+"""Told each URL's outcome as it is known (a command line's progress bar); not for cancellations."""
+
+
+class HostKeys:
+    """The host keys of one run, each made once (``core.urls.host_key``)."""
+
+    def __init__(self) -> None:
+        self._keys: dict[Hashable, Hashable] = {}
+
+    def of(self, url: str) -> Hashable:
+        key = host_key(url)
+        return self._keys.setdefault(key, key)
+
+
+class UrlJob(FetchProgress):
+    """Fetch ``sent`` (the entry as sent: merged headers, secrets resolved, or why it cannot be);
+    ``entry`` is the entry as written, the only one traced. The engine's job (``run``, ``key``,
+    ``ready_at``) and the fetcher's progress at once."""
+
+    __slots__ = ("by", "entry", "fetcher", "key", "on_done", "sent", "trace")
+
+    def __init__(
+        self,
+        fetcher: Fetcher,
+        entry: UrlEntry,
+        sent: Sendable,
+        key: Hashable,
+        by: float,
+        trace: RunTrace | None,
+        on_done: OnDone | None,
+    ) -> None:
+        super().__init__()
+        self.fetcher, self.entry, self.sent, self.key = fetcher, entry, sent, key
+        self.by, self.trace, self.on_done = by, trace, on_done
+
+    def ready_at(self) -> float | None:
+        """The first turn at its host (the entry as written: the host it is keyed by)."""
+        if isinstance(self.sent, ErrorInfo):
+            return None
+        return self.fetcher.first_turn(self.key, self.by, self)
+
+    async def run(self) -> FetchResult:
+        if self.trace is None:
+            return await self._fetch()
+        async with self.trace.url(self.entry.url, self.entry.method) as on_result:
+            result = await self._fetch()
+            on_result(result.outcome.value, result.status_code)
+            return result
+
+    async def _fetch(self) -> FetchResult:
+        sent = self.sent
+        if isinstance(sent, ErrorInfo):
+            result = FetchResult(Outcome.FAILED, error=sent)
+        else:
+            result = await self.fetcher.fetch(sent, deadline=self.by, progress=self, host=self.key)
+        if self.on_done is not None:
+            self.on_done(result.outcome)
+        return result
