@@ -177,7 +177,10 @@ def _same_json(a: Any, b: Any) -> bool:
 def _search(pattern: regex.Pattern[str], text: str) -> bool | None:
     """Whether ``pattern`` matches in ``text``; None when it ran out of its time."""
     try:
-        return pattern.search(text, timeout=MATCH_TIMEOUT_S) is not None
+        # ``concurrent=False``: with a timeout, ``regex`` otherwise lets go of the GIL for every
+        # search, and taking it back behind any other thread cost ~70 us a header check
+        # (docs/benchmarks.md, the checks row); the timeout holds either way.
+        return pattern.search(text, timeout=MATCH_TIMEOUT_S, concurrent=False) is not None
     except TimeoutError:
         return None
 
