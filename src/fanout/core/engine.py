@@ -96,6 +96,12 @@ class RunReport(Generic[T]):
     stopped: bool = False
 
 
+def _being_cancelled() -> bool:
+    """Whether someone asked to cancel the current task (not only a job raising CancelledError)."""
+    task = asyncio.current_task()
+    return task is not None and task.cancelling() > 0
+
+
 class _Run(Generic[T]):
     """The state of one ``run_under_deadline``: its workers, the jobs waiting, who runs what."""
 
@@ -182,8 +188,7 @@ class _Run(Generic[T]):
             try:
                 await self.slotted(self.jobs[index], self.report.jobs[index])
             except asyncio.CancelledError:
-                current = asyncio.current_task()
-                if current is not None and current.cancelling():
+                if _being_cancelled():  # not a local: this frame must not hold its task (``run``)
                     raise
                 # The job cancelled itself (no one cancelled this worker): it is reported
                 # cancelled and the worker goes on.

@@ -267,6 +267,7 @@ class Fetcher:
         inspect = checker is not None and checker.needs_body
         detailed = checker is not None or bool(policy.capture_headers)  # timings are read only then
         tracing = CURRENT_TRACE.set(trace)  # the lookups and connections of this attempt mark ``trace``
+        limit: asyncio.Timeout | None = None
         trace.started = time.monotonic()
         try:
             async with asyncio.timeout(policy.request_timeout_s) as limit:
@@ -305,6 +306,10 @@ class Fetcher:
                 raise RedirectLimit(f"more than {policy.max_redirects} redirects")
         finally:
             CURRENT_TRACE.reset(tracing)
+            # The timeout holds this task: left in this frame, which a cancellation's traceback
+            # holds, and which the task holds, it would make a cycle only the cyclic GC frees
+            # (everything of a cut run; docs/benchmarks.md).
+            limit = None
         raise AssertionError("unreachable")  # pragma: no cover  (mypy: timeout may swallow)
 
     def _inspector(self, headers: Mapping[str, str]) -> BodyInspector:
