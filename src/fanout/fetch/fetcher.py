@@ -41,16 +41,15 @@ from fanout.errors import RedirectLimit
 from fanout.fetch.body import BodyInspector
 from fanout.fetch.client import FanoutClient
 from fanout.fetch.failures import FAILURES, classify
-from fanout.fetch.pacing import HostPaused, Pacer, retry_after_s
+from fanout.fetch.pacing import PAUSING_STATUS, HostPaused, Pacer, retry_after_s
 from fanout.fetch.redirects import redirect_request
 from fanout.fetch.trace import CURRENT_TRACE, AttemptTrace
 from fanout.fetch.transports.aiohttp import FanoutAiohttpTransport
 from fanout.fetch.transports.aiohttp_wire import AiohttpWire
-from fanout.fetch.verdict import FinalResponse, judge, plain_headers
-from fanout.fetch.wire import REDIRECT_STATUS, Hop, HttpxWire, Wire, headers_and_body
+from fanout.fetch.verdict import FinalResponse, final_response, judge, plain_headers
+from fanout.fetch.wire import REDIRECT_STATUS, HttpxWire, Wire, headers_and_body
 
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
-PAUSING_STATUS = frozenset({429, 503})  # with ``Retry-After``: the host asks for a pause
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,34 +181,24 @@ class Fetcher:
         return at
 
     async def _turn(
-        self, host: object, not_after: float, progress: FetchProgress, taken: float | None = None
+        self, host: Hashable, not_after: float, progress: FetchProgress, taken: float | None = None
     ) -> float:
         """Wait for ``host``'s turn (``HostPaused`` past ``not_after``); the seconds waited."""
-        pacer = self._pacer
-        if taken is None and pacer.idle:
-            return 0.0
-        loop = asyncio.get_running_loop()
-        began = loop.time()
-        if not await pacer.turn(host, not_after, taken=taken):
-            return 0.0
-        progress.throttled += 1
-        return loop.time() - began
+        waited = await self._pacer.waited_turn(host, not_after, taken)
+        if waited:
+            progress.throttled += 1
+        return waited
 
     def _heard(self, response: FinalResponse, progress: FetchProgress, host: Hashable | None) -> None:
-        """Tell the pacer what the host that answered (the entry's ``host``, unless redirected) said:
-        a pause asked for, a slow-down, or a good answer."""
-        pacer, status = self._pacer, response.status_code
-        if not (pacer.paced or status in PAUSING_STATUS):
+        """Tell the pacer what the host that answered said (the entry's ``host``, unless redirected)."""
+        status, told = response.status_code, response.retry_after_s
+        if not (self._pacer.paced or status in PAUSING_STATUS):
             return
-        if host is None or response.redirects:
-            host = host_key(response.url)
-        if status in PAUSING_STATUS and response.retry_after_s is not None:
-            progress.retry_after_s = response.retry_after_s
-            pacer.told_to_wait(host, response.retry_after_s)
-        elif status == 429:
-            pacer.slow_down(host)
-        elif pacer.paced:
-            pacer.answered(host)
+        if status in PAUSING_STATUS and told is not None:
+            progress.retry_after_s = told
+        self._pacer.heard(
+            host_key(response.url) if host is None or response.redirects else host, status, told
+        )
 
     def _as_result(
         self,
@@ -300,7 +289,8 @@ class Fetcher:
                     if detailed:
                         trace.drained(headers_at)
                     if final:
-                        return _final(hop, seen, size, redirects, inspector, judged=judged)
+                        told = retry_after_s(hop.headers) if status in RETRYABLE_STATUS else None
+                        return final_response(hop, seen, size, redirects, inspector, told, judged=judged)
                     redirects.append(Redirect(hop.url, status))
                     following = redirect_request(hop.request(), hop)
                 raise RedirectLimit(f"more than {policy.max_redirects} redirects")
@@ -318,27 +308,3 @@ class Fetcher:
             content_encoding=headers.get("content-encoding", ""),
             content_type=headers.get("content-type", ""),
         )
-
-
-def _final(
-    hop: Hop,
-    headers: Mapping[str, str],
-    size: int,
-    redirects: list[Redirect],
-    inspector: BodyInspector | None,
-    *,
-    judged: bool,
-) -> FinalResponse:
-    status = hop.status_code
-    return FinalResponse(
-        status_code=status,
-        size=size,
-        # Read only where a retry may use it (``Fetcher.fetch``).
-        retry_after_s=retry_after_s(hop.headers) if status in RETRYABLE_STATUS else None,
-        headers=headers,
-        url=hop.url,
-        extensions=hop.extensions() if judged else {},  # read only by ``judge``
-        redirects=tuple(redirects),
-        body=None if inspector is None else inspector.text(),
-        body_error=None if inspector is None else inspector.error,
-    )

@@ -31,6 +31,7 @@ from fanout.errors import FetchError
 
 SLOWEST_SHARE = 1 / 32
 """A host's rate is never halved below this share of the rate it was given."""
+PAUSING_STATUS = frozenset({429, 503})  # with ``Retry-After``: the host asks for a pause
 RECOVERY_SHARE = 1 / 20
 """What each good answer gives back of a slowed host's rate, as a share of its given rate."""
 
@@ -133,6 +134,26 @@ class Pacer:
             if self._hosts[key].paused_until <= now:
                 return waited
             at = self.reserve(key, not_after)  # paused since the turn was taken: after the pause
+
+    async def waited_turn(self, key: Hashable, not_after: float, taken: float | None = None) -> float:
+        """``turn``, and the seconds it waited (0.0: none)."""
+        if taken is None and self.idle:
+            return 0.0
+        loop = asyncio.get_running_loop()
+        began = loop.time()
+        if not await self.turn(key, not_after, taken=taken):
+            return 0.0
+        return loop.time() - began
+
+    def heard(self, key: Hashable, status: int, retry_after_s: float | None) -> None:
+        """What the host answered: a pause asked for (429/503 with ``Retry-After``), a slow-down
+        (429 without), or a good answer."""
+        if status in PAUSING_STATUS and retry_after_s is not None:
+            self.told_to_wait(key, retry_after_s)
+        elif status == 429:
+            self.slow_down(key)
+        else:
+            self.answered(key)
 
     def told_to_wait(self, key: Hashable, seconds: float) -> None:
         """The host answered 429/503 with ``Retry-After: seconds``: pause it; slow it if paced."""

@@ -15,8 +15,10 @@ from dataclasses import dataclass
 from fanout.core.checks import Checker, ResponseFacts
 from fanout.core.facts import Check, Details, Redirect, TlsFacts
 from fanout.core.results import Outcome
+from fanout.fetch.body import BodyInspector
 from fanout.fetch.trace import AttemptTrace
 from fanout.fetch.transports.base import PEER, PeerInfo
+from fanout.fetch.wire import Hop
 
 
 @dataclass(slots=True)
@@ -32,6 +34,30 @@ class FinalResponse:
     redirects: tuple[Redirect, ...] = ()
     body: str | None = None
     body_error: str | None = None
+
+
+def final_response(
+    hop: Hop,
+    headers: Mapping[str, str],
+    size: int,
+    redirects: list[Redirect],
+    inspector: BodyInspector | None,
+    retry_after_s: float | None,
+    *,
+    judged: bool,
+) -> FinalResponse:
+    """The last hop of an attempt, drained: what ``judge`` and the fetcher's retries read."""
+    return FinalResponse(
+        status_code=hop.status_code,
+        size=size,
+        retry_after_s=retry_after_s,  # read only where a retry may use it (``Fetcher.fetch``)
+        headers=headers,
+        url=hop.url,
+        extensions=hop.extensions() if judged else {},  # read only by ``judge``
+        redirects=tuple(redirects),
+        body=None if inspector is None else inspector.text(),
+        body_error=None if inspector is None else inspector.error,
+    )
 
 
 def _http_version(extensions: Mapping[str, object]) -> str | None:
