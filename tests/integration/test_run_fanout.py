@@ -266,5 +266,5 @@ async def test_what_a_cut_run_held_is_not_left_to_the_cyclic_gc(fanout: Fanout) 
             gc.enable()
 
     few, many = await garbage_after_cutting(10), await garbage_after_cutting(60)
-    # A cycle per URL left ~75 objects each; the libraries (and the in-process target) leave ~6.
-    assert many - few < 20 * 50, (few, many)
+    # A cycle per URL left 75-125 objects each; the libraries (and the in-process target) leave 6-25.
+    assert many - few < 40 * 50, (few, many)
