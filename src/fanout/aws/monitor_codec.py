@@ -77,7 +77,7 @@ def _alert(a: Alert) -> dict[str, Any]:
         "claimed_by": a.claimed_by,
         "claimed_until": a.claimed_until,
         "delivered": list(a.delivered),
-    }
+    } | ({} if a.from_since is None else {"from_since": a.from_since})
 
 
 def _alert_of(subject: str, d: Mapping[str, Any]) -> Alert:
@@ -91,6 +91,7 @@ def _alert_of(subject: str, d: Mapping[str, Any]) -> Alert:
         claimed_by=d.get("claimed_by"),
         claimed_until=float(d.get("claimed_until") or 0.0),
         delivered=tuple(d.get("delivered") or ()),
+        from_since=None if d.get("from_since") is None else float(d["from_since"]),
     )
 
 

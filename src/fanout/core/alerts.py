@@ -3,7 +3,8 @@ detail), built from the alert and the observation that caused it (docs/monitors.
 
 from __future__ import annotations
 
-from typing import Annotated
+import hashlib
+from typing import Annotated, Literal
 
 import msgspec
 from msgspec import Meta
@@ -16,8 +17,17 @@ from fanout.core.results import ErrorInfo
 
 
 class AlertMessage(Document, frozen=True, omit_defaults=False, kw_only=True):
-    """An alert's body: the SNS message and the EventBridge event's detail."""
+    """An alert's body: the SNS message, the EventBridge event's detail, the webhook's body."""
 
+    id: Annotated[str, Meta(description="The alert's id: the same on every retry (a webhook's webhook-id)")]
+    event: Annotated[
+        Literal["changed", "channel_gone"],
+        Meta(description="changed: a status change; channel_gone: one of the monitor's routes answered 410"),
+    ] = "changed"
+    incident: Annotated[
+        str,
+        Meta(description="The down period it belongs to, per monitor and URL (PagerDuty's dedup_key)"),
+    ]
     monitor: Annotated[str, Meta(description="The monitor")]
     url: Annotated[str | None, Meta(description="The URL that changed (null: a threshold did)")]
     threshold: Annotated[str | None, Meta(description="The threshold that changed: p95_ms<800")]
@@ -31,17 +41,27 @@ class AlertMessage(Document, frozen=True, omit_defaults=False, kw_only=True):
     run_id: Annotated[str, Meta(description="The run that observed it")]
     checked_at: Annotated[str, Meta(description="When, ISO 8601 UTC")]
     report: Annotated[ReportLocation | None, Meta(description="The observing run's report")]
+    group: Annotated[str | None, Meta(description="The monitor's group")] = None
 
 
-def alert_message(monitor: str, alert: Alert) -> tuple[str, AlertMessage]:
+def incident_key(monitor: str, subject: str, down_since: float | None) -> str:
+    """One key per (monitor, subject, down period): a DOWN and the UP that ends it share it."""
+    text = f"{monitor}\n{subject}\n{down_since or 0.0:.3f}"
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def alert_message(monitor: str, alert: Alert, *, group: str | None = None) -> tuple[str, AlertMessage]:
     """An alert's SNS subject and its JSON body (the EventBridge detail too)."""
     obs = alert.observation
+    down_since = alert.since if alert.to is Health.DOWN else alert.from_since
     threshold = alert.subject.removeprefix("threshold:") if alert.subject.startswith("threshold:") else None
     what = f"threshold {threshold}" if threshold else alert.subject
     word = {Health.DOWN: "DOWN", Health.UP: "UP"}.get(alert.to, alert.to.value.upper())
     if threshold:
         word = "BREACHED" if alert.to is Health.DOWN else "OK again"
     message = AlertMessage(
+        id=alert.id,
+        incident=incident_key(monitor, alert.subject, down_since),
         monitor=monitor,
         url=None if threshold else alert.subject,
         threshold=threshold,
@@ -55,5 +75,6 @@ def alert_message(monitor: str, alert: Alert) -> tuple[str, AlertMessage]:
         run_id=obs.run_id,
         checked_at=iso_from_epoch(obs.at),
         report=None if obs.report is None else ReportLocation(*obs.report),
+        group=group,
     )
     return f"[fanout] {monitor}: {what} is {word}", message

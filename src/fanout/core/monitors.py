@@ -25,6 +25,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from fanout.core.results import ErrorInfo, Outcome, UrlResult
+from fanout.core.routes import Route
 from fanout.core.uptime import History
 
 APPLIED_KEPT = 16
@@ -42,6 +43,9 @@ class MonitorSpec(BaseModel):
     success_threshold: Annotated[int, Field(ge=1, le=10)] = 1
     group: Annotated[str, Field(min_length=1, max_length=128)] | None = None
     tags: Annotated[dict[str, str], Field(max_length=50)] | None = None
+    alerts: Annotated[list[Route], Field(max_length=10)] | None = Field(
+        default=None, description="Routes its alerts take besides the deployment's topic and bus."
+    )
 
 
 class Health(enum.StrEnum):
@@ -109,6 +113,7 @@ class Alert:
     claimed_by: str | None = None
     claimed_until: float = 0.0
     delivered: tuple[str, ...] = ()  # the alert targets that have it (a retry sends only the rest)
+    from_since: float | None = None  # when the subject entered ``from_`` (an UP: the incident's start)
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,7 +154,9 @@ def advance(state: SubjectState, obs: Observation, spec: MonitorSpec) -> Advance
     changed = status is not state.status
     since = obs.at if changed or state.since is None else state.since
     if changed and not (state.status is Health.UNKNOWN and status is Health.UP):  # a first success: no alert
-        alert = Alert(uuid.uuid4().hex, state.subject, state.status, status, since, obs)
+        alert = Alert(
+            uuid.uuid4().hex, state.subject, state.status, status, since, obs, from_since=state.since
+        )
     pending = state.pending if alert is None else (*state.pending, alert)
     dropped = max(0, len(pending) - PENDING_KEPT)
     new = replace(

@@ -1,0 +1,103 @@
+"""Where a monitor's alerts go besides the deployment's SNS topic and EventBridge bus: its
+``alerts`` routes (docs/monitors.md#alerts), and what each route is sent for one alert.
+
+- ``webhook``: the alert document as JSON, signed (Standard Webhooks, ``fanout.core.signing``)
+  when the route has a ``secret``.
+- ``slack``: an incoming-webhook message in Block Kit, with a plain ``text`` fallback.
+- ``pagerduty``: an Events API v2 event, ``trigger`` on DOWN and ``resolve`` on UP with one
+  ``dedup_key`` per (monitor, URL, incident), so a resolve closes what its trigger opened.
+
+The routes themselves are ``fanout.core.routes``; sending them is ``fanout.runs.alerting``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fanout.core.alerts import AlertMessage
+
+SLACK_FIELD_CHARS = 1_900  # Block Kit: a section's field holds at most 2000 characters
+PAGERDUTY_SUMMARY_CHARS = 1_024
+
+
+def headline(message: AlertMessage) -> str:
+    """``DOWN``, ``UP``, ``STILL DOWN``, ``BREACHED``, ``OK again``, ``CHANNEL GONE``."""
+    if message.event == "channel_gone":
+        return "CHANNEL GONE"
+    if message.threshold is not None:
+        return "BREACHED" if message.to == "down" else "OK again"
+    if message.event == "reminder":
+        return "STILL DOWN"
+    return message.to.value.upper()
+
+
+def _what(message: AlertMessage) -> str:
+    if message.threshold is not None:
+        return f"threshold {message.threshold}"
+    return message.url or message.monitor
+
+
+def _failure(message: AlertMessage) -> str:
+    if message.error is not None:
+        return f"{message.error.type}: {message.error.message}"
+    if message.checks_failed:
+        return "failed " + ", ".join(message.checks_failed)
+    if message.status_code is not None:
+        return f"HTTP {message.status_code}"
+    return message.outcome
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def slack_message(message: AlertMessage, subject: str) -> dict[str, Any]:
+    """The Block Kit message of one alert (``text`` is what notifications show)."""
+    word = headline(message)
+    icon = ":red_circle:" if message.to == "down" else ":large_green_circle:"
+    fields = [
+        f"*Monitor*\n{message.monitor}",
+        f"*{'Threshold' if message.threshold else 'URL'}*\n{_what(message)}",
+        f"*{word} since*\n{message.since}",
+        f"*Observed*\n{_failure(message)}",
+    ]
+    context = [f"run `{message.run_id}` at {message.checked_at}"]
+    if message.report is not None:
+        context.append(f"report s3://{message.report.bucket}/{message.report.key}")
+    title = _clip(f"{message.monitor}: {word}", 150)
+    return {
+        "text": subject,
+        "blocks": [
+            {
+                "type": "header",
+                "text": {"type": "plain_text", "text": title},
+            },
+            {
+                "type": "section",
+                "text": {"type": "mrkdwn", "text": f"{icon} *{_clip(_what(message), 2_000)}* is *{word}*"},
+                "fields": [{"type": "mrkdwn", "text": _clip(f, SLACK_FIELD_CHARS)} for f in fields],
+            },
+            {"type": "context", "elements": [{"type": "mrkdwn", "text": " · ".join(context)}]},
+        ],
+    }
+
+
+def pagerduty_event(message: AlertMessage, subject: str, routing_key: str) -> dict[str, Any]:
+    """The Events API v2 event of one alert: a DOWN (or a reminder) triggers, an UP resolves."""
+    action = "resolve" if message.to == "up" else "trigger"
+    event: dict[str, Any] = {
+        "routing_key": routing_key,
+        "event_action": action,
+        "dedup_key": message.incident,
+    }
+    if action == "trigger":
+        event["payload"] = {
+            "summary": _clip(subject, PAGERDUTY_SUMMARY_CHARS),
+            "source": message.url or message.monitor,
+            "severity": "critical" if message.event != "channel_gone" else "warning",
+            "component": message.monitor,
+            "group": message.group or message.monitor,
+            "class": message.outcome,
+            "custom_details": message.to_json(),
+        }
+    return event
