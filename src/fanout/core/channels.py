@@ -21,13 +21,11 @@ PAGERDUTY_SUMMARY_CHARS = 1_024
 
 
 def headline(message: AlertMessage) -> str:
-    """``DOWN``, ``UP``, ``STILL DOWN``, ``BREACHED``, ``OK again``, ``CHANNEL GONE``."""
+    """``DOWN``, ``UP``, ``BREACHED``, ``OK again``, ``CHANNEL GONE``."""
     if message.event == "channel_gone":
         return "CHANNEL GONE"
     if message.threshold is not None:
         return "BREACHED" if message.to == "down" else "OK again"
-    if message.event == "reminder":
-        return "STILL DOWN"
     return message.to.value.upper()
 
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
 from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from fanout.aws.alerts import AlertSinks
 from fanout.aws.monitors_table import MonitorsTable
@@ -31,7 +31,9 @@ from fanout.core.requests import Options
 from fanout.core.results import UrlResult
 from fanout.core.thresholds import ThresholdResult, evaluate
 from fanout.errors import StoreError
+from fanout.fetch.delivery import Deliveries
 from fanout.observability.log import logger
+from fanout.runs.alerting import AlertRoutes, log_route_errors
 from fanout.runs.stores import RunStores
 
 T = TypeVar("T")
@@ -94,9 +96,23 @@ async def _bounded(items: Iterable[Callable[[], Awaitable[T]]], limit: int) -> l
 class MonitorUpdate:
     """One monitor run's update, over the table and the alert targets."""
 
-    def __init__(self, table: MonitorsTable, sinks: AlertSinks, run: MonitorRun, *, concurrency: int) -> None:
+    def __init__(
+        self,
+        table: MonitorsTable,
+        sinks: AlertSinks,
+        run: MonitorRun,
+        *,
+        concurrency: int,
+        routes: AlertRoutes | None = None,
+    ) -> None:
         self._table, self._sinks, self._run, self._concurrency = table, sinks, run, concurrency
+        self._routes = routes
         self._name = run.spec.name
+
+    @property
+    def _targets(self) -> frozenset[str]:
+        """Where an alert is owed: the deployment's topic and bus, and the monitor's live routes."""
+        return self._sinks.targets | (self._routes.ids if self._routes is not None else frozenset())
 
     async def apply(
         self, results: Sequence[UrlResult], thresholds: Sequence[ThresholdResult], *, before: float
@@ -109,8 +125,8 @@ class MonitorUpdate:
         delivered = await self._send_all(written, send_by)
         settled = await self._settle_all(written, delivered, before)
         await self._summarize(settled, thresholds, before)
-        sent = sum(self._complete(d) for d in delivered.values()) if self._sinks.targets else 0
-        errors = len(delivered) - sent if self._sinks.targets else 0
+        sent = sum(self._complete(d) for d in delivered.values()) if self._targets else 0
+        errors = len(delivered) - sent if self._targets else 0
         return self._report(settled, written, state_errors=failed, sent=sent, failed=errors)
 
     def _moved(self, state: SubjectState, observed: Sequence[Observation]) -> _Written:
@@ -176,10 +192,16 @@ class MonitorUpdate:
         }
 
     async def _send(self, alert: Alert, before: float) -> tuple[str, ...]:
-        subject, message = alert_message(self._name, alert)
+        subject, message = alert_message(self._name, alert, group=self._run.spec.group)
         attributes = {"monitor": self._name, "to": alert.to.value}
-        missing = self._sinks.targets - set(alert.delivered)
+        missing = self._targets - set(alert.delivered)
         done, error = await self._sinks.send(subject, message, attributes, before, targets=missing)
+        if self._routes is not None:
+            routed = await self._routes.send(message, subject, missing, before)
+            log_route_errors(self._name, message, routed)
+            done |= routed.done
+            for gone in sorted(routed.gone):
+                await self._routes.tell_gone(self._sinks, message, gone, before)
         shown = message.to_json()
         extra = {k: shown[k] for k in ("monitor", "url", "threshold", "from", "to")}
         if error is not None:
@@ -190,7 +212,7 @@ class MonitorUpdate:
 
     def _complete(self, delivered: tuple[str, ...]) -> bool:
         """Every target that is on has it (with none on, nothing is owed: it is settled)."""
-        return self._sinks.targets <= set(delivered)
+        return self._targets <= set(delivered)
 
     async def _settle_all(
         self, written: Sequence[_Written], delivered: dict[str, tuple[str, ...]], before: float
@@ -224,7 +246,7 @@ class MonitorUpdate:
         self, states: Sequence[SubjectState], thresholds: Sequence[ThresholdResult], before: float
     ) -> None:
         urls = [s for s in states if not s.subject.startswith("threshold:")]
-        summary = {
+        summary: dict[str, Any] = {
             "last_run_id": self._run.run_id,
             "last_run_at": iso_from_epoch(time.time()),
             "urls": len(urls),
@@ -235,6 +257,8 @@ class MonitorUpdate:
             "group": self._run.spec.group,
             "tags": dict(self._run.spec.tags or {}),
         }
+        if self._routes is not None and self._routes.gone:
+            summary["routes_gone"] = sorted(self._routes.gone)
         try:
             await self._table.put_summary(self._name, summary, before)
         except StoreError as exc:
@@ -265,6 +289,20 @@ class MonitorUpdate:
         )
 
 
+async def monitor_routes(
+    spec: MonitorSpec, stores: RunStores, settings: Settings, deliveries: Deliveries, before: float
+) -> AlertRoutes | None:
+    """The monitor's alert routes, without those an earlier run found gone (410)."""
+    if not spec.alerts or stores.monitors is None:
+        return None
+    try:
+        summary = await stores.monitors.get_summary(spec.name, before) or {}
+    except StoreError:
+        summary = {}
+    gone = summary.get("routes_gone") or ()
+    return AlertRoutes(spec.alerts, settings, stores.clients, deliveries, gone=gone)
+
+
 async def judged(
     document: RunDocument,
     options: Options,
@@ -286,6 +324,10 @@ async def judged(
             location = (stores.reports.bucket, report_key(document.run_id, document.started_at))
         until = time.time() + max(0.0, before - loop.time())  # every send ends by ``before``
         run = MonitorRun(spec, document.run_id, key or document.run_id, location, claim_until=until)
-        update = MonitorUpdate(stores.monitors, stores.alerts, run, concurrency=settings.monitor_concurrency)
-        report = await update.apply(results, thresholds or (), before=before)
+        async with Deliveries(settings) as deliveries:
+            routes = await monitor_routes(spec, stores, settings, deliveries, before)
+            update = MonitorUpdate(
+                stores.monitors, stores.alerts, run, concurrency=settings.monitor_concurrency, routes=routes
+            )
+            report = await update.apply(results, thresholds or (), before=before)
     return document.replaced(thresholds=thresholds, monitor=report)
