@@ -9,6 +9,6 @@ Start here:
 Under them: ``wire`` (how one hop is sent: ``Wire``, ``Hop``), ``transports`` (aiohttp, the
 default; httpcore), ``redirects`` (the next hop's request), ``verdict`` (a final response judged
 into an outcome), ``body`` (the first bytes of a body, decoded for the checks), ``trace`` (an
-attempt's phases), ``dns`` (c-ares on the run's loop, no thread) and ``sitemap`` (sitemaps read as
-target lists).
+attempt's phases), ``dns`` (c-ares on the run's loop, no thread), ``sitemap`` (sitemaps read as
+target lists) and ``delivery`` (one alert POSTed through the guard, retried with backoff).
 """
