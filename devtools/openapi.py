@@ -43,8 +43,8 @@ POWERTOOLS_SCHEMAS = ("HTTPValidationError", "ValidationError", "ResponseValidat
 ALERT_WEBHOOKS = {
     "monitorAlert": {
         "post": {
-            "summary": "A monitor's alert, as its webhook routes (and the SNS topic, the event bus) receive it",
-            "description": "Signed per Standard Webhooks when the route has a secret (docs/monitors.md#alerts).",
+            "summary": "A monitor's alert, as its webhook routes, the SNS topic and the bus get it",
+            "description": "Signed (Standard Webhooks) when the route has a secret: docs/monitors.md#alerts",
             "requestBody": {
                 "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AlertMessage"}}}
             },

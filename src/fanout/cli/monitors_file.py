@@ -115,6 +115,7 @@ class _FileReader:
     def __init__(self, name: str, marked: Marked, fleet: Fleet, policy: EgressPolicy) -> None:
         self.name, self.marked, self.fleet, self.policy = name, marked, fleet, policy
         self.seen: set[tuple[Mark, str, str]] = set()
+        self.channels: dict[str, Any] = {}
 
     def problem(self, path: Path_, message: str, *, shown: str | None = None, key: bool = False) -> None:
         mark = self.marked.mark(path, key=key)
@@ -144,15 +145,16 @@ class _FileReader:
             self.problem((), "a monitors file is a mapping with 'monitors' (and 'defaults')")
             return
         for key in document:
-            if key not in ("defaults", "monitors"):
-                close = difflib.get_close_matches(str(key), ["defaults", "monitors"], n=1)
+            if key not in ("defaults", "channels", "monitors"):
+                close = difflib.get_close_matches(str(key), ["defaults", "channels", "monitors"], n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 self.problem((str(key),), f"unknown key {key!r}{hint}", key=True)
-        defaults = document.get("defaults")
+        defaults, channels = document.get("defaults"), document.get("channels")
         try:
-            MonitorsFile.model_validate({"defaults": defaults}, context=get_settings())
+            MonitorsFile.model_validate({"defaults": defaults, "channels": channels}, context=get_settings())
         except ValidationError as exc:
             self.errors(exc, MonitorsFile, [()])
+        self.channels = channels if isinstance(channels, dict) else {}
         monitors = document.get("monitors")
         if not isinstance(monitors, list):
             self.problem(("monitors",), "'monitors' must be a list of monitors")
@@ -172,8 +174,16 @@ class _FileReader:
             self.errors(exc, MonitorEntry, [here, ("defaults",)])
             return
         self.check_urls(monitor, here)
+        unknown = [(j, n) for j, n in enumerate(monitor.alerts or []) if n not in self.channels]
+        for j, name in unknown:
+            base = here if self.marked.known((*here, "alerts", j)) != here else ("defaults",)
+            known = ", ".join(sorted(self.channels)) or "none"
+            self.problem((*base, "alerts", j), f"no channel named {name!r} in 'channels' (there: {known})")
+        if unknown:
+            return
         mark = self.marked.mark((*here, "name"))
-        self.fleet.monitors.append(FleetMonitor(monitor, request_of(monitor, raw), self.name, mark))
+        request = request_of(monitor, raw, self.channels)
+        self.fleet.monitors.append(FleetMonitor(monitor, request, self.name, mark))
 
     def check_urls(self, monitor: Monitor, here: Path_) -> None:
         urls: list[tuple[Path_, str]] = []

@@ -20,6 +20,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 
 from fanout.core.monitors import MonitorSpec
 from fanout.core.requests import Options, Targets, UrlItem
+from fanout.core.routes import Route
 from fanout.core.thresholds import Thresholds
 
 MONITOR_NAME_PATTERN = MonitorSpec.model_fields["name"].metadata[0].pattern
@@ -81,6 +82,7 @@ ScheduleExpression = Annotated[
 ]
 TimeZone = Annotated[str, Field(max_length=64, description="An IANA time zone."), AfterValidator(_timezone)]
 Label = Annotated[str, Field(min_length=1, max_length=128)]
+ChannelName = Annotated[str, Field(pattern=r"^[a-z0-9-]{1,64}$")]
 
 
 class _Fields(BaseModel):
@@ -99,6 +101,9 @@ class _Fields(BaseModel):
     thresholds: Thresholds | None = Field(default=None, description="The run's options.thresholds.")
     failure_threshold: Annotated[int, Field(ge=1, le=10)] | None = None
     success_threshold: Annotated[int, Field(ge=1, le=10)] | None = None
+    alerts: Annotated[list[ChannelName], Field(max_length=10)] | None = Field(
+        default=None, description="The file's channels its alerts go to, by name."
+    )
 
 
 class MonitorEntry(_Fields):
@@ -113,6 +118,10 @@ class MonitorsFile(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True, title="fanout monitors file")
 
     defaults: _Fields | None = Field(default=None, description="Merged under every monitor of this file.")
+    channels: dict[ChannelName, Annotated[list[Route], Field(min_length=1, max_length=10)]] | None = Field(
+        default=None,
+        description="Named alert routes (webhook, slack, pagerduty); monitors name them in 'alerts'.",
+    )
     monitors: list[MonitorEntry] = Field(default_factory=list)
 
 
@@ -139,9 +148,12 @@ def merged(defaults: Mapping[str, Any] | None, own: Mapping[str, Any]) -> dict[s
     return out
 
 
-def request_of(monitor: Monitor, raw: Mapping[str, Any]) -> dict[str, Any]:
+def request_of(
+    monitor: Monitor, raw: Mapping[str, Any], channels: Mapping[str, list[Any]] | None = None
+) -> dict[str, Any]:
     """The request a monitor's schedule sends, from its merged fields as written (``raw``): the
-    deployed function applies its own defaults, so none of this machine's are written in."""
+    deployed function applies its own defaults, so none of this machine's are written in. Its
+    ``alerts`` name the file's ``channels``: their routes go in as written (secrets as references)."""
     options = dict(raw.get("options") or {})
     if "thresholds" in raw:
         options["thresholds"] = raw["thresholds"]
@@ -149,5 +161,7 @@ def request_of(monitor: Monitor, raw: Mapping[str, Any]) -> dict[str, Any]:
     for key in ("failure_threshold", "success_threshold", "group", "tags"):
         if raw.get(key) is not None:
             spec[key] = raw[key]
+    if raw.get("alerts"):
+        spec["alerts"] = [route for name in raw["alerts"] for route in (channels or {})[name]]
     source = {"urls": raw["urls"]} if monitor.urls is not None else {"targets": raw["targets"]}
     return {**source, **({"options": options} if options else {}), "monitor": spec}

@@ -184,4 +184,41 @@ def test_the_published_schema_is_what_the_models_generate() -> None:
         "docs/monitors.schema.json is out of date: make monitors-schema"
     )
     assert "payments" not in schema  # nothing of an example leaks in
-    assert set(json.loads(schema)["properties"]) == {"defaults", "monitors"}
+    assert set(json.loads(schema)["properties"]) == {"defaults", "channels", "monitors"}
+
+
+CHANNELS = """\
+channels:
+  oncall:
+    - {type: pagerduty, routing_key: "${secretsmanager:alerts/pd-key}"}
+    - {type: slack, url: "${secretsmanager:alerts/slack-webhook-url}"}
+  hooks:
+    - {type: webhook, url: https://hooks.example.com/fanout, secret: "${secretsmanager:alerts/hook}"}
+defaults: {schedule: rate(5 minutes), alerts: [hooks]}
+monitors:
+  - {name: payments-api, urls: [https://api.example.com/health], alerts: [oncall, hooks]}
+  - {name: docs, urls: [https://docs.example.com/]}
+"""
+
+
+def test_monitors_name_the_files_channels_and_their_routes_go_in_as_written(tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_text(CHANNELS)
+    payments, docs = (m.request for m in read_fleet([tmp_path / "m.yaml"]).monitors)
+    assert [r["type"] for r in payments["monitor"]["alerts"]] == ["pagerduty", "slack", "webhook"]
+    assert payments["monitor"]["alerts"][0]["routing_key"] == "${secretsmanager:alerts/pd-key}"
+    assert docs["monitor"]["alerts"] == [
+        {
+            "type": "webhook",
+            "url": "https://hooks.example.com/fanout",
+            "secret": "${secretsmanager:alerts/hook}",
+        }
+    ]
+
+
+def test_an_unknown_channel_and_a_bad_route_are_named_where_written(tmp_path: Path) -> None:
+    text = CHANNELS.replace("alerts: [oncall, hooks]", "alerts: [oncall, pager]").replace(
+        "type: slack, url:", "type: slack, link:"
+    )
+    found = problems(tmp_path, text)
+    assert any("monitors.0.alerts.1" in p and "no channel named 'pager'" in p for p in found), found
+    assert any("channels.oncall.1.slack.link: unknown key" in p for p in found), found
