@@ -147,7 +147,7 @@ def test_webhook_slack_and_pagerduty_each_get_the_alert_as_documented(
                 {
                     "type": "webhook",
                     "url": receivers.url("/hook"),
-                    "secret": f"${{secretsmanager:{name}/hook}}",
+                    "secret": f"${{secretsmanager:{name}/hk}}",
                 },
                 {"type": "slack", "url": f"${{secretsmanager:{name}/slack}}"},
                 {"type": "pagerduty", "routing_key": f"${{secretsmanager:{name}/pd#key}}"},

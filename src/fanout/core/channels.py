@@ -39,7 +39,8 @@ def _failure(message: AlertMessage) -> str:
     if message.error is not None:
         return f"{message.error.type}: {message.error.message}"
     if message.checks_failed:
-        return "failed " + ", ".join(message.checks_failed)
+        code = "" if message.status_code is None else f" (HTTP {message.status_code})"
+        return "failed " + ", ".join(message.checks_failed) + code
     if message.status_code is not None:
         return f"HTTP {message.status_code}"
     return message.outcome
