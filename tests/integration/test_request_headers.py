@@ -11,7 +11,7 @@ import pytest
 from fanout.config import Settings
 from fanout.core.requests import parse_request
 from fanout.errors import RequestInvalid
-from fanout.runs.fanout import run_fanout
+from fanout.runs.fetch_run import fetch_run
 from tests.support import RecordingServer, run_context
 
 pytestmark = pytest.mark.anyio
@@ -24,7 +24,7 @@ def server() -> Iterator[RecordingServer]:
 
 
 async def _run(payload: dict[str, object], settings: Settings) -> dict[str, object]:
-    document = await run_fanout(parse_request(payload), run_context(10.0), settings=settings)
+    document = await fetch_run(parse_request(payload), run_context(10.0), settings=settings)
     return document.to_json()
 
 
