@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from fanout.cli.yaml_marks import Mark, Marked, Path_, load_marked
 from fanout.config import get_settings
-from fanout.core.fleet import Monitor, MonitorEntry, MonitorsFile, merged, request_of
+from fanout.core.fleet import MaintenanceEntry, Monitor, MonitorEntry, MonitorsFile, merged, request_of
 from fanout.core.requests import UrlEntry, format_loc
 from fanout.errors import EgressBlocked
 from fanout.fetch.egress.policy import EgressPolicy, policy_for
@@ -111,11 +111,15 @@ _PATTERN_MESSAGES = {
 }
 
 
+TOP_LEVEL = ["defaults", "channels", "maintenance", "monitors"]
+
+
 class _FileReader:
     def __init__(self, name: str, marked: Marked, fleet: Fleet, policy: EgressPolicy) -> None:
         self.name, self.marked, self.fleet, self.policy = name, marked, fleet, policy
         self.seen: set[tuple[Mark, str, str]] = set()
         self.channels: dict[str, Any] = {}
+        self.maintenance: list[MaintenanceEntry] = []
 
     def problem(self, path: Path_, message: str, *, shown: str | None = None, key: bool = False) -> None:
         mark = self.marked.mark(path, key=key)
@@ -145,13 +149,14 @@ class _FileReader:
             self.problem((), "a monitors file is a mapping with 'monitors' (and 'defaults')")
             return
         for key in document:
-            if key not in ("defaults", "channels", "monitors"):
-                close = difflib.get_close_matches(str(key), ["defaults", "channels", "monitors"], n=1)
+            if key not in TOP_LEVEL:
+                close = difflib.get_close_matches(str(key), TOP_LEVEL, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 self.problem((str(key),), f"unknown key {key!r}{hint}", key=True)
         defaults, channels = document.get("defaults"), document.get("channels")
+        top = {"defaults": defaults, "channels": channels, "maintenance": document.get("maintenance")}
         try:
-            MonitorsFile.model_validate({"defaults": defaults, "channels": channels}, context=get_settings())
+            self.maintenance = MonitorsFile.model_validate(top, context=get_settings()).maintenance or []
         except ValidationError as exc:
             self.errors(exc, MonitorsFile, [()])
         self.channels = channels if isinstance(channels, dict) else {}
@@ -182,7 +187,7 @@ class _FileReader:
         if unknown:
             return
         mark = self.marked.mark((*here, "name"))
-        request = request_of(monitor, raw, self.channels)
+        request = request_of(monitor, raw, self.channels, self.maintenance)
         self.fleet.monitors.append(FleetMonitor(monitor, request, self.name, mark))
 
     def check_urls(self, monitor: Monitor, here: Path_) -> None:

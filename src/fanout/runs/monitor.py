@@ -19,13 +19,16 @@ from functools import partial
 from typing import Any, TypeVar
 
 from fanout.aws.alerts import AlertSinks
+from fanout.aws.monitor_dependencies import dependencies_down
 from fanout.aws.monitors_table import MonitorsTable
 from fanout.aws.reports import report_key
 from fanout.config import Settings
-from fanout.core.alerts import alert_message
+from fanout.core.alerts import AlertMessage, alert_message, grouped_message
 from fanout.core.documents import RunDocument
+from fanout.core.hygiene import Holds, governed
 from fanout.core.ids import iso_from_epoch
-from fanout.core.monitor_report import MAX_LISTED_TRANSITIONS, MonitorReport, Transition
+from fanout.core.maintenance import ActiveWindow, active_window, duration_s
+from fanout.core.monitor_report import MAX_LISTED_TRANSITIONS, MaintenanceNow, MonitorReport, Transition
 from fanout.core.monitors import Alert, Health, MonitorSpec, Observation, SubjectState, advance, claim, settle
 from fanout.core.requests import Options
 from fanout.core.results import UrlResult
@@ -58,6 +61,7 @@ class _Written:
     state: SubjectState
     alerts: tuple[Alert, ...]  # changes this run made
     owned: tuple[Alert, ...]  # pending alerts this run now sends
+    reminders: int = 0  # STILL DOWN reminders this run made
 
 
 def observations(
@@ -108,6 +112,9 @@ class MonitorUpdate:
         self._table, self._sinks, self._run, self._concurrency = table, sinks, run, concurrency
         self._routes = routes
         self._name = run.spec.name
+        self._window: ActiveWindow | None = None
+        self._holds = Holds()
+        self._grouped = 0
 
     @property
     def _targets(self) -> frozenset[str]:
@@ -121,6 +128,7 @@ class MonitorUpdate:
         span = max(0.0, before - loop.time())
         states_by, send_by = loop.time() + span * 0.5, loop.time() + span * 0.8
         wanted = observations(self._run, results, thresholds)
+        await self._hold(states_by)
         written, failed = await self._write_all(wanted, states_by)
         delivered = await self._send_all(written, send_by)
         settled = await self._settle_all(written, delivered, before)
@@ -129,16 +137,37 @@ class MonitorUpdate:
         errors = len(delivered) - sent if self._targets else 0
         return self._report(settled, written, state_errors=failed, sent=sent, failed=errors)
 
+    async def _hold(self, before: float) -> None:
+        """What holds this run's alerts: an active maintenance window, dependencies down."""
+        spec = self._run.spec
+        self._window = active_window(spec.maintenance, time.time())
+        down: tuple[str, ...] = ()
+        if spec.depends_on:
+            try:
+                down = await dependencies_down(self._table, spec.depends_on, before)
+            except StoreError as exc:  # unknown: hold nothing (an alert too many, never one lost)
+                logger.warning(
+                    "monitor dependencies not read", extra={"monitor": self._name, "error": str(exc)}
+                )
+        self._holds = Holds(maintenance=self._window is not None, dependencies=down)
+
     def _moved(self, state: SubjectState, observed: Sequence[Observation]) -> _Written:
-        """``state`` after this run's observations, with the pending alerts it now claims."""
+        """``state`` after this run's observations, with the pending alerts it now claims (the
+        alerts it owes once windows, dependencies and reminders are counted: ``governed``)."""
+        spec, now = self._run.spec, time.time()
+        remind_s = None if spec.remind_every is None else duration_s(spec.remind_every)
         new, alerts = state, []
         for obs in observed:
-            moved = advance(new, obs, self._run.spec)
-            new = moved.state
+            moved = advance(new, obs, spec, in_maintenance=self._holds.maintenance)
             if moved.alert is not None:
                 alerts.append(moved.alert)
-        new, owned = claim(new, self._run.run_id, until=self._run.claim_until, now=time.time())
-        return _Written(new, tuple(alerts), owned)
+            new = governed(moved.state, moved.alert, self._holds, now=now, remind_every_s=remind_s)
+        if not observed:
+            new = governed(new, None, self._holds, now=now, remind_every_s=remind_s)
+        before_ids = {a.id for a in state.pending}
+        reminders = sum(a.event == "reminder" and a.id not in before_ids for a in new.pending)
+        new, owned = claim(new, self._run.run_id, until=self._run.claim_until, now=now)
+        return _Written(new, tuple(alerts), owned, reminders)
 
     async def _load(self, subjects: Sequence[str], before: float) -> dict[str, SubjectState]:
         stored = await self._table.load(self._name, subjects, before, concurrency=self._concurrency)
@@ -184,18 +213,48 @@ class MonitorUpdate:
         return done, failed + len(current)
 
     async def _send_all(self, written: Sequence[_Written], before: float) -> dict[str, tuple[str, ...]]:
-        """Send every alert this run owns to the targets that lack it; alert id -> targets that have it."""
+        """Send every alert this run owns to the targets that lack it; alert id -> targets that have
+        it. More URL changes than ``group_over`` go as one grouped alert (no storm)."""
         owned = [a for w in written for a in w.owned]
-        outcomes = await _bounded([partial(self._send, a, before) for a in owned], SEND_CONCURRENCY)
-        return {
-            a.id: o if isinstance(o, tuple) else a.delivered for a, o in zip(owned, outcomes, strict=True)
+        storm = [a for a in owned if a.event == "changed" and not a.subject.startswith("threshold:")]
+        if len(storm) <= self._run.spec.storm_over:
+            storm = []
+        single = [a for a in owned if a not in storm]
+        outcomes = await _bounded([partial(self._send, a, before) for a in single], SEND_CONCURRENCY)
+        delivered = {
+            a.id: o if isinstance(o, tuple) else a.delivered for a, o in zip(single, outcomes, strict=True)
         }
+        if storm:
+            delivered |= await self._send_grouped(storm, before)
+        return delivered
+
+    async def _send_grouped(self, storm: list[Alert], before: float) -> dict[str, tuple[str, ...]]:
+        """One alert for ``storm`` to each target some of them lack; each of them is then where it went."""
+        subject, message = grouped_message(
+            self._name, storm, group=self._run.spec.group, report=self._run.report
+        )
+        had = frozenset.intersection(*(frozenset(a.delivered) for a in storm))
+        try:
+            done = await self._deliver(subject, message, message.to.value, had, before)
+        except Exception as exc:  # a store's or a route's failure: they stay pending
+            logger.warning("alert not sent", extra={"monitor": self._name, "error": str(exc)})
+            done = had
+        self._grouped += len(storm)
+        return {a.id: tuple(sorted(set(a.delivered) | done)) for a in storm}
 
     async def _send(self, alert: Alert, before: float) -> tuple[str, ...]:
         subject, message = alert_message(self._name, alert, group=self._run.spec.group)
-        attributes = {"monitor": self._name, "to": alert.to.value}
-        missing = self._targets - set(alert.delivered)
-        done, error = await self._sinks.send(subject, message, attributes, before, targets=missing)
+        done = await self._deliver(subject, message, alert.to.value, frozenset(alert.delivered), before)
+        return tuple(sorted(set(alert.delivered) | done))
+
+    async def _deliver(
+        self, subject: str, message: AlertMessage, to: str, had: frozenset[str], before: float
+    ) -> frozenset[str]:
+        """``message`` to every target not in ``had``; the targets that have it now."""
+        attributes = {"monitor": self._name, "to": to}
+        missing = self._targets - had
+        sent, error = await self._sinks.send(subject, message, attributes, before, targets=missing)
+        done = set(sent)
         if self._routes is not None:
             routed = await self._routes.send(message, subject, missing, before)
             log_route_errors(self._name, message, routed)
@@ -203,12 +262,12 @@ class MonitorUpdate:
             for gone in sorted(routed.gone):
                 await self._routes.tell_gone(self._sinks, message, gone, before)
         shown = message.to_json()
-        extra = {k: shown[k] for k in ("monitor", "url", "threshold", "from", "to")}
+        extra = {k: shown[k] for k in ("monitor", "url", "threshold", "from", "to", "event")}
         if error is not None:
             logger.warning("alert not sent", extra=extra | {"error": str(error), "sent_to": sorted(done)})
         elif done:
             logger.info("alert sent", extra=extra | {"sent_to": sorted(done)})
-        return tuple(sorted(set(alert.delivered) | done))
+        return had | done
 
     def _complete(self, delivered: tuple[str, ...]) -> bool:
         """Every target that is on has it (with none on, nothing is owed: it is settled)."""
@@ -259,10 +318,22 @@ class MonitorUpdate:
         }
         if self._routes is not None and self._routes.gone:
             summary["routes_gone"] = sorted(self._routes.gone)
+        summary |= self._hygiene_summary()
         try:
             await self._table.put_summary(self._name, summary, before)
         except StoreError as exc:
             logger.warning("monitor summary not written", extra={"monitor": self._name, "error": str(exc)})
+
+    def _hygiene_summary(self) -> dict[str, Any]:
+        """The summary's maintenance windows (``GET /monitors/{name}`` says which is active when it
+        is read) and the dependencies this run found down."""
+        spec, out = self._run.spec, dict[str, Any]()
+        if spec.maintenance:
+            out["maintenance"] = [w.model_dump(exclude_none=True) for w in spec.maintenance]
+        if spec.depends_on:
+            out["depends_on"] = list(spec.depends_on)
+            out["dependencies_down"] = list(self._holds.dependencies)
+        return out
 
     def _report(
         self,
@@ -286,6 +357,12 @@ class MonitorUpdate:
             notify_errors=failed,
             state_errors=state_errors,
             pending=sum(len(s.pending) for s in states),
+            maintenance_active=self._window is not None,
+            maintenance=None if self._window is None else MaintenanceNow.from_json(self._window.to_json()),
+            suppressed=sum(bool(s.suppressed_by) for s in states),
+            dependencies_down=self._holds.dependencies,
+            reminders=sum(w.reminders for w in written),
+            grouped=self._grouped,
         )
 
 
