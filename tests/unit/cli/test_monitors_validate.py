@@ -184,7 +184,7 @@ def test_the_published_schema_is_what_the_models_generate() -> None:
         "docs/monitors.schema.json is out of date: make monitors-schema"
     )
     assert "payments" not in schema  # nothing of an example leaks in
-    assert set(json.loads(schema)["properties"]) == {"defaults", "channels", "monitors"}
+    assert set(json.loads(schema)["properties"]) == {"defaults", "channels", "maintenance", "monitors"}
 
 
 CHANNELS = """\
