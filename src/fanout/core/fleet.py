@@ -134,7 +134,7 @@ class MaintenanceEntry(Window):
 
     def window(self) -> dict[str, Any]:
         """The window as a monitor's request writes it."""
-        return self.model_dump(exclude_none=True, exclude={"groups", "tags"})
+        return self.model_dump(exclude_defaults=True, exclude={"groups", "tags"})
 
 
 class MonitorEntry(_Fields):
