@@ -13,17 +13,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from functools import partial
-from typing import Any, TypeVar
+from typing import Any
 
 from fanout.aws.alerts import AlertSinks
 from fanout.aws.monitor_dependencies import dependencies_down
 from fanout.aws.monitors_table import MonitorsTable
 from fanout.aws.reports import report_key
 from fanout.config import Settings
-from fanout.core.alerts import AlertMessage, alert_message, grouped_message
 from fanout.core.documents import RunDocument
 from fanout.core.hygiene import Holds, governed
 from fanout.core.ids import iso_from_epoch
@@ -36,12 +34,11 @@ from fanout.core.thresholds import ThresholdResult, evaluate
 from fanout.errors import StoreError
 from fanout.fetch.delivery import Deliveries
 from fanout.observability.log import logger
-from fanout.runs.alerting import AlertRoutes, log_route_errors
+from fanout.runs.alert_sends import AlertSender
+from fanout.runs.alerting import AlertRoutes
 from fanout.runs.stores import RunStores
 
-T = TypeVar("T")
 MAX_CONFLICTS = 4  # rounds of read-again-and-apply after losing writes to overlapping runs
-SEND_CONCURRENCY = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,22 +78,6 @@ def observations(
     return by_subject
 
 
-async def _bounded(items: Iterable[Callable[[], Awaitable[T]]], limit: int) -> list[T | BaseException]:
-    """Run each call, ``limit`` at a time; an exception (not a cancellation) is its result."""
-    slots = asyncio.Semaphore(limit)
-
-    async def one(call: Callable[[], Awaitable[T]]) -> T | BaseException:
-        async with slots:
-            try:
-                return await call()
-            except Exception as exc:
-                return exc
-
-    async with asyncio.TaskGroup() as group:
-        tasks = [group.create_task(one(call)) for call in items]
-    return [t.result() for t in tasks]
-
-
 class MonitorUpdate:
     """One monitor run's update, over the table and the alert targets."""
 
@@ -114,12 +95,11 @@ class MonitorUpdate:
         self._name = run.spec.name
         self._window: ActiveWindow | None = None
         self._holds = Holds()
-        self._grouped = 0
+        self._sender = AlertSender(sinks, routes, run.spec, report=run.report)
 
     @property
     def _targets(self) -> frozenset[str]:
-        """Where an alert is owed: the deployment's topic and bus, and the monitor's live routes."""
-        return self._sinks.targets | (self._routes.ids if self._routes is not None else frozenset())
+        return self._sender.targets
 
     async def apply(
         self, results: Sequence[UrlResult], thresholds: Sequence[ThresholdResult], *, before: float
@@ -213,61 +193,8 @@ class MonitorUpdate:
         return done, failed + len(current)
 
     async def _send_all(self, written: Sequence[_Written], before: float) -> dict[str, tuple[str, ...]]:
-        """Send every alert this run owns to the targets that lack it; alert id -> targets that have
-        it. More URL changes than ``group_over`` go as one grouped alert (no storm)."""
-        owned = [a for w in written for a in w.owned]
-        storm = [a for a in owned if a.event == "changed" and not a.subject.startswith("threshold:")]
-        if len(storm) <= self._run.spec.storm_over:
-            storm = []
-        single = [a for a in owned if a not in storm]
-        outcomes = await _bounded([partial(self._send, a, before) for a in single], SEND_CONCURRENCY)
-        delivered = {
-            a.id: o if isinstance(o, tuple) else a.delivered for a, o in zip(single, outcomes, strict=True)
-        }
-        if storm:
-            delivered |= await self._send_grouped(storm, before)
-        return delivered
-
-    async def _send_grouped(self, storm: list[Alert], before: float) -> dict[str, tuple[str, ...]]:
-        """One alert for ``storm`` to each target some of them lack; each of them is then where it went."""
-        subject, message = grouped_message(
-            self._name, storm, group=self._run.spec.group, report=self._run.report
-        )
-        had = frozenset.intersection(*(frozenset(a.delivered) for a in storm))
-        try:
-            done = await self._deliver(subject, message, message.to.value, had, before)
-        except Exception as exc:  # a store's or a route's failure: they stay pending
-            logger.warning("alert not sent", extra={"monitor": self._name, "error": str(exc)})
-            done = had
-        self._grouped += len(storm)
-        return {a.id: tuple(sorted(set(a.delivered) | done)) for a in storm}
-
-    async def _send(self, alert: Alert, before: float) -> tuple[str, ...]:
-        subject, message = alert_message(self._name, alert, group=self._run.spec.group)
-        done = await self._deliver(subject, message, alert.to.value, frozenset(alert.delivered), before)
-        return tuple(sorted(set(alert.delivered) | done))
-
-    async def _deliver(
-        self, subject: str, message: AlertMessage, to: str, had: frozenset[str], before: float
-    ) -> frozenset[str]:
-        """``message`` to every target not in ``had``; the targets that have it now."""
-        attributes = {"monitor": self._name, "to": to}
-        missing = self._targets - had
-        sent, error = await self._sinks.send(subject, message, attributes, before, targets=missing)
-        done = set(sent)
-        if self._routes is not None:
-            routed = await self._routes.send(message, subject, missing, before)
-            log_route_errors(self._name, message, routed)
-            done |= routed.done
-            for gone in sorted(routed.gone):
-                await self._routes.tell_gone(self._sinks, message, gone, before)
-        shown = message.to_json()
-        extra = {k: shown[k] for k in ("monitor", "url", "threshold", "from", "to", "event")}
-        if error is not None:
-            logger.warning("alert not sent", extra=extra | {"error": str(error), "sent_to": sorted(done)})
-        elif done:
-            logger.info("alert sent", extra=extra | {"sent_to": sorted(done)})
-        return had | done
+        """Send every alert this run owns to the targets that lack it; alert id -> targets that have it."""
+        return await self._sender.send_all([a for w in written for a in w.owned], before)
 
     def _complete(self, delivered: tuple[str, ...]) -> bool:
         """Every target that is on has it (with none on, nothing is owed: it is settled)."""
@@ -362,7 +289,7 @@ class MonitorUpdate:
             suppressed=sum(bool(s.suppressed_by) for s in states),
             dependencies_down=self._holds.dependencies,
             reminders=sum(w.reminders for w in written),
-            grouped=self._grouped,
+            grouped=self._sender.grouped,
         )
 
 
