@@ -313,6 +313,11 @@ class Settings(BaseModel):
     alert_event_bus_name: str = setting(
         "ALERT_EVENT_BUS_NAME", "", "the EventBridge bus alerts go to; empty: none"
     )
+    pagerduty_events_url: str = setting(
+        "FANOUT_PAGERDUTY_EVENTS_URL",
+        "https://events.pagerduty.com/v2/enqueue",
+        "where `pagerduty` alert routes send (an EU account: `https://events.eu.pagerduty.com/v2/enqueue`)",
+    )
     monitor_budget_s: float = setting(
         "FANOUT_MONITOR_BUDGET_S", 5.0, "the monitor's slice of a run's budget", ge=0
     )

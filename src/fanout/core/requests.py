@@ -31,6 +31,7 @@ from fanout.core.checks import Expect, HeaderName
 from fanout.core.limits import SERVER_DEFAULTED, RequestLimits, defaults_of, limits_of, maxima_of
 from fanout.core.monitors import MonitorSpec
 from fanout.core.secret_refs import check_header_references
+from fanout.core.sign_option import SignOption
 from fanout.core.thresholds import Thresholds
 from fanout.errors import MAX_LISTED_PROBLEMS, RequestInvalid
 
@@ -62,6 +63,9 @@ class UrlEntry(_Strict):
     expect: Expect | None = Field(
         default=None, description="This entry's checks, merged over options.expect."
     )
+    sign: SignOption | None = Field(
+        default=None, description="Sign this entry's request (over options.sign): Standard Webhooks."
+    )
 
     @field_validator("method", mode="before")
     @classmethod
@@ -70,7 +74,10 @@ class UrlEntry(_Strict):
 
     @property
     def may_retry(self) -> bool:
-        return self.retry if self.retry is not None else self.method in IDEMPOTENT_METHODS
+        """A signed delivery is retried whatever its method: its receiver dedupes on its id."""
+        if self.retry is not None:
+            return self.retry
+        return self.method in IDEMPOTENT_METHODS or self.sign is not None
 
 
 def _at_most(value: float, limit: float) -> None:
@@ -106,6 +113,9 @@ class Options(_Strict):
     capture_headers: Annotated[list[HeaderName], Field(max_length=50)] | None = None
     inspect_bytes: Annotated[int, Field(ge=1)] = _SERVER_DEFAULT
     thresholds: Thresholds | None = Field(default=None, description="Run metrics and their conditions.")
+    sign: SignOption | None = Field(
+        default=None, description="Sign every request sent (Standard Webhooks): a webhook fan-out."
+    )
 
     @model_validator(mode="before")
     @classmethod

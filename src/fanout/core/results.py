@@ -73,6 +73,9 @@ class UrlResult(Document, frozen=True):
     redirects: Annotated[tuple[Redirect, ...], Meta(description="The redirects followed, in order")] = ()
     tls: Annotated[TlsFacts | None, Meta(description="The TLS connection that answered (https)")] = None
     headers: Annotated[dict[str, str] | None, Meta(description="The headers captured, by name")] = None
+    webhook_id: Annotated[
+        str | None, Meta(description="A signed delivery's webhook-id (the same on every attempt)")
+    ] = None
 
     def __post_init__(self) -> None:
         if self.elapsed_ms is not None:

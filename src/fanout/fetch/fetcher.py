@@ -35,6 +35,7 @@ from fanout.core.checks import Checker, Checkers
 from fanout.core.facts import Details, Redirect
 from fanout.core.requests import UrlEntry
 from fanout.core.results import ErrorInfo, Outcome
+from fanout.core.signing import signed_headers
 from fanout.errors import RedirectLimit
 from fanout.fetch.body import BodyInspector
 from fanout.fetch.client import FanoutClient
@@ -110,8 +111,12 @@ class Fetcher:
         self._checkers = checkers or Checkers(None)
         self._rng = rng or random.Random()
 
-    async def fetch(self, entry: UrlEntry, *, deadline: float, progress: FetchProgress) -> FetchResult:
+    async def fetch(
+        self, entry: UrlEntry, *, deadline: float, progress: FetchProgress, webhook_id: str | None = None
+    ) -> FetchResult:
         """Fetch ``entry``: attempts until one is final, retrying within ``deadline`` (event-loop time).
+        A signed entry (``entry.sign``, its secrets resolved) is signed anew on each attempt over
+        the exact bytes sent, with ``webhook_id`` on every attempt.
 
         A failed attempt is classified by ``FAILURE_KINDS`` (its outcome, its error, whether
         another attempt may help); anything else it raises, ``CancelledError`` first, goes up as is.
@@ -122,7 +127,7 @@ class Fetcher:
             trace = AttemptTrace()
             response: FinalResponse | None = None
             try:
-                response = await self._attempt(entry, trace, checker)
+                response = await self._attempt(entry, trace, checker, webhook_id)
             except FAILURES as exc:
                 kind = classify(exc)
                 failed = FetchResult(
@@ -165,9 +170,14 @@ class Fetcher:
         ceiling = min(self._policy.backoff_cap_s, self._policy.backoff_base_s * 2 ** (attempts - 1))
         return self._rng.uniform(0, ceiling)
 
-    async def _attempt(self, entry: UrlEntry, trace: AttemptTrace, checker: Checker | None) -> FinalResponse:
+    async def _attempt(
+        self, entry: UrlEntry, trace: AttemptTrace, checker: Checker | None, webhook_id: str | None = None
+    ) -> FinalResponse:
         policy = self._policy
         headers, content = _headers_and_body(entry)
+        if entry.sign is not None and webhook_id is not None:
+            signed = signed_headers(entry.sign.secrets, webhook_id, int(time.time()), content or b"")
+            headers = {**headers, **signed}
         inspect = checker is not None and checker.needs_body
         detailed = checker is not None or bool(policy.capture_headers)  # timings are read only then
         tracing = CURRENT_TRACE.set(trace)  # the lookups and connections of this attempt mark ``trace``

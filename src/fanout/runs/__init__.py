@@ -10,5 +10,7 @@ invocation, in order: ``targets``, ``fanout``, ``monitor``, ``persist``, ``answe
 deployment has, their adapters), ``report`` (logs and metrics of runs and shards) and ``shards``
 (sharded runs over SQS). Reading back: ``readback`` (``GET /runs``) and ``monitors_read``
 (``GET /monitors``); ``outgoing``: the entries as sent (``options.headers`` merged, secret
-references resolved), never stored.
+references resolved), never stored; ``alerting``: a monitor's own alert routes (webhook, Slack,
+PagerDuty) sent, their secrets read at send time; ``alert_sends``: a monitor run's alerts sent,
+a storm as one grouped alert.
 """

@@ -15,6 +15,7 @@ from functools import partial
 from typing import Any
 
 import httpx
+import msgspec
 
 from fanout.config import Settings
 from fanout.core.budget import CLEANUP_COST, RunDeadline
@@ -24,6 +25,7 @@ from fanout.core.engine import Job, JobReport, JobState, run_under_deadline
 from fanout.core.ids import new_run_id, utc_now_iso
 from fanout.core.requests import FanoutRequest, UrlEntry
 from fanout.core.results import ErrorInfo, Outcome, Summary, UrlResult
+from fanout.core.sign_option import webhook_id
 from fanout.core.urls import host_key
 from fanout.fetch.client import build_client
 from fanout.fetch.egress.policy import policy_for
@@ -42,6 +44,7 @@ class RunContext:
     deadline: RunDeadline
     run_id: str = field(default_factory=new_run_id)
     started_at: str = field(default_factory=utc_now_iso)
+    indexes: tuple[int, ...] | None = None  # the entries' input indexes (a shard's); None: 0, 1, ...
 
 
 def _is_failure(report: JobReport[FetchResult]) -> bool:
@@ -68,6 +71,10 @@ def _to_result(entry: UrlEntry, report: JobReport[FetchResult], progress: FetchP
     if report.state is JobState.CANCELLED:
         return UrlResult(entry.url, Outcome.CANCELLED, None, progress.attempts, elapsed_ms, None, None)
     return UrlResult(entry.url, Outcome.NOT_STARTED, None, 0, None, None, None)
+
+
+def _signed(result: UrlResult, webhook_id: str | None) -> UrlResult:
+    return result if webhook_id is None else msgspec.structs.replace(result, webhook_id=webhook_id)
 
 
 def fetch_policy(request: FanoutRequest, settings: Settings) -> FetchPolicy:
@@ -102,13 +109,14 @@ def _job(
     by: float,
     trace: RunTrace | None,
     on_done: OnDone | None = None,
+    webhook_id: str | None = None,
 ) -> Job[Any]:
     """Fetch ``sent`` (the entry as sent: merged headers, secrets resolved); ``entry`` is the
     entry as written, the only one traced."""
     fetch: Callable[[], Awaitable[FetchResult]] = (
         partial(_not_sent, sent)
         if isinstance(sent, ErrorInfo)
-        else partial(fetcher.fetch, sent, deadline=by, progress=progress)
+        else partial(fetcher.fetch, sent, deadline=by, progress=progress, webhook_id=webhook_id)
     )
     if on_done is not None:
         inner, tell = fetch, on_done
@@ -175,6 +183,11 @@ async def fetch_run(
     progress = [FetchProgress() for _ in entries]
     by = ctx.deadline.fetch_by
     sendable = await outgoing(entries, options, settings, before=by)
+    indexes = ctx.indexes if ctx.indexes is not None else range(len(entries))
+    ids = [
+        None if isinstance(s, ErrorInfo) or s.sign is None else webhook_id(ctx.run_id, i, s.url)
+        for i, s in zip(indexes, sendable, strict=True)
+    ]
     async with client_factory(
         transport=settings.http_transport,
         concurrency=options.concurrency,
@@ -191,8 +204,8 @@ async def fetch_run(
         with _on_time(loop, by):
             run = await run_under_deadline(
                 [
-                    _job(fetcher, e, s, p, by, trace, on_done)
-                    for e, s, p in zip(entries, sendable, progress, strict=True)
+                    _job(fetcher, e, s, p, by, trace, on_done, w)
+                    for e, s, p, w in zip(entries, sendable, progress, ids, strict=True)
                 ],
                 deadline=by,
                 concurrency=options.concurrency,
@@ -201,7 +214,9 @@ async def fetch_run(
             )
     if run.deadline_reached:  # what the cleanup costs is learned when the answer is ready
         CLEANUP_COST.cut(ctx.deadline, sum(r.state is JobState.CANCELLED for r in run.jobs))
-    results = tuple(_to_result(e, r, p) for e, r, p in zip(entries, run.jobs, progress, strict=True))
+    results = tuple(
+        _signed(_to_result(e, r, p), w) for e, r, p, w in zip(entries, run.jobs, progress, ids, strict=True)
+    )
     return RunDocument(
         run_id=ctx.run_id,
         source=ctx.source,
