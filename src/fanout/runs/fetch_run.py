@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Awaitable, Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
@@ -164,6 +164,16 @@ def _nothing() -> None:
     pass
 
 
+def _webhook_ids(ctx: RunContext, sendable: Sequence[Sendable]) -> list[str | None]:
+    """Each signed entry's ``webhook-id``: from the run and the entry's input position, so a
+    retry, a carry-over or a shard continuation of the same delivery sends the same id."""
+    indexes = ctx.indexes if ctx.indexes is not None else range(len(sendable))
+    return [
+        None if isinstance(s, ErrorInfo) or s.sign is None else webhook_id(ctx.run_id, i, s.url)
+        for i, s in zip(indexes, sendable, strict=True)
+    ]
+
+
 async def fetch_run(
     request: FanoutRequest,
     ctx: RunContext,
@@ -183,11 +193,7 @@ async def fetch_run(
     progress = [FetchProgress() for _ in entries]
     by = ctx.deadline.fetch_by
     sendable = await outgoing(entries, options, settings, before=by)
-    indexes = ctx.indexes if ctx.indexes is not None else range(len(entries))
-    ids = [
-        None if isinstance(s, ErrorInfo) or s.sign is None else webhook_id(ctx.run_id, i, s.url)
-        for i, s in zip(indexes, sendable, strict=True)
-    ]
+    ids = _webhook_ids(ctx, sendable)
     async with client_factory(
         transport=settings.http_transport,
         concurrency=options.concurrency,
