@@ -19,6 +19,7 @@ from functools import partial
 from typing import TypeVar
 
 from fanout.aws.alerts import AlertSinks
+from fanout.aws.history_table import HistoryTable
 from fanout.aws.monitors_table import MonitorsTable
 from fanout.aws.reports import report_key
 from fanout.config import Settings
@@ -32,6 +33,8 @@ from fanout.core.results import UrlResult
 from fanout.core.thresholds import ThresholdResult, evaluate
 from fanout.errors import StoreError
 from fanout.observability.log import logger
+from fanout.runs.history import archive
+from fanout.runs.status_page import render_if_due
 from fanout.runs.stores import RunStores
 
 T = TypeVar("T")
@@ -56,6 +59,7 @@ class _Written:
     state: SubjectState
     alerts: tuple[Alert, ...]  # changes this run made
     owned: tuple[Alert, ...]  # pending alerts this run now sends
+    prior: SubjectState | None = None  # the state this run's observations moved (for the history)
 
 
 def observations(
@@ -94,9 +98,17 @@ async def _bounded(items: Iterable[Callable[[], Awaitable[T]]], limit: int) -> l
 class MonitorUpdate:
     """One monitor run's update, over the table and the alert targets."""
 
-    def __init__(self, table: MonitorsTable, sinks: AlertSinks, run: MonitorRun, *, concurrency: int) -> None:
+    def __init__(
+        self,
+        table: MonitorsTable,
+        sinks: AlertSinks,
+        run: MonitorRun,
+        *,
+        concurrency: int,
+        history: HistoryTable | None = None,
+    ) -> None:
         self._table, self._sinks, self._run, self._concurrency = table, sinks, run, concurrency
-        self._name = run.spec.name
+        self._name, self._history = run.spec.name, history
 
     async def apply(
         self, results: Sequence[UrlResult], thresholds: Sequence[ThresholdResult], *, before: float
@@ -106,7 +118,11 @@ class MonitorUpdate:
         states_by, send_by = loop.time() + span * 0.5, loop.time() + span * 0.8
         wanted = observations(self._run, results, thresholds)
         written, failed = await self._write_all(wanted, states_by)
-        delivered = await self._send_all(written, send_by)
+        async with asyncio.TaskGroup() as group:  # the long history is written while alerts are sent
+            moves = [(w.prior, w.state, w.alerts) for w in written if w.prior is not None]
+            group.create_task(archive(self._history, self._name, moves, send_by))
+            sending = group.create_task(self._send_all(written, send_by))
+        delivered = sending.result()
         settled = await self._settle_all(written, delivered, before)
         await self._summarize(settled, thresholds, before)
         sent = sum(self._complete(d) for d in delivered.values()) if self._sinks.targets else 0
@@ -122,7 +138,7 @@ class MonitorUpdate:
             if moved.alert is not None:
                 alerts.append(moved.alert)
         new, owned = claim(new, self._run.run_id, until=self._run.claim_until, now=time.time())
-        return _Written(new, tuple(alerts), owned)
+        return _Written(new, tuple(alerts), owned, prior=state)
 
     async def _load(self, subjects: Sequence[str], before: float) -> dict[str, SubjectState]:
         stored = await self._table.load(self._name, subjects, before, concurrency=self._concurrency)
@@ -234,6 +250,8 @@ class MonitorUpdate:
             "thresholds": [t.to_json() for t in thresholds],
             "group": self._run.spec.group,
             "tags": dict(self._run.spec.tags or {}),
+            "public": self._run.spec.public,
+            "display_names": dict(self._run.spec.display_names or {}),
         }
         try:
             await self._table.put_summary(self._name, summary, before)
@@ -286,6 +304,13 @@ async def judged(
             location = (stores.reports.bucket, report_key(document.run_id, document.started_at))
         until = time.time() + max(0.0, before - loop.time())  # every send ends by ``before``
         run = MonitorRun(spec, document.run_id, key or document.run_id, location, claim_until=until)
-        update = MonitorUpdate(stores.monitors, stores.alerts, run, concurrency=settings.monitor_concurrency)
+        update = MonitorUpdate(
+            stores.monitors,
+            stores.alerts,
+            run,
+            concurrency=settings.monitor_concurrency,
+            history=stores.history,
+        )
         report = await update.apply(results, thresholds or (), before=before)
+        await render_if_due(stores, settings, changed=report.all_transitions > 0, before=before)
     return document.replaced(thresholds=thresholds, monitor=report)

@@ -1,0 +1,89 @@
+"""Monitors with simulated history for the status page's tests, bench and screenshots: each URL's
+observations run through the real state machine (``advance``) and its archive (``archived``),
+day after day, so the page shows what a deployment would have stored."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+
+from fanout.core.history import MonthRecord, archived, with_archived
+from fanout.core.monitors import MonitorSpec, Observation, SubjectState, advance
+from fanout.status.model import MonitorData
+
+Outcome = Callable[[float], tuple[bool, float]]  # epoch -> (passed, latency ms)
+
+
+@dataclass
+class Simulated:
+    """A URL's state and month records after its observations, and the raw counts per day."""
+
+    state: SubjectState
+    months: dict[str, MonthRecord] = field(default_factory=dict)
+    raw: dict[str, tuple[int, int]] = field(default_factory=dict)  # day -> (checks, failures)
+
+
+def simulate(
+    url: str, start: float, days: int, per_day: int, outcome: Outcome, spec: MonitorSpec
+) -> Simulated:
+    from fanout.core.uptime import day_of
+
+    sim = Simulated(SubjectState(url))
+    step = 86_400 / per_day
+    for n in range(days * per_day):
+        at = start + n * step
+        ok, latency = outcome(at)
+        obs = Observation(f"k{n}", f"run{n}", at, ok, "ok" if ok else "http_error",
+                          200 if ok else 503, latency_ms=latency)  # fmt: skip
+        moved = advance(sim.state, obs, spec)
+        alerts = [] if moved.alert is None else [(moved.alert.to, moved.alert.since)]
+        change = archived(sim.state, moved.state, alerts)
+        if change:
+            sim.months = with_archived(sim.months, url, change)
+        sim.state = moved.state
+        checks, failures = sim.raw.get(day_of(at), (0, 0))
+        sim.raw[day_of(at)] = (checks + 1, failures + (not ok))
+    return sim
+
+
+def flaky(seed: int, *, outage_every: int = 29, base_ms: float = 80.0) -> Outcome:
+    """Mostly fine, with a 40-minute outage every ``outage_every`` days and noisy latency."""
+    rng = random.Random(seed)
+
+    def outcome(at: float) -> tuple[bool, float]:
+        day, second = divmod(int(at), 86_400)
+        down = day % outage_every == seed % outage_every and 36_000 <= second < 38_400
+        return (not down, base_ms * (1 + rng.random()) + (400 if rng.random() < 0.03 else 0))
+
+    return outcome
+
+
+def sample_monitors(
+    now: float,
+    monitors: int,
+    urls: int,
+    *,
+    days: int = 95,
+    per_day: int = 24,
+    public: Mapping[str, bool] | None = None,
+) -> list[MonitorData]:
+    """``monitors`` monitors of ``urls`` URLs each. One simulated URL history is shared by all,
+    under each URL's own name (the render's cost, not the simulation's, is what callers measure)."""
+    start = (now // 86_400 - days + 1) * 86_400
+    spec = MonitorSpec(name="sample")
+    base = simulate("https://example.com/base", start, days, per_day, flaky(3), spec)
+    found = []
+    for m in range(monitors):
+        name = f"service-{m:03d}"
+        states, months = [], {}
+        for u in range(urls):
+            url = f"https://{name}.example.com/health/{u}?token=secret"
+            from dataclasses import replace
+
+            states.append(replace(base.state, subject=url))
+            months[url] = [replace(r, subject=url) for r in base.months.values()]
+        summary = {"name": name, "group": f"group-{m % 5}", "public": (public or {}).get(name, True),
+                   "last_run_at": None}  # fmt: skip
+        found.append(MonitorData(summary, states, months))
+    return found
