@@ -6,10 +6,11 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from fanout.core.history import MonthRecord, archived, with_archived
 from fanout.core.monitors import MonitorSpec, Observation, SubjectState, advance
+from fanout.core.uptime import day_of
 from fanout.status.model import MonitorData
 
 Outcome = Callable[[float], tuple[bool, float]]  # epoch -> (passed, latency ms)
@@ -27,8 +28,6 @@ class Simulated:
 def simulate(
     url: str, start: float, days: int, per_day: int, outcome: Outcome, spec: MonitorSpec
 ) -> Simulated:
-    from fanout.core.uptime import day_of
-
     sim = Simulated(SubjectState(url))
     step = 86_400 / per_day
     for n in range(days * per_day):
@@ -67,20 +66,24 @@ def sample_monitors(
     days: int = 95,
     per_day: int = 24,
     public: Mapping[str, bool] | None = None,
+    variants: int = 7,
 ) -> list[MonitorData]:
-    """``monitors`` monitors of ``urls`` URLs each. One simulated URL history is shared by all,
-    under each URL's own name (the render's cost, not the simulation's, is what callers measure)."""
+    """``monitors`` monitors of ``urls`` URLs each. ``variants`` simulated URL histories are shared
+    among them, each URL under its own name (the render's cost, not the simulation's, is what
+    callers measure)."""
     start = (now // 86_400 - days + 1) * 86_400
-    spec = MonitorSpec(name="sample")
-    base = simulate("https://example.com/base", start, days, per_day, flaky(3), spec)
+    spec = MonitorSpec(name="sample", failure_threshold=1)
+    bases = [
+        simulate("https://example.com/base", start, days, per_day, flaky(seed, outage_every=11 + seed), spec)
+        for seed in range(variants)
+    ]
     found = []
     for m in range(monitors):
         name = f"service-{m:03d}"
         states, months = [], {}
         for u in range(urls):
             url = f"https://{name}.example.com/health/{u}?token=secret"
-            from dataclasses import replace
-
+            base = bases[(m * urls + u) % len(bases)]
             states.append(replace(base.state, subject=url))
             months[url] = [replace(r, subject=url) for r in base.months.values()]
         summary = {"name": name, "group": f"group-{m % 5}", "public": (public or {}).get(name, True),

@@ -250,7 +250,7 @@ class MonitorUpdate:
             "thresholds": [t.to_json() for t in thresholds],
             "group": self._run.spec.group,
             "tags": dict(self._run.spec.tags or {}),
-            "public": self._run.spec.public,
+            "public": self._run.spec.public is not False,
             "display_names": dict(self._run.spec.display_names or {}),
         }
         try:
