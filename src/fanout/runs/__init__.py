@@ -9,7 +9,8 @@ invocation, in order: ``targets``, ``fanout``, ``monitor``, ``persist``, ``answe
 ``fanout.run_fanout`` (one fan-out: the engine over the fetcher), ``stores`` (which stores a
 deployment has, their adapters), ``report`` (logs and metrics of runs and shards) and ``shards``
 (sharded runs over SQS). Reading back: ``readback`` (``GET /runs``) and ``monitors_read``
-(``GET /monitors``); ``history`` (a monitor run's long-history writes), ``status_page`` (the status page rendered
-and uploaded inside a monitor run, or by ``fanout status build``); ``outgoing``: the entries as sent (``options.headers`` merged, secret
-references resolved), never stored.
+(``GET /monitors``). ``history``: a monitor run's long-history writes; ``status_page``: the
+status page rendered and uploaded inside a monitor run, or by ``fanout status build``;
+``outgoing``: the entries as sent (``options.headers`` merged, secret references resolved),
+never stored.
 """
