@@ -8,7 +8,7 @@ import random
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, replace
 
-from fanout.core.history import MonthRecord, archived, with_archived
+from fanout.core.history import Archived, MonthRecord, archived, with_archived
 from fanout.core.monitors import MonitorSpec, Observation, SubjectState, advance
 from fanout.core.uptime import day_of
 from fanout.status.model import MonitorData
@@ -23,6 +23,7 @@ class Simulated:
     state: SubjectState
     months: dict[str, MonthRecord] = field(default_factory=dict)
     raw: dict[str, tuple[int, int]] = field(default_factory=dict)  # day -> (checks, failures)
+    changes: list[Archived] = field(default_factory=list)  # what each run archived, in order
 
 
 def simulate(
@@ -39,6 +40,7 @@ def simulate(
         alerts = [] if moved.alert is None else [(moved.alert.to, moved.alert.since)]
         change = archived(sim.state, moved.state, alerts)
         if change:
+            sim.changes.append(change)
             sim.months = with_archived(sim.months, url, change)
         sim.state = moved.state
         checks, failures = sim.raw.get(day_of(at), (0, 0))
