@@ -31,6 +31,7 @@ def _page(title: str, body: str, root: str) -> str:
         '<!doctype html><html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width,initial-scale=1">'
         f'<meta name="color-scheme" content="light dark"><title>{escape(title)}</title>'
+        f'<link rel="icon" href="{root}favicon.svg" type="image/svg+xml">'
         f'<link rel="stylesheet" href="{root}style.css"></head><body>'
         f"<main>{body}</main>"
         "<footer><p>Rendered by fanout from its monitors. Uptime: the share of checks that passed."

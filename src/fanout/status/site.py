@@ -11,6 +11,10 @@ from fanout.status.html import Fragments, index_page, monitor_page
 from fanout.status.model import MonitorData, StatusDocument, status_document
 from fanout.status.style import STYLE_CSS
 
+FAVICON_SVG = (
+    '<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 16 16">'
+    '<circle cx="8" cy="8" r="7" fill="#2e7d32"/></svg>'
+)
 CONTENT_TYPES = {
     "html": "text/html; charset=utf-8", "css": "text/css; charset=utf-8",
     "json": "application/json", "svg": "image/svg+xml",
@@ -34,6 +38,7 @@ def render_site(monitors: Sequence[MonitorData], now: float, *, title: str = "St
     files = {
         "index.html": index_page(doc, fragments, title).encode(),
         "style.css": STYLE_CSS.encode(),
+        "favicon.svg": FAVICON_SVG.encode(),
         "status.json": doc.summary().to_bytes(),
     }
     for m in doc.monitors:
