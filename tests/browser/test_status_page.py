@@ -171,7 +171,12 @@ def test_the_index_shows_every_monitor_url_state_and_90_bars(
 
 
 def test_a_monitor_page_shows_its_incident_chart_and_badge(browser: Any, origin: str) -> None:
-    visit = Visit(browser, f"{origin}/monitors/checkout.html", viewport={"width": 1024, "height": 900})
+    visit = Visit(
+        browser,
+        f"{origin}/monitors/checkout.html",
+        viewport={"width": 1000, "height": 1300},
+        color_scheme="dark",
+    )
     page = visit.page
     try:
         payments = page.locator("li.url", has_text="Payments API")
@@ -196,6 +201,7 @@ def test_a_monitor_page_shows_its_incident_chart_and_badge(browser: Any, origin:
         assert badge.get_attribute("alt") == "status badge: degraded"
         assert visit.errors == []
         assert [r for r in visit.requests if not r.startswith(origin + "/")] == []
+        page.screenshot(path=str(ROOT / "docs/status-page-monitor-dark.png"))
     finally:
         visit.close()
 

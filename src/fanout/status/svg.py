@@ -69,7 +69,7 @@ def latency_chart(days: Sequence[DayFigures], label: str) -> str:
     values = [v for d in days for v in (d.p50_ms, d.p95_ms) if v is not None]
     if not values:
         return f'<p class="muted">{escape(label)}: no response times measured yet.</p>'
-    ticks = _ticks(max(values))
+    ticks = _ticks(max(values) * 1.2)  # headroom: the top line stays clear of the legend
     top = ticks[-1] or 1.0
     step_x = plot_w / max(1, len(days) - 1)
     xs, scale, base = _xs(len(days), left, step_x), plot_h / top, top_pad + plot_h
@@ -83,8 +83,10 @@ def latency_chart(days: Sequence[DayFigures], label: str) -> str:
         for t in ticks
     )
     marks = sorted({0, len(days) // 2, len(days) - 1})
+    anchor = {0: "start", len(days) - 1: "end"}
     dates = "".join(
-        f'<text x="{xs[i]}" y="{height - 6}" text-anchor="middle">{days[i].day[5:]}</text>' for i in marks
+        f'<text x="{xs[i]}" y="{height - 6}" text-anchor="{anchor.get(i, "middle")}">{days[i].day[5:]}</text>'
+        for i in marks
     )
     lines = ""
     for name, pick in (("p50", "p50_ms"), ("p95", "p95_ms")):
