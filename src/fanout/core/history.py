@@ -12,6 +12,7 @@ incidents (those past it are counted, not kept), so a URL's history is bounded w
 
 from __future__ import annotations
 
+import bisect
 import calendar
 import time
 from collections.abc import Iterable, Mapping, Sequence
@@ -172,17 +173,18 @@ class LongHistory:
         return None if checks == 0 else round((checks - sum(d.failures for d in recent)) / checks, 6)
 
     def uptimes(self, now: float, periods: Sequence[int]) -> tuple[float | None, ...]:
-        """``uptime`` over each of ``periods`` (days), in one pass over the days."""
-        firsts = [day_of(now - (p - 1) * 86_400) for p in periods]
-        checks, failures = [0] * len(periods), [0] * len(periods)
-        for d in reversed(self.days):
-            for k, first in enumerate(firsts):
-                if d.day >= first:
-                    checks[k] += d.checks
-                    failures[k] += d.failures
-            if d.day < firsts[-1] and d.day < min(firsts):
-                break
-        return tuple(None if c == 0 else round((c - f) / c, 6) for c, f in zip(checks, failures, strict=True))
+        """``uptime`` over each of ``periods`` (days): one pass, then a search per period."""
+        days = [d.day for d in self.days]
+        checks, failures = [0], [0]
+        for d in self.days:
+            checks.append(checks[-1] + d.checks)
+            failures.append(failures[-1] + d.failures)
+        found: list[float | None] = []
+        for period in periods:
+            start = bisect.bisect_left(days, day_of(now - (period - 1) * 86_400))
+            c, f = checks[-1] - checks[start], failures[-1] - failures[start]
+            found.append(None if c == 0 else round((c - f) / c, 6))
+        return tuple(found)
 
     def last_days(self, now: float, count: int) -> list[DailyAggregate | None]:
         """The last ``count`` UTC days, oldest first, None for a day without checks."""
