@@ -15,11 +15,9 @@ Used by ``make demo STORE=moto`` and the persistence tests; needs the dev depend
 from __future__ import annotations
 
 import contextlib
-import copy
 import json
 import logging
 import re
-import threading
 import uuid
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -28,6 +26,8 @@ from typing import Any
 import boto3
 from moto.server import ThreadedMotoServer
 from samcli.yamlhelper import yaml_parse
+
+from devtools.moto_compat import patch_moto_dynamodb, stop_server
 
 ROOT = Path(__file__).resolve().parent.parent
 TEMPLATE = ROOT / "template.yaml"
@@ -40,61 +40,6 @@ CREDENTIALS = {
 
 # Table properties that only matter to a deployed table (moto has no use for them).
 DEPLOY_ONLY_TABLE_KEYS = frozenset({"PointInTimeRecoverySpecification"})
-
-
-_DYNAMODB_LOCK = threading.Lock()
-
-
-def _table_for_rollback(table: Any) -> Any:
-    """A copy of a moto table that a transaction of ``Put`` actions can be rolled back to: its
-    items' containers copied, the items shared (a ``Put`` replaces an item, never changes it)."""
-    from collections import defaultdict
-
-    copied = copy.copy(table)
-    copied.items = defaultdict(
-        dict, {h: dict(r) if isinstance(r, dict) else r for h, r in table.items.items()}
-    )
-    tracked = type(table).instances_tracked  # moto keeps every model it makes; not these copies
-    if tracked and tracked[-1] is copied:
-        tracked.pop()
-    return copied
-
-
-def patch_moto_dynamodb() -> None:
-    """moto's DynamoDB, made to serve this project's transactions (idempotent).
-
-    moto 5's ``transact_write_items`` deep-copies every table it touches, to roll back: with no
-    lock (another request writing meanwhile breaks the copy, "dictionary changed size during
-    iteration"), at a cost that grows with the table (a 100-item transaction takes 1 s once the
-    table has 600 items, 10 s at 5,000: quadratic over a monitor's first run), and keeps every copy
-    alive (its models track their instances), so garbage collections slow down for the rest of the
-    process. DynamoDB is none of that. So the harness answers DynamoDB requests one at a time and
-    copies a table for rollback one level deep, untracked; the project's transactions are ``Put``
-    actions only, for which that copy restores exactly what the deep one would.
-    """
-    from moto.dynamodb import models
-    from moto.dynamodb.models.table import Table
-    from moto.dynamodb.responses import DynamoHandler
-
-    if getattr(DynamoHandler.call_action, "_serialized", False):
-        return
-    original = DynamoHandler.call_action
-
-    def call_action(self: Any) -> Any:
-        with _DYNAMODB_LOCK:
-            return original(self)
-
-    class RollbackCopy:
-        def __getattr__(self, name: str) -> Any:
-            return getattr(copy, name)
-
-        @staticmethod
-        def deepcopy(value: Any, memo: Any = None) -> Any:
-            return _table_for_rollback(value) if isinstance(value, Table) else copy.deepcopy(value, memo)
-
-    call_action._serialized = True  # type: ignore[attr-defined]
-    DynamoHandler.call_action = call_action  # type: ignore[method-assign]
-    setattr(models, "copy", RollbackCopy())  # noqa: B010 (the module's own name for copy)
 
 
 def load_template() -> dict[str, Any]:
@@ -186,9 +131,7 @@ class LocalAws:
         self._delete_tables()
         for client in self._clients:
             client.close()
-        self.server.stop()
-        if self.server._server is not None:  # stop() shuts the loop down but keeps the socket
-            self.server._server.server_close()
+        stop_server(self.server)
 
     def _delete_tables(self) -> None:
         """moto's backends are process-wide: a server stopped keeps its tables in memory (and a big

@@ -4,7 +4,7 @@
 scheduled monitor: a strongly consistent batch read and a transaction of conditional writes per
 100 URLs); ``batch-write`` (the anchor): the same N items written with ``BatchWriteItem`` (25 a
 call), no read and no condition, the cheapest way to put N items. Both on the same moto (the
-harness's, ``devtools.local_aws.patch_moto_dynamodb``), whose own speed sets the wall time: the
+harness's, ``devtools.moto_compat.patch_moto_dynamodb``), whose own speed sets the wall time: the
 client's CPU per URL is the figure that carries to DynamoDB. No goal: a row to watch.
 """
 
@@ -31,7 +31,7 @@ def _free_port() -> int:
 def _start_moto() -> tuple[subprocess.Popen[bytes], str]:
     port = _free_port()
     code = (
-        "import sys; from devtools.local_aws import patch_moto_dynamodb; patch_moto_dynamodb(); "
+        "import sys; from devtools.moto_compat import patch_moto_dynamodb; patch_moto_dynamodb(); "
         "from moto.server import main; main(sys.argv[1:])"
     )
     proc = subprocess.Popen(

@@ -1,4 +1,4 @@
-"""Integration fixtures: ``run_fanout`` against the real demo target, over both transports, and the
+"""Integration fixtures: ``fetch_run`` against the real demo target, over both transports, and the
 function as deployed with its stores on moto (``deployed``, shaped by a module's ``deployment`` mark).
 
 Every test using ``fanout`` is also a hygiene test: after it, the server must see no

@@ -329,7 +329,7 @@ def test_a_5000_url_monitor_updates_every_state_within_its_budget(
     monkeypatch: pytest.MonkeyPatch, target: DemoTarget
 ) -> None:
     """5,000 states, read in 50 batches and written in 50 transactions of 100, on a moto of its own
-    (answering one DynamoDB request at a time: ``devtools.local_aws.patch_moto_dynamodb``), its
+    (answering one DynamoDB request at a time: ``devtools.moto_compat.patch_moto_dynamodb``), its
     timeouts sized for moto, not DynamoDB (the client's cost per URL is in ``make bench``, "monitor")."""
     with MotoAws() as aws:
         point_aws_at(monkeypatch, aws.endpoint)

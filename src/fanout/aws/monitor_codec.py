@@ -1,6 +1,6 @@
 """Monitor states as DynamoDB items: the key attributes, ``version`` (the conditional writes'),
 ``status`` and ``expires_at`` (TTL) as attributes, and the rest as one compact JSON document
-(``doc``), which keeps an item small (a URL's state with a month of history is ~1.5 KB).
+(``doc``), which keeps an item small (its size: docs/benchmarks.md).
 
 Keys (table ``MonitorsTable``, ``pk``/``sk``)::
 

@@ -59,7 +59,7 @@ def passed(outcome: Outcome) -> bool | None:
     """A URL's outcome as a monitor counts it: True (ok), False (failing), None (the run's doing)."""
     if outcome is Outcome.OK:
         return True
-    return None if outcome.is_the_runs_doing else False
+    return None if outcome.is_cut_by_run else False
 
 
 def subject_id(subject: str) -> str:

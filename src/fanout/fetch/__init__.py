@@ -9,6 +9,7 @@ Start here:
 Under them: ``wire`` (how one hop is sent: ``Wire``, ``Hop``), ``transports`` (aiohttp, the
 default; httpcore), ``redirects`` (the next hop's request), ``verdict`` (a final response judged
 into an outcome), ``body`` (the first bytes of a body, decoded for the checks), ``trace`` (an
-attempt's phases), ``dns`` (c-ares on the run's loop, no thread) and ``sitemap`` (sitemaps read as
-target lists).
+attempt's phases), ``dns`` (c-ares on the run's loop, no thread), ``sitemap`` (sitemaps read as
+target lists), ``failures`` (what each exception of an attempt means: outcome, error, retry) and
+``compat`` (the only place third-party internals are used, one module per library, each hook tested).
 """

@@ -16,8 +16,8 @@ session), with its per-try ``timeout`` and ``tries`` set from the attempt's budg
 caller bounds the whole lookup further with its own deadline.
 
 aiodns 4 drives pycares 5 with an event thread per channel by default; ``AresResolver``
-asks for its socket-state callback mode instead (``_make_channel``), so no thread of the
-invocation exists at all. pycares keeps one idle process-wide thread that destroys closed
+asks for its socket-state callback mode instead (``compat.aiodns_hooks``), so no thread of
+the invocation exists at all. pycares keeps one idle process-wide thread that destroys closed
 channels: ``start_reaper`` starts it at init, outside any invocation.
 
 ``LookupFailed`` (an ``OSError``, so aiohttp and botocore treat it as a connection
@@ -28,13 +28,13 @@ from __future__ import annotations
 
 import asyncio
 import socket
-import weakref
 from types import TracebackType
-from typing import Any
 
 import aiodns
 import pycares
 from aiohttp.abc import AbstractResolver, ResolveResult
+
+from fanout.fetch.compat.aiodns_hooks import LoopDrivenResolver
 
 _NUMERIC_FLAGS = socket.AI_NUMERICHOST | socket.AI_NUMERICSERV
 _TEMPORARY = frozenset(
@@ -79,20 +79,6 @@ def query_timing(budget_s: float, tries: int = 2) -> tuple[float, int]:
     return first, tries
 
 
-class _LoopDriven(aiodns.DNSResolver):
-    """aiodns on the running loop's selector (socket-state callbacks), never its event thread."""
-
-    def _make_channel(self, **kwargs: Any) -> tuple[bool, pycares.Channel]:
-        weak_self = weakref.ref(self)
-
-        def on_socket_state(fd: int, readable: bool, writable: bool) -> None:
-            this = weak_self()
-            if this is not None:
-                this._sock_state_cb(fd, readable, writable)
-
-        return False, pycares.Channel(sock_state_cb=on_socket_state, timeout=self._timeout, **kwargs)
-
-
 class AresResolver:
     """One c-ares channel on the running loop; ``async with`` closes it (pending queries cancelled).
 
@@ -102,7 +88,7 @@ class AresResolver:
 
     def __init__(self, *, budget_s: float, tries: int = 2) -> None:
         timeout_s, tries = query_timing(budget_s, tries)
-        self._inner = _LoopDriven(timeout=timeout_s, tries=tries, loop=asyncio.get_running_loop())
+        self._inner = LoopDrivenResolver(timeout=timeout_s, tries=tries, loop=asyncio.get_running_loop())
 
     async def resolve(self, host: str, port: int) -> list[str]:
         try:

@@ -13,7 +13,8 @@
 - Retries: connect errors and 429/502/503/504 only (of DNS failures, only those that
   may pass, such as SERVFAIL; never a lookup that used up the attempt); full-jitter exponential backoff;
   ``Retry-After`` honoured; none when the run deadline leaves no room for another
-  attempt; POST/PATCH only when the entry says ``"retry": true``.
+  attempt; POST/PATCH only when the entry says ``"retry": true``. What each failure is (outcome,
+  error, retryable) is one table, ``failures.FAILURE_KINDS``.
 - ``CancelledError`` is never caught: the engine reports a cancelled URL itself.
 """
 
@@ -34,9 +35,10 @@ from fanout.core.checks import Checker, Checkers
 from fanout.core.facts import Details, Redirect
 from fanout.core.requests import UrlEntry
 from fanout.core.results import ErrorInfo, Outcome
-from fanout.errors import DnsError, DnsTimeout, EgressBlocked, FetchError, RedirectLimit
+from fanout.errors import RedirectLimit
 from fanout.fetch.body import BodyInspector
 from fanout.fetch.client import FanoutClient
+from fanout.fetch.failures import FAILURES, classify
 from fanout.fetch.redirects import redirect_request
 from fanout.fetch.trace import CURRENT_TRACE, AttemptTrace
 from fanout.fetch.transports.aiohttp import FanoutAiohttpTransport
@@ -45,7 +47,6 @@ from fanout.fetch.verdict import FinalResponse, judge, plain_headers
 from fanout.fetch.wire import REDIRECT_STATUS, Hop, HttpxWire, Wire
 
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
-RETRYABLE_ERRORS: tuple[type[Exception], ...] = (httpx.ConnectError, httpx.ConnectTimeout)
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,47 +111,32 @@ class Fetcher:
         self._rng = rng or random.Random()
 
     async def fetch(self, entry: UrlEntry, *, deadline: float, progress: FetchProgress) -> FetchResult:
-        """Fetch ``entry``, retrying within ``deadline`` (event-loop time)."""
-        policy = self._policy
+        """Fetch ``entry``: attempts until one is final, retrying within ``deadline`` (event-loop time).
+
+        A failed attempt is classified by ``FAILURE_KINDS`` (its outcome, its error, whether
+        another attempt may help); anything else it raises, ``CancelledError`` first, goes up as is.
+        """
         checker = self._checkers.for_entry(entry.expect)
         while True:
             progress.attempts += 1
-            retry_after: float | None = None
-            last: FinalResponse | None = None
             trace = AttemptTrace()
+            response: FinalResponse | None = None
             try:
                 response = await self._attempt(entry, trace, checker)
-            except TimeoutError:
-                return FetchResult(Outcome.TIMED_OUT, error=self._timeout_error(trace))
-            except EgressBlocked as exc:
-                return FetchResult(Outcome.BLOCKED, error=ErrorInfo(exc.reason, str(exc)))
-            except DnsTimeout as exc:  # the lookup had the whole attempt's time: never again
-                return FetchResult(Outcome.TIMED_OUT, error=ErrorInfo(exc.type, str(exc)))
-            except DnsError as exc:
-                result = FetchResult(Outcome.FAILED, error=ErrorInfo(exc.type, str(exc)))
-                if not (exc.temporary and self._may_retry(entry, exc, progress.attempts)):
-                    return result
-            except FetchError as exc:
-                return FetchResult(Outcome.FAILED, error=ErrorInfo(exc.type, str(exc)))
-            except httpx.TimeoutException as exc:
-                result = FetchResult(Outcome.TIMED_OUT, error=_describe(exc))
-                if not self._may_retry(entry, exc, progress.attempts):
-                    return result
-            except (httpx.HTTPError, httpx.InvalidURL, httpx.StreamError) as exc:
-                result = FetchResult(Outcome.FAILED, error=_describe(exc))
-                if not self._may_retry(entry, exc, progress.attempts):
-                    return result
+            except FAILURES as exc:
+                kind = classify(exc)
+                failed = FetchResult(
+                    kind.outcome, error=kind.describe(exc, trace, self._policy.request_timeout_s)
+                )
+                retryable = kind.retryable(exc)
             else:
-                if not self._may_retry(entry, response.status_code, progress.attempts):
-                    return self._final_result(response, trace, checker)
-                last, retry_after = response, response.retry_after_s
-            delay = self._backoff(progress.attempts, retry_after)
-            room = deadline - asyncio.get_running_loop().time()
-            if delay + min(policy.min_attempt_s, policy.request_timeout_s) > room:
-                return (
-                    result if last is None else self._final_result(last, trace, checker)
-                )  # no room to retry
-            await asyncio.sleep(delay)
+                retryable = response.status_code in RETRYABLE_STATUS
+            if not (
+                retryable
+                and self._may_retry(entry, progress.attempts)
+                and await self._waited_to_retry(progress.attempts, response, deadline)
+            ):
+                return failed if response is None else self._final_result(response, trace, checker)
 
     def _final_result(
         self, response: FinalResponse, trace: AttemptTrace, checker: Checker | None
@@ -158,21 +144,20 @@ class Fetcher:
         outcome, details = judge(response, trace, checker, self._policy.capture_headers)
         return FetchResult(outcome, response.status_code, response.size, details=details)
 
-    def _timeout_error(self, trace: AttemptTrace) -> ErrorInfo:
-        """The attempt ran out of ``request_timeout_s``: while waiting for DNS, or later."""
-        limit = self._policy.request_timeout_s
-        if trace.resolving is not None:
-            return ErrorInfo(DnsTimeout.type, f"no DNS answer for {trace.resolving!r} within {limit:g} s")
-        return ErrorInfo("request_timeout", f"no complete response within {limit:g} s")
+    def _may_retry(self, entry: UrlEntry, attempts: int) -> bool:
+        """Another attempt is allowed: retries left, and the entry's method (or its word) permits."""
+        return attempts <= self._policy.retries and entry.may_retry
 
-    def _may_retry(self, entry: UrlEntry, failure: int | Exception, attempts: int) -> bool:
-        if attempts > self._policy.retries or not entry.may_retry:
+    async def _waited_to_retry(self, attempts: int, response: FinalResponse | None, deadline: float) -> bool:
+        """Sleep the backoff before the next attempt; ``False`` (no sleep) when the run's deadline
+        leaves no room for it and a useful attempt after it."""
+        policy = self._policy
+        delay = self._backoff(attempts, None if response is None else response.retry_after_s)
+        room = deadline - asyncio.get_running_loop().time()
+        if delay + min(policy.min_attempt_s, policy.request_timeout_s) > room:
             return False
-        if isinstance(failure, int):
-            return failure in RETRYABLE_STATUS
-        if isinstance(failure, DnsError):  # "no such name": asking again will not help
-            return failure.temporary
-        return isinstance(failure, RETRYABLE_ERRORS)
+        await asyncio.sleep(delay)
+        return True
 
     def _backoff(self, attempts: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -260,10 +245,6 @@ def _final(
         body=None if inspector is None else inspector.text(),
         body_error=None if inspector is None else inspector.error,
     )
-
-
-def _describe(exc: Exception) -> ErrorInfo:
-    return ErrorInfo(type(exc).__name__, str(exc) or type(exc).__name__)
 
 
 def _retry_after_s(headers: Mapping[str, str]) -> float | None:

@@ -6,7 +6,7 @@ Start here: ``service`` is all the front doors call (``run_request``, ``read_run
 
 The steps of a run: ``keyed`` (once per idempotency key), ``inline.run`` (a run in this
 invocation, in order: ``targets``, ``fanout``, ``monitor``, ``persist``, ``answers``),
-``fanout.run_fanout`` (one fan-out: the engine over the fetcher), ``stores`` (which stores a
+``fetch_run.fetch_run`` (one fan-out: the engine over the fetcher), ``stores`` (which stores a
 deployment has, their adapters), ``report`` (logs and metrics of runs and shards) and ``shards``
 (sharded runs over SQS). Reading back: ``readback`` (``GET /runs``) and ``monitors_read``
 (``GET /monitors``). ``history``: a monitor run's long-history writes; ``status_page``: the

@@ -1,16 +1,17 @@
 """httpx requests on aiohttp's connection pool: the default transport.
 
 Why aiohttp under httpx: with 100 requests in flight httpcore 1.0.9 keeps the client at 100 %
-CPU (~19x slower than aiohttp, deadline timers firing hundreds of ms late) and leaks pool slots
+CPU (many times aiohttp's CPU, deadline timers firing late: docs/benchmarks.md) and leaks pool slots
 when requests are cancelled under contention (httpcore #1093, #961, #1110). ``httpx-aiohttp``
-keeps httpx's API (requests, responses, exceptions) on aiohttp's pool. Its exception mapping
-is coarse (a refused connection becomes ``ConnectTimeout``), so ``AIOHTTP_TO_HTTPX`` maps
-aiohttp's exceptions to the httpx exception the stock transport raises for the same failure;
-the fetcher then sees one vocabulary whichever transport is selected.
+keeps httpx's API (requests, responses, exceptions) on aiohttp's pool. Requests go out, and
+aiohttp's exceptions become httpx's, in one place (``transports.aiohttp_send``), for this
+transport and for the lean hop of ``transports.aiohttp_wire``: the fetcher sees one vocabulary
+whichever transport is selected.
 
 Each connection's phases are marked on the attempt's trace (``fetch.trace``): the socket factory
 when a socket opens, the connection's protocol (``TimedHandler``) when TCP is up and when TLS is
-done; the response names its connection's ``PeerInfo`` (address, TLS facts).
+done; the response names its connection's ``PeerInfo`` (address, TLS facts). The protocol and
+the response's link to it are aiohttp internals, reached through ``compat.aiohttp_hooks``.
 
 The egress guard is wired in twice: ``handle_async_request`` runs the URL check before any I/O
 (its verdict kept per scheme, host and port for the run), and the session's connector gets a
@@ -22,7 +23,6 @@ opens, including IP-literal hosts, which aiohttp connects to without asking the 
 from __future__ import annotations
 
 import asyncio
-import functools
 import ipaddress
 import socket
 import ssl
@@ -31,47 +31,30 @@ from collections.abc import Callable
 
 import aiohttp
 import httpx
-import yarl
 from aiohttp.abc import AbstractResolver, ResolveResult
 from aiohttp.client_proto import ResponseHandler
 from httpx_aiohttp import AiohttpTransport
 
 from fanout.errors import EgressBlocked
+from fanout.fetch.compat.aiohttp_hooks import (
+    response_protocol,
+    turn_off_connection_retry,
+    use_protocol_factory,
+)
 from fanout.fetch.dns import as_resolve_results
 from fanout.fetch.egress.lookups import CheckedLookups
 from fanout.fetch.egress.policy import EgressPolicy
 from fanout.fetch.egress.rules import HOST_INVALID
 from fanout.fetch.trace import CURRENT_TRACE, AttemptTrace
+from fanout.fetch.transports.aiohttp_send import AiohttpBody, request_parts, send
 from fanout.fetch.transports.base import (
     PEER,
     BlockedConnection,
     PeerInfo,
     RunLookups,
-    raise_own_failure,
 )
 
 AddrInfo = tuple[int, int, int, str, tuple[typing.Any, ...]]
-
-AIOHTTP_TO_HTTPX: tuple[tuple[type[BaseException], type[httpx.TransportError]], ...] = (
-    (aiohttp.ConnectionTimeoutError, httpx.ConnectTimeout),
-    (aiohttp.ServerTimeoutError, httpx.ReadTimeout),
-    (aiohttp.ClientConnectorError, httpx.ConnectError),
-    (aiohttp.ServerDisconnectedError, httpx.RemoteProtocolError),
-    (aiohttp.ClientResponseError, httpx.RemoteProtocolError),
-    (aiohttp.NonHttpUrlClientError, httpx.UnsupportedProtocol),
-    (aiohttp.InvalidURL, httpx.UnsupportedProtocol),
-    (aiohttp.ClientError, httpx.ReadError),  # ClientPayloadError, ClientOSError (reset), ...
-)
-"""aiohttp's exceptions and the httpx exception each becomes: the first row that matches."""
-
-
-def to_httpx(exc: BaseException, request: httpx.Request | None) -> Exception | None:
-    """The httpx exception for an aiohttp one (``None`` if it is not aiohttp's)."""
-    cause = exc.__cause__ if isinstance(exc, httpx.TransportError) else exc
-    for kind, mapped in AIOHTTP_TO_HTTPX:
-        if isinstance(cause, kind):
-            return mapped(str(cause) or type(cause).__name__, request=request)
-    return None
 
 
 class GuardedResolver(AbstractResolver):
@@ -132,42 +115,6 @@ class TimedHandler(ResponseHandler):
             self.trace = None  # the next requests on this connection are other attempts'
 
 
-_NO_TIMEOUT = aiohttp.ClientTimeout(total=None, connect=None, sock_read=None, sock_connect=None)
-
-
-class _AiohttpBody(httpx.AsyncByteStream):
-    """An aiohttp response body as an httpx stream; read errors are httpx's, as with httpcore.
-
-    Its own async iterator (no generator frame per response): each step is one
-    ``readany()``, whatever aiohttp has buffered (flow control bounds it).
-    """
-
-    def __init__(self, response: aiohttp.ClientResponse, request: httpx.Request | None) -> None:
-        self._response = response
-        self._request = request
-
-    def __aiter__(self) -> _AiohttpBody:
-        return self
-
-    async def __anext__(self) -> bytes:
-        try:
-            chunk = await self._response.content.readany()
-        except Exception as exc:
-            mapped = to_httpx(exc, self._request)
-            if mapped is None:
-                raise
-            raise mapped from exc
-        if not chunk:
-            raise StopAsyncIteration
-        return chunk
-
-    async def aclose(self) -> None:
-        # What ``async with session.request(...)`` does on exit: the connection goes back
-        # to the pool only if the body was read to its end, else it is closed.
-        self._response.release()
-        await self._response.wait_for_close()
-
-
 class FanoutAiohttpTransport(AiohttpTransport):
     """httpx requests on aiohttp's pool: the egress URL check, precise exception mapping.
 
@@ -204,50 +151,30 @@ class FanoutAiohttpTransport(AiohttpTransport):
 
     async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
         request.url = self._check_url(request.url)
-        session = self.session()
-        data: typing.Any
-        try:
-            data = request.content or None
-        except httpx.RequestNotRead:  # a streamed body: aiohttp frames it itself
-            data = request.stream
-            request.headers.pop("transfer-encoding", None)
-        try:
-            response = await session.request(
-                request.method,
-                yarl.URL(str(request.url), encoded=True),
-                headers=request.headers.multi_items(),
-                data=data,
-                allow_redirects=False,
-                auto_decompress=False,
-                compress=False,
-                timeout=_NO_TIMEOUT,
-                server_hostname=request.extensions.get("sni_hostname"),
-            )
-        except Exception as exc:
-            raise_own_failure(exc)
-            mapped = to_httpx(exc, request)
-            if mapped is None:
-                raise
-            raise mapped from exc
-        version = _VERSIONS.get(response.version, b"HTTP/1.1") if response.version else b"HTTP/1.1"
-        extensions: dict[str, typing.Any] = {"http_version": version}
-        if response.reason:
-            extensions["reason_phrase"] = response.reason.encode()
-        # The connection may already be back in the pool (a short body is read with the headers):
-        # the response keeps its protocol.
-        protocol = getattr(response, "_protocol", None)
-        if isinstance(protocol, TimedHandler):
-            extensions[PEER] = protocol.peer
+        headers, data = request_parts(request)
+        response = await send(self.session(), request.method, str(request.url), headers, data, request)
         return httpx.Response(
             status_code=response.status,
             headers=response.raw_headers,
-            stream=_AiohttpBody(response, request),
+            stream=AiohttpBody(response, request),
             request=request,
-            extensions=extensions,
+            extensions=response_extensions(response),
         )
 
 
 _VERSIONS = {aiohttp.HttpVersion10: b"HTTP/1.0", aiohttp.HttpVersion11: b"HTTP/1.1"}
+
+
+def response_extensions(response: aiohttp.ClientResponse) -> dict[str, typing.Any]:
+    """The httpx response extensions of ``response``: version, reason, its connection's peer."""
+    version = _VERSIONS.get(response.version, b"HTTP/1.1") if response.version else b"HTTP/1.1"
+    extensions: dict[str, typing.Any] = {"http_version": version}
+    if response.reason:
+        extensions["reason_phrase"] = response.reason.encode()
+    protocol = response_protocol(response)  # the connection may already be back in the pool
+    if isinstance(protocol, TimedHandler):
+        extensions[PEER] = protocol.peer
+    return extensions
 
 
 def _session_factory(
@@ -269,8 +196,7 @@ def _session_factory(
             resolver=GuardedResolver(lookups),
             socket_factory=guarded_socket_factory(lookups.policy),
         )
-        # Connections' protocols that mark the attempt's trace (aiohttp has no public switch).
-        connector._factory = typing.cast(typing.Any, functools.partial(TimedHandler, loop=connector._loop))
+        use_protocol_factory(connector, TimedHandler)  # connections that mark the attempt's trace
         session = aiohttp.ClientSession(
             connector=connector,
             trust_env=False,
@@ -281,9 +207,8 @@ def _session_factory(
         )
         # aiohttp silently re-sends an idempotent request once when a reused connection
         # drops, outside the fetcher's retry rules and attempt count (a reset URL was hit
-        # twice with retries=0). The fetcher owns retries; aiohttp's own test client turns
-        # this off the same way (no public switch exists).
-        session._retry_connection = False
+        # twice with retries=0). The fetcher owns retries.
+        turn_off_connection_retry(session)
         return session
 
     return make

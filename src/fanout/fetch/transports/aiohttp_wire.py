@@ -6,9 +6,10 @@ httpx and the egress URL check once per run (``_Origin``: the canonical origin a
 header list, ``Host`` included, that ``httpx.Request`` would send); the hop is then the
 canonical origin plus the URL's own path and query, given to aiohttp already encoded. Any
 other hop (``%``-escapes, a fragment, dot segments, the entry's headers or body, a redirect)
-is built as an ``httpx.Request`` and sent as ``handle_async_request`` would send it. The
-answer is aiohttp's response under the ``Hop`` interface; its ``httpx.Request`` is built only
-if a redirect needs it. ``tests/unit/fetch/test_lean_wire.py`` checks the URLs against httpx.
+is built as an ``httpx.Request``. Either way the hop goes out through the transport's one
+request builder and exception mapping (``transports.aiohttp_send``). The answer is aiohttp's
+response under the ``Hop`` interface; its ``httpx.Request`` is built only if a redirect needs it.
+``tests/integration/test_lean_wire.py`` checks the URLs against httpx.
 """
 
 from __future__ import annotations
@@ -19,19 +20,18 @@ from dataclasses import dataclass
 
 import aiohttp
 import httpx
-import yarl
 
 from fanout.errors import ResponseTooLarge
 from fanout.fetch.body import BodyInspector
-from fanout.fetch.transports.aiohttp import (
-    _NO_TIMEOUT,
-    _VERSIONS,
-    FanoutAiohttpTransport,
-    TimedHandler,
-    _AiohttpBody,
-    to_httpx,
+from fanout.fetch.transports.aiohttp import FanoutAiohttpTransport, response_extensions
+from fanout.fetch.transports.aiohttp_send import (
+    UNBOUND,
+    AiohttpBody,
+    map_aiohttp_exceptions,
+    release,
+    request_parts,
+    send,
 )
-from fanout.fetch.transports.base import PEER, raise_own_failure
 from fanout.fetch.wire import Hop, build_request, count_chunks
 
 _PLAIN = r"A-Za-z0-9\-._~!$&'()*+,;=:@/"
@@ -74,16 +74,7 @@ class AiohttpHop:
         return self._response.raw_headers
 
     def extensions(self) -> Mapping[str, object]:
-        response = self._response
-        version = _VERSIONS.get(response.version, b"HTTP/1.1") if response.version else b"HTTP/1.1"
-        extensions: dict[str, object] = {"http_version": version}
-        if response.reason:
-            extensions["reason_phrase"] = response.reason.encode()
-        # The connection may already be back in the pool: the response keeps its protocol.
-        protocol = getattr(response, "_protocol", None)
-        if isinstance(protocol, TimedHandler):
-            extensions[PEER] = protocol.peer
-        return extensions
+        return response_extensions(self._response)
 
     def request(self) -> httpx.Request:
         if self._request is None:
@@ -92,26 +83,19 @@ class AiohttpHop:
 
     async def drain(self, limit: int, inspector: BodyInspector | None) -> int:
         if inspector is not None:
-            return await count_chunks(_AiohttpBody(self._response, self._request), limit, inspector)
+            return await count_chunks(AiohttpBody(self._response, self._request), limit, inspector)
         size = 0
         read = self._response.content.readany
-        try:
+        request = self._request  # as ``AiohttpBody``: httpx's read errors
+        with UNBOUND if request is None else map_aiohttp_exceptions(request):
             while chunk := await read():
                 size += len(chunk)
                 if size > limit:
                     raise ResponseTooLarge(f"body larger than max_body_bytes={limit}")
-        except aiohttp.ClientError as exc:  # as ``_AiohttpBody``: httpx's read errors
-            mapped = to_httpx(exc, self._request)
-            if mapped is None:  # pragma: no cover - every ClientError has a row
-                raise
-            raise mapped from exc
         return size
 
     async def aclose(self) -> None:
-        # As ``async with session.request(...)`` on exit: the connection goes back to the pool
-        # only if the body was read to its end, else it is closed.
-        self._response.release()
-        await self._response.wait_for_close()
+        await release(self._response)
 
 
 class AiohttpWire:
@@ -137,9 +121,9 @@ class AiohttpWire:
 
     async def follow(self, request: httpx.Request) -> Hop:
         request.url = self._transport.check_url(request.url)
-        return await self._request(
-            request.method, str(request.url), request.headers.multi_items(), request.content or None, request
-        )
+        url = str(request.url)
+        headers, data = request_parts(request)
+        return await self._request(request.method, url, headers, data, request)
 
     def _origin(self, origin_text: str) -> _Origin | None:
         """httpx's reading of ``origin_text`` and its egress verdict (a refusal raises)."""
@@ -160,26 +144,8 @@ class AiohttpWire:
         data: bytes | None,
         request: httpx.Request | None,
     ) -> AiohttpHop:
-        sni = request.extensions.get("sni_hostname") if request is not None else None
         session = self._session
         if session is None:
             session = self._session = self._transport.session()
-        try:
-            response = await session.request(
-                method,
-                yarl.URL(url, encoded=True),  # httpx's encoding, not requoted by yarl
-                headers=headers,
-                data=data,
-                allow_redirects=False,
-                auto_decompress=False,
-                compress=False,
-                timeout=_NO_TIMEOUT,  # the fetcher bounds each whole attempt itself
-                server_hostname=sni,
-            )
-        except Exception as exc:
-            raise_own_failure(exc)
-            mapped = to_httpx(exc, request)
-            if mapped is None:
-                raise
-            raise mapped from exc
+        response = await send(session, method, url, headers, data, request)
         return AiohttpHop(response, method, url, headers, data, request)

@@ -156,7 +156,7 @@ def _nothing() -> None:
     pass
 
 
-async def run_fanout(
+async def fetch_run(
     request: FanoutRequest,
     ctx: RunContext,
     *,
