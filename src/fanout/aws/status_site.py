@@ -5,7 +5,8 @@ The claim is a conditional ``PutItem`` on ``pk "status-page"``, ``sk "render"``:
 when the last claim is older than its interval, and its write is what tells the others; two
 overlapping runs cannot both win. Publishing uploads only the files whose content changed since
 the last render (their hashes are kept in ``site-manifest.json``, written last), HTML and JSON
-with a short cache lifetime so CloudFront serves the new figures within a minute.
+with a short cache lifetime so CloudFront serves the new figures within a minute. An upload that
+runs out of time keeps what went up in the manifest: the next render uploads the rest.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import json
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 
 from fanout.aws.session import AwsClients, error_type
 
@@ -45,6 +46,32 @@ async def claim_render(clients: AwsClients, table: str, now: float, interval_s: 
     return await clients.call("status page claim", before, put)
 
 
+@dataclass(frozen=True, slots=True)
+class Manifest:
+    """What the bucket holds: each file's hash, and each monitor's ``last_run_at`` when its files
+    were last rendered and all uploaded."""
+
+    files: dict[str, str] = field(default_factory=dict)
+    rendered: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, body: bytes) -> Manifest:
+        found = json.loads(body)
+        if "files" not in found:  # written by the version before "rendered": hashes only
+            return cls(dict(found), {})
+        return cls(dict(found["files"]), dict(found["rendered"]))
+
+    def to_bytes(self) -> bytes:
+        return json.dumps({"files": self.files, "rendered": self.rendered}, separators=(",", ":")).encode()
+
+
+def upload_order(path: str) -> tuple[int, str]:
+    """Monitors' pages and JSON first, then the index (which links to them), badges last: an
+    upload cut short leaves the most looked-at files newest."""
+    rank = 0 if path.startswith("monitors/") else 2 if path.startswith("badges/") else 1
+    return rank, path
+
+
 class SiteBucket:
     """The bucket the status page is served from."""
 
@@ -52,27 +79,56 @@ class SiteBucket:
         self._clients = clients
         self.bucket = bucket
 
-    async def _manifest(self) -> dict[str, str]:
+    async def _get(self, key: str) -> bytes | None:
         s3 = await self._clients.client("s3")
         try:
-            response = await s3.get_object(Bucket=self.bucket, Key=MANIFEST)
-            body = await response["Body"].read()
+            response = await s3.get_object(Bucket=self.bucket, Key=key)
+            body: bytes = await response["Body"].read()
         except Exception as exc:
             if error_type(exc) in ("NoSuchKey", "404", "AccessDenied"):
-                return {}
+                return None
             raise
-        found: dict[str, str] = json.loads(body)
-        return found
+        return body
+
+    async def manifest(self, before: float) -> Manifest:
+        body = await self._clients.call("status page manifest", before, lambda: self._get(MANIFEST))
+        return Manifest() if body is None else Manifest.of(body)
+
+    async def monitor_documents(
+        self, names: Sequence[str], before: float, *, concurrency: int = 16
+    ) -> dict[str, bytes]:
+        """Each monitor's ``monitors/<name>.json`` as the last render left it (those missing left out)."""
+        slots = asyncio.Semaphore(concurrency)
+
+        async def one(name: str) -> tuple[str, bytes | None]:
+            async with slots:
+                return name, await self._get(f"monitors/{name}.json")
+
+        async def run() -> dict[str, bytes]:
+            found = await asyncio.gather(*(one(n) for n in names))
+            return {name: body for name, body in found if body is not None}
+
+        return await self._clients.call("status page read", before, run)
 
     async def publish(
-        self, files: Mapping[str, bytes], content_type: Any, before: float, *, concurrency: int = 16
-    ) -> int:
-        """Upload the files that changed since the last render, then the manifest; how many went up."""
+        self,
+        files: Mapping[str, bytes],
+        content_type: Callable[[str], str],
+        known: Manifest,
+        rendered: Mapping[str, str],
+        *,
+        upload_by: float,
+        before: float,
+        concurrency: int = 16,
+    ) -> tuple[int, int]:
+        """Upload the files that changed since ``known`` until ``upload_by``, then the manifest of
+        what the bucket now holds (by ``before``): a monitor of ``rendered`` (its ``last_run_at``)
+        counts as rendered once all its files are up. How many files went up, how many are left."""
         hashes = {path: hashlib.sha256(body).hexdigest()[:32] for path, body in files.items()}
+        changed = sorted((p for p, h in hashes.items() if known.files.get(p) != h), key=upload_order)
+        done: set[str] = set()
 
-        async def run() -> int:
-            known = await self._manifest()
-            changed = [p for p, h in hashes.items() if known.get(p) != h]
+        async def run() -> Manifest:
             s3, slots = await self._clients.client("s3"), asyncio.Semaphore(concurrency)
 
             async def put(path: str) -> None:
@@ -84,18 +140,35 @@ class SiteBucket:
                         ContentType=content_type(path),
                         CacheControl=CACHE_CONTROL[path.rsplit(".", 1)[1]],
                     )
+                done.add(path)
 
-            async with asyncio.TaskGroup() as group:
-                for path in changed:
-                    group.create_task(put(path))
-            body = json.dumps(hashes, separators=(",", ":")).encode()
-            await s3.put_object(
-                Bucket=self.bucket,
-                Key=MANIFEST,
-                Body=body,
-                ContentType="application/json",
-                CacheControl="no-store",
-            )
-            return len(changed)
+            try:
+                async with asyncio.timeout_at(upload_by) as scope, asyncio.TaskGroup() as group:
+                    for path in changed:
+                        group.create_task(put(path))
+            except TimeoutError:
+                if not scope.expired():
+                    raise
+            missing = {owner(p) for p in changed if p not in done}
+            complete = {m: at for m, at in rendered.items() if m not in missing}
+            held = Manifest(known.files | {p: hashes[p] for p in done}, known.rendered | complete)
+            if held != known:
+                await s3.put_object(
+                    Bucket=self.bucket,
+                    Key=MANIFEST,
+                    Body=held.to_bytes(),
+                    ContentType="application/json",
+                    CacheControl="no-store",
+                )
+            return held
 
-        return await self._clients.call("status page upload", before, run)
+        await self._clients.call("status page upload", before, run)
+        return len(done), len(changed) - len(done)
+
+
+def owner(path: str) -> str | None:
+    """The monitor a file belongs to (``monitors/<name>.*``, ``badges/<name>/...``), if any."""
+    parts = path.split("/")
+    if parts[0] == "monitors":
+        return parts[1].rsplit(".", 1)[0]
+    return parts[1] if parts[0] == "badges" else None

@@ -312,5 +312,6 @@ async def judged(
             history=stores.history,
         )
         report = await update.apply(results, thresholds or (), before=before)
-        await render_if_due(stores, settings, changed=report.all_transitions > 0, before=before)
+        changed = report.all_transitions > 0
+        await render_if_due(stores, settings, monitor=spec.name, changed=changed, before=before)
     return document.replaced(thresholds=thresholds, monitor=report)

@@ -216,10 +216,20 @@ def monitor_status(data: MonitorData, now: float, dates: Sequence[str]) -> Monit
 _WORST = (State.DOWN, State.DEGRADED, State.MAINTENANCE, State.OPERATIONAL, State.UNKNOWN)
 
 
+def monitor_statuses(monitors: Sequence[MonitorData], now: float) -> list[MonitorStatus]:
+    """The public monitors' statuses."""
+    dates = bar_dates(now)
+    return [monitor_status(m, now, dates) for m in monitors if m.summary.get("public", True) is not False]
+
+
+def document_of(shown: Sequence[MonitorStatus], now: float) -> StatusDocument:
+    """The page's document from its monitors' statuses (rendered now, or kept from an earlier
+    render): those with open incidents first, then by group and name."""
+    ordered = sorted(shown, key=lambda m: (m.open_incidents == 0, m.group or "", m.name))
+    worst = min((m.state for m in ordered), key=_WORST.index, default=State.UNKNOWN)
+    return StatusDocument(iso_from_epoch(now), worst, tuple(ordered))
+
+
 def status_document(monitors: Sequence[MonitorData], now: float) -> StatusDocument:
     """The page's document: public monitors, those with open incidents first, then by group, name."""
-    dates = bar_dates(now)
-    shown = [monitor_status(m, now, dates) for m in monitors if m.summary.get("public", True) is not False]
-    shown.sort(key=lambda m: (m.open_incidents == 0, m.group or "", m.name))
-    worst = min((m.state for m in shown), key=_WORST.index, default=State.UNKNOWN)
-    return StatusDocument(iso_from_epoch(now), worst, tuple(shown))
+    return document_of(monitor_statuses(monitors, now), now)
