@@ -5,10 +5,14 @@ day after day, so the page shows what a deployment would have stored."""
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from typing import Any
 
+from fanout.aws.history_table import month_item
+from fanout.aws.monitor_codec import state_item, summary_item
 from fanout.core.history import Archived, MonthRecord, archived, with_archived
+from fanout.core.ids import iso_from_epoch
 from fanout.core.monitors import MonitorSpec, Observation, SubjectState, advance
 from fanout.core.uptime import day_of
 from fanout.status.model import MonitorData
@@ -92,3 +96,22 @@ def sample_monitors(
                    "last_run_at": None}  # fmt: skip
         found.append(MonitorData(summary, states, months))
     return found
+
+
+def seed_table(ddb: Any, table: str, monitors: Sequence[MonitorData], now: float) -> int:
+    """Write the monitors (summary, URL states, month records) into a monitors table as monitor
+    runs would have, with a boto3 DynamoDB client; how many items. Each summary says it ran at
+    ``now`` with its URL count, as a run's does."""
+    expires = int(now) + 35 * 86_400
+    items = []
+    for m in monitors:
+        name = str(m.summary["name"])
+        summary = dict(m.summary) | {"urls": len(m.states), "last_run_at": iso_from_epoch(now)}
+        items.append(summary_item(name, summary, expires_at=expires))
+        items += [state_item(name, s, version=1, expires_at=expires) for s in m.states]
+        items += [month_item(name, r) for records in m.months.values() for r in records]
+    for start in range(0, len(items), 25):
+        batch = {table: [{"PutRequest": {"Item": i}} for i in items[start : start + 25]]}
+        while batch:
+            batch = ddb.batch_write_item(RequestItems=batch).get("UnprocessedItems") or {}
+    return len(items)

@@ -13,7 +13,10 @@ from typing import Any
 import pytest
 
 from devtools.demo_target import DemoTarget
-from tests.support import Deployment, HangingServer, MotoAws, call, scheduled, unique
+from devtools.status_sample import sample_monitors, seed_table
+from fanout.config import get_settings
+from fanout.runs import status_page
+from tests.support import Deployment, HangingServer, MotoAws, call, point_aws_at, scheduled, unique
 
 # The page's bucket is the only S3 the function uses here (no reports bucket): a hanging S3
 # endpoint is the status page's alone.
@@ -120,3 +123,58 @@ def test_a_status_bucket_that_never_answers_costs_the_render_not_the_answer(
     page = _page_of(aws, name)
     assert page is not None
     assert len(page["urls"]) == 20
+
+
+def test_a_render_that_cannot_fit_is_left_then_done_a_part_at_a_time(
+    monkeypatch: pytest.MonkeyPatch, target: DemoTarget, caplog: pytest.LogCaptureFixture
+) -> None:
+    """30 monitors of 4 URLs in the table (their history simulated), never rendered, on a moto of
+    their own. A run whose fetch takes all its time until the monitor's slice (a URL that never
+    answers) leaves the render for a later run; then each run reads again what the cap holds (60
+    URLs here) and keeps the others' last render: the whole page is there after three runs."""
+    monkeypatch.setattr(status_page, "FRESH_URLS_PER_RENDER", 60)
+    with MotoAws() as aws, HangingServer() as hanging:
+        point_aws_at(monkeypatch, aws.endpoint)
+        now = time.time()
+        seeded = sample_monitors(now, 30, 4, days=40)
+        seed_table(aws.client("dynamodb"), aws.resources.monitors_table, seeded, now)
+        deployed = Deployment(monkeypatch, get_settings())
+        deployed.configure(
+            monitors_table_name=aws.resources.monitors_table,
+            status_page_bucket_name=aws.resources.status_bucket,
+            status_page_min_interval_s=0.0,
+            monitor_budget_s=0.5,
+        )
+        name = unique("probe").lower()
+        urls = [target.url(f"/ok?n={i}") for i in range(5)]
+        slow = {"urls": [*urls, f"{hanging.endpoint}/never"], "monitor": {"name": name}}
+        caplog.clear()
+        doc, took = _timed(scheduled(slow), 3_000)
+        assert took < 3.0 - MARGIN_S
+        assert len(doc["results"]) == 6
+        assert doc["monitor"]["up"] == 5
+        assert _logged(caplog, "status page left for a later run")
+        assert not _logged(caplog, "status page rendered")
+        assert _page_of(aws, name) is None
+
+        deployed.configure(monitor_budget_s=20.0)
+        request = {"urls": urls, "monitor": {"name": name}}
+        seen = []
+        for _ in range(3):
+            caplog.clear()
+            doc, took = _timed(scheduled(request), 40_000)
+            assert took < 40.0 - MARGIN_S
+            assert doc["monitor"]["up"] == 5
+            [rendered] = _logged(caplog, "status page rendered")
+            assert rendered["upload_left"] == 0
+            seen.append(
+                tuple(rendered[k] for k in ("monitors_rendered", "monitors_kept", "monitors_waiting"))
+            )
+        # the probe first (5 URLs), then 13 monitors of 4 URLs; the next runs: the probe again
+        # (it ran), those never rendered, the others kept from their last render
+        assert seen == [(14, 0, 17), (14, 13, 4), (5, 26, 0)]
+        assert _page_of(aws, name) is not None
+        status = json.loads(
+            aws.client("s3").get_object(Bucket=aws.resources.status_bucket, Key="status.json")["Body"].read()
+        )
+        assert len(status["monitors"]) == 31

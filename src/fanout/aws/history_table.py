@@ -49,6 +49,25 @@ def _incident_value(i: Incident) -> str:
     return json.dumps(cause, separators=(",", ":"))
 
 
+def month_item(monitor: str, record: MonthRecord) -> Item:
+    """The item holding ``record`` whole (``item_month``'s inverse: for seeding a table)."""
+    item = history_key(monitor, record.subject, record.month) | {
+        "subject": {"S": record.subject},
+        "expires_at": {"N": str(expires_at(record.month))},
+    }
+    for day, figures in record.days.items():
+        item["d" + day[8:10]] = {"S": _day_value(figures)}
+    for key, incident in record.incidents.items():
+        item["i" + key] = {"S": _incident_value(incident)}
+        if incident.end is not None:
+            item["e" + key] = {"N": repr(incident.end)}
+    if record.incidents:
+        item["n"] = {"N": str(len(record.incidents))}
+    if record.dropped_incidents:
+        item["dropped"] = {"N": str(record.dropped_incidents)}
+    return item
+
+
 def item_month(item: Mapping[str, Any]) -> MonthRecord:
     """A month's record from its item (attributes it does not know are ignored)."""
     month = item["sk"]["S"].rsplit("#", 1)[1]

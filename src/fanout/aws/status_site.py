@@ -105,8 +105,9 @@ class SiteBucket:
                 return name, await self._get(f"monitors/{name}.json")
 
         async def run() -> dict[str, bytes]:
-            found = await asyncio.gather(*(one(n) for n in names))
-            return {name: body for name, body in found if body is not None}
+            async with asyncio.TaskGroup() as group:
+                tasks = [group.create_task(one(n)) for n in names]
+            return {name: body for name, body in (t.result() for t in tasks) if body is not None}
 
         return await self._clients.call("status page read", before, run)
 

@@ -64,7 +64,9 @@ async def read_monitors(
             months = by_subject(await history.months(summary["name"], before))
             return MonitorData(summary, states, months)
 
-    return list(await asyncio.gather(*(one(s) for s in summaries)))
+    async with asyncio.TaskGroup() as group:
+        tasks = [group.create_task(one(s)) for s in summaries]
+    return [t.result() for t in tasks]
 
 
 async def gather_monitors(table: MonitorsTable, history: HistoryTable, before: float) -> list[MonitorData]:
@@ -91,6 +93,7 @@ async def render_if_due(
         return
     loop = asyncio.get_running_loop()
     if before - loop.time() < MIN_LEFT_S:
+        logger.info("status page left for a later run", extra={"left_s": round(before - loop.time(), 3)})
         return
     interval = min(CHANGED_INTERVAL_S, settings.status_page_min_interval_s) if changed else None
     try:
@@ -100,15 +103,24 @@ async def render_if_due(
             return
         site = SiteBucket(stores.clients, bucket)
         await _render(stores.monitors, stores.history, site, monitor, before)
-    except StoreError as exc:
-        logger.warning("status page not rendered", extra={"error": str(exc)})
+    except* StoreError as failed:  # the reads run side by side: their errors come as a group
+        logger.warning("status page not rendered", extra={"error": str(_first(failed))})
+
+
+def _first(error: BaseException) -> BaseException:
+    while isinstance(error, BaseExceptionGroup):
+        error = error.exceptions[0]
+    return error
 
 
 async def _render(
     table: MonitorsTable, history: HistoryTable, site: SiteBucket, monitor: str, before: float
 ) -> None:
     loop = asyncio.get_running_loop()
-    summaries, known = await asyncio.gather(all_summaries(table, before), site.manifest(before))
+    async with asyncio.TaskGroup() as group:
+        listing = group.create_task(all_summaries(table, before))
+        manifest = group.create_task(site.manifest(before))
+    summaries, known = listing.result(), manifest.result()
     public = {s["name"]: s for s in summaries if s.get("public", True) is not False}
     known = Manifest(known.files, {m: at for m, at in known.rendered.items() if m in public})
     total = sum(urls_of(s) for s in public.values())
@@ -119,9 +131,10 @@ async def _render(
     if not plan.fresh:
         logger.info("status page left for a later run", extra={"urls": total})
         return
-    fresh, kept_docs = await asyncio.gather(
-        read_monitors(table, history, plan.fresh, before), site.monitor_documents(plan.kept, before)
-    )
+    async with asyncio.TaskGroup() as group:
+        reading = group.create_task(read_monitors(table, history, plan.fresh, before))
+        keeping = group.create_task(site.monitor_documents(plan.kept, before))
+    fresh, kept_docs = reading.result(), keeping.result()
     kept = [MonitorStatus.from_bytes(body) for body in kept_docs.values()]
     gone = set(plan.kept) - set(kept_docs)  # its JSON is not in the bucket: read it again next time
     known = Manifest(known.files, {m: at for m, at in known.rendered.items() if m not in gone})
