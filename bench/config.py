@@ -82,6 +82,9 @@ class BenchConfig:
     status_monitors: int = 500
     status_urls: int = 20
     status_reps: int = 2
+    # ...and rendered in a monitor run with M monitors of U URLs in the table on moto.
+    status_run_monitors: int = 200
+    status_run_urls: int = 5
     # Sharded cost: N slow URLs in shards of `shards_size` through the emulator on moto, with and
     # without every 100th never answering (bench/scenarios/shards.py).
     shards_n: int = 1_000
@@ -147,6 +150,7 @@ QUICK = BenchConfig(
     fleet_n=100,
     status_monitors=50,
     status_reps=1,
+    status_run_monitors=50,
     shards_n=400,
     shards_size=100,
     shards_concurrency=20,

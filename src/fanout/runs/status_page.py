@@ -102,9 +102,14 @@ async def render_if_due(
         if not await claim_render(stores.clients, stores.monitors.table, now, wait, before):
             return
         site = SiteBucket(stores.clients, bucket)
-        await _render(stores.monitors, stores.history, site, monitor, before)
+        done = await render_changed(stores.monitors, stores.history, site, monitor, before)
     except* StoreError as failed:  # the reads run side by side: their errors come as a group
         logger.warning("status page not rendered", extra={"error": str(_first(failed))})
+    else:
+        if done is None:
+            logger.info("status page left for a later run")
+        else:
+            logger.info("status page rendered", extra=done)
 
 
 def _first(error: BaseException) -> BaseException:
@@ -113,9 +118,11 @@ def _first(error: BaseException) -> BaseException:
     return error
 
 
-async def _render(
+async def render_changed(
     table: MonitorsTable, history: HistoryTable, site: SiteBucket, monitor: str, before: float
-) -> None:
+) -> dict[str, int] | None:
+    """Read again what changed (``monitor`` first), render and upload it; what was done, or None
+    when it was left for a later run."""
     loop = asyncio.get_running_loop()
     async with asyncio.TaskGroup() as group:
         listing = group.create_task(all_summaries(table, before))
@@ -129,8 +136,7 @@ async def _render(
     cap = min(fits, max(FRESH_URLS_PER_RENDER, own))
     plan = plan_render(list(public.values()), known.rendered, monitor, max_urls=cap)
     if not plan.fresh:
-        logger.info("status page left for a later run", extra={"urls": total})
-        return
+        return None
     async with asyncio.TaskGroup() as group:
         reading = group.create_task(read_monitors(table, history, plan.fresh, before))
         keeping = group.create_task(site.monitor_documents(plan.kept, before))
@@ -139,21 +145,17 @@ async def _render(
     gone = set(plan.kept) - set(kept_docs)  # its JSON is not in the bucket: read it again next time
     known = Manifest(known.files, {m: at for m, at in known.rendered.items() if m not in gone})
     if before - loop.time() < _time_for(plan.fresh_urls, total - plan.fresh_urls):
-        logger.info("status page left for a later run", extra={"urls": total})
-        return
+        return None
     rendered = render_part(fresh, kept, time.time())
     last_runs = {str(s["name"]): str(s.get("last_run_at") or "") for s in plan.fresh}
     uploaded, left = await site.publish(
         rendered.files, content_type, known, last_runs, upload_by=before - MANIFEST_S, before=before
     )
-    logger.info(
-        "status page rendered",
-        extra={
-            "monitors_rendered": len(fresh),
-            "monitors_kept": len(kept),
-            "monitors_waiting": len(plan.waiting) + len(gone),
-            "files": len(rendered.files),
-            "uploaded": uploaded,
-            "upload_left": left,
-        },
-    )
+    return {
+        "monitors_rendered": len(fresh),
+        "monitors_kept": len(kept),
+        "monitors_waiting": len(plan.waiting) + len(gone),
+        "files": len(rendered.files),
+        "uploaded": uploaded,
+        "upload_left": left,
+    }
