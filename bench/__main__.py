@@ -35,6 +35,7 @@ from bench.scenarios import (
     monitor,
     serialise,
     shards,
+    status_page,
     throughput,
 )
 
@@ -51,6 +52,7 @@ RUNNERS = {
     "shards": shards.run,
     "serialise": serialise.run,
     "fleet": fleet.run,
+    "status_page": status_page.run,
 }
 
 

@@ -28,6 +28,7 @@ STACK: dict[str, Callable[[Resources], dict[str, str]]] = {
     "shards": lambda r: {"shard_queue_url": r.shard_queue_url},
     "monitors": lambda r: {"monitors_table_name": r.monitors_table},
     "alerts": lambda r: {"alert_topic_arn": r.alert_topic_arn, "alert_event_bus_name": r.alert_event_bus},
+    "status_page": lambda r: {"status_page_bucket_name": r.status_bucket},
 }
 """The template's resources a deployment can have, as the settings that name them."""
 

@@ -328,6 +328,20 @@ class Settings(BaseModel):
         ge=1,
     )
 
+    status_page_bucket_name: Annotated[
+        str,
+        Section(
+            "Status page",
+            "[The status page](status-page.md#settings): an empty bucket name turns it off",
+        ),
+    ] = setting("STATUS_PAGE_BUCKET_NAME", "", "the status page's bucket; empty turns the page off")
+    status_page_min_interval_s: float = setting(
+        "STATUS_PAGE_MIN_INTERVAL_SECONDS",
+        60.0,
+        "seconds between two renders of the page (per deployment) when no URL changed state",
+        ge=0,
+    )
+
     @model_validator(mode="after")
     def _defaults_within_their_maxima(self) -> Self:
         for name, field in type(self).model_fields.items():

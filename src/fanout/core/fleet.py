@@ -16,11 +16,11 @@ from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
 from fanout.core.maintenance import Window
 from fanout.core.monitors import Dependency, MonitorSpec, ReminderPeriod
-from fanout.core.requests import Options, Targets, UrlItem
+from fanout.core.requests import Options, Targets, UrlEntry, UrlText, url_item_kind
 from fanout.core.routes import Route
 from fanout.core.thresholds import Thresholds
 
@@ -86,6 +86,24 @@ Label = Annotated[str, Field(min_length=1, max_length=128)]
 ChannelName = Annotated[str, Field(pattern=r"^[a-z0-9-]{1,64}$")]
 
 
+class FileUrlEntry(UrlEntry):
+    """A URL as the file writes it: the request's entry and the name the status page shows."""
+
+    display_name: Label | None = Field(
+        default=None, description="The status page's name for it (default: the URL without its query)."
+    )
+
+
+FileUrlItem = Annotated[
+    Annotated[UrlText, Tag("url")] | Annotated[FileUrlEntry, Tag("entry")],
+    Discriminator(
+        url_item_kind,
+        custom_error_type="url_item_type",
+        custom_error_message="each entry must be a URL string or an object with a 'url'",
+    ),
+]
+
+
 class _Fields(BaseModel):
     """What a monitor and the defaults share: every field but the name, all optional."""
 
@@ -96,7 +114,8 @@ class _Fields(BaseModel):
     schedule: ScheduleExpression | None = None
     timezone: TimeZone | None = Field(default=None, description="Of a cron() or at() schedule (UTC).")
     enabled: bool | None = None
-    urls: Annotated[list[UrlItem], Field(min_length=1)] | None = None
+    public: bool | None = Field(default=None, description="false: left off the status page.")
+    urls: Annotated[list[FileUrlItem], Field(min_length=1)] | None = None
     targets: Targets | None = None
     options: Options | None = Field(default=None, description="The request's options.")
     thresholds: Thresholds | None = Field(default=None, description="The run's options.thresholds.")
@@ -196,7 +215,15 @@ def request_of(
     if "thresholds" in raw:
         options["thresholds"] = raw["thresholds"]
     spec: dict[str, Any] = {"name": monitor.name}
-    for key in ("failure_threshold", "success_threshold", "group", "tags", "remind_every", "depends_on"):
+    for key in (
+        "failure_threshold",
+        "success_threshold",
+        "group",
+        "tags",
+        "remind_every",
+        "depends_on",
+        "public",
+    ):
         if raw.get(key) is not None:
             spec[key] = raw[key]
     if raw.get("group_over") is not None:
@@ -207,5 +234,19 @@ def request_of(
         spec["maintenance"] = windows
     if raw.get("alerts"):
         spec["alerts"] = [route for name in raw["alerts"] for route in (channels or {})[name]]
-    source = {"urls": raw["urls"]} if monitor.urls is not None else {"targets": raw["targets"]}
+    source: dict[str, Any] = {"targets": raw.get("targets")}
+    if monitor.urls is not None:
+        source = {"urls": [_request_url(u) for u in raw["urls"]]}
+        names = {
+            u.url: u.display_name for u in monitor.urls if isinstance(u, FileUrlEntry) and u.display_name
+        }
+        if names:
+            spec["display_names"] = names
     return {**source, **({"options": options} if options else {}), "monitor": spec}
+
+
+def _request_url(item: Any) -> Any:
+    """A file's URL item as the request writes it (the display name goes to the monitor's spec)."""
+    if isinstance(item, Mapping) and "display_name" in item:
+        return {k: v for k, v in item.items() if k != "display_name"}
+    return item

@@ -66,6 +66,11 @@ class MonitorSpec(BaseModel):
     success_threshold: Annotated[int, Field(ge=1, le=10)] = 1
     group: Annotated[str, Field(min_length=1, max_length=128)] | None = None
     tags: Annotated[dict[str, str], Field(max_length=50)] | None = None
+    public: bool | None = None  # False: left off the status page (None: shown)
+    display_names: (
+        Annotated[dict[str, Annotated[str, Field(min_length=1, max_length=128)]], Field(max_length=1_000)]
+        | None
+    ) = None  # URL -> the name the status page shows
     alerts: Annotated[list[Route], Field(max_length=10)] | None = Field(
         default=None, description="Routes its alerts take besides the deployment's topic and bus."
     )

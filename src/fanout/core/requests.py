@@ -141,7 +141,7 @@ class Options(_Strict):
         return value
 
 
-def _url_item_kind(value: object) -> str | None:
+def url_item_kind(value: object) -> str | None:
     if isinstance(value, str):
         return "url"
     if isinstance(value, dict | UrlEntry):
@@ -153,7 +153,7 @@ _UNION_TAGS = frozenset({"url", "entry"})
 UrlItem = Annotated[
     Annotated[UrlText, Tag("url")] | Annotated[UrlEntry, Tag("entry")],
     Discriminator(
-        _url_item_kind,
+        url_item_kind,
         custom_error_type="url_item_type",
         custom_error_message="each entry must be a URL string or an object with a 'url'",
     ),

@@ -12,5 +12,7 @@ deployment has, their adapters), ``report`` (logs and metrics of runs and shards
 (``GET /monitors``); ``outgoing``: the entries as sent (``options.headers`` merged, secret
 references resolved), never stored; ``alerting``: a monitor's own alert routes (webhook, Slack,
 PagerDuty) sent, their secrets read at send time; ``alert_sends``: a monitor run's alerts sent,
-a storm as one grouped alert.
+a storm as one grouped alert; ``history``: a monitor run's long-history writes;
+``status_page``: the status page rendered and uploaded inside a monitor run, or by
+``fanout status build``.
 """

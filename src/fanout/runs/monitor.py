@@ -18,6 +18,7 @@ from dataclasses import dataclass, replace
 from typing import Any
 
 from fanout.aws.alerts import AlertSinks
+from fanout.aws.history_table import HistoryTable
 from fanout.aws.monitor_dependencies import dependencies_down
 from fanout.aws.monitors_table import MonitorsTable
 from fanout.aws.reports import report_key
@@ -36,6 +37,8 @@ from fanout.fetch.delivery import Deliveries
 from fanout.observability.log import logger
 from fanout.runs.alert_sends import AlertSender
 from fanout.runs.alerting import AlertRoutes
+from fanout.runs.history import archive
+from fanout.runs.status_page import render_if_due
 from fanout.runs.stores import RunStores
 
 MAX_CONFLICTS = 4  # rounds of read-again-and-apply after losing writes to overlapping runs
@@ -59,6 +62,7 @@ class _Written:
     alerts: tuple[Alert, ...]  # changes this run made
     owned: tuple[Alert, ...]  # pending alerts this run now sends
     reminders: int = 0  # STILL DOWN reminders this run made
+    prior: SubjectState | None = None  # the state this run's observations moved (for the history)
 
 
 def observations(
@@ -89,10 +93,11 @@ class MonitorUpdate:
         *,
         concurrency: int,
         routes: AlertRoutes | None = None,
+        history: HistoryTable | None = None,
     ) -> None:
         self._table, self._sinks, self._run, self._concurrency = table, sinks, run, concurrency
         self._routes = routes
-        self._name = run.spec.name
+        self._name, self._history = run.spec.name, history
         self._window: ActiveWindow | None = None
         self._holds = Holds()
         self._sender = AlertSender(sinks, routes, run.spec, report=run.report)
@@ -110,7 +115,11 @@ class MonitorUpdate:
         wanted = observations(self._run, results, thresholds)
         await self._hold(states_by)
         written, failed = await self._write_all(wanted, states_by)
-        delivered = await self._send_all(written, send_by)
+        async with asyncio.TaskGroup() as group:  # the long history is written while alerts are sent
+            moves = [(w.prior, w.state, w.alerts) for w in written if w.prior is not None]
+            group.create_task(archive(self._history, self._name, moves, send_by))
+            sending = group.create_task(self._send_all(written, send_by))
+        delivered = sending.result()
         settled = await self._settle_all(written, delivered, before)
         await self._summarize(settled, thresholds, before)
         sent = sum(self._complete(d) for d in delivered.values()) if self._targets else 0
@@ -147,7 +156,7 @@ class MonitorUpdate:
         before_ids = {a.id for a in state.pending}
         reminders = sum(a.event == "reminder" and a.id not in before_ids for a in new.pending)
         new, owned = claim(new, self._run.run_id, until=self._run.claim_until, now=now)
-        return _Written(new, tuple(alerts), owned, reminders)
+        return _Written(new, tuple(alerts), owned, reminders, prior=state)
 
     async def _load(self, subjects: Sequence[str], before: float) -> dict[str, SubjectState]:
         stored = await self._table.load(self._name, subjects, before, concurrency=self._concurrency)
@@ -242,6 +251,8 @@ class MonitorUpdate:
             "thresholds": [t.to_json() for t in thresholds],
             "group": self._run.spec.group,
             "tags": dict(self._run.spec.tags or {}),
+            "public": self._run.spec.public is not False,
+            "display_names": dict(self._run.spec.display_names or {}),
         }
         if self._routes is not None and self._routes.gone:
             summary["routes_gone"] = sorted(self._routes.gone)
@@ -331,7 +342,14 @@ async def judged(
         async with Deliveries(settings) as deliveries:
             routes = await monitor_routes(spec, stores, settings, deliveries, before)
             update = MonitorUpdate(
-                stores.monitors, stores.alerts, run, concurrency=settings.monitor_concurrency, routes=routes
+                stores.monitors,
+                stores.alerts,
+                run,
+                concurrency=settings.monitor_concurrency,
+                routes=routes,
+                history=stores.history,
             )
             report = await update.apply(results, thresholds or (), before=before)
+        changed = report.all_transitions > 0
+        await render_if_due(stores, settings, monitor=spec.name, changed=changed, before=before)
     return document.replaced(thresholds=thresholds, monitor=report)
