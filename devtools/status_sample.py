@@ -27,12 +27,22 @@ class Simulated:
     state: SubjectState
     months: dict[str, MonthRecord] = field(default_factory=dict)
     raw: dict[str, tuple[int, int]] = field(default_factory=dict)  # day -> (checks, failures)
+    maintained: dict[str, int] = field(default_factory=dict)  # day -> checks under maintenance
     changes: list[Archived] = field(default_factory=list)  # what each run archived, in order
 
 
 def simulate(
-    url: str, start: float, days: int, per_day: int, outcome: Outcome, spec: MonitorSpec
+    url: str,
+    start: float,
+    days: int,
+    per_day: int,
+    outcome: Outcome,
+    spec: MonitorSpec,
+    *,
+    maintenance: Callable[[float], bool] | None = None,
 ) -> Simulated:
+    """``maintenance``: whether a check at an instant falls in a maintenance window (its checks
+    count in ``maintained``, not in ``raw``)."""
     sim = Simulated(SubjectState(url))
     step = 86_400 / per_day
     for n in range(days * per_day):
@@ -40,13 +50,17 @@ def simulate(
         ok, latency = outcome(at)
         obs = Observation(f"k{n}", f"run{n}", at, ok, "ok" if ok else "http_error",
                           200 if ok else 503, latency_ms=latency)  # fmt: skip
-        moved = advance(sim.state, obs, spec)
+        held = maintenance is not None and maintenance(at)
+        moved = advance(sim.state, obs, spec, in_maintenance=held)
         alerts = [] if moved.alert is None else [(moved.alert.to, moved.alert.since)]
         change = archived(sim.state, moved.state, alerts)
         if change:
             sim.changes.append(change)
             sim.months = with_archived(sim.months, url, change)
         sim.state = moved.state
+        if held:
+            sim.maintained[day_of(at)] = sim.maintained.get(day_of(at), 0) + 1
+            continue
         checks, failures = sim.raw.get(day_of(at), (0, 0))
         sim.raw[day_of(at)] = (checks + 1, failures + (not ok))
     return sim

@@ -123,11 +123,18 @@ def test_overlapping_runs_claim_one_render(deployed: Deployment, aws: MotoAws) -
     assert results[4:] == [False, True]
 
 
+def _weekly_window(at: float) -> bool:
+    """Every seventh day, 02:00-04:00 UTC (the flaky outages are later in the day)."""
+    day, second = divmod(int(at), DAY)
+    return day % 7 == 3 and 7_200 <= second < 14_400
+
+
 def test_400_days_of_history_stay_bounded_in_the_table(deployed: Deployment, aws: MotoAws) -> None:
     url, name = "https://history.example/health?token=t", unique("hist").lower()
     now = time.time()
     start = (now // DAY - 409) * DAY
-    sim = simulate(url, start, 410, 24, flaky(2, outage_every=9), MonitorSpec(name=name, failure_threshold=1))
+    spec = MonitorSpec(name=name, failure_threshold=1)
+    sim = simulate(url, start, 410, 24, flaky(2, outage_every=9), spec, maintenance=_weekly_window)
 
     async def store_and_read() -> list[Any]:
         async with _stores(aws) as stores:
@@ -152,6 +159,11 @@ def test_400_days_of_history_stay_bounded_in_the_table(deployed: Deployment, aws
     checks = sum(c for d, (c, _) in sim.raw.items() if first <= d <= day_of(now))
     failures = sum(f for d, (_, f) in sim.raw.items() if first <= d <= day_of(now))
     assert long.uptime(now, 365) == round((checks - failures) / checks, 6)
+    stored = {d: f.maintenance_ms for m in months for d, f in m.days.items() if f.maintenance_ms}
+    oldest = min(m.month for m in months)
+    closed = {d: n for d, n in sim.maintained.items() if d[:7] >= oldest and d < day_of(now)}
+    assert stored == {d: n * 3_600_000 for d, n in closed.items()}  # 2 checks an hour apart
+    assert len(stored) >= 55  # a window a week, read back from the month items
     assert {day_of(i.start) for i in long.incidents} == {
         d for d, (_, f) in sim.raw.items() if f and d >= day_of(now - 399 * DAY)
     }

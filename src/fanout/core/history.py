@@ -54,9 +54,11 @@ class DailyAggregate:
     p95_ms: float | None = None
 
     @classmethod
-    def of_day(cls, day: Day, maintenance_ms: int = 0) -> DailyAggregate:
+    def of_day(cls, day: Day) -> DailyAggregate:
+        """A state's day as the long history keeps it: its checks under maintenance count in
+        neither ``checks`` nor ``failures``, only as ``maintenance_ms``."""
         p50, p95 = day.latency
-        return cls(day.day, day.ok + day.failed, day.failed, maintenance_ms, p50, p95)
+        return cls(day.day, day.ok + day.failed, day.failed, day.maintenance_ms, p50, p95)
 
     @property
     def uptime(self) -> float | None:
@@ -166,7 +168,8 @@ class LongHistory:
         return cls(days, tuple(kept))
 
     def uptime(self, now: float, days: int) -> float | None:
-        """Successes over the last ``days`` UTC days (today included)."""
+        """Successes over the last ``days`` UTC days (today included); time under maintenance is
+        neither up nor down, so it is in neither figure."""
         first = day_of(now - (days - 1) * 86_400)
         recent = [d for d in self.days if d.day >= first]
         checks = sum(d.checks for d in recent)

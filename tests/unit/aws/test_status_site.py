@@ -36,7 +36,7 @@ def test_a_month_written_whole_reads_back_the_same() -> None:
     record = MonthRecord(
         "https://a.example/health",
         "2026-11",
-        {"2026-11-03": DailyAggregate("2026-11-03", 24, 2, 0, 81.0, 240.5)},
+        {"2026-11-03": DailyAggregate("2026-11-03", 24, 2, 7_200_000, 81.0, 240.5)},
         {
             "1793750400000": Incident(1_793_750_400.0, 1_793_752_800.0, "http_error", 503, (), "X", ("eu",)),
             "1793836800000": Incident(1_793_836_800.0, None, "timed_out"),

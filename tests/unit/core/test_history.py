@@ -55,6 +55,40 @@ def test_400_days_stay_bounded_and_the_year_uptime_is_the_raw_figure() -> None:
     )
 
 
+def _in_maintenance(at: float) -> bool:
+    """Every seventh day, 02:00-04:00 UTC."""
+    day, second = divmod(int(at), DAY)
+    return day % 7 == 3 and 7_200 <= second < 14_400
+
+
+def _failing_in_maintenance(at: float) -> tuple[bool, float]:
+    passed, latency = flaky(3, outage_every=13)(at)
+    return (passed and not _in_maintenance(at), latency)
+
+
+def test_the_year_uptime_leaves_maintenance_out_and_the_days_keep_its_time() -> None:
+    """A URL failing through a weekly maintenance window: its 1-year uptime is the raw figure of
+    the checks outside the windows, and each day archived or still in the state has the window's
+    time (4 checks, each 30 minutes after the one before)."""
+    start = (NOW // DAY - 399) * DAY
+    sim = simulate(
+        "https://m.example/", start, 400, 48, _failing_in_maintenance, SPEC, maintenance=_in_maintenance
+    )
+    now = start + 400 * DAY - 1
+    long = LongHistory.of(sim.state, list(sim.months.values()), now)
+    first = day_of(now - 364 * DAY)
+    checks = sum(c for day, (c, _) in sim.raw.items() if day >= first)
+    failures = sum(f for day, (_, f) in sim.raw.items() if day >= first)
+    assert long.uptime(now, 365) == round((checks - failures) / checks, 6)
+    maintained = sum(n for day, n in sim.maintained.items() if day >= first)
+    assert maintained == 52 * 4  # the windows failed every check: counted as down, the figure would drop
+    assert long.uptime(now, 365) != round((checks - failures) / (checks + maintained), 6)
+    assert {d.day: d.maintenance_ms for d in long.days if d.maintenance_ms} == {
+        day: n * 1_800_000 for day, n in sim.maintained.items() if day >= long.days[0].day
+    }
+    assert {d.day for d in sim.state.history.days if d.maintenance} <= {d.day for d in long.days}
+
+
 def test_a_month_keeps_at_most_its_cap_of_incidents() -> None:
     months: dict[str, MonthRecord] = {}
     for k in range(INCIDENTS_PER_MONTH + 7):
