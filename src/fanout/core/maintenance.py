@@ -12,8 +12,10 @@ covers ``t`` tests at most that many minutes, each a few set lookups.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime, timedelta
+from itertools import islice
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -22,6 +24,8 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 _DURATION = re.compile(r"^(\d{1,4})(m|h|d)$")
 _UNIT_S = {"m": 60, "h": 3_600, "d": 86_400}
 MAX_WINDOW_S = 7 * 86_400
+SEARCH_DAYS = 400
+"""How far from now the next and last occurrences of a recurring window are looked for."""
 _MONTHS = ("jan", "feb", "mar", "apr", "may", "jun", "jul", "aug", "sep", "oct", "nov", "dec")
 _DAYS = ("sun", "mon", "tue", "wed", "thu", "fri", "sat")
 _FIELDS: tuple[tuple[str, int, int, tuple[str, ...]], ...] = (  # name, lowest, highest, names
@@ -100,14 +104,36 @@ class Cron:
         return cls(minutes, hours, days, months, weekdays, parts[2] == "*", parts[4] == "*")
 
     def matches(self, local: datetime) -> bool:
-        if local.minute not in self.minutes or local.hour not in self.hours:
+        return local.minute in self.minutes and local.hour in self.hours and self.on_day(local.date())
+
+    def on_day(self, day: date) -> bool:
+        if day.month not in self.months:
             return False
-        if local.month not in self.months:
-            return False
-        day_ok, weekday_ok = local.day in self.days, (local.isoweekday() % 7) in self.weekdays
+        day_ok, weekday_ok = day.day in self.days, (day.isoweekday() % 7) in self.weekdays
         if self.any_day or self.any_weekday:
             return day_ok and weekday_ok
         return day_ok or weekday_ok
+
+    def starts(self, zone: ZoneInfo, at: float, *, forward: bool) -> Iterator[float]:
+        """The instants (epoch) a minute matching it starts, after ``at`` (or at and before it),
+        nearest first, within ``SEARCH_DAYS``: day by day, then only the cron's hours and minutes.
+        A local time skipped by a clock change never starts; one lived twice starts twice (as
+        ``Window.active_at`` reads them)."""
+        today = datetime.fromtimestamp(at, zone).date()
+        times = sorted((h, m) for h in self.hours for m in self.minutes)
+        for k in range(SEARCH_DAYS + 1):
+            day = today + timedelta(days=k if forward else -k)
+            if not self.on_day(day):
+                continue
+            found = set()
+            for hour, minute in times:
+                naive = datetime(day.year, day.month, day.day, hour, minute)
+                for fold in (0, 1):
+                    start = naive.replace(tzinfo=zone, fold=fold).timestamp()
+                    if datetime.fromtimestamp(start, zone).replace(tzinfo=None) == naive:
+                        found.add(start)
+            kept = (t for t in found if (t > at if forward else t <= at))
+            yield from sorted(kept, reverse=not forward)
 
 
 def _cron(value: str) -> str:
@@ -196,8 +222,8 @@ def _epoch(text: str | None) -> float:
 
 
 @dataclass(frozen=True, slots=True)
-class ActiveWindow:
-    """A window active now: the one written, and this occurrence's bounds."""
+class Occurrence:
+    """One occurrence of a window: the window as written, and this occurrence's bounds."""
 
     window: Window
     start: float
@@ -215,7 +241,41 @@ def _iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def active_window(windows: list[Window] | None, at: float) -> ActiveWindow | None:
+ActiveWindow = Occurrence  # the occurrence covering now
+
+
+def active_window(windows: Sequence[Window] | None, at: float) -> ActiveWindow | None:
     """The window covering ``at`` that ends last (None: no maintenance now)."""
-    found = [ActiveWindow(w, *span) for w in windows or () if (span := w.active_at(at)) is not None]
+    found = [Occurrence(w, *span) for w in windows or () if (span := w.active_at(at)) is not None]
     return max(found, key=lambda a: a.end, default=None)
+
+
+def upcoming(windows: Sequence[Window] | None, at: float, per_window: int = 3) -> list[Occurrence]:
+    """The occurrences starting after ``at``, soonest first: a one-off window's, and a recurring
+    one's next ``per_window``."""
+    found = []
+    for w in windows or ():
+        if w.cron is None:
+            if _epoch(w.start) > at:
+                found.append(Occurrence(w, _epoch(w.start), _epoch(w.end)))
+            continue
+        length = duration_s(w.duration or "")
+        starts = Cron.parse(w.cron).starts(ZoneInfo(w.timezone), at, forward=True)
+        found += [Occurrence(w, t, t + length) for t in islice(starts, per_window)]
+    return sorted(found, key=lambda o: o.start)
+
+
+def past(windows: Sequence[Window] | None, at: float, per_window: int = 3) -> list[Occurrence]:
+    """The occurrences over by ``at``, latest first: a one-off window that ended, and a recurring
+    one's last ``per_window``."""
+    found = []
+    for w in windows or ():
+        if w.cron is None:
+            if _epoch(w.end) <= at:
+                found.append(Occurrence(w, _epoch(w.start), _epoch(w.end)))
+            continue
+        length = duration_s(w.duration or "")
+        starts = Cron.parse(w.cron).starts(ZoneInfo(w.timezone), at, forward=False)
+        ended = (t for t in starts if t + length <= at)
+        found += [Occurrence(w, t, t + length) for t in islice(ended, per_window)]
+    return sorted(found, key=lambda o: -o.end)

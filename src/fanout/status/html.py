@@ -12,6 +12,7 @@ from html import escape
 
 from fanout.status.model import IncidentFigures, MonitorStatus, State, StatusDocument, UrlStatus
 from fanout.status.svg import bars, latency_chart, percent
+from fanout.status.windows import MaintenanceFigures, WindowFigures
 
 STATE_TEXT = {
     State.OPERATIONAL: "Operational", State.DEGRADED: "Degraded", State.DOWN: "Down",
@@ -126,6 +127,49 @@ def _incidents(incidents: Iterable[IncidentFigures]) -> str:
     )
 
 
+def _utc(iso: str) -> str:
+    return f"{iso[:16].replace('T', ' ')} UTC"
+
+
+def _which(w: WindowFigures) -> str:
+    if w.cron is None:
+        return "one-off"
+    return f"every <code>{escape(w.cron)}</code> ({escape(w.timezone or 'UTC')})"
+
+
+def _under_way(maintenance: MaintenanceFigures) -> str:
+    w = maintenance.active
+    if w is None:
+        return ""
+    return f'<p class="maint">Maintenance under way until {_utc(w.end)} (since {_utc(w.start)}).</p>'
+
+
+def _window_table(caption: str, windows: Iterable[WindowFigures]) -> str:
+    rows = "".join(
+        f"<tr><td>{_utc(w.start)}</td><td>{_utc(w.end)}</td><td>{_duration(w.duration_s)}</td>"
+        f"<td>{_which(w)}</td></tr>"
+        for w in windows
+    )
+    if not rows:
+        return f'<p class="muted">{caption}: none.</p>'
+    head = "".join(f"<th scope=col>{h}</th>" for h in ("Starts", "Ends", "Lasts", "Window"))
+    return (
+        f'<div class="scroll"><table class="windows"><caption>{caption}</caption>'
+        f"<tr>{head}</tr>{rows}</table></div>"
+    )
+
+
+def _windows(maintenance: MaintenanceFigures) -> str:
+    """The monitor page's maintenance section: the window under way, upcoming and past ones."""
+    m = maintenance
+    if m.active is None and not m.upcoming and not m.past:
+        body = '<p class="muted">No maintenance windows.</p>'
+    else:
+        body = "" if m.active is None else _window_table("Under way", [m.active])
+        body += _window_table("Upcoming maintenance", m.upcoming) + _window_table("Past maintenance", m.past)
+    return f'<section class="windows"><h3>Maintenance</h3>{body}</section>'
+
+
 def _monitor_card(m: MonitorStatus, fragments: Fragments, *, link: bool) -> str:
     level = 3 if link else 2
     name = f'<a href="monitors/{m.name}.html">{escape(m.name)}</a>' if link else escape(m.name)
@@ -142,7 +186,8 @@ def _monitor_card(m: MonitorStatus, fragments: Fragments, *, link: bool) -> str:
     return (
         f'<section class="monitor" id="m-{m.name}">'
         f'<div class="m-head"><h{level}>{name}</h{level}>{pill(m.state)}</div>'
-        f'{down}{uptime_list(m.uptime)}{badge if not link else ""}<ul class="urls">{urls}</ul></section>'
+        f"{down}{_under_way(m.maintenance)}{uptime_list(m.uptime)}{badge if not link else ''}"
+        f'<ul class="urls">{urls}</ul>{"" if link else _windows(m.maintenance)}</section>'
     )
 
 

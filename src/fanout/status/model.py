@@ -21,6 +21,7 @@ from fanout.core.ids import iso_from_epoch
 from fanout.core.model import Document
 from fanout.core.monitors import Health, SubjectState, subject_id
 from fanout.core.uptime import day_of
+from fanout.status.windows import MaintenanceFigures, windows_of
 
 BAR_DAYS = 90
 INCIDENTS_LISTED = 50
@@ -104,6 +105,9 @@ class MonitorStatus(Document, frozen=True, omit_defaults=False):
     last_run_at: Annotated[str | None, Meta(description="Its last run, ISO 8601 UTC")]
     uptime: UptimeFigures
     urls: tuple[UrlStatus, ...]
+    maintenance: Annotated[MaintenanceFigures, Meta(description="Its maintenance windows")] = msgspec.field(
+        default_factory=MaintenanceFigures
+    )
 
 
 class StatusDocument(Document, frozen=True, omit_defaults=False):
@@ -160,14 +164,16 @@ def bar_dates(now: float, days: int = BAR_DAYS) -> tuple[str, ...]:
     return tuple(day_of(now - (days - 1 - k) * 86_400) for k in range(days))
 
 
-def url_status(data: MonitorData, state: SubjectState, now: float, dates: Sequence[str]) -> UrlStatus:
+def url_status(
+    data: MonitorData, state: SubjectState, now: float, dates: Sequence[str], *, maintenance: bool = False
+) -> UrlStatus:
+    """A URL's status; ``maintenance``: a window of its monitor is under way."""
     long = LongHistory.of(state, data.months.get(state.subject, ()), now)
     started: dict[str, int] = {}
     for i in long.incidents:
         started[day_of(i.start)] = started.get(day_of(i.start), 0) + 1
     by_day = {d.day: d for d in long.days[-len(dates) :]}
     bars = tuple(_day(d, by_day.get(d), started.get(d, 0)) for d in dates)
-    maintenance = bool(data.summary.get("maintenance_active"))
     shown = {Health.UP: State.OPERATIONAL, Health.DOWN: State.DOWN}.get(state.status, State.UNKNOWN)
     today = state.history.today(now)
     return UrlStatus(
@@ -192,9 +198,11 @@ def monitor_status(data: MonitorData, now: float, dates: Sequence[str]) -> Monit
     states = sorted(
         (s for s in data.states if not s.subject.startswith("threshold:")), key=lambda s: s.subject
     )
-    urls = tuple(url_status(data, s, now, dates) for s in states)
+    maintenance = MaintenanceFigures.of(windows_of(data.summary), now)
+    in_window = maintenance.active is not None
+    urls = tuple(url_status(data, s, now, dates, maintenance=in_window) for s in states)
     down = sum(u.state is State.DOWN for u in urls)
-    if data.summary.get("maintenance_active"):
+    if in_window:
         state = State.MAINTENANCE
     elif not urls or all(u.state is State.UNKNOWN for u in urls):
         state = State.UNKNOWN
@@ -210,6 +218,7 @@ def monitor_status(data: MonitorData, now: float, dates: Sequence[str]) -> Monit
         last_run_at=data.summary.get("last_run_at"),
         uptime=UptimeFigures(*(_combined(urls, p) for p in picks)),
         urls=urls,
+        maintenance=maintenance,
     )
 
 

@@ -1,5 +1,6 @@
 """Maintenance windows: one-off and recurring (5-field cron in a time zone), what the models
-accept and refuse, and which occurrence covers an instant (DST included)."""
+accept and refuse, which occurrence covers an instant (DST included), and the next and last
+occurrences the status page lists."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from pydantic import ValidationError
 
-from fanout.core.maintenance import Cron, Window, active_window, duration_s
+from fanout.core.maintenance import Cron, Window, active_window, duration_s, past, upcoming
 from fanout.core.monitors import MonitorSpec
 
 
@@ -114,3 +115,47 @@ def test_durations_and_the_spec_fields() -> None:
         MonitorSpec.model_validate({"name": "p", "remind_every": "1m"})
     with pytest.raises(ValidationError, match="depends_on"):
         MonitorSpec.model_validate({"name": "p", "depends_on": ["Not A Name"]})
+
+
+def test_upcoming_and_past_occurrences_skip_a_time_the_clock_skips() -> None:
+    """02:30 Berlin time does not exist on 2026-03-29 (clocks go from 02:00 to 03:00): that day has
+    no occurrence, as ``active_at`` never finds one."""
+    daily = Window(cron="30 2 * * *", duration="1h", timezone="Europe/Berlin")
+    once = Window(start="2026-03-01T00:00:00Z", end="2026-03-01T02:00:00Z")
+    later = Window(start="2026-04-10T00:00:00Z", end="2026-04-10T06:00:00Z")
+    at = utc("2026-03-28T12:00:00")
+    assert [(o.start, o.end) for o in upcoming([daily, once, later], at)] == [
+        (utc("2026-03-30T00:30:00"), utc("2026-03-30T01:30:00")),  # CEST: UTC+2
+        (utc("2026-03-31T00:30:00"), utc("2026-03-31T01:30:00")),
+        (utc("2026-04-01T00:30:00"), utc("2026-04-01T01:30:00")),
+        (utc("2026-04-10T00:00:00"), utc("2026-04-10T06:00:00")),
+    ]
+    assert [(o.start, o.window) for o in past([daily, once, later], at)] == [
+        (utc("2026-03-28T01:30:00"), daily),  # CET: UTC+1
+        (utc("2026-03-27T01:30:00"), daily),
+        (utc("2026-03-26T01:30:00"), daily),
+        (utc("2026-03-01T00:00:00"), once),
+    ]
+    assert daily.active_at(utc("2026-03-29T00:45:00")) is None
+    assert daily.active_at(utc("2026-03-29T01:45:00")) is None
+
+
+def test_listed_occurrences_are_those_active_at_reads() -> None:
+    """Every start listed is covered by the window from that instant; one under way is neither
+    upcoming nor past."""
+    window = Window(cron="*/20 9-10 * * MON-FRI", duration="10m", timezone="America/New_York")
+    at = utc("2026-11-02T14:05:00")  # Monday 09:05 in New York (EST), inside the 09:00 occurrence
+    assert active_window([window], at) is not None
+    listed = [*upcoming([window], at, per_window=8), *past([window], at, per_window=8)]
+    assert len(listed) == 16
+    for o in listed:
+        assert window.active_at(o.start) == (o.start, o.end)
+        assert window.active_at(o.start - 60) is None
+    assert min(o.start for o in listed if o.start > at) == utc("2026-11-02T14:20:00")
+    assert max(o.start for o in listed if o.start < at) == utc("2026-10-30T14:40:00")  # Friday, EDT
+
+
+def test_a_cron_that_never_comes_round_lists_nothing() -> None:
+    window = Window(cron="0 0 31 2 *", duration="1h")  # 31 February
+    at = utc("2026-12-07T00:00:00")
+    assert upcoming([window], at) == past([window], at) == []
