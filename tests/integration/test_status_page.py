@@ -1,12 +1,15 @@
 """The status page on moto in server mode: monitor runs write URLs' long history and render the
 page into the template's status bucket (claimed: one render per interval), ``fanout status
-build`` renders the same from the table, and 400 days of history stay bounded in the table."""
+build`` renders the same from the table, a monitor in a maintenance window shows in maintenance
+(and alerts nobody), and 400 days of history stay bounded in the table."""
 
 from __future__ import annotations
 
 import asyncio
 import json
 import time
+from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -21,6 +24,7 @@ from fanout.core.history import MONTHS_KEPT, LongHistory
 from fanout.core.monitors import MonitorSpec
 from fanout.core.uptime import day_of
 from fanout.runs.stores import RunStores, StoreConfig
+from tests.integration.test_alert_routes import Receivers
 from tests.support import Deployment, MotoAws, call, scheduled, unique
 
 pytestmark = pytest.mark.deployment(
@@ -98,6 +102,64 @@ def test_a_monitor_marked_not_public_is_left_off(
     status = json.loads(_object(aws, "status.json")["body"])
     assert name not in [m["name"] for m in status["monitors"]]
     assert name.encode() not in _object(aws, "index.html")["body"]
+
+
+@pytest.fixture
+def receivers() -> Iterator[Receivers]:
+    with Receivers() as running:
+        yield running
+
+
+def _iso(epoch: float) -> str:
+    return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+@pytest.mark.deployment(
+    "reports", "runs", "monitors", "alerts", "status_page", status_page_min_interval_s=0.0
+)
+def test_a_failing_monitor_in_its_window_shows_maintenance_and_alerts_nobody(
+    deployed: Deployment, aws: MotoAws, target: DemoTarget, receivers: Receivers
+) -> None:
+    """Two monitors of the same failing URL, one in a window under way: that one's page says
+    maintenance and lists its windows, its webhook hears nothing; the other's is down and alerted."""
+    now = time.time()
+    windows = [
+        {"start": _iso(now - 300), "end": _iso(now + 3_600)},
+        {"cron": "0 3 * * SUN", "duration": "2h", "timezone": "Europe/Paris"},
+    ]
+    names = {"in": unique("maint").lower(), "out": unique("nomaint").lower()}
+    for key, name in names.items():
+        monitor = {
+            "name": name,
+            "failure_threshold": 1,
+            "alerts": [{"type": "webhook", "url": receivers.url(f"/{name}")}],
+        }
+        if key == "in":
+            monitor["maintenance"] = windows
+        request = {"urls": [target.url("/status/503")], "options": {"retries": 0}, "monitor": monitor}
+        answer = call(scheduled(request), 10_000)
+        assert answer["monitor"]["down"] == 1
+    assert [s.path for s in receivers.seen] == [f"/{names['out']}"]  # DOWN, for the other one only
+
+    page = json.loads(_object(aws, f"monitors/{names['in']}.json")["body"])
+    assert page["state"] == "maintenance"
+    assert [u["state"] for u in page["urls"]] == ["maintenance"]
+    assert page["maintenance"]["active"]["end"] == _iso(now + 3_600)
+    upcoming = page["maintenance"]["upcoming"]
+    assert [(w["cron"], w["timezone"], w["duration_s"]) for w in upcoming] == [
+        ("0 3 * * SUN", "Europe/Paris", 7200)
+    ] * 3
+    assert len(page["maintenance"]["past"]) == 3
+    other = json.loads(_object(aws, f"monitors/{names['out']}.json")["body"])
+    assert (other["state"], other["maintenance"]["active"]) == ("down", None)
+
+    status = json.loads(_object(aws, "status.json")["body"])
+    shown = {m["name"]: m["state"] for m in status["monitors"]}
+    assert (shown[names["in"]], shown[names["out"]]) == ("maintenance", "down")
+    html = _object(aws, f"monitors/{names['in']}.html")["body"].decode()
+    assert '<span class="pill s-maintenance">Maintenance</span>' in html
+    assert "<caption>Upcoming maintenance</caption>" in html
+    assert b">maintenance</text>" in _object(aws, f"badges/{names['in']}/status.svg")["body"]
 
 
 def _stores(aws: MotoAws) -> RunStores:
