@@ -10,6 +10,7 @@ import functools
 import http.server
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -59,7 +60,15 @@ def _checkout() -> MonitorData:
     for n in range(2):
         state = advance(state, Observation(f"x{n}", "r", NOW - 60 + n, False, "timeout"), spec).state
     assert state.status is Health.DOWN
-    summary = {"name": "checkout", "group": "shop", "display_names": {payments.state.subject: "Payments API"}}
+    summary = {
+        "name": "checkout",
+        "group": "shop",
+        "display_names": {payments.state.subject: "Payments API"},
+        "maintenance": [  # as a monitor run stores its windows: none under way now
+            {"cron": "0 2 * * SUN", "duration": "2h", "timezone": "Europe/Paris"},
+            {"start": "2026-09-01T22:00:00Z", "end": "2026-09-02T01:30:00Z"},
+        ],
+    }
     months = {
         payments.state.subject: list(payments.months.values()),
         state.subject: list(cart.months.values()),
@@ -70,6 +79,8 @@ def _checkout() -> MonitorData:
 @pytest.fixture(scope="module")
 def site(tmp_path_factory: pytest.TempPathFactory) -> tuple[Site, Path]:
     monitors = [_checkout(), *sample_monitors(NOW, 4, 3, public={"service-003": False})]
+    under_way = {"start": "2026-09-21T13:00:00Z", "end": "2026-09-21T16:00:00Z"}  # NOW is 14:13 UTC
+    monitors[3] = replace(monitors[3], summary={**monitors[3].summary, "maintenance": [under_way]})
     built = render_site(monitors, NOW, title="Example status")
     out = tmp_path_factory.mktemp("site")
     write_site(built, out)
@@ -151,6 +162,12 @@ def test_the_index_shows_every_monitor_url_state_and_90_bars(
         }
         assert rows["Payments API"] == "Operational"
         assert rows["https://cart.example.com/health"] == "Down"
+        in_window = monitors.filter(has_text="service-002")
+        assert in_window.locator(".m-head .pill").inner_text() == "Maintenance"
+        assert in_window.locator(".maint").inner_text() == (
+            "Maintenance under way until 2026-09-21 16:00 UTC (since 2026-09-21 13:00 UTC)."
+        )
+        assert set(in_window.locator("li.url .pill").all_inner_texts()) == {"Maintenance"}
         assert len(rows) == 2 + 3 * 3  # checkout's 2, three public monitors' 3 each
         assert "service-003" not in page.content()
         assert "key=abc" not in page.content()
@@ -196,6 +213,13 @@ def test_a_monitor_page_shows_its_incident_chart_and_badge(browser: Any, origin:
         labels = chart.locator("text").evaluate_all("ts => ts.map(t => t.textContent)")
         assert [t for t in labels if t.endswith(" ms")]  # a labelled y axis
         assert chart.locator("polyline").count() == 2
+        upcoming = page.locator("table.windows", has_text="Upcoming maintenance").locator("tr")
+        assert upcoming.count() == 1 + 3  # a header, the weekly window's next three
+        assert upcoming.nth(1).inner_text().split("\t") == [
+            "2026-09-27 00:00 UTC", "2026-09-27 02:00 UTC", "2 h", "every 0 2 * * SUN (Europe/Paris)",
+        ]  # fmt: skip
+        past = page.locator("table.windows", has_text="Past maintenance").locator("tr")
+        assert "3 h 30 min" in past.last.inner_text()  # the one-off window, the oldest
         badge = page.locator("img.badge")
         assert badge.evaluate("img => img.complete && img.naturalWidth > 0")
         assert badge.get_attribute("alt") == "status badge: degraded"
