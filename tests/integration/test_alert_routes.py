@@ -240,3 +240,36 @@ def test_an_alert_url_on_a_blocked_network_is_refused_and_stays_pending(routed: 
     refused = [line for line in lines if line["message"] == "alert not delivered"]
     assert refused
     assert refused[0]["error"].startswith("blocked: address_blocked")
+
+
+def test_a_malformed_route_url_fails_that_route_only_and_is_not_quoted(
+    routed: Deployment, aws: MotoAws, receivers: Receivers
+) -> None:
+    """A secret holding a URL that cannot be parsed (httpx raises InvalidURL, not an HTTPError)
+    fails its route alone: the other route keeps the alert (not sent again by the next run), and
+    the log line does not quote the secret URL."""
+    name, url = unique("badurl").lower(), "https://api.example/badurl"
+    aws.client("secretsmanager").create_secret(
+        Name=f"{name}/slack", SecretString="https://127.0.0.1:1:1/services/T0/B0/S3CRETPATH"
+    )
+    alerts = [
+        {"type": "slack", "url": f"${{secretsmanager:{name}/slack}}"},
+        {"type": "webhook", "url": receivers.url("/good")},
+    ]
+    spec = MonitorSpec.model_validate({"name": name, "failure_threshold": 1, "alerts": alerts})
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logger.registered_formatter)
+    logger.addHandler(handler)
+    try:
+        first = run(spec, url, False, 1)
+        second = run(spec, url, False, 2)
+    finally:
+        logger.removeHandler(handler)
+    assert (first.notified, first.notify_errors, first.pending) == (0, 1, 1)
+    assert (second.notify_errors, second.pending) == (1, 1)
+    assert [s.json()["to"] for s in receivers.at("/good")] == ["down"]  # once, not again
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    refused = {line["error"] for line in lines if line["message"] == "alert not delivered"}
+    assert refused == {"invalid URL"}
+    assert "S3CRETPATH" not in stream.getvalue()

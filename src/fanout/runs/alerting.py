@@ -6,7 +6,8 @@ time through ``fanout.aws.secrets`` (cached by it) and used for the request only
 never stored. A route that answers 410 is stopped: the alert counts as delivered there (a retry
 would meet the same 410), the route is kept in ``gone`` (the monitor's summary carries it to later
 runs) and a ``channel_gone`` alert goes to the monitor's other routes. A route whose secret
-cannot be read, or whose URL the egress guard refuses, fails: the alert stays pending for it.
+cannot be read, whose URL cannot be parsed, or whose URL the egress guard refuses, fails: the
+alert stays pending for it (and only for it).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ import hashlib
 import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+
+import httpx
 
 from fanout.aws.alerts import AlertSinks
 from fanout.aws.secrets import resolve
@@ -129,7 +132,10 @@ class AlertRoutes:
             url, body, sign = self._request(route, message, subject, values)
         except (Unresolved, BadSecret) as exc:
             return Delivered(False, None, 0, f"secret unavailable: {exc}")
-        return await self._deliveries.post(url, body, before=before, sign=sign)
+        try:
+            return await self._deliveries.post(url, body, before=before, sign=sign)
+        except httpx.InvalidURL:  # not an HTTPError: it would cancel the other routes' sends
+            return Delivered(False, None, 0, "invalid URL")  # its text may quote a secret URL
 
     def _request(
         self, route: Route, message: AlertMessage, subject: str, values: dict[Reference, str | Unresolved]
