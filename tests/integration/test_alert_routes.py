@@ -22,6 +22,7 @@ import pytest
 from standardwebhooks import Webhook
 
 from fanout.aws import secrets
+from fanout.aws.history_table import HistoryTable
 from fanout.config import get_settings
 from fanout.core.monitor_report import MonitorReport
 from fanout.core.monitors import MonitorSpec
@@ -273,3 +274,40 @@ def test_a_malformed_route_url_fails_that_route_only_and_is_not_quoted(
     refused = {line["error"] for line in lines if line["message"] == "alert not delivered"}
     assert refused == {"invalid URL"}
     assert "S3CRETPATH" not in stream.getvalue()
+
+
+class FailingHistory(HistoryTable):
+    """A history table whose write fails with what is not a store's error (a bug in an archive)."""
+
+    async def record(self, monitor: str, changes: Any, before: float, *, concurrency: int = 8) -> int:
+        raise RuntimeError("archive bug")
+
+
+def test_a_history_write_that_fails_neither_cancels_the_sends_nor_costs_the_report(
+    routed: Deployment, receivers: Receivers
+) -> None:
+    """The long history is written beside the sends: its failure is logged, the alert still goes
+    once (not cancelled half-way and sent again by the next run) and the run has its report."""
+    name, url = unique("history").lower(), "https://api.example/history"
+    alerts = [{"type": "webhook", "url": receivers.url("/hist")}]
+    spec = MonitorSpec.model_validate({"name": name, "failure_threshold": 1, "alerts": alerts})
+
+    async def update(results: list[UrlResult], run_id: str) -> MonitorReport:
+        settings = get_settings()
+        before = asyncio.get_running_loop().time() + 20
+        async with RunStores(StoreConfig.from_settings(settings)) as stores, Deliveries(settings) as sends:
+            assert stores.monitors is not None
+            routes = await monitor_routes(spec, stores, settings, sends, before)
+            history = FailingHistory(stores.clients, stores.monitors.table)
+            mine = MonitorRun(spec, run_id, run_id, None, time.time() + 20)
+            apply = MonitorUpdate(
+                stores.monitors, stores.alerts, mine, concurrency=4, routes=routes, history=history
+            )
+            return await apply.apply(results, (), before=before)
+
+    asyncio.run(update(observed(url, True), "h0"))
+    down = asyncio.run(update(observed(url, False), "h1"))
+    again = asyncio.run(update(observed(url, False), "h2"))
+    assert (down.down, down.notified, down.pending) == (1, 1, 0)
+    assert (again.notified, again.pending) == (0, 0)
+    assert [s.json()["to"] for s in receivers.at("/hist")] == ["down"]
