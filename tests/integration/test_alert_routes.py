@@ -311,3 +311,18 @@ def test_a_history_write_that_fails_neither_cancels_the_sends_nor_costs_the_repo
     assert (down.down, down.notified, down.pending) == (1, 1, 0)
     assert (again.notified, again.pending) == (0, 0)
     assert [s.json()["to"] for s in receivers.at("/hist")] == ["down"]
+
+
+def test_slack_links_the_monitors_status_page_when_the_deployment_has_one(
+    routed: Deployment, receivers: Receivers
+) -> None:
+    name, url = unique("linked").lower(), "https://api.example/linked"
+    routed.configure(status_page_url="https://status.example/", status_page_bucket_name="a-page-bucket")
+    alerts = [{"type": "slack", "url": receivers.url("/linked")}]
+    spec = MonitorSpec.model_validate({"name": name, "failure_threshold": 1, "alerts": alerts})
+    hidden = spec.model_copy(update={"name": f"{name}-hidden", "public": False})
+    run(spec, url, False, 1)
+    run(hidden, url, False, 2)
+    shown, left_off = (s.json()["blocks"][-1]["elements"][0]["text"] for s in receivers.at("/linked"))
+    assert f"<https://status.example/monitors/{name}.html|status page>" in shown
+    assert "status page" not in left_off  # a monitor the page leaves out is not linked

@@ -27,6 +27,7 @@ from fanout.config import Settings
 from fanout.core.alerts import AlertMessage
 from fanout.core.channels import pagerduty_event, slack_message
 from fanout.core.model import encode
+from fanout.core.monitors import MonitorSpec
 from fanout.core.routes import PagerDutyRoute, Route, SlackRoute, WebhookRoute, route_id
 from fanout.core.secret_refs import Reference, Unresolved, references, resolved_body
 from fanout.core.signing import BadSecret, signed_headers, split_secrets
@@ -66,8 +67,10 @@ class AlertRoutes:
         deliveries: Deliveries,
         *,
         gone: Iterable[str] = (),
+        status_page: str | None = None,
     ) -> None:
         self._settings, self._clients, self._deliveries = settings, clients, deliveries
+        self._status_page = status_page  # the monitor's page, linked from Slack
         self.gone = set(gone)
         self._routes = {route_id(r): r for r in routes}
         self._values: dict[Reference, str | Unresolved] | None = None
@@ -146,7 +149,7 @@ class AlertRoutes:
             return self._settings.pagerduty_events_url, encode(pagerduty_event(message, subject, key)), None
         url = _value(route.url, values)
         if isinstance(route, SlackRoute):
-            return url, encode(slack_message(message, subject)), None
+            return url, encode(slack_message(message, subject, status_page=self._status_page)), None
         secrets = [s for text in route.secrets for s in split_secrets(_value(text, values))]
         body = message.to_bytes()
         if not secrets:
@@ -157,6 +160,13 @@ class AlertRoutes:
 
         signed_headers(secrets, message.id, 0, b"")  # a bad secret fails here, before any request
         return url, body, sign
+
+
+def status_page_link(spec: MonitorSpec, settings: Settings) -> str | None:
+    """The monitor's page on the status page (none when the page is off or leaves it out)."""
+    if not settings.status_page_url or not settings.status_page_bucket_name or spec.public is False:
+        return None
+    return f"{settings.status_page_url.rstrip('/')}/monitors/{spec.name}.html"
 
 
 def channel_gone(message: AlertMessage, gone: str) -> tuple[str, AlertMessage]:
