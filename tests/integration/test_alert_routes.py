@@ -185,15 +185,20 @@ def test_webhook_slack_and_pagerduty_each_get_the_alert_as_documented(
     assert b"${secretsmanager" not in every_byte
 
 
-def test_a_503_then_200_is_one_delivery_with_one_id(routed: Deployment, receivers: Receivers) -> None:
+def test_a_503_then_200_is_one_delivery_with_one_id(
+    routed: Deployment, aws: MotoAws, receivers: Receivers
+) -> None:
     name, url = unique("retry").lower(), "https://api.example/retry"
     secret = new_secret()
+    aws.client("secretsmanager").create_secret(Name=f"{name}/hk", SecretString=secret)
     receivers.script["/hook"] = [503]
     spec = MonitorSpec.model_validate(
         {
             "name": name,
             "failure_threshold": 1,
-            "alerts": [{"type": "webhook", "url": receivers.url("/hook"), "secret": secret}],
+            "alerts": [
+                {"type": "webhook", "url": receivers.url("/hook"), "secret": f"${{secretsmanager:{name}/hk}}"}
+            ],
         }
     )
     started = time.monotonic()
@@ -314,11 +319,12 @@ def test_a_history_write_that_fails_neither_cancels_the_sends_nor_costs_the_repo
 
 
 def test_slack_links_the_monitors_status_page_when_the_deployment_has_one(
-    routed: Deployment, receivers: Receivers
+    routed: Deployment, aws: MotoAws, receivers: Receivers
 ) -> None:
     name, url = unique("linked").lower(), "https://api.example/linked"
     routed.configure(status_page_url="https://status.example/", status_page_bucket_name="a-page-bucket")
-    alerts = [{"type": "slack", "url": receivers.url("/linked")}]
+    aws.client("secretsmanager").create_secret(Name=f"{name}/slack", SecretString=receivers.url("/linked"))
+    alerts = [{"type": "slack", "url": f"${{secretsmanager:{name}/slack}}"}]
     spec = MonitorSpec.model_validate({"name": name, "failure_threshold": 1, "alerts": alerts})
     hidden = spec.model_copy(update={"name": f"{name}-hidden", "public": False})
     run(spec, url, False, 1)
