@@ -22,6 +22,7 @@ import pytest
 from standardwebhooks import Webhook
 
 from fanout.aws import secrets
+from fanout.aws.history_table import HistoryTable
 from fanout.config import get_settings
 from fanout.core.monitor_report import MonitorReport
 from fanout.core.monitors import MonitorSpec
@@ -184,15 +185,20 @@ def test_webhook_slack_and_pagerduty_each_get_the_alert_as_documented(
     assert b"${secretsmanager" not in every_byte
 
 
-def test_a_503_then_200_is_one_delivery_with_one_id(routed: Deployment, receivers: Receivers) -> None:
+def test_a_503_then_200_is_one_delivery_with_one_id(
+    routed: Deployment, aws: MotoAws, receivers: Receivers
+) -> None:
     name, url = unique("retry").lower(), "https://api.example/retry"
     secret = new_secret()
+    aws.client("secretsmanager").create_secret(Name=f"{name}/hk", SecretString=secret)
     receivers.script["/hook"] = [503]
     spec = MonitorSpec.model_validate(
         {
             "name": name,
             "failure_threshold": 1,
-            "alerts": [{"type": "webhook", "url": receivers.url("/hook"), "secret": secret}],
+            "alerts": [
+                {"type": "webhook", "url": receivers.url("/hook"), "secret": f"${{secretsmanager:{name}/hk}}"}
+            ],
         }
     )
     started = time.monotonic()
@@ -240,3 +246,89 @@ def test_an_alert_url_on_a_blocked_network_is_refused_and_stays_pending(routed: 
     refused = [line for line in lines if line["message"] == "alert not delivered"]
     assert refused
     assert refused[0]["error"].startswith("blocked: address_blocked")
+
+
+def test_a_malformed_route_url_fails_that_route_only_and_is_not_quoted(
+    routed: Deployment, aws: MotoAws, receivers: Receivers
+) -> None:
+    """A secret holding a URL that cannot be parsed (httpx raises InvalidURL, not an HTTPError)
+    fails its route alone: the other route keeps the alert (not sent again by the next run), and
+    the log line does not quote the secret URL."""
+    name, url = unique("badurl").lower(), "https://api.example/badurl"
+    aws.client("secretsmanager").create_secret(
+        Name=f"{name}/slack", SecretString="https://127.0.0.1:1:1/services/T0/B0/S3CRETPATH"
+    )
+    alerts = [
+        {"type": "slack", "url": f"${{secretsmanager:{name}/slack}}"},
+        {"type": "webhook", "url": receivers.url("/good")},
+    ]
+    spec = MonitorSpec.model_validate({"name": name, "failure_threshold": 1, "alerts": alerts})
+    stream = io.StringIO()
+    handler = logging.StreamHandler(stream)
+    handler.setFormatter(logger.registered_formatter)
+    logger.addHandler(handler)
+    try:
+        first = run(spec, url, False, 1)
+        second = run(spec, url, False, 2)
+    finally:
+        logger.removeHandler(handler)
+    assert (first.notified, first.notify_errors, first.pending) == (0, 1, 1)
+    assert (second.notify_errors, second.pending) == (1, 1)
+    assert [s.json()["to"] for s in receivers.at("/good")] == ["down"]  # once, not again
+    lines = [json.loads(line) for line in stream.getvalue().splitlines()]
+    refused = {line["error"] for line in lines if line["message"] == "alert not delivered"}
+    assert refused == {"invalid URL"}
+    assert "S3CRETPATH" not in stream.getvalue()
+
+
+class FailingHistory(HistoryTable):
+    """A history table whose write fails with what is not a store's error (a bug in an archive)."""
+
+    async def record(self, monitor: str, changes: Any, before: float, *, concurrency: int = 8) -> int:
+        raise RuntimeError("archive bug")
+
+
+def test_a_history_write_that_fails_neither_cancels_the_sends_nor_costs_the_report(
+    routed: Deployment, receivers: Receivers
+) -> None:
+    """The long history is written beside the sends: its failure is logged, the alert still goes
+    once (not cancelled half-way and sent again by the next run) and the run has its report."""
+    name, url = unique("history").lower(), "https://api.example/history"
+    alerts = [{"type": "webhook", "url": receivers.url("/hist")}]
+    spec = MonitorSpec.model_validate({"name": name, "failure_threshold": 1, "alerts": alerts})
+
+    async def update(results: list[UrlResult], run_id: str) -> MonitorReport:
+        settings = get_settings()
+        before = asyncio.get_running_loop().time() + 20
+        async with RunStores(StoreConfig.from_settings(settings)) as stores, Deliveries(settings) as sends:
+            assert stores.monitors is not None
+            routes = await monitor_routes(spec, stores, settings, sends, before)
+            history = FailingHistory(stores.clients, stores.monitors.table)
+            mine = MonitorRun(spec, run_id, run_id, None, time.time() + 20)
+            apply = MonitorUpdate(
+                stores.monitors, stores.alerts, mine, concurrency=4, routes=routes, history=history
+            )
+            return await apply.apply(results, (), before=before)
+
+    asyncio.run(update(observed(url, True), "h0"))
+    down = asyncio.run(update(observed(url, False), "h1"))
+    again = asyncio.run(update(observed(url, False), "h2"))
+    assert (down.down, down.notified, down.pending) == (1, 1, 0)
+    assert (again.notified, again.pending) == (0, 0)
+    assert [s.json()["to"] for s in receivers.at("/hist")] == ["down"]
+
+
+def test_slack_links_the_monitors_status_page_when_the_deployment_has_one(
+    routed: Deployment, aws: MotoAws, receivers: Receivers
+) -> None:
+    name, url = unique("linked").lower(), "https://api.example/linked"
+    routed.configure(status_page_url="https://status.example/", status_page_bucket_name="a-page-bucket")
+    aws.client("secretsmanager").create_secret(Name=f"{name}/slack", SecretString=receivers.url("/linked"))
+    alerts = [{"type": "slack", "url": f"${{secretsmanager:{name}/slack}}"}]
+    spec = MonitorSpec.model_validate({"name": name, "failure_threshold": 1, "alerts": alerts})
+    hidden = spec.model_copy(update={"name": f"{name}-hidden", "public": False})
+    run(spec, url, False, 1)
+    run(hidden, url, False, 2)
+    shown, left_off = (s.json()["blocks"][-1]["elements"][0]["text"] for s in receivers.at("/linked"))
+    assert f"<https://status.example/monitors/{name}.html|status page>" in shown
+    assert "status page" not in left_off  # a monitor the page leaves out is not linked

@@ -229,3 +229,20 @@ def test_400_days_of_history_stay_bounded_in_the_table(deployed: Deployment, aws
     assert {day_of(i.start) for i in long.incidents} == {
         d for d, (_, f) in sim.raw.items() if f and d >= day_of(now - 399 * DAY)
     }
+
+
+def test_a_render_that_fails_unexpectedly_keeps_the_answer_and_its_alerts(
+    deployed: Deployment, aws: MotoAws, target: DemoTarget
+) -> None:
+    """The page is rendered after the alerts are settled: a render that raises what is not a
+    store's error (a kept monitor's JSON that no longer decodes) is logged; the run's answer,
+    with its monitor report, still comes back."""
+    kept, name = unique("kept").lower(), unique("after").lower()
+    call(scheduled({"urls": [target.url("/ok")], "monitor": {"name": kept}}), 10_000)
+    aws.client("s3").put_object(
+        Bucket=aws.resources.status_bucket, Key=f"monitors/{kept}.json", Body=b"{not json"
+    )
+    request = {"urls": [target.url("/ok")], "monitor": {"name": name}}
+    answer = call(scheduled(request), 10_000)
+    assert answer["monitor"]["name"] == name
+    assert answer["monitor"]["up"] == 1

@@ -76,6 +76,13 @@ def _a_file_or_empty(value: str) -> str:
     return value
 
 
+def _an_http_url_or_empty(value: str) -> str:
+    """An http(s) address, or empty."""
+    if value and not value.startswith(("https://", "http://")):
+        raise PydanticCustomError("not_a_url", "must be an http(s) URL, or empty")
+    return value
+
+
 Cidrs = Annotated[str, AfterValidator(_cidrs)]
 FilePath = Annotated[str, AfterValidator(_a_file_or_empty)]
 
@@ -335,6 +342,12 @@ class Settings(BaseModel):
             "[The status page](status-page.md#settings): an empty bucket name turns it off",
         ),
     ] = setting("STATUS_PAGE_BUCKET_NAME", "", "the status page's bucket; empty turns the page off")
+    status_page_url: Annotated[str, AfterValidator(_an_http_url_or_empty)] = setting(
+        "STATUS_PAGE_URL",
+        "",
+        "the page's public address (the stack's `StatusPageUrl`): Slack alerts link the monitor's page;"
+        " empty: no link",
+    )
     status_page_min_interval_s: float = setting(
         "STATUS_PAGE_MIN_INTERVAL_SECONDS",
         60.0,

@@ -54,7 +54,17 @@ def _clip(text: str, limit: int) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def _grouped_slack(message: AlertMessage, subject: str) -> dict[str, Any]:
+def _links(message: AlertMessage, status_page: str | None) -> list[str]:
+    """Where to look: the run's report, the monitor's status page (when the deployment has one)."""
+    links = []
+    if message.report is not None:
+        links.append(f"report s3://{message.report.bucket}/{message.report.key}")
+    if status_page:
+        links.append(f"<{status_page}|status page>")
+    return links
+
+
+def _grouped_slack(message: AlertMessage, subject: str, status_page: str | None) -> dict[str, Any]:
     """A grouped alert: the counts, one line per listed change, and where the rest are."""
     assert message.changes is not None
     lines = [
@@ -65,8 +75,7 @@ def _grouped_slack(message: AlertMessage, subject: str) -> dict[str, Any]:
     context = [f"run `{message.run_id}` at {message.checked_at}"]
     if more:
         context.insert(0, f"and {more} more")
-    if message.report is not None:
-        context.append(f"report s3://{message.report.bucket}/{message.report.key}")
+    context += _links(message, status_page)
     return {
         "text": subject,
         "blocks": [
@@ -80,10 +89,11 @@ def _grouped_slack(message: AlertMessage, subject: str) -> dict[str, Any]:
     }
 
 
-def slack_message(message: AlertMessage, subject: str) -> dict[str, Any]:
-    """The Block Kit message of one alert (``text`` is what notifications show)."""
+def slack_message(message: AlertMessage, subject: str, *, status_page: str | None = None) -> dict[str, Any]:
+    """The Block Kit message of one alert (``text`` is what notifications show); ``status_page``:
+    the monitor's page on the status page, linked."""
     if message.changes is not None:
-        return _grouped_slack(message, subject)
+        return _grouped_slack(message, subject, status_page)
     word = headline(message)
     icon = ":red_circle:" if message.to == "down" else ":large_green_circle:"
     fields = [
@@ -92,9 +102,7 @@ def slack_message(message: AlertMessage, subject: str) -> dict[str, Any]:
         f"*{word} since*\n{message.since}",
         f"*Observed*\n{_failure(message)}",
     ]
-    context = [f"run `{message.run_id}` at {message.checked_at}"]
-    if message.report is not None:
-        context.append(f"report s3://{message.report.bucket}/{message.report.key}")
+    context = [f"run `{message.run_id}` at {message.checked_at}", *_links(message, status_page)]
     title = _clip(f"{message.monitor}: {word}", 150)
     return {
         "text": subject,

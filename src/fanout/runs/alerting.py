@@ -6,7 +6,8 @@ time through ``fanout.aws.secrets`` (cached by it) and used for the request only
 never stored. A route that answers 410 is stopped: the alert counts as delivered there (a retry
 would meet the same 410), the route is kept in ``gone`` (the monitor's summary carries it to later
 runs) and a ``channel_gone`` alert goes to the monitor's other routes. A route whose secret
-cannot be read, or whose URL the egress guard refuses, fails: the alert stays pending for it.
+cannot be read, whose URL cannot be parsed, or whose URL the egress guard refuses, fails: the
+alert stays pending for it (and only for it).
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import time
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
+import httpx
+
 from fanout.aws.alerts import AlertSinks
 from fanout.aws.secrets import resolve
 from fanout.aws.session import AwsClients
@@ -24,6 +27,7 @@ from fanout.config import Settings
 from fanout.core.alerts import AlertMessage
 from fanout.core.channels import pagerduty_event, slack_message
 from fanout.core.model import encode
+from fanout.core.monitors import MonitorSpec
 from fanout.core.routes import PagerDutyRoute, Route, SlackRoute, WebhookRoute, route_id
 from fanout.core.secret_refs import Reference, Unresolved, references, resolved_body
 from fanout.core.signing import BadSecret, signed_headers, split_secrets
@@ -63,8 +67,10 @@ class AlertRoutes:
         deliveries: Deliveries,
         *,
         gone: Iterable[str] = (),
+        status_page: str | None = None,
     ) -> None:
         self._settings, self._clients, self._deliveries = settings, clients, deliveries
+        self._status_page = status_page  # the monitor's page, linked from Slack
         self.gone = set(gone)
         self._routes = {route_id(r): r for r in routes}
         self._values: dict[Reference, str | Unresolved] | None = None
@@ -129,7 +135,10 @@ class AlertRoutes:
             url, body, sign = self._request(route, message, subject, values)
         except (Unresolved, BadSecret) as exc:
             return Delivered(False, None, 0, f"secret unavailable: {exc}")
-        return await self._deliveries.post(url, body, before=before, sign=sign)
+        try:
+            return await self._deliveries.post(url, body, before=before, sign=sign)
+        except httpx.InvalidURL:  # not an HTTPError: it would cancel the other routes' sends
+            return Delivered(False, None, 0, "invalid URL")  # its text may quote a secret URL
 
     def _request(
         self, route: Route, message: AlertMessage, subject: str, values: dict[Reference, str | Unresolved]
@@ -140,7 +149,7 @@ class AlertRoutes:
             return self._settings.pagerduty_events_url, encode(pagerduty_event(message, subject, key)), None
         url = _value(route.url, values)
         if isinstance(route, SlackRoute):
-            return url, encode(slack_message(message, subject)), None
+            return url, encode(slack_message(message, subject, status_page=self._status_page)), None
         secrets = [s for text in route.secrets for s in split_secrets(_value(text, values))]
         body = message.to_bytes()
         if not secrets:
@@ -151,6 +160,13 @@ class AlertRoutes:
 
         signed_headers(secrets, message.id, 0, b"")  # a bad secret fails here, before any request
         return url, body, sign
+
+
+def status_page_link(spec: MonitorSpec, settings: Settings) -> str | None:
+    """The monitor's page on the status page (none when the page is off or leaves it out)."""
+    if not settings.status_page_url or not settings.status_page_bucket_name or spec.public is False:
+        return None
+    return f"{settings.status_page_url.rstrip('/')}/monitors/{spec.name}.html"
 
 
 def channel_gone(message: AlertMessage, gone: str) -> tuple[str, AlertMessage]:

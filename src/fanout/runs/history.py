@@ -29,16 +29,19 @@ def changes(moves: Sequence[Move]) -> dict[str, Archived]:
 
 
 async def archive(history: HistoryTable | None, monitor: str, moves: Sequence[Move], before: float) -> None:
-    """Write the moves' archives (never raises: a failure is logged)."""
+    """Write the moves' archives (never raises, whatever fails: it runs in a task group beside
+    the alert sends, which a raise would cancel half-way, to be sent again by the next run)."""
     if history is None:
         return
-    todo = changes(moves)
-    if not todo:
-        return
     try:
+        todo = changes(moves)
+        if not todo:
+            return
         failed = await history.record(monitor, todo, before)
     except StoreError as exc:
-        failed, why = len(todo), str(exc)
+        failed, why = len(moves), str(exc)
+    except Exception as exc:  # it runs beside the sends: raising would cancel them half-way
+        failed, why = len(moves), f"{type(exc).__name__}: {exc}"
     else:
         why = "see the store's errors"
     if failed:

@@ -36,7 +36,7 @@ from fanout.errors import StoreError
 from fanout.fetch.delivery import Deliveries
 from fanout.observability.log import logger
 from fanout.runs.alert_sends import AlertSender
-from fanout.runs.alerting import AlertRoutes
+from fanout.runs.alerting import AlertRoutes, status_page_link
 from fanout.runs.history import archive
 from fanout.runs.status_page import render_if_due
 from fanout.runs.stores import RunStores
@@ -315,7 +315,8 @@ async def monitor_routes(
     except StoreError:
         summary = {}
     gone = summary.get("routes_gone") or ()
-    return AlertRoutes(spec.alerts, settings, stores.clients, deliveries, gone=gone)
+    page = status_page_link(spec, settings)
+    return AlertRoutes(spec.alerts, settings, stores.clients, deliveries, gone=gone, status_page=page)
 
 
 async def judged(

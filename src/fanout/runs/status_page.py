@@ -103,8 +103,11 @@ async def render_if_due(
             return
         site = SiteBucket(stores.clients, bucket)
         done = await render_changed(stores.monitors, stores.history, site, monitor, before)
-    except* StoreError as failed:  # the reads run side by side: their errors come as a group
-        logger.warning("status page not rendered", extra={"error": str(_first(failed))})
+    except* Exception as failed:  # the reads run side by side: their errors come as a group
+        # not only a store's: a kept page that no longer decodes must not cost the run its answer
+        first = _first(failed)
+        why = str(first) if isinstance(first, StoreError) else f"{type(first).__name__}: {first}"
+        logger.warning("status page not rendered", extra={"error": why})
     else:
         if done is None:
             logger.info("status page left for a later run")

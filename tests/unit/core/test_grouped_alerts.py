@@ -63,3 +63,17 @@ def test_a_reminder_says_still_down_since_and_keeps_its_incident() -> None:
     assert slack_message(message, subject)["blocks"][0]["text"]["text"] == "prod: STILL DOWN"
     event = pagerduty_event(message, subject, "KEY")
     assert (event["event_action"], event["dedup_key"]) == ("trigger", message.incident)
+
+
+def test_slack_links_the_report_and_the_status_page_when_set() -> None:
+    subject, message = alert_message("prod", alert(1))
+    context = slack_message(message, subject)["blocks"][-1]["elements"][0]["text"]
+    assert "report s3://b/r.json.gz" in context
+    assert "status page" not in context
+    page = "https://status.example/monitors/prod.html"
+    linked = slack_message(message, subject, status_page=page)["blocks"][-1]["elements"][0]["text"]
+    assert f"<{page}|status page>" in linked
+    storm = [alert(i) for i in range(8)]
+    subject, grouped = grouped_message("prod", storm, group=None, report=None)
+    grouped_context = slack_message(grouped, subject, status_page=page)["blocks"][-1]["elements"][0]["text"]
+    assert f"<{page}|status page>" in grouped_context

@@ -51,20 +51,24 @@ def test_a_malformed_secret_is_refused_without_quoting_it(secret: str) -> None:
     assert secret not in str(refused.value)
 
 
-def test_a_route_takes_a_reference_or_a_whsec_secret_and_its_id_shows_no_secret() -> None:
-    secret = new_secret()
+def test_a_route_secret_is_a_reference_never_the_secret_and_its_id_shows_none() -> None:
     route = WebhookRoute(
-        type="webhook", url="https://hooks.example/x", secret=[secret, "${secretsmanager:hook}"]
+        type="webhook", url="https://hooks.example/x", secret=["${secretsmanager:old}", "${ssm:/fanout/new}"]
     )
-    assert route.secrets == [secret, "${secretsmanager:hook}"]
+    assert route.secrets == ["${secretsmanager:old}", "${ssm:/fanout/new}"]
     assert route_id(route).startswith("webhook:")
-    assert secret not in route_id(route)
-    with pytest.raises(ValidationError, match="whsec_"):
-        MonitorSpec.model_validate(
-            {"name": "m", "alerts": [{"type": "webhook", "url": "https://h.example", "secret": "plain"}]}
-        )
+    literal = new_secret()  # a literal would be stored with the monitor's state and its records
+    for alerts in (
+        [{"type": "webhook", "url": "https://h.example", "secret": literal}],
+        [{"type": "webhook", "url": "https://h.example", "secret": [literal, "${secretsmanager:a}"]}],
+        [{"type": "slack", "url": "https://hooks.slack.example/services/T/B/X"}],
+        [{"type": "pagerduty", "routing_key": "R0UT1NGKEY"}],
+    ):
+        with pytest.raises(ValidationError, match="must be a secret reference") as refused:
+            MonitorSpec.model_validate({"name": "m", "alerts": alerts})
+        assert "never the secret itself" in str(refused.value)
     with pytest.raises(ValidationError, match="http"):
-        MonitorSpec.model_validate({"name": "m", "alerts": [{"type": "slack", "url": "ftp://h.example"}]})
+        MonitorSpec.model_validate({"name": "m", "alerts": [{"type": "webhook", "url": "ftp://h.example"}]})
     with pytest.raises(ValidationError, match="malformed secret reference"):
         MonitorSpec.model_validate(
             {"name": "m", "alerts": [{"type": "pagerduty", "routing_key": "${secretsmanager:"}]}
