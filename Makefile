@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt src/requirements.tx
 export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
 EVENT ?= events/direct.json
 
-.PHONY: help venv demo build api invoke sam-invoke sam-image fault-tools openapi monitors-schema configdoc checkov test lint typecheck unit integration e2e faults bench clean
+.PHONY: help venv demo build api invoke sam-invoke sam-image fault-tools browser-tools openapi monitors-schema configdoc checkov test lint typecheck unit integration e2e faults bench clean
 
 help:
 	@echo "make demo                 run the function in the Lambda runtime emulator against a local demo target"
@@ -86,13 +86,17 @@ checkov: $(CHECKOV_STAMP)
 ASYNCIO_TESTS := $(addprefix tests/integration/test_,fetch_outcomes.py retries.py run_fanout.py checks.py \
 	cookies.py egress_guard.py lean_wire.py handler_direct.py front_doors.py sharded_runs.py tracing.py)
 
-test: lint typecheck checkov sam-image fault-tools
+test: lint typecheck checkov sam-image fault-tools browser-tools
 	$(BIN)/python -m pytest
 	@# Every tier ran on uvloop (the default loop); what the loop drives runs again on asyncio's own.
 	FANOUT_EVENT_LOOP=asyncio $(BIN)/python -m pytest $(ASYNCIO_TESTS)
 
 fault-tools:
 	@scripts/ensure-fault-tools.sh
+
+# The status page's browser tests (tests/browser): Debian's chromium and axe-core (package-lock.json).
+browser-tools:
+	@scripts/ensure-browser.sh
 
 unit integration e2e faults: venv
 	$(BIN)/python -m pytest tests/$@

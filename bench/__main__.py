@@ -36,6 +36,7 @@ from bench.scenarios import (
     polite,
     serialise,
     shards,
+    status_page,
     throughput,
 )
 
@@ -53,6 +54,7 @@ RUNNERS = {
     "serialise": serialise.run,
     "fleet": fleet.run,
     "polite": polite.run,
+    "status_page": status_page.run,
 }
 
 

@@ -18,6 +18,7 @@ SCENARIOS = (
     "serialise",
     "fleet",
     "polite",
+    "status_page",
 )
 
 
@@ -78,6 +79,13 @@ class BenchConfig:
     monitor_reps: int = 3
     # Fleet: monitors in one file, validated, planned and applied on moto.
     fleet_n: int = 500
+    # Status page: the site rendered for M monitors x U URLs (95 days of history each).
+    status_monitors: int = 500
+    status_urls: int = 20
+    status_reps: int = 2
+    # ...and rendered in a monitor run with M monitors of U URLs in the table on moto.
+    status_run_monitors: int = 200
+    status_run_urls: int = 5
     # Sharded cost: N slow URLs in shards of `shards_size` through the emulator on moto, with and
     # without every 100th never answering (bench/scenarios/shards.py).
     shards_n: int = 1_000
@@ -147,6 +155,9 @@ QUICK = BenchConfig(
     monitor_n=300,
     monitor_reps=1,
     fleet_n=100,
+    status_monitors=50,
+    status_reps=1,
+    status_run_monitors=50,
     shards_n=400,
     shards_size=100,
     shards_concurrency=20,

@@ -9,7 +9,9 @@ recovers, and one that is always fine. Each run is the schedule's input as Event
 delivers it (its context attributes filled in: a new scheduled time each run), failure threshold
 2: the first fails once (nothing said), the second makes the URL DOWN (one alert), the third
 brings it back UP (one alert). The demo prints each run's transitions, the notifications as
-received, and the monitor as ``GET /monitors/demo-health`` answers it.
+received, and the monitor as ``GET /monitors/demo-health`` answers it. The function has the
+status page on (moto's status bucket): each run renders it there; ``fanout status build`` then
+writes it from the table into ``status-page/`` to open in a browser (docs/status-page.md).
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from fanout.cli.schedules import schedule_name
 NAME = "demo-health"
 RUNS = 3
 MONITORS_FILE = Path(__file__).with_name("demo-monitors.yaml")
+STATUS_PAGE = Path(__file__).resolve().parents[1] / "status-page"
 FUNCTION_ARN = "arn:aws:lambda:us-east-1:123456789012:function:fanout-FanoutFunction:live"
 
 
@@ -107,7 +110,11 @@ def main() -> int:
         first = datetime.now(UTC).replace(second=0, microsecond=0)
         request = delivered(aws, NAME, first)
         print(f"\nschedule {schedule_name(NAME)}'s input, as delivered:\n  {json.dumps(request)}\n")
-        with LambdaEmulator(DEFAULT_HANDLER, timeout_s=10, env=aws.function_env()) as rie:
+        env = aws.function_env() | {
+            "STATUS_PAGE_BUCKET_NAME": r.status_bucket,
+            "STATUS_PAGE_MIN_INTERVAL_SECONDS": "0",
+        }
+        with LambdaEmulator(DEFAULT_HANDLER, timeout_s=10, env=env) as rie:
             for n in range(1, RUNS + 1):
                 payload, _ = rie.invoke(delivered(aws, NAME, first + timedelta(minutes=n - 1)))
                 if function_error(payload) is not None or "monitor" not in payload:
@@ -134,8 +141,19 @@ def main() -> int:
                     f"  {path:28s} {url['status']:7s} since {url['since']}  uptime 24h "
                     f"{url['uptime']['24h']:.2f}  p50 today {url['latency_today']['p50_ms']} ms"
                 )
+        if show_status_page(aws) != 0:
+            return 1
         pair = [json.loads(e["Message"])["to"] for e in received]
         return 0 if pair == ["down", "up"] else 1
+
+
+def show_status_page(aws: LocalAws) -> int:
+    """What the runs uploaded to the status bucket, and the page built again from the table."""
+    listed = aws.client("s3").list_objects_v2(Bucket=aws.resources.status_bucket).get("KeyCount", 0)
+    bucket, table = aws.resources.status_bucket, aws.resources.monitors_table
+    print(f"\nstatus page: {listed} files in s3://{bucket} (rendered by the runs)")
+    print(f"$ fanout status build --out {STATUS_PAGE.name} --monitors-table {table}")
+    return fanout(["status", "build", "--out", str(STATUS_PAGE), "--monitors-table", table])
 
 
 if __name__ == "__main__":

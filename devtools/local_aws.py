@@ -107,6 +107,7 @@ class Resources:
     schedule_group: str = ""
     scheduler_role_arn: str = ""
     schedule_dead_letter_queue_url: str = ""
+    status_bucket: str = ""
 
 
 class LocalAws:
@@ -174,10 +175,12 @@ class LocalAws:
                 template, "AlertTopic", f"fanout-alerts-{suffix}"
             ),
             alert_event_bus=f"fanout-alerts-{suffix}",
+            status_bucket=f"fanout-status-{suffix}",
         )
         resources = self.create_monitor_scheduling(template, resources, suffix)
         self.client("events").create_event_bus(Name=resources.alert_event_bus)
         self.create_bucket_from_template(template, "ReportsBucket", resources.bucket)
+        self.create_bucket_from_template(template, "StatusPageBucket", resources.status_bucket)
         ddb = self.client("dynamodb")
         for logical_id, name in (
             ("RunsTable", resources.runs_table),
@@ -278,7 +281,7 @@ class LocalAws:
             Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
         )
         rules = []
-        for rule in props["LifecycleConfiguration"]["Rules"]:
+        for rule in props.get("LifecycleConfiguration", {}).get("Rules", []):
             rules.append(
                 {
                     "ID": rule["Id"],
@@ -287,7 +290,8 @@ class LocalAws:
                     "Expiration": {"Days": int(resolve_ref(template, rule["ExpirationInDays"]))},
                 }
             )
-        s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": rules})
+        if rules:
+            s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": rules})
 
     def create_queue_from_template(
         self,

@@ -40,12 +40,27 @@ SECURITY_SCHEMES = {
 POWERTOOLS_SCHEMAS = ("HTTPValidationError", "ValidationError", "ResponseValidationError")
 
 
+ALERT_WEBHOOKS = {
+    "monitorAlert": {
+        "post": {
+            "summary": "A monitor's alert, as its webhook routes, the SNS topic and the bus get it",
+            "description": "Signed (Standard Webhooks) when the route has a secret: docs/monitors.md#alerts",
+            "requestBody": {
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/AlertMessage"}}}
+            },
+            "responses": {"2XX": {"description": "Taken; a 410 stops the route"}},
+        }
+    }
+}
+
+
 def _referenced(document: Any) -> set[str]:
     text = json.dumps(document)
     return set(re.findall(r'"#/components/schemas/([^"]+)"', text))
 
 
 def build() -> dict[str, Any]:
+    from fanout.core.alerts import AlertMessage
     from fanout.core.model import schemas as document_schemas
     from fanout.entry.api import app
     from fanout.entry.schemas import ANSWERS
@@ -65,7 +80,8 @@ def build() -> dict[str, Any]:
     components["securitySchemes"] = SECURITY_SCHEMES
     spec["security"] = [{"sigv4": []}, {"jwt": []}]
     schemas = components.setdefault("schemas", {})
-    answers = document_schemas(sorted(ANSWERS, key=lambda m: m.__name__))
+    answers = document_schemas([*sorted(ANSWERS, key=lambda m: m.__name__), AlertMessage])
+    spec["webhooks"] = ALERT_WEBHOOKS
     clashes = set(answers) & set(schemas)
     if clashes:
         raise SystemExit(f"answer and request schemas share names: {sorted(clashes)}")

@@ -32,7 +32,7 @@ from fanout.core.budget import InvocationClock
 from fanout.core.documents import Source
 from fanout.core.requests import parse_request
 from fanout.handler import lambda_handler
-from fanout.runs.fanout import RunContext, run_fanout
+from fanout.runs.fetch_run import RunContext, fetch_run
 
 MotoAws = LocalAws
 __all__ = ["CREDENTIALS", "ROOT", "MotoAws", "load_template", "table_kwargs"]
@@ -176,7 +176,7 @@ class HangingServer:
 
 @dataclasses.dataclass
 class Fanout:
-    """Runs requests through ``run_fanout`` against ``target`` with ``settings``."""
+    """Runs requests through ``fetch_run`` against ``target`` with ``settings``."""
 
     target: DemoTarget
     settings: Settings
@@ -199,10 +199,10 @@ class Fanout:
         return f"localhost:{self.target.port}"
 
     async def run(self, urls: list[Any], *, budget_s: float = 10.0, **options: Any) -> dict[str, Any]:
-        """``run_fanout`` with a deadline ``budget_s`` from now, its document as JSON."""
+        """``fetch_run`` with a deadline ``budget_s`` from now, its document as JSON."""
         request = parse_request({"urls": urls, "options": options}, self.settings)
         ctx = run_context(budget_s)
-        return (await run_fanout(request, ctx, settings=self.settings)).to_json()
+        return (await fetch_run(request, ctx, settings=self.settings)).to_json()
 
     def hits(self, path: str) -> int:
         return int(self.target.stats()["hits"].get(path, 0))

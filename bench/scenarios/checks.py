@@ -35,7 +35,7 @@ async def _service(urls: list[str], concurrency: int, expect: dict[str, Any] | N
     from fanout.core.budget import InvocationClock
     from fanout.core.documents import Source
     from fanout.core.requests import parse_request
-    from fanout.runs.fanout import RunContext, run_fanout
+    from fanout.runs.fetch_run import RunContext, fetch_run
     from fanout.runs.invocation import fewer_young_collections
 
     settings = get_settings()
@@ -46,7 +46,7 @@ async def _service(urls: list[str], concurrency: int, expect: dict[str, Any] | N
     clock = InvocationClock.begin(600_000, now=asyncio.get_running_loop().time())
     ctx = RunContext(source=Source.DIRECT, deadline=clock.deadline(len(urls), settings))
     with fewer_young_collections():  # as an invocation runs it
-        document = (await run_fanout(request, ctx, settings=settings)).to_json()
+        document = (await fetch_run(request, ctx, settings=settings)).to_json()
     return [r["outcome"] for r in document["results"]]
 
 

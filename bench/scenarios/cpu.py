@@ -2,7 +2,7 @@
 
 With no latency to wait on, the client's CPU per request is the whole story: on Lambda it
 sets the cost per URL and the ceiling on requests per second. The service (request parsing,
-``run_fanout`` and the answer's JSON) runs beside raw aiohttp (``Semaphore`` + ``gather``,
+``fetch_run`` and the answer's JSON) runs beside raw aiohttp (``Semaphore`` + ``gather``,
 the anchor) on the *same* loop, for uvloop (the service's default) and for asyncio's own
 loop. The service runs as the function does: after the handler's init (``import
 fanout.handler``), on an ``Invocation``'s loop. Each repetition runs every variant once, in

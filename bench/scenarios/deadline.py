@@ -16,11 +16,11 @@ invocation, on the monotonic clock:
 - slack = L - return: must always be > 0 (else Lambda would kill the invocation);
 - the fetch deadline's offset from R (minus the cleanup allowance), timer lateness
   (deadline timer fired vs the fetch deadline), cancel+await of the leftovers (deadline timer -> engine
-  returned), client close + document (engine -> run_fanout returned), the rest of the
+  returned), client close + document (engine -> fetch_run returned), the rest of the
   event loop (persistence off, the answer's size check, ``asyncio.run`` teardown), and
   the run's report (logs, metrics: ``report_run``).
 
-The phase marks come from wrapping ``run_under_deadline`` and ``run_fanout`` where the
+The phase marks come from wrapping ``run_under_deadline`` and ``fetch_run`` where the
 service looks them up (the bench process only; src is untouched).
 
 The URLs are spread over several target ports (hosts for the per-host cap, at most 256
@@ -81,11 +81,11 @@ def _instrument(marks: dict[str, float]) -> None:
     """Record phase instants by wrapping the names ``fanout.runs`` modules call."""
     import asyncio
 
-    from fanout.runs import fanout as one_fanout
+    from fanout.runs import fetch_run as one_run
     from fanout.runs import inline, service
 
-    engine = one_fanout.run_under_deadline
-    fanout = inline.run_fanout
+    engine = one_run.run_under_deadline
+    fanout = inline.fetch_run
 
     async def timed_engine(*args: Any, deadline: float, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
@@ -102,8 +102,8 @@ def _instrument(marks: dict[str, float]) -> None:
         finally:
             marks["fanout_done"] = time.monotonic()
 
-    one_fanout.run_under_deadline = timed_engine  # type: ignore[assignment]
-    inline.run_fanout = timed_fanout  # type: ignore[assignment]
+    one_run.run_under_deadline = timed_engine  # type: ignore[assignment]
+    inline.fetch_run = timed_fanout  # type: ignore[assignment]
 
     report = getattr(service, "report_run", None)  # logs and metrics after the loop
     if report is not None:

@@ -1,7 +1,7 @@
 """Politeness: what a per-host rate and a host's pause look like from the origin's side, and what
 pacing costs the client.
 
-- ``rate``: ``run_fanout`` of ``per_host_rps x polite_window_s + 1`` URLs to one host with
+- ``rate``: ``fetch_run`` of ``per_host_rps x polite_window_s + 1`` URLs to one host with
   ``per_host_rps`` set (1, 10, 100) and no burst, against ``devtools.stamping_target`` (a
   host that stamps every request, in the worker's process, on its own thread). The observed rate
   is the requests after the first over the time from the first to the last. Goal: within 10 %
@@ -35,7 +35,7 @@ async def _run(urls: list[str], options: dict[str, Any], budget_s: float) -> dic
     from fanout.core.budget import InvocationClock
     from fanout.core.documents import Source
     from fanout.core.requests import parse_request
-    from fanout.runs.fanout import RunContext, run_fanout
+    from fanout.runs.fetch_run import RunContext, fetch_run
     from fanout.runs.invocation import fewer_young_collections
 
     settings = get_settings()
@@ -43,7 +43,7 @@ async def _run(urls: list[str], options: dict[str, Any], budget_s: float) -> dic
     clock = InvocationClock.begin(budget_s * 1000, now=asyncio.get_running_loop().time())
     ctx = RunContext(source=Source.DIRECT, deadline=clock.deadline(len(urls), settings))
     with fewer_young_collections():
-        return (await run_fanout(request, ctx, settings=settings)).to_json()
+        return (await fetch_run(request, ctx, settings=settings)).to_json()
 
 
 def work(variant: str, spec: dict[str, Any]) -> dict[str, Any]:

@@ -6,7 +6,7 @@ a shared machine hits all of them alike; ratios to aiohttp are taken per repetit
 (paired) and their median reported.
 
 Variants: ``aiohttp`` (anchor: one ``ClientSession``, ``Semaphore`` + ``gather``),
-``service`` (``run_fanout``, aiohttp transport), ``service-httpcore`` (stock transport),
+``service`` (``fetch_run``, aiohttp transport), ``service-httpcore`` (stock transport),
 and two diagnostics splitting the service's overhead: ``aiohttp+engine`` (raw aiohttp
 jobs in the service's engine) and ``httpx-client`` (httpx's ``AsyncClient`` over the
 service's transport, ``Semaphore`` + ``gather``, no engine or fetcher).
@@ -111,7 +111,7 @@ def _service(transport: str) -> Any:
         from fanout.core.budget import InvocationClock
         from fanout.core.documents import Source
         from fanout.core.requests import parse_request
-        from fanout.runs.fanout import RunContext, run_fanout
+        from fanout.runs.fetch_run import RunContext, fetch_run
         from fanout.runs.invocation import fewer_young_collections
 
         SETTINGS = get_settings()
@@ -125,7 +125,7 @@ def _service(transport: str) -> Any:
         ctx = RunContext(source=Source.DIRECT, deadline=clock.deadline(len(urls), settings))
         started = time.perf_counter()
         with fewer_young_collections():  # as an invocation runs it
-            document = (await run_fanout(request, ctx, settings=settings)).to_json()
+            document = (await fetch_run(request, ctx, settings=settings)).to_json()
         _TIMINGS["fanout_s"] = time.perf_counter() - started
         return [r["outcome"] for r in document["results"]]
 
@@ -170,7 +170,7 @@ def work(variant: str, spec: dict[str, Any]) -> dict[str, Any]:
         "cpu_per_req_ms": cpu / n * 1000,
         "ok": len(outcomes) - len(failures),
         "failures": sorted(set(failures))[:5],
-        "fanout_s": _TIMINGS.get("fanout_s"),  # run_fanout alone (without request validation)
+        "fanout_s": _TIMINGS.get("fanout_s"),  # fetch_run alone (without request validation)
         "maxrss_mb": usage.ru_maxrss / 1024,
     }
 

@@ -1,4 +1,4 @@
-"""Integration fixtures: ``run_fanout`` against the real demo target, over both transports, and the
+"""Integration fixtures: ``fetch_run`` against the real demo target, over both transports, and the
 function as deployed with its stores on moto (``deployed``, shaped by a module's ``deployment`` mark).
 
 Every test using ``fanout`` is also a hygiene test: after it, the server must see no
@@ -28,6 +28,7 @@ STACK: dict[str, Callable[[Resources], dict[str, str]]] = {
     "shards": lambda r: {"shard_queue_url": r.shard_queue_url},
     "monitors": lambda r: {"monitors_table_name": r.monitors_table},
     "alerts": lambda r: {"alert_topic_arn": r.alert_topic_arn, "alert_event_bus_name": r.alert_event_bus},
+    "status_page": lambda r: {"status_page_bucket_name": r.status_bucket},
 }
 """The template's resources a deployment can have, as the settings that name them."""
 

@@ -49,7 +49,7 @@ def checked(
     settings: Settings,
     tls: DemoTls,
 ) -> Iterator[Fanout]:
-    """``run_fanout`` trusting the private CA; no connection may outlive a test, on any target."""
+    """``fetch_run`` trusting the private CA; no connection may outlive a test, on any target."""
     yield Fanout(fresh_target, settings.model_copy(update={"ca_bundle": str(tls.ca_file)}))
     for server in (fresh_target, https_target, expiring_target):
         assert open_connections_after(server) == 0
@@ -376,14 +376,14 @@ BOMB_CHILD = textwrap.dedent(
     import asyncio, dataclasses, json, resource, sys
     from fanout.config import get_settings
     from fanout.core.requests import parse_request
-    from fanout.runs.fanout import run_fanout
+    from fanout.runs.fetch_run import fetch_run
     from tests.support import run_context
 
     async def main(url, transport):
         options = {"expect": {"body_contains": "x"}, "max_body_bytes": 4 << 20}
         request = parse_request({"urls": [url], "options": options}, get_settings())
         settings = get_settings().model_copy(update={"http_transport": transport})
-        doc = await run_fanout(request, run_context(30.0), settings=settings)
+        doc = await fetch_run(request, run_context(30.0), settings=settings)
         return doc.to_json()["results"][0]
 
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss

@@ -540,7 +540,7 @@ def _run_child(code: str, env: dict[str, str], timeout: float = 120) -> subproce
 
 
 def test_the_service_default_path_is_guarded(canary: RawServer) -> None:
-    """``run_fanout`` with the process's settings (EGRESS_ALLOW_CIDRS unset): all blocked."""
+    """``fetch_run`` with the process's settings (EGRESS_ALLOW_CIDRS unset): all blocked."""
     urls = [
         s.format(port=canary.port)
         for s in (
@@ -554,7 +554,7 @@ def test_the_service_default_path_is_guarded(canary: RawServer) -> None:
         import asyncio, dataclasses, json
         from fanout.config import get_settings
         from fanout.core.requests import parse_request
-        from fanout.runs.fanout import run_fanout
+        from fanout.runs.fetch_run import fetch_run
         from tests.support import run_context
 
         async def main():
@@ -562,7 +562,7 @@ def test_the_service_default_path_is_guarded(canary: RawServer) -> None:
             for transport in ("aiohttp", "httpcore"):
                 settings = get_settings().model_copy(update={{"http_transport": transport}})
                 request = parse_request({{"urls": {urls!r}, "options": {{"retries": 0}}}}, settings)
-                doc = (await run_fanout(request, run_context(20), settings=settings)).to_json()
+                doc = (await fetch_run(request, run_context(20), settings=settings)).to_json()
                 out[transport] = [(r["outcome"], r["error"]["type"]) for r in doc["results"]]
             print(json.dumps(out))
 

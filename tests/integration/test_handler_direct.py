@@ -24,7 +24,7 @@ from fanout.core.budget import LAMBDA_MAX_REMAINING_MS, cleanup_s, margin_s
 from fanout.core.requests import parse_request
 from fanout.entry.router import handle_event
 from fanout.observability.log import metrics
-from fanout.runs.fanout import run_fanout
+from fanout.runs.fetch_run import fetch_run
 from tests.support import SLACK_S, TRANSPORTS, InvocationContext, open_connections_after, run_context
 
 SETTINGS = get_settings()
@@ -190,7 +190,7 @@ def test_runs_in_successive_event_loops_work_with_either_transport(
     )
 
     async def one_invocation() -> dict[str, Any]:
-        document = await run_fanout(request, run_context(0.6), settings=settings)
+        document = await fetch_run(request, run_context(0.6), settings=settings)
         assert asyncio.all_tasks() == {asyncio.current_task()}
         return document.to_json()
 

@@ -15,6 +15,7 @@ from click.testing import CliRunner, Result
 
 from fanout.cli.main import cli
 from fanout.cli.schedules import RETRY_POLICY
+from fanout.config import load_settings
 from fanout.core.requests import TargetsRequest, parse_invoke_request
 from fanout.entry.schedule import scheduled
 from tests.support import MotoAws, load_template, point_aws_at
@@ -118,7 +119,7 @@ def test_create_change_delete_and_reapply(aws: MotoAws, where: list[str], tmp_pa
     assert event["event_id"] == "<aws.scheduler.schedule-arn>@<aws.scheduler.scheduled-time>"
     delivery = scheduled(event)
     assert delivery is not None
-    request = parse_invoke_request(delivery.payload)
+    request = parse_invoke_request(delivery.payload, load_settings())
     assert request.monitor is not None
     assert (request.monitor.name, request.monitor.failure_threshold) == ("payments-api", 2)
     assert (request.monitor.group, request.monitor.tags) == ("payments", {"team": "payments"})
@@ -188,7 +189,7 @@ def test_a_url_list_too_large_for_a_schedule_goes_to_the_bucket(
     assert fanout("monitors", "apply", path, *where, "--yes").exit_code == 0
     event = json.loads(schedules(aws, where[1])["fanout.big"]["Target"]["Input"])
     assert "urls" not in event
-    request = parse_invoke_request(scheduled(event).payload)  # type: ignore[union-attr]
+    request = parse_invoke_request(scheduled(event).payload, load_settings())  # type: ignore[union-attr]
     assert isinstance(request, TargetsRequest)
     bucket, key = request.targets.removeprefix("s3://").split("/", 1)
     assert bucket == aws.resources.bucket

@@ -120,6 +120,8 @@ def _result(i: int, outcome: str) -> dict[str, Any]:
         "outcome": outcome,
         "status_code": None,
         "attempts": 1,
+        "elapsed_ms": 1.0,
+        "bytes": None,
         "error": error,
     }
 

@@ -13,7 +13,7 @@ import pytest
 from devtools.stamping_target import Stamp, StampingTarget
 from fanout.config import Settings
 from fanout.core.requests import parse_request
-from fanout.runs.fanout import run_fanout
+from fanout.runs.fetch_run import fetch_run
 from tests.support import run_context
 
 pytestmark = pytest.mark.anyio
@@ -34,7 +34,7 @@ def host_b() -> Iterator[StampingTarget]:
 
 async def run(settings: Settings, urls: list[Any], budget_s: float = 10.0, **options: Any) -> dict[str, Any]:
     request = parse_request({"urls": urls, "options": options}, settings)
-    return (await run_fanout(request, run_context(budget_s), settings=settings)).to_json()
+    return (await fetch_run(request, run_context(budget_s), settings=settings)).to_json()
 
 
 def most_in_any_window(stamps: list[Stamp], window_s: float) -> int:

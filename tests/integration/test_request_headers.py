@@ -8,10 +8,10 @@ from collections.abc import Iterator
 
 import pytest
 
-from fanout.config import Settings
+from fanout.config import Settings, load_settings
 from fanout.core.requests import parse_request
 from fanout.errors import RequestInvalid
-from fanout.runs.fanout import run_fanout
+from fanout.runs.fetch_run import fetch_run
 from tests.support import RecordingServer, run_context
 
 pytestmark = pytest.mark.anyio
@@ -24,7 +24,7 @@ def server() -> Iterator[RecordingServer]:
 
 
 async def _run(payload: dict[str, object], settings: Settings) -> dict[str, object]:
-    document = await run_fanout(parse_request(payload), run_context(10.0), settings=settings)
+    document = await fetch_run(parse_request(payload, settings), run_context(10.0), settings=settings)
     return document.to_json()
 
 
@@ -65,10 +65,10 @@ async def test_without_options_headers_an_entry_sends_its_own_only(
 def test_options_headers_are_bounded_like_an_entry_s() -> None:
     too_many = {f"X-H{i}": "v" for i in range(101)}
     with pytest.raises(RequestInvalid) as caught:
-        parse_request({"urls": ["http://127.0.0.1/"], "options": {"headers": too_many}})
+        parse_request({"urls": ["http://127.0.0.1/"], "options": {"headers": too_many}}, load_settings())
     assert [(e["loc"], e["type"]) for e in caught.value.errors] == [("options.headers", "too_long")]
     with pytest.raises(RequestInvalid) as caught:
-        parse_request({"urls": ["http://127.0.0.1/"], "options": {"headers": {"X-N": 1}}})
+        parse_request({"urls": ["http://127.0.0.1/"], "options": {"headers": {"X-N": 1}}}, load_settings())
     assert caught.value.errors[0]["loc"] == "options.headers.X-N"
 
 
@@ -85,7 +85,7 @@ def test_a_malformed_secret_reference_is_refused(value: str, why: str) -> None:
     shared = {"headers": {"Authorization": value}}
     for payload in ({"urls": ["http://127.0.0.1/"], "options": shared}, {"urls": [entry]}):
         with pytest.raises(RequestInvalid) as caught:
-            parse_request(payload)
+            parse_request(payload, load_settings())
         (error,) = caught.value.errors
         assert why in error["msg"], error
         assert "header 'Authorization'" in error["msg"], error

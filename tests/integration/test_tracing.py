@@ -17,7 +17,7 @@ from devtools.demo_target import DemoTarget
 from fanout.config import get_settings
 from fanout.core.requests import parse_request
 from fanout.observability.tracing import RunTrace
-from fanout.runs.fanout import run_fanout
+from fanout.runs.fetch_run import fetch_run
 from tests.support import KeepingEmitter, keeping_xray, run_context
 
 
@@ -47,7 +47,7 @@ def test_each_url_gets_its_own_closed_child_subsegment_of_the_run(
     assert run_sub is not None
 
     async def run() -> dict[str, Any]:
-        document = await run_fanout(
+        document = await fetch_run(
             request, run_context(1.0), settings=get_settings(), trace=RunTrace(run_sub)
         )
         return document.to_json()

@@ -19,7 +19,7 @@ from devtools.demo_target import DemoTarget
 from fanout.config import get_settings
 from fanout.core.requests import parse_request
 from fanout.observability.tracing import RunTrace
-from fanout.runs.fanout import run_fanout
+from fanout.runs.fetch_run import fetch_run
 from tests.support import KeepingEmitter, keeping_xray, run_context
 
 
@@ -33,7 +33,7 @@ def _run(urls: list[str], trace: RunTrace) -> dict[str, Any]:
     request = parse_request({"urls": urls, "options": {"concurrency": 10, "retries": 0}}, get_settings())
 
     async def run() -> dict[str, Any]:
-        document = await run_fanout(request, run_context(5.0), settings=get_settings(), trace=trace)
+        document = await fetch_run(request, run_context(5.0), settings=get_settings(), trace=trace)
         return document.to_json()
 
     return asyncio.run(run())

@@ -74,7 +74,7 @@ class LoopClient:
         return self._run(call(), f"idempotency {operation}")
 
 
-class How(enum.Enum):
+class IdempotencyStatus(enum.Enum):
     """How ``run_once`` answered."""
 
     FIRST = "first"  # ran, and the answer is recorded for duplicates
@@ -84,9 +84,9 @@ class How(enum.Enum):
 
 
 @dataclass(frozen=True, slots=True)
-class Once:
+class IdempotentAnswer:
     answer: RunDocument
-    how: How
+    how: IdempotencyStatus
     store_error: str | None = None
 
 
@@ -121,7 +121,7 @@ def run_once(
     max_answer_bytes: int,
     context: Any,
     client: LoopClient,
-) -> Once:
+) -> IdempotentAnswer:
     """``run()`` once per ``key``; a duplicate gets the first answer (``replayed``).
 
     ``payload`` is the request: the same key with another payload is refused. Failing open:
@@ -159,6 +159,8 @@ def run_once(
         raise IdempotencyInProgress() from None
     except IdempotencyPersistenceLayerError as exc:
         if answer is not None:
-            return Once(answer, How.NOT_RECORDED, str(exc))
-        return Once(run(), How.WITHOUT_TABLE, str(exc))
-    return Once(result, How.REPLAYED if result.replayed else How.FIRST)
+            return IdempotentAnswer(answer, IdempotencyStatus.NOT_RECORDED, str(exc))
+        return IdempotentAnswer(run(), IdempotencyStatus.WITHOUT_TABLE, str(exc))
+    return IdempotentAnswer(
+        result, IdempotencyStatus.REPLAYED if result.replayed else IdempotencyStatus.FIRST
+    )

@@ -1,6 +1,6 @@
 """Monitor states as DynamoDB items: the key attributes, ``version`` (the conditional writes'),
 ``status`` and ``expires_at`` (TTL) as attributes, and the rest as one compact JSON document
-(``doc``), which keeps an item small (a URL's state with a month of history is ~1.5 KB).
+(``doc``), which keeps an item small (its size: docs/benchmarks.md).
 
 Keys (table ``MonitorsTable``, ``pk``/``sk``)::
 
@@ -68,16 +68,20 @@ def _observation_of(d: Mapping[str, Any]) -> Observation:
 
 
 def _alert(a: Alert) -> dict[str, Any]:
-    return {
-        "id": a.id,
-        "from": a.from_.value,
-        "to": a.to.value,
-        "since": a.since,
-        "observation": _observation(a.observation),
-        "claimed_by": a.claimed_by,
-        "claimed_until": a.claimed_until,
-        "delivered": list(a.delivered),
-    }
+    return (
+        {
+            "id": a.id,
+            "from": a.from_.value,
+            "to": a.to.value,
+            "since": a.since,
+            "observation": _observation(a.observation),
+            "claimed_by": a.claimed_by,
+            "claimed_until": a.claimed_until,
+            "delivered": list(a.delivered),
+        }
+        | ({} if a.from_since is None else {"from_since": a.from_since})
+        | ({} if a.event == "changed" else {"event": a.event})
+    )
 
 
 def _alert_of(subject: str, d: Mapping[str, Any]) -> Alert:
@@ -91,22 +95,30 @@ def _alert_of(subject: str, d: Mapping[str, Any]) -> Alert:
         claimed_by=d.get("claimed_by"),
         claimed_until=float(d.get("claimed_until") or 0.0),
         delivered=tuple(d.get("delivered") or ()),
+        from_since=None if d.get("from_since") is None else float(d["from_since"]),
+        event=d.get("event") or "changed",
     )
 
 
 def _history(h: History) -> dict[str, Any]:
     return {
-        "hours": [[x.start, x.ok, x.failed] for x in h.hours],
-        "days": [[d.day, d.ok, d.failed, d.p50_ms, d.p95_ms, list(d.histogram)] for d in h.days],
+        "hours": [[x.start, x.ok, x.failed, *([x.maintenance] if x.maintenance else [])] for x in h.hours],
+        "days": [
+            [d.day, d.ok, d.failed, d.p50_ms, d.p95_ms, list(d.histogram)]
+            + ([d.maintenance, d.maintenance_ms] if d.maintenance else [])
+            for d in h.days
+        ],
     }
 
 
 def _history_of(d: Mapping[str, Any]) -> History:
     return History(
-        hours=tuple(Hour(int(s), int(ok), int(failed)) for s, ok, failed in d.get("hours") or ()),
+        hours=tuple(
+            Hour(int(s), int(ok), int(failed), *map(int, m)) for s, ok, failed, *m in d.get("hours") or ()
+        ),
         days=tuple(
-            Day(day, int(ok), int(failed), p50, p95, tuple(int(n) for n in hist))
-            for day, ok, failed, p50, p95, hist in d.get("days") or ()
+            Day(day, int(ok), int(failed), p50, p95, tuple(int(n) for n in hist), *map(int, m))
+            for day, ok, failed, p50, p95, hist, *m in d.get("days") or ()
         ),
     )
 
@@ -123,6 +135,7 @@ def state_item(monitor: str, state: SubjectState, *, version: int, expires_at: i
         "pending": [_alert(a) for a in state.pending],
         "dropped_alerts": state.dropped_alerts,
         "history": _history(state.history),
+        **_told(state),
     }
     return state_key(monitor, state.subject) | {
         "subject": {"S": state.subject},
@@ -150,7 +163,34 @@ def item_state(item: Mapping[str, Any]) -> SubjectState:
         pending=tuple(_alert_of(subject, a) for a in doc.get("pending") or ()),
         dropped_alerts=int(doc.get("dropped_alerts", 0)),
         history=_history_of(doc.get("history") or {}),
+        **_told_of(doc, Health(item["status"]["S"])),
     )
+
+
+def _told(state: SubjectState) -> dict[str, Any]:
+    """What subscribers were told, left out when it is what a state without it reads as."""
+    kept = {"told": [state.told.value, state.told_since, state.told_at]}
+    if state.suppressed_by:
+        kept["suppressed_by"] = list(state.suppressed_by)
+    implied = _told_of({"since": state.since}, state.status)
+    if not state.suppressed_by and implied == {k: getattr(state, k) for k in implied}:
+        return {}
+    return kept
+
+
+def _told_of(doc: Mapping[str, Any], status: Health) -> dict[str, Any]:
+    """What subscribers were told; a state stored before it was kept counts as told its status."""
+    told = doc.get("told")
+    since = doc.get("since")
+    if told is None:
+        down = status is Health.DOWN
+        return {"told": status, "told_since": since if down else None, "told_at": since if down else None}
+    return {
+        "told": Health(told[0]),
+        "told_since": told[1],
+        "told_at": told[2],
+        "suppressed_by": tuple(doc.get("suppressed_by") or ()),
+    }
 
 
 def summary_item(monitor: str, summary: Mapping[str, Any], *, expires_at: int) -> Item:

@@ -122,6 +122,25 @@ class MonitorsTable:
 
         return await self._clients.call("monitor states", before, get)
 
+    async def items(self, keys: Sequence[Item], before: float) -> list[Item]:
+        """The items at ``keys`` (at most 100; absent ones are not in the answer), one strongly
+        consistent ``BatchGetItem`` (unprocessed keys asked again)."""
+
+        async def get() -> list[Item]:
+            ddb, wanted, items = await self._ddb(), list(keys), []
+            for round_ in range(BATCH_ROUNDS):
+                response = await ddb.batch_get_item(
+                    RequestItems={self.table: {"Keys": wanted, "ConsistentRead": True}}
+                )
+                items += response.get("Responses", {}).get(self.table, [])
+                wanted = response.get("UnprocessedKeys", {}).get(self.table, {}).get("Keys", [])
+                if not wanted:
+                    return items
+                await asyncio.sleep(0.05 * 2**round_)
+            raise RuntimeError(f"{len(wanted)} item(s) still unprocessed after {BATCH_ROUNDS} rounds")
+
+        return await self._clients.call("monitor states", before, get) if keys else []
+
     async def save_all(
         self, monitor: str, states: Sequence[SubjectState], before: float, *, concurrency: int
     ) -> Saved:

@@ -10,6 +10,7 @@
 - ``monitors_commands``: ``fanout monitors validate|plan|apply``; ``monitors_file`` reads monitors
   files (``yaml_marks``: where each node was written), ``schedules`` plans the schedules and
   ``schedule_apply`` reads and changes them in EventBridge Scheduler.
+- ``status_commands``: ``fanout status build``, the status page from the monitors table.
 
 It is a front door like ``fanout.handler``: it may use every layer below (never the handler).
 """

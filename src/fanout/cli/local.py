@@ -1,7 +1,7 @@
 """A run here, in this process, with the service's own engine and limits.
 
 The request is validated by the service's parser (``parse_request``: the same errors as the
-service), URLs are fetched by ``run_fanout`` under the egress guard of the settings
+service), URLs are fetched by ``fetch_run`` under the egress guard of the settings
 (``EGRESS_ALLOW_CIDRS`` exempts networks, as on Lambda), and the deadline is computed as an
 invocation's: ``--deadline`` plays Lambda's remaining time, read once when the run starts, and
 a sitemap is read within the same bound as a target list is on Lambda.
@@ -25,7 +25,7 @@ from fanout.core.requests import FanoutRequest, TargetsRequest, parse_invoke_req
 from fanout.core.thresholds import evaluate
 from fanout.errors import RequestInvalid
 from fanout.fetch.sitemap import read_sitemap
-from fanout.runs.fanout import RunContext, run_fanout
+from fanout.runs.fetch_run import RunContext, fetch_run
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +92,7 @@ async def run_here(run: LocalRun, settings: Settings, *, deadline_s: float, prog
     ctx = RunContext(source=Source.CLI, deadline=deadline)
     with url_progress(n, deadline_s, enabled=progress) as bar:
         on_done = None if bar is None else bar.on_done
-        document = await run_fanout(request, ctx, settings=settings, on_done=on_done)
+        document = await fetch_run(request, ctx, settings=settings, on_done=on_done)
         if bar is not None:
             bar.settle(document.summary.to_json())
     thresholds = request.options.thresholds

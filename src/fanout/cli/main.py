@@ -10,6 +10,7 @@ from fanout.cli.errors import EXIT_BAD_INPUT
 from fanout.cli.monitors_commands import monitors_group
 from fanout.cli.remote_commands import invoke_command, runs_group
 from fanout.cli.run_command import run_command
+from fanout.cli.status_commands import status_group
 
 INTERRUPTED = 130  # the shell's status for a process ended by SIGINT
 
@@ -25,6 +26,7 @@ cli.add_command(run_command)
 cli.add_command(invoke_command)
 cli.add_command(runs_group)
 cli.add_command(monitors_group)
+cli.add_command(status_group)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

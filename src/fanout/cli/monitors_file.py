@@ -22,7 +22,7 @@ from pydantic import BaseModel, ValidationError
 
 from fanout.cli.yaml_marks import Mark, Marked, Path_, load_marked
 from fanout.config import get_settings
-from fanout.core.fleet import Monitor, MonitorEntry, MonitorsFile, merged, request_of
+from fanout.core.fleet import MaintenanceEntry, Monitor, MonitorEntry, MonitorsFile, merged, request_of
 from fanout.core.requests import UrlEntry, format_loc
 from fanout.errors import EgressBlocked
 from fanout.fetch.egress.policy import EgressPolicy, policy_for
@@ -111,10 +111,15 @@ _PATTERN_MESSAGES = {
 }
 
 
+TOP_LEVEL = ["defaults", "channels", "maintenance", "monitors"]
+
+
 class _FileReader:
     def __init__(self, name: str, marked: Marked, fleet: Fleet, policy: EgressPolicy) -> None:
         self.name, self.marked, self.fleet, self.policy = name, marked, fleet, policy
         self.seen: set[tuple[Mark, str, str]] = set()
+        self.channels: dict[str, Any] = {}
+        self.maintenance: list[MaintenanceEntry] = []
 
     def problem(self, path: Path_, message: str, *, shown: str | None = None, key: bool = False) -> None:
         mark = self.marked.mark(path, key=key)
@@ -144,15 +149,17 @@ class _FileReader:
             self.problem((), "a monitors file is a mapping with 'monitors' (and 'defaults')")
             return
         for key in document:
-            if key not in ("defaults", "monitors"):
-                close = difflib.get_close_matches(str(key), ["defaults", "monitors"], n=1)
+            if key not in TOP_LEVEL:
+                close = difflib.get_close_matches(str(key), TOP_LEVEL, n=1)
                 hint = f" (did you mean {close[0]!r}?)" if close else ""
                 self.problem((str(key),), f"unknown key {key!r}{hint}", key=True)
-        defaults = document.get("defaults")
+        defaults, channels = document.get("defaults"), document.get("channels")
+        top = {"defaults": defaults, "channels": channels, "maintenance": document.get("maintenance")}
         try:
-            MonitorsFile.model_validate({"defaults": defaults}, context=get_settings())
+            self.maintenance = MonitorsFile.model_validate(top, context=get_settings()).maintenance or []
         except ValidationError as exc:
             self.errors(exc, MonitorsFile, [()])
+        self.channels = channels if isinstance(channels, dict) else {}
         monitors = document.get("monitors")
         if not isinstance(monitors, list):
             self.problem(("monitors",), "'monitors' must be a list of monitors")
@@ -172,8 +179,16 @@ class _FileReader:
             self.errors(exc, MonitorEntry, [here, ("defaults",)])
             return
         self.check_urls(monitor, here)
+        unknown = [(j, n) for j, n in enumerate(monitor.alerts or []) if n not in self.channels]
+        for j, name in unknown:
+            base = here if self.marked.known((*here, "alerts", j)) != here else ("defaults",)
+            known = ", ".join(sorted(self.channels)) or "none"
+            self.problem((*base, "alerts", j), f"no channel named {name!r} in 'channels' (there: {known})")
+        if unknown:
+            return
         mark = self.marked.mark((*here, "name"))
-        self.fleet.monitors.append(FleetMonitor(monitor, request_of(monitor, raw), self.name, mark))
+        request = request_of(monitor, raw, self.channels, self.maintenance)
+        self.fleet.monitors.append(FleetMonitor(monitor, request, self.name, mark))
 
     def check_urls(self, monitor: Monitor, here: Path_) -> None:
         urls: list[tuple[Path_, str]] = []

@@ -4,7 +4,7 @@ Whether stderr is a terminal is asked of the stream itself (``isatty``), not gue
 environment: a CI log, a pipe or a file never gets a bar or an escape sequence, whatever
 ``FORCE_COLOR`` says. ``--no-progress`` turns them off on a terminal too.
 
-- ``url_progress``: a run here; ``run_fanout`` tells it each URL's outcome (``on_done``):
+- ``url_progress``: a run here; ``fetch_run`` tells it each URL's outcome (``on_done``):
   done / total, the outcomes so far, time elapsed against the deadline; the run's summary
   settles it (what the deadline cut shows as cancelled / not_started).
 - ``shard_progress``: a sharded run followed through ``GET /runs/{id}``: shards done / total.
@@ -69,7 +69,7 @@ def _counts(outcomes: Counter[str]) -> str:
 
 
 class UrlBar:
-    """The bar of a run here: ``on_done`` for ``run_fanout``, ``settle`` with the run's summary
+    """The bar of a run here: ``on_done`` for ``fetch_run``, ``settle`` with the run's summary
     (URLs cut by the deadline are never "done": the summary says what became of them)."""
 
     def __init__(self, bar: Progress, total: int, deadline_s: float) -> None:

@@ -76,6 +76,13 @@ def _a_file_or_empty(value: str) -> str:
     return value
 
 
+def _an_http_url_or_empty(value: str) -> str:
+    """An http(s) address, or empty."""
+    if value and not value.startswith(("https://", "http://")):
+        raise PydanticCustomError("not_a_url", "must be an http(s) URL, or empty")
+    return value
+
+
 Cidrs = Annotated[str, AfterValidator(_cidrs)]
 FilePath = Annotated[str, AfterValidator(_a_file_or_empty)]
 
@@ -320,6 +327,11 @@ class Settings(BaseModel):
     alert_event_bus_name: str = setting(
         "ALERT_EVENT_BUS_NAME", "", "the EventBridge bus alerts go to; empty: none"
     )
+    pagerduty_events_url: str = setting(
+        "FANOUT_PAGERDUTY_EVENTS_URL",
+        "https://events.pagerduty.com/v2/enqueue",
+        "where `pagerduty` alert routes send (an EU account: `https://events.eu.pagerduty.com/v2/enqueue`)",
+    )
     monitor_budget_s: float = setting(
         "FANOUT_MONITOR_BUDGET_S", 5.0, "the monitor's slice of a run's budget", ge=0
     )
@@ -328,6 +340,26 @@ class Settings(BaseModel):
         32,
         "transactions (and batch reads) of one monitor run in flight at once",
         ge=1,
+    )
+
+    status_page_bucket_name: Annotated[
+        str,
+        Section(
+            "Status page",
+            "[The status page](status-page.md#settings): an empty bucket name turns it off",
+        ),
+    ] = setting("STATUS_PAGE_BUCKET_NAME", "", "the status page's bucket; empty turns the page off")
+    status_page_url: Annotated[str, AfterValidator(_an_http_url_or_empty)] = setting(
+        "STATUS_PAGE_URL",
+        "",
+        "the page's public address (the stack's `StatusPageUrl`): Slack alerts link the monitor's page;"
+        " empty: no link",
+    )
+    status_page_min_interval_s: float = setting(
+        "STATUS_PAGE_MIN_INTERVAL_SECONDS",
+        60.0,
+        "seconds between two renders of the page (per deployment) when no URL changed state",
+        ge=0,
     )
 
     @model_validator(mode="after")

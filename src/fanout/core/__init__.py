@@ -17,6 +17,12 @@ The rest: ``checks`` (``expect``: what a healthy response is), ``thresholds`` (r
 and ``GET /runs`` shows), ``targets`` (target lists), ``urls`` and ``ids``; monitors: ``monitors``
 (a subject's state and how an observation moves it), ``uptime`` (its bounded history),
 ``monitor_report`` (a document's ``monitor`` section), ``monitor_views`` (``GET /monitors``) and
-``alerts`` (what an alert says); ``fleet`` (a monitors file: its models and each monitor's
-request); ``secret_refs`` (``${secretsmanager:...}``/``${ssm:...}`` references, found and checked).
+``alerts`` (what an alert says), ``history`` (a URL's 400-day daily aggregates and incidents, one
+record per month), ``routes`` (a monitor's alert routes: webhook, Slack,
+PagerDuty), ``channels`` (what each route is sent), ``signing`` (Standard Webhooks signatures),
+``sign_option`` (``options.sign``: signed fan-out deliveries), ``maintenance`` (maintenance
+windows), ``hygiene`` (the alerts owed once windows, dependencies
+and reminders count);
+``fleet`` (a monitors file: its models and each monitor's request); ``secret_refs``
+(``${secretsmanager:...}``/``${ssm:...}`` references, found and checked).
 """

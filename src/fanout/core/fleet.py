@@ -12,14 +12,16 @@ how its problems are located is ``fanout.cli.monitors_file``: this module knows 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
 
-from fanout.core.monitors import MonitorSpec
-from fanout.core.requests import Options, Targets, UrlItem
+from fanout.core.maintenance import Window
+from fanout.core.monitors import Dependency, MonitorSpec, ReminderPeriod
+from fanout.core.requests import Options, Targets, UrlEntry, UrlText, url_item_kind
+from fanout.core.routes import Route
 from fanout.core.thresholds import Thresholds
 
 MONITOR_NAME_PATTERN = MonitorSpec.model_fields["name"].metadata[0].pattern
@@ -81,6 +83,25 @@ ScheduleExpression = Annotated[
 ]
 TimeZone = Annotated[str, Field(max_length=64, description="An IANA time zone."), AfterValidator(_timezone)]
 Label = Annotated[str, Field(min_length=1, max_length=128)]
+ChannelName = Annotated[str, Field(pattern=r"^[a-z0-9-]{1,64}$")]
+
+
+class FileUrlEntry(UrlEntry):
+    """A URL as the file writes it: the request's entry and the name the status page shows."""
+
+    display_name: Label | None = Field(
+        default=None, description="The status page's name for it (default: the URL without its query)."
+    )
+
+
+FileUrlItem = Annotated[
+    Annotated[UrlText, Tag("url")] | Annotated[FileUrlEntry, Tag("entry")],
+    Discriminator(
+        url_item_kind,
+        custom_error_type="url_item_type",
+        custom_error_message="each entry must be a URL string or an object with a 'url'",
+    ),
+]
 
 
 class _Fields(BaseModel):
@@ -93,12 +114,46 @@ class _Fields(BaseModel):
     schedule: ScheduleExpression | None = None
     timezone: TimeZone | None = Field(default=None, description="Of a cron() or at() schedule (UTC).")
     enabled: bool | None = None
-    urls: Annotated[list[UrlItem], Field(min_length=1)] | None = None
+    public: bool | None = Field(default=None, description="false: left off the status page.")
+    urls: Annotated[list[FileUrlItem], Field(min_length=1)] | None = None
     targets: Targets | None = None
     options: Options | None = Field(default=None, description="The request's options.")
     thresholds: Thresholds | None = Field(default=None, description="The run's options.thresholds.")
     failure_threshold: Annotated[int, Field(ge=1, le=10)] | None = None
     success_threshold: Annotated[int, Field(ge=1, le=10)] | None = None
+    alerts: Annotated[list[ChannelName], Field(max_length=10)] | None = Field(
+        default=None, description="The file's channels its alerts go to, by name."
+    )
+    maintenance: Annotated[list[Window], Field(max_length=20)] | None = Field(
+        default=None, description="Its maintenance windows (the file's, by group or tag, are added)."
+    )
+    remind_every: ReminderPeriod | None = Field(
+        default=None, description="STILL DOWN reminders this often: 4h."
+    )
+    depends_on: Annotated[list[Dependency], Field(max_length=10)] | None = None
+    group_over: Annotated[int, Field(ge=1, le=10_000)] | None = None
+
+
+class MaintenanceEntry(Window):
+    """A file-level window and the monitors it covers: those in one of ``groups`` or having one
+    of ``tags``."""
+
+    groups: Annotated[list[Label], Field(max_length=50)] | None = None
+    tags: Annotated[dict[Label, Label], Field(max_length=50)] | None = None
+
+    @model_validator(mode="after")
+    def _selects(self) -> MaintenanceEntry:
+        if not self.groups and not self.tags:
+            raise ValueError("a file-level window names 'groups' or 'tags' (defaults.maintenance covers all)")
+        return self
+
+    def covers(self, group: str | None, tags: Mapping[str, str] | None) -> bool:
+        in_group = group is not None and group in (self.groups or ())
+        return in_group or any((tags or {}).get(k) == v for k, v in (self.tags or {}).items())
+
+    def window(self) -> dict[str, Any]:
+        """The window as a monitor's request writes it."""
+        return self.model_dump(exclude_defaults=True, exclude={"groups", "tags"})
 
 
 class MonitorEntry(_Fields):
@@ -113,6 +168,13 @@ class MonitorsFile(BaseModel):
     model_config = ConfigDict(strict=True, extra="forbid", frozen=True, title="fanout monitors file")
 
     defaults: _Fields | None = Field(default=None, description="Merged under every monitor of this file.")
+    channels: dict[ChannelName, Annotated[list[Route], Field(min_length=1, max_length=10)]] | None = Field(
+        default=None,
+        description="Named alert routes (webhook, slack, pagerduty); monitors name them in 'alerts'.",
+    )
+    maintenance: Annotated[list[MaintenanceEntry], Field(max_length=50)] | None = Field(
+        default=None, description="Maintenance windows of the monitors in 'groups' or with 'tags'."
+    )
     monitors: list[MonitorEntry] = Field(default_factory=list)
 
 
@@ -139,15 +201,52 @@ def merged(defaults: Mapping[str, Any] | None, own: Mapping[str, Any]) -> dict[s
     return out
 
 
-def request_of(monitor: Monitor, raw: Mapping[str, Any]) -> dict[str, Any]:
+def request_of(
+    monitor: Monitor,
+    raw: Mapping[str, Any],
+    channels: Mapping[str, list[Any]] | None = None,
+    maintenance: Sequence[MaintenanceEntry] = (),
+) -> dict[str, Any]:
     """The request a monitor's schedule sends, from its merged fields as written (``raw``): the
-    deployed function applies its own defaults, so none of this machine's are written in."""
+    deployed function applies its own defaults, so none of this machine's are written in. Its
+    ``alerts`` name the file's ``channels``: their routes go in as written (secrets as references);
+    the file's ``maintenance`` windows covering its group or tags are added to its own."""
     options = dict(raw.get("options") or {})
     if "thresholds" in raw:
         options["thresholds"] = raw["thresholds"]
     spec: dict[str, Any] = {"name": monitor.name}
-    for key in ("failure_threshold", "success_threshold", "group", "tags"):
+    for key in (
+        "failure_threshold",
+        "success_threshold",
+        "group",
+        "tags",
+        "remind_every",
+        "depends_on",
+        "public",
+    ):
         if raw.get(key) is not None:
             spec[key] = raw[key]
-    source = {"urls": raw["urls"]} if monitor.urls is not None else {"targets": raw["targets"]}
+    if raw.get("group_over") is not None:
+        spec["group_over"] = raw["group_over"]
+    windows = [*(raw.get("maintenance") or ())]
+    windows += [e.window() for e in maintenance if e.covers(monitor.group, monitor.tags)]
+    if windows:
+        spec["maintenance"] = windows
+    if raw.get("alerts"):
+        spec["alerts"] = [route for name in raw["alerts"] for route in (channels or {})[name]]
+    source: dict[str, Any] = {"targets": raw.get("targets")}
+    if monitor.urls is not None:
+        source = {"urls": [_request_url(u) for u in raw["urls"]]}
+        names = {
+            u.url: u.display_name for u in monitor.urls if isinstance(u, FileUrlEntry) and u.display_name
+        }
+        if names:
+            spec["display_names"] = names
     return {**source, **({"options": options} if options else {}), "monitor": spec}
+
+
+def _request_url(item: Any) -> Any:
+    """A file's URL item as the request writes it (the display name goes to the monitor's spec)."""
+    if isinstance(item, Mapping) and "display_name" in item:
+        return {k: v for k, v in item.items() if k != "display_name"}
+    return item

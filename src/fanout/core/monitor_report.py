@@ -35,6 +35,16 @@ class Transition(Document, frozen=True):
         return f"{_THRESHOLD}{self.threshold}" if self.url is None else self.url
 
 
+class MaintenanceNow(Document, frozen=True, kw_only=True):
+    """The maintenance window active now: this occurrence's bounds, and the window as written."""
+
+    start: Annotated[str, Meta(description="This occurrence's start, ISO 8601 UTC")]
+    end: Annotated[str, Meta(description="Its end, ISO 8601 UTC")]
+    cron: Annotated[str | None, Meta(description="A recurring window's cron")] = None
+    duration: Annotated[str | None, Meta(description="A recurring window's duration")] = None
+    timezone: Annotated[str | None, Meta(description="A recurring window's time zone")] = None
+
+
 class MonitorReport(Document, frozen=True, kw_only=True):
     """``transitions``: the changes this run made (the first ``MAX_LISTED_TRANSITIONS``);
     ``down``/``up``/``unknown``: the run's URLs by status after it; ``notified`` and
@@ -55,6 +65,16 @@ class MonitorReport(Document, frozen=True, kw_only=True):
     notify_errors: Annotated[int, Meta(description="Alerts not sent (kept pending for the next run)")]
     state_errors: Annotated[int, Meta(description="URLs whose state could not be updated")]
     pending: Annotated[int, Meta(description="Alerts pending after this run")]
+    maintenance_active: Annotated[
+        bool, Meta(description="A maintenance window was active: no alert sent")
+    ] = False
+    maintenance: Annotated[MaintenanceNow | None, Meta(description="That window")] = None
+    suppressed: Annotated[int, Meta(description="Subjects whose owed alert is held (suppressed_by)")] = 0
+    dependencies_down: Annotated[
+        tuple[str, ...], Meta(description="Its depends_on found down: they hold its DOWN alerts")
+    ] = ()
+    reminders: Annotated[int, Meta(description="STILL DOWN reminders this run made")] = 0
+    grouped: Annotated[int, Meta(description="Alerts sent as one grouped alert (group_over)")] = 0
 
     def __post_init__(self) -> None:
         if self.transitions_total is not None and self.transitions_total <= len(self.transitions):

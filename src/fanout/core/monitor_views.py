@@ -10,7 +10,9 @@ from msgspec import Meta
 from msgspec.structs import asdict
 
 from fanout.core.ids import iso_from_epoch
+from fanout.core.maintenance import Window, active_window
 from fanout.core.model import Document
+from fanout.core.monitor_report import MaintenanceNow
 from fanout.core.monitors import Health, SubjectState
 from fanout.core.results import ErrorInfo
 from fanout.core.thresholds import ThresholdResult
@@ -63,6 +65,9 @@ class MonitorUrl(Document, frozen=True, omit_defaults=False):
     uptime: Uptime
     latency_today: Latency
     pending_alerts: Annotated[int, Meta(description="Alerts not yet sent")]
+    suppressed_by: Annotated[
+        tuple[str, ...], Meta(description="What holds its owed alert: maintenance, or dependencies down")
+    ] = ()
 
     @classmethod
     def of(cls, state: SubjectState, now: float) -> MonitorUrl:
@@ -86,6 +91,7 @@ class MonitorUrl(Document, frozen=True, omit_defaults=False):
             uptime=Uptime(history.uptime_24h(now), history.uptime_days(now, 7), history.uptime_days(now, 30)),
             latency_today=Latency(p50, p95),
             pending_alerts=len(state.pending),
+            suppressed_by=state.suppressed_by,
         )
 
 
@@ -113,13 +119,24 @@ class MonitorSummary(Document, frozen=True, omit_defaults=False, kw_only=True):
     tags: Annotated[dict[str, str], Meta(description="Its tags (the monitors file's tags)")] = msgspec.field(
         default_factory=dict
     )
+    maintenance_active: Annotated[bool, Meta(description="A maintenance window is active now")] = False
+    maintenance: Annotated[MaintenanceNow | None, Meta(description="That window (null: none)")] = None
+    dependencies_down: Annotated[
+        tuple[str, ...], Meta(description="Its depends_on its last run found down")
+    ] = ()
 
     @classmethod
-    def of(cls, summary: Mapping[str, Any]) -> MonitorSummary:
-        """From a stored summary (any field it lacks is null)."""
-        fields = {k: summary.get(k) for k in _SUMMARY_KEYS}
+    def of(cls, summary: Mapping[str, Any], now: float | None = None) -> MonitorSummary:
+        """From a stored summary (any field it lacks is null); its maintenance window as of ``now``."""
+        fields: dict[str, Any] = {k: summary.get(k) for k in _SUMMARY_KEYS}
         fields["thresholds"] = fields["thresholds"] or ()
         fields["tags"] = fields["tags"] or {}
+        fields["dependencies_down"] = summary.get("dependencies_down") or ()
+        if now is not None and summary.get("maintenance"):
+            windows = [Window.model_validate(w) for w in summary["maintenance"]]
+            active = active_window(windows, now)
+            if active is not None:
+                fields |= {"maintenance_active": True, "maintenance": active.to_json()}
         return msgspec.convert(fields, MonitorSummary, strict=False)
 
 
@@ -130,8 +147,10 @@ class MonitorListing(Document, frozen=True, omit_defaults=False):
     next_cursor: Annotated[str | None, Meta(description="The next page's cursor; null: the last page")]
 
     @classmethod
-    def of(cls, summaries: Sequence[Mapping[str, Any]], next_cursor: str | None) -> MonitorListing:
-        return cls(tuple(MonitorSummary.of(s) for s in summaries), next_cursor)
+    def of(
+        cls, summaries: Sequence[Mapping[str, Any]], next_cursor: str | None, now: float | None = None
+    ) -> MonitorListing:
+        return cls(tuple(MonitorSummary.of(s, now) for s in summaries), next_cursor)
 
 
 class MonitorView(MonitorSummary, frozen=True, kw_only=True):
@@ -145,4 +164,4 @@ class MonitorView(MonitorSummary, frozen=True, kw_only=True):
         cls, summary: Mapping[str, Any], states: Sequence[SubjectState], next_cursor: str | None, now: float
     ) -> MonitorView:
         urls_page = tuple(MonitorUrl.of(s, now) for s in states)
-        return cls(**asdict(MonitorSummary.of(summary)), urls_page=urls_page, next_cursor=next_cursor)
+        return cls(**asdict(MonitorSummary.of(summary, now)), urls_page=urls_page, next_cursor=next_cursor)

@@ -22,14 +22,38 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Annotated
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
+from fanout.core.maintenance import Window, duration_s
 from fanout.core.results import ErrorInfo, Outcome, UrlResult
+from fanout.core.routes import Route
 from fanout.core.uptime import History
 
 APPLIED_KEPT = 16
 PENDING_KEPT = 10
 """Alerts waiting to be sent, at most (the oldest are dropped past it, and logged)."""
+
+
+MIN_REMINDER_S = 300
+GROUP_OVER = 5
+
+
+def _reminder_period(value: str) -> str:
+    if duration_s(value) < MIN_REMINDER_S:
+        raise ValueError("remind at most every 5m")
+    return value
+
+
+ReminderPeriod = Annotated[str, Field(max_length=8), AfterValidator(_reminder_period)]
+Dependency = Annotated[
+    str,
+    Field(
+        min_length=1,
+        max_length=2_200,
+        pattern=r"^[a-z0-9-]{1,64}(/https?://.+)?$",
+        description="A monitor's name, or name/url for one of its URLs.",
+    ),
+]
 
 
 class MonitorSpec(BaseModel):
@@ -42,6 +66,31 @@ class MonitorSpec(BaseModel):
     success_threshold: Annotated[int, Field(ge=1, le=10)] = 1
     group: Annotated[str, Field(min_length=1, max_length=128)] | None = None
     tags: Annotated[dict[str, str], Field(max_length=50)] | None = None
+    public: bool | None = None  # False: left off the status page (None: shown)
+    display_names: (
+        Annotated[dict[str, Annotated[str, Field(min_length=1, max_length=128)]], Field(max_length=1_000)]
+        | None
+    ) = None  # URL -> the name the status page shows
+    alerts: Annotated[list[Route], Field(max_length=10)] | None = Field(
+        default=None, description="Routes its alerts take besides the deployment's topic and bus."
+    )
+    maintenance: Annotated[list[Window], Field(max_length=20)] | None = Field(
+        default=None, description="Windows during which no DOWN/UP alert is sent (checks still run)."
+    )
+    remind_every: ReminderPeriod | None = Field(
+        default=None, description="While a URL stays down, 'STILL DOWN' this often: 4h, 30m, 1d."
+    )
+    depends_on: Annotated[list[Dependency], Field(max_length=10)] | None = Field(
+        default=None, description="Monitors (or monitor/url) whose being down holds its DOWN alerts."
+    )
+    group_over: Annotated[int, Field(ge=1, le=10_000)] | None = Field(
+        default=None, description="More URL alerts than this in one run go as one grouped alert (5)."
+    )
+
+    @property
+    def storm_over(self) -> int:
+        """``group_over``, or its default."""
+        return GROUP_OVER if self.group_over is None else self.group_over
 
 
 class Health(enum.StrEnum):
@@ -54,7 +103,7 @@ def passed(outcome: Outcome) -> bool | None:
     """A URL's outcome as a monitor counts it: True (ok), False (failing), None (the run's doing)."""
     if outcome is Outcome.OK:
         return True
-    return None if outcome.is_the_runs_doing else False
+    return None if outcome.is_cut_by_run else False
 
 
 def subject_id(subject: str) -> str:
@@ -109,6 +158,8 @@ class Alert:
     claimed_by: str | None = None
     claimed_until: float = 0.0
     delivered: tuple[str, ...] = ()  # the alert targets that have it (a retry sends only the rest)
+    from_since: float | None = None  # when the subject entered ``from_`` (an UP: the incident's start)
+    event: str = "changed"  # or "reminder" (STILL DOWN; fanout.core.hygiene)
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,6 +176,10 @@ class SubjectState:
     pending: tuple[Alert, ...] = ()
     dropped_alerts: int = 0
     history: History = field(default_factory=History)
+    told: Health = Health.UNKNOWN  # the status the subscribers were last told (fanout.core.hygiene)
+    told_since: float | None = None  # since when, as told (a DOWN's: the incident's start)
+    told_at: float | None = None  # when last told or reminded
+    suppressed_by: tuple[str, ...] = ()  # what holds its owed alert now: maintenance, dependencies
 
 
 @dataclass(frozen=True, slots=True)
@@ -133,8 +188,11 @@ class Advanced:
     alert: Alert | None  # the change this observation made, if any
 
 
-def advance(state: SubjectState, obs: Observation, spec: MonitorSpec) -> Advanced:
-    """``state`` after ``obs`` (the same object when ``obs`` changes nothing)."""
+def advance(
+    state: SubjectState, obs: Observation, spec: MonitorSpec, *, in_maintenance: bool = False
+) -> Advanced:
+    """``state`` after ``obs`` (the same object when ``obs`` changes nothing); a check during a
+    maintenance window counts as maintenance in the history, not as up or down time."""
     if obs.passed is None or obs.key in state.applied:
         return Advanced(state, None)
     ok = obs.passed
@@ -149,7 +207,9 @@ def advance(state: SubjectState, obs: Observation, spec: MonitorSpec) -> Advance
     changed = status is not state.status
     since = obs.at if changed or state.since is None else state.since
     if changed and not (state.status is Health.UNKNOWN and status is Health.UP):  # a first success: no alert
-        alert = Alert(uuid.uuid4().hex, state.subject, state.status, status, since, obs)
+        alert = Alert(
+            uuid.uuid4().hex, state.subject, state.status, status, since, obs, from_since=state.since
+        )
     pending = state.pending if alert is None else (*state.pending, alert)
     dropped = max(0, len(pending) - PENDING_KEPT)
     new = replace(
@@ -163,7 +223,13 @@ def advance(state: SubjectState, obs: Observation, spec: MonitorSpec) -> Advance
         applied=(*state.applied, obs.key)[-APPLIED_KEPT:],
         pending=pending[dropped:],
         dropped_alerts=state.dropped_alerts + dropped,
-        history=state.history.counted(obs.at, ok, obs.latency_ms),
+        history=state.history.counted(
+            obs.at,
+            ok,
+            obs.latency_ms,
+            maintenance=in_maintenance,
+            gap_s=obs.at - (state.last_checked_at or obs.at),
+        ),
     )
     return Advanced(new, alert)
 

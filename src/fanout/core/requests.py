@@ -31,6 +31,7 @@ from fanout.core.checks import Expect, HeaderName
 from fanout.core.limits import SERVER_DEFAULTED, RequestLimits, defaults_of, limits_of, maxima_of
 from fanout.core.monitors import MonitorSpec
 from fanout.core.secret_refs import check_header_references
+from fanout.core.sign_option import SignOption
 from fanout.core.thresholds import Thresholds
 from fanout.errors import MAX_LISTED_PROBLEMS, RequestInvalid
 
@@ -67,6 +68,9 @@ class UrlEntry(_Strict):
         description="Requests per second to this entry's host, over options.per_host_rps"
         " (entries of one host that differ: the lowest).",
     )
+    sign: SignOption | None = Field(
+        default=None, description="Sign this entry's request (over options.sign): Standard Webhooks."
+    )
 
     @field_validator("method", mode="before")
     @classmethod
@@ -80,7 +84,10 @@ class UrlEntry(_Strict):
 
     @property
     def may_retry(self) -> bool:
-        return self.retry if self.retry is not None else self.method in IDEMPOTENT_METHODS
+        """A signed delivery is retried whatever its method: its receiver dedupes on its id."""
+        if self.retry is not None:
+            return self.retry
+        return self.method in IDEMPOTENT_METHODS or self.sign is not None
 
 
 def _at_most(value: float, limit: float) -> None:
@@ -137,6 +144,10 @@ class Options(_Strict):
     def _pacing_within_the_maximum(cls, value: float | None, info: ValidationInfo) -> float | None:
         return _pacing_within_the_maximum(value, info)
 
+    sign: SignOption | None = Field(
+        default=None, description="Sign every request sent (Standard Webhooks): a webhook fan-out."
+    )
+
     @model_validator(mode="before")
     @classmethod
     def _server_defaults(cls, data: object, info: ValidationInfo) -> object:
@@ -161,7 +172,7 @@ class Options(_Strict):
         return value
 
 
-def _url_item_kind(value: object) -> str | None:
+def url_item_kind(value: object) -> str | None:
     if isinstance(value, str):
         return "url"
     if isinstance(value, dict | UrlEntry):
@@ -173,7 +184,7 @@ _UNION_TAGS = frozenset({"url", "entry"})
 UrlItem = Annotated[
     Annotated[UrlText, Tag("url")] | Annotated[UrlEntry, Tag("entry")],
     Discriminator(
-        _url_item_kind,
+        url_item_kind,
         custom_error_type="url_item_type",
         custom_error_message="each entry must be a URL string or an object with a 'url'",
     ),

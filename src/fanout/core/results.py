@@ -31,14 +31,14 @@ class Outcome(enum.StrEnum):
     BLOCKED = "blocked"
 
     @property
-    def is_the_runs_doing(self) -> bool:
+    def is_cut_by_run(self) -> bool:
         """``cancelled``/``not_started``: the run's deadline or ``on_error`` did it, not the URL."""
         return self in (Outcome.CANCELLED, Outcome.NOT_STARTED)
 
     @property
     def is_a_failure(self) -> bool:
         """The URL failed on its own: logged one by one, counted as such."""
-        return self is not Outcome.OK and not self.is_the_runs_doing
+        return self is not Outcome.OK and not self.is_cut_by_run
 
 
 GIVEN_UP = "given_up"
@@ -76,6 +76,9 @@ class UrlResult(Document, frozen=True):
     throttled: Annotated[int, Meta(ge=0, description="Times it waited for its host's turn (rate, pause)")] = 0
     retry_after_ms: Annotated[
         float | None, Meta(description="The last Retry-After it was told (429/503), ms")
+    ] = None
+    webhook_id: Annotated[
+        str | None, Meta(description="A signed delivery's webhook-id (the same on every attempt)")
     ] = None
 
     def __post_init__(self) -> None:

@@ -32,7 +32,7 @@ _OPERATORS: dict[str, Callable[[float, float], bool]] = {
 
 
 def _judged(results: Sequence[UrlResult]) -> list[UrlResult]:
-    return [r for r in results if not r.outcome.is_the_runs_doing]
+    return [r for r in results if not r.outcome.is_cut_by_run]
 
 
 def _rate(predicate: Callable[[UrlResult], bool]) -> Callable[[Sequence[UrlResult]], float | None]:

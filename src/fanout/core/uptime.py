@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 HOURS_KEPT = 24
+MAX_GAP_S = 3_600  # a maintenance check counts at most this much time (a monitor seldom checked)
 DAYS_KEPT = 31
 LATENCY_BOUNDS_MS = (
     5, 10, 25, 50, 75, 100, 150, 200, 300, 500, 750,
@@ -57,6 +58,7 @@ class Hour:
     start: int  # epoch seconds, on the hour
     ok: int = 0
     failed: int = 0
+    maintenance: int = 0  # checks during a maintenance window (neither up nor down)
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,6 +69,8 @@ class Day:
     p50_ms: float | None = None
     p95_ms: float | None = None
     histogram: tuple[int, ...] = ()  # the current day only
+    maintenance: int = 0  # checks during a maintenance window (neither up nor down)
+    maintenance_ms: int = 0  # time in maintenance: each such check's gap since the one before
 
     def closed(self) -> Day:
         """The day with its percentiles estimated and its histogram dropped."""
@@ -96,18 +100,44 @@ class History:
     hours: tuple[Hour, ...] = ()  # oldest first, at most HOURS_KEPT
     days: tuple[Day, ...] = ()  # oldest first, at most DAYS_KEPT
 
-    def counted(self, at: float, passed: bool, latency_ms: float | None) -> History:
-        """This history with one more observation at ``at`` (epoch seconds)."""
+    def counted(
+        self,
+        at: float,
+        passed: bool,
+        latency_ms: float | None,
+        *,
+        maintenance: bool = False,
+        gap_s: float = 0.0,
+    ) -> History:
+        """This history with one more observation at ``at`` (epoch seconds); one made during a
+        maintenance window counts apart (``gap_s``: the time since the check before it)."""
+        if maintenance:
+            return History(self._hours_with(at, False, True), self._maintained_days(at, gap_s))
         return History(self._hours_with(at, passed), self._days_with(at, passed, latency_ms))
 
-    def _hours_with(self, at: float, passed: bool) -> tuple[Hour, ...]:
+    def _hours_with(self, at: float, passed: bool, maintenance: bool = False) -> tuple[Hour, ...]:
         start = hour_of(at)
         hours = list(self.hours)
         if not hours or hours[-1].start != start:
             hours.append(Hour(start))
         last = hours[-1]
-        hours[-1] = replace(last, ok=last.ok + passed, failed=last.failed + (not passed))
+        if maintenance:
+            hours[-1] = replace(last, maintenance=last.maintenance + 1)
+        else:
+            hours[-1] = replace(last, ok=last.ok + passed, failed=last.failed + (not passed))
         return tuple(h for h in hours if h.start > start - HOURS_KEPT * 3_600)
+
+    def _maintained_days(self, at: float, gap_s: float) -> tuple[Day, ...]:
+        days = self._days_with(at, False, None)  # today's day, then undo the failure it counted
+        last = days[-1]
+        gap_ms = int(min(max(gap_s, 0.0), MAX_GAP_S) * 1_000)
+        today = replace(
+            last,
+            failed=last.failed - 1,
+            maintenance=last.maintenance + 1,
+            maintenance_ms=last.maintenance_ms + gap_ms,
+        )
+        return (*days[:-1], today)
 
     def _days_with(self, at: float, passed: bool, latency_ms: float | None) -> tuple[Day, ...]:
         today = day_of(at)

@@ -10,7 +10,8 @@ Under them: ``wire`` (how one hop is sent: ``Wire``, ``Hop``), ``transports`` (a
 default; httpcore), ``redirects`` (the next hop's request), ``verdict`` (a final response judged
 into an outcome), ``body`` (the first bytes of a body, decoded for the checks), ``trace`` (an
 attempt's phases), ``dns`` (c-ares on the run's loop, no thread), ``sitemap`` (sitemaps read as
-target lists), ``pacing`` (each host's turn: a rate, the pauses a
-``Retry-After`` asks for), ``failures`` (what each exception of an attempt means: outcome, error, retry) and
-``compat`` (the only place third-party internals are used, one module per library, each hook tested).
+target lists), ``pacing`` (each host's turn: a rate, the pauses a ``Retry-After`` asks for),
+``failures`` (what each exception of an attempt means: outcome, error, retry), ``delivery`` (one
+alert POSTed through the guard, retried with backoff) and ``compat`` (the only place third-party
+internals are used, one module per library, each hook tested).
 """

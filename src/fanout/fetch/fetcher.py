@@ -36,6 +36,7 @@ from fanout.core.checks import Checker, Checkers
 from fanout.core.facts import Details, Redirect
 from fanout.core.requests import UrlEntry
 from fanout.core.results import ErrorInfo, Outcome
+from fanout.core.signing import signed_headers
 from fanout.core.urls import host_key, origin
 from fanout.errors import RedirectLimit
 from fanout.fetch.body import BodyInspector
@@ -119,9 +120,17 @@ class Fetcher:
         self._pacer = pacer or Pacer()
 
     async def fetch(
-        self, entry: UrlEntry, *, deadline: float, progress: FetchProgress, host: Hashable | None = None
+        self,
+        entry: UrlEntry,
+        *,
+        deadline: float,
+        progress: FetchProgress,
+        host: Hashable | None = None,
+        webhook_id: str | None = None,
     ) -> FetchResult:
         """Fetch ``entry``: attempts until one is final, retrying within ``deadline`` (event-loop time).
+        A signed entry (``entry.sign``, its secrets resolved) is signed anew on each attempt over
+        the exact bytes sent, with ``webhook_id`` on every attempt.
 
         ``host`` is the entry's ``host_key`` when the caller has it (else worked out when needed).
         A failed attempt is classified by ``FAILURE_KINDS`` (its outcome, its error, whether
@@ -144,7 +153,7 @@ class Fetcher:
             trace = AttemptTrace()
             response: FinalResponse | None = None
             try:
-                response = await self._attempt(entry, trace, checker, progress, not_after)
+                response = await self._attempt(entry, trace, checker, progress, not_after, webhook_id)
             except FAILURES as exc:
                 kind = classify(exc)
                 failed = FetchResult(
@@ -250,9 +259,13 @@ class Fetcher:
         checker: Checker | None,
         progress: FetchProgress,
         not_after: float,
+        webhook_id: str | None = None,
     ) -> FinalResponse:
         policy = self._policy
         headers, content = headers_and_body(entry)
+        if entry.sign is not None and webhook_id is not None:
+            signed = signed_headers(entry.sign.secrets, webhook_id, int(time.time()), content or b"")
+            headers = {**headers, **signed}
         inspect = checker is not None and checker.needs_body
         detailed = checker is not None or bool(policy.capture_headers)  # timings are read only then
         tracing = CURRENT_TRACE.set(trace)  # the lookups and connections of this attempt mark ``trace``

@@ -25,7 +25,7 @@ from fanout.core.requests import FanoutRequest, InvokeRequest, TargetsRequest
 from fanout.errors import MonitorsOff
 from fanout.observability.tracing import RunTrace
 from fanout.runs.answers import fit_with_pointer
-from fanout.runs.fanout import RunContext, run_fanout
+from fanout.runs.fetch_run import RunContext, fetch_run
 from fanout.runs.invocation import Invocation
 from fanout.runs.persist import persist
 from fanout.runs.shards.launch import check_request, header_for, launch, plan
@@ -39,7 +39,7 @@ if TYPE_CHECKING:
 
 
 @dataclass(frozen=True, slots=True)
-class Ran:
+class RunOutput:
     """A run's whole ``document`` (for the logs and metrics; None for a sharded launch) and its
     ``answer`` (the document fitted to the response limit, or the launch's answer)."""
 
@@ -80,7 +80,7 @@ async def run(
     after_s: float,
     trace: RunTrace,
     observation_key: str | None = None,
-) -> Ran:
+) -> RunOutput:
     settings, clock = invocation.settings, invocation.clock
     config = StoreConfig.from_settings(settings)
     persist_s = settings.persist_budget_s if config.any_on else 0.0
@@ -108,7 +108,7 @@ async def run(
             answer = await launch(
                 request, header, stores, settings, targets=targets, before=deadline.persist_by
             )
-            return Ran(None, answer)
+            return RunOutput(None, answer)
         ctx = RunContext(source=source, deadline=deadline, run_id=run_id, started_at=started_at)
         return await _inline(request, ctx, header, stores, settings, trace, observation_key, targets)
 
@@ -122,11 +122,11 @@ async def _inline(
     trace: RunTrace,
     observation_key: str | None,
     targets: str | None,
-) -> Ran:
+) -> RunOutput:
     """Steps 3 to 5 in this invocation: the fan-out, its judgement, what is kept, the answer."""
     deadline = ctx.deadline
     await stores.open(before=deadline.fetch_by, monitor=request.monitor is not None)
-    document = (await run_fanout(request, ctx, settings=settings, trace=trace)).replaced(targets=targets)
+    document = (await fetch_run(request, ctx, settings=settings, trace=trace)).replaced(targets=targets)
     document = await _judged(
         document, request.options, request.monitor, observation_key, stores, settings, deadline
     )
@@ -136,7 +136,7 @@ async def _inline(
     answer = await fit_with_pointer(
         document, stores, settings, report_key=stored_key, before=deadline.work_by
     )
-    return Ran(document, answer)
+    return RunOutput(document, answer)
 
 
 async def _judged(

@@ -65,13 +65,13 @@ def run_once(
         )
     finally:
         invocation.run(clients.__aexit__(None, None, None), "idempotency clients")
-    if once.how is idempotency.How.REPLAYED:
+    if once.how is idempotency.IdempotencyStatus.REPLAYED:
         report.count("idempotent_replays")
         logger.info("duplicate answered with the first run's answer", extra={"run_id": once.answer.run_id})
-    elif once.how is idempotency.How.NOT_RECORDED:
+    elif once.how is idempotency.IdempotencyStatus.NOT_RECORDED:
         report.count("idempotency_store_failures")
         logger.warning("answer not recorded for duplicates", extra={"error": once.store_error})
-    elif once.how is idempotency.How.WITHOUT_TABLE:
+    elif once.how is idempotency.IdempotencyStatus.WITHOUT_TABLE:
         report.count("idempotency_store_failures")
         logger.warning("idempotency store unreachable: running without it", extra={"error": once.store_error})
     return once.answer

@@ -13,30 +13,35 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable, Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from functools import partial
-from typing import TypeVar
+from typing import Any
 
 from fanout.aws.alerts import AlertSinks
+from fanout.aws.history_table import HistoryTable
+from fanout.aws.monitor_dependencies import dependencies_down
 from fanout.aws.monitors_table import MonitorsTable
 from fanout.aws.reports import report_key
 from fanout.config import Settings
-from fanout.core.alerts import alert_message
 from fanout.core.documents import RunDocument
+from fanout.core.hygiene import Holds, governed
 from fanout.core.ids import iso_from_epoch
-from fanout.core.monitor_report import MAX_LISTED_TRANSITIONS, MonitorReport, Transition
+from fanout.core.maintenance import ActiveWindow, active_window, duration_s
+from fanout.core.monitor_report import MAX_LISTED_TRANSITIONS, MaintenanceNow, MonitorReport, Transition
 from fanout.core.monitors import Alert, Health, MonitorSpec, Observation, SubjectState, advance, claim, settle
 from fanout.core.requests import Options
 from fanout.core.results import UrlResult
 from fanout.core.thresholds import ThresholdResult, evaluate
 from fanout.errors import StoreError
+from fanout.fetch.delivery import Deliveries
 from fanout.observability.log import logger
+from fanout.runs.alert_sends import AlertSender
+from fanout.runs.alerting import AlertRoutes, status_page_link
+from fanout.runs.history import archive
+from fanout.runs.status_page import render_if_due
 from fanout.runs.stores import RunStores
 
-T = TypeVar("T")
 MAX_CONFLICTS = 4  # rounds of read-again-and-apply after losing writes to overlapping runs
-SEND_CONCURRENCY = 8
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +61,8 @@ class _Written:
     state: SubjectState
     alerts: tuple[Alert, ...]  # changes this run made
     owned: tuple[Alert, ...]  # pending alerts this run now sends
+    reminders: int = 0  # STILL DOWN reminders this run made
+    prior: SubjectState | None = None  # the state this run's observations moved (for the history)
 
 
 def observations(
@@ -75,28 +82,29 @@ def observations(
     return by_subject
 
 
-async def _bounded(items: Iterable[Callable[[], Awaitable[T]]], limit: int) -> list[T | BaseException]:
-    """Run each call, ``limit`` at a time; an exception (not a cancellation) is its result."""
-    slots = asyncio.Semaphore(limit)
-
-    async def one(call: Callable[[], Awaitable[T]]) -> T | BaseException:
-        async with slots:
-            try:
-                return await call()
-            except Exception as exc:
-                return exc
-
-    async with asyncio.TaskGroup() as group:
-        tasks = [group.create_task(one(call)) for call in items]
-    return [t.result() for t in tasks]
-
-
 class MonitorUpdate:
     """One monitor run's update, over the table and the alert targets."""
 
-    def __init__(self, table: MonitorsTable, sinks: AlertSinks, run: MonitorRun, *, concurrency: int) -> None:
+    def __init__(
+        self,
+        table: MonitorsTable,
+        sinks: AlertSinks,
+        run: MonitorRun,
+        *,
+        concurrency: int,
+        routes: AlertRoutes | None = None,
+        history: HistoryTable | None = None,
+    ) -> None:
         self._table, self._sinks, self._run, self._concurrency = table, sinks, run, concurrency
-        self._name = run.spec.name
+        self._routes = routes
+        self._name, self._history = run.spec.name, history
+        self._window: ActiveWindow | None = None
+        self._holds = Holds()
+        self._sender = AlertSender(sinks, routes, run.spec, report=run.report)
+
+    @property
+    def _targets(self) -> frozenset[str]:
+        return self._sender.targets
 
     async def apply(
         self, results: Sequence[UrlResult], thresholds: Sequence[ThresholdResult], *, before: float
@@ -105,24 +113,50 @@ class MonitorUpdate:
         span = max(0.0, before - loop.time())
         states_by, send_by = loop.time() + span * 0.5, loop.time() + span * 0.8
         wanted = observations(self._run, results, thresholds)
+        await self._hold(states_by)
         written, failed = await self._write_all(wanted, states_by)
-        delivered = await self._send_all(written, send_by)
+        async with asyncio.TaskGroup() as group:  # the long history is written while alerts are sent
+            moves = [(w.prior, w.state, w.alerts) for w in written if w.prior is not None]
+            group.create_task(archive(self._history, self._name, moves, send_by))
+            sending = group.create_task(self._send_all(written, send_by))
+        delivered = sending.result()
         settled = await self._settle_all(written, delivered, before)
         await self._summarize(settled, thresholds, before)
-        sent = sum(self._complete(d) for d in delivered.values()) if self._sinks.targets else 0
-        errors = len(delivered) - sent if self._sinks.targets else 0
+        sent = sum(self._complete(d) for d in delivered.values()) if self._targets else 0
+        errors = len(delivered) - sent if self._targets else 0
         return self._report(settled, written, state_errors=failed, sent=sent, failed=errors)
 
+    async def _hold(self, before: float) -> None:
+        """What holds this run's alerts: an active maintenance window, dependencies down."""
+        spec = self._run.spec
+        self._window = active_window(spec.maintenance, time.time())
+        down: tuple[str, ...] = ()
+        if spec.depends_on:
+            try:
+                down = await dependencies_down(self._table, spec.depends_on, before)
+            except StoreError as exc:  # unknown: hold nothing (an alert too many, never one lost)
+                logger.warning(
+                    "monitor dependencies not read", extra={"monitor": self._name, "error": str(exc)}
+                )
+        self._holds = Holds(maintenance=self._window is not None, dependencies=down)
+
     def _moved(self, state: SubjectState, observed: Sequence[Observation]) -> _Written:
-        """``state`` after this run's observations, with the pending alerts it now claims."""
+        """``state`` after this run's observations, with the pending alerts it now claims (the
+        alerts it owes once windows, dependencies and reminders are counted: ``governed``)."""
+        spec, now = self._run.spec, time.time()
+        remind_s = None if spec.remind_every is None else duration_s(spec.remind_every)
         new, alerts = state, []
         for obs in observed:
-            moved = advance(new, obs, self._run.spec)
-            new = moved.state
+            moved = advance(new, obs, spec, in_maintenance=self._holds.maintenance)
             if moved.alert is not None:
                 alerts.append(moved.alert)
-        new, owned = claim(new, self._run.run_id, until=self._run.claim_until, now=time.time())
-        return _Written(new, tuple(alerts), owned)
+            new = governed(moved.state, moved.alert, self._holds, now=now, remind_every_s=remind_s)
+        if not observed:
+            new = governed(new, None, self._holds, now=now, remind_every_s=remind_s)
+        before_ids = {a.id for a in state.pending}
+        reminders = sum(a.event == "reminder" and a.id not in before_ids for a in new.pending)
+        new, owned = claim(new, self._run.run_id, until=self._run.claim_until, now=now)
+        return _Written(new, tuple(alerts), owned, reminders, prior=state)
 
     async def _load(self, subjects: Sequence[str], before: float) -> dict[str, SubjectState]:
         stored = await self._table.load(self._name, subjects, before, concurrency=self._concurrency)
@@ -169,28 +203,11 @@ class MonitorUpdate:
 
     async def _send_all(self, written: Sequence[_Written], before: float) -> dict[str, tuple[str, ...]]:
         """Send every alert this run owns to the targets that lack it; alert id -> targets that have it."""
-        owned = [a for w in written for a in w.owned]
-        outcomes = await _bounded([partial(self._send, a, before) for a in owned], SEND_CONCURRENCY)
-        return {
-            a.id: o if isinstance(o, tuple) else a.delivered for a, o in zip(owned, outcomes, strict=True)
-        }
-
-    async def _send(self, alert: Alert, before: float) -> tuple[str, ...]:
-        subject, message = alert_message(self._name, alert)
-        attributes = {"monitor": self._name, "to": alert.to.value}
-        missing = self._sinks.targets - set(alert.delivered)
-        done, error = await self._sinks.send(subject, message, attributes, before, targets=missing)
-        shown = message.to_json()
-        extra = {k: shown[k] for k in ("monitor", "url", "threshold", "from", "to")}
-        if error is not None:
-            logger.warning("alert not sent", extra=extra | {"error": str(error), "sent_to": sorted(done)})
-        elif done:
-            logger.info("alert sent", extra=extra | {"sent_to": sorted(done)})
-        return tuple(sorted(set(alert.delivered) | done))
+        return await self._sender.send_all([a for w in written for a in w.owned], before)
 
     def _complete(self, delivered: tuple[str, ...]) -> bool:
         """Every target that is on has it (with none on, nothing is owed: it is settled)."""
-        return self._sinks.targets <= set(delivered)
+        return self._targets <= set(delivered)
 
     async def _settle_all(
         self, written: Sequence[_Written], delivered: dict[str, tuple[str, ...]], before: float
@@ -224,7 +241,7 @@ class MonitorUpdate:
         self, states: Sequence[SubjectState], thresholds: Sequence[ThresholdResult], before: float
     ) -> None:
         urls = [s for s in states if not s.subject.startswith("threshold:")]
-        summary = {
+        summary: dict[str, Any] = {
             "last_run_id": self._run.run_id,
             "last_run_at": iso_from_epoch(time.time()),
             "urls": len(urls),
@@ -234,11 +251,27 @@ class MonitorUpdate:
             "thresholds": [t.to_json() for t in thresholds],
             "group": self._run.spec.group,
             "tags": dict(self._run.spec.tags or {}),
+            "public": self._run.spec.public is not False,
+            "display_names": dict(self._run.spec.display_names or {}),
         }
+        if self._routes is not None and self._routes.gone:
+            summary["routes_gone"] = sorted(self._routes.gone)
+        summary |= self._hygiene_summary()
         try:
             await self._table.put_summary(self._name, summary, before)
         except StoreError as exc:
             logger.warning("monitor summary not written", extra={"monitor": self._name, "error": str(exc)})
+
+    def _hygiene_summary(self) -> dict[str, Any]:
+        """The summary's maintenance windows (``GET /monitors/{name}`` says which is active when it
+        is read) and the dependencies this run found down."""
+        spec, out = self._run.spec, dict[str, Any]()
+        if spec.maintenance:
+            out["maintenance"] = [w.model_dump(exclude_none=True) for w in spec.maintenance]
+        if spec.depends_on:
+            out["depends_on"] = list(spec.depends_on)
+            out["dependencies_down"] = list(self._holds.dependencies)
+        return out
 
     def _report(
         self,
@@ -262,7 +295,28 @@ class MonitorUpdate:
             notify_errors=failed,
             state_errors=state_errors,
             pending=sum(len(s.pending) for s in states),
+            maintenance_active=self._window is not None,
+            maintenance=None if self._window is None else MaintenanceNow.from_json(self._window.to_json()),
+            suppressed=sum(bool(s.suppressed_by) for s in states),
+            dependencies_down=self._holds.dependencies,
+            reminders=sum(w.reminders for w in written),
+            grouped=self._sender.grouped,
         )
+
+
+async def monitor_routes(
+    spec: MonitorSpec, stores: RunStores, settings: Settings, deliveries: Deliveries, before: float
+) -> AlertRoutes | None:
+    """The monitor's alert routes, without those an earlier run found gone (410)."""
+    if not spec.alerts or stores.monitors is None:
+        return None
+    try:
+        summary = await stores.monitors.get_summary(spec.name, before) or {}
+    except StoreError:
+        summary = {}
+    gone = summary.get("routes_gone") or ()
+    page = status_page_link(spec, settings)
+    return AlertRoutes(spec.alerts, settings, stores.clients, deliveries, gone=gone, status_page=page)
 
 
 async def judged(
@@ -286,6 +340,17 @@ async def judged(
             location = (stores.reports.bucket, report_key(document.run_id, document.started_at))
         until = time.time() + max(0.0, before - loop.time())  # every send ends by ``before``
         run = MonitorRun(spec, document.run_id, key or document.run_id, location, claim_until=until)
-        update = MonitorUpdate(stores.monitors, stores.alerts, run, concurrency=settings.monitor_concurrency)
-        report = await update.apply(results, thresholds or (), before=before)
+        async with Deliveries(settings) as deliveries:
+            routes = await monitor_routes(spec, stores, settings, deliveries, before)
+            update = MonitorUpdate(
+                stores.monitors,
+                stores.alerts,
+                run,
+                concurrency=settings.monitor_concurrency,
+                routes=routes,
+                history=stores.history,
+            )
+            report = await update.apply(results, thresholds or (), before=before)
+        changed = report.all_transitions > 0
+        await render_if_due(stores, settings, monitor=spec.name, changed=changed, before=before)
     return document.replaced(thresholds=thresholds, monitor=report)

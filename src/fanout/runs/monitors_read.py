@@ -33,7 +33,7 @@ async def list_monitors(
             )
         except StoreError as exc:
             raise StoreUnavailable(str(exc)) from None
-    return MonitorListing.of(tuple(found), next_cursor)
+    return MonitorListing.of(tuple(found), next_cursor, time.time())
 
 
 async def get_monitor(

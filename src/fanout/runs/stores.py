@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from types import TracebackType
 
 from fanout.aws.alerts import AlertSinks
+from fanout.aws.history_table import HistoryTable
 from fanout.aws.monitors_table import MonitorsTable
 from fanout.aws.reports import Reports
 from fanout.aws.runs_table import RunsTable
@@ -31,6 +32,7 @@ class StoreConfig:
     monitors_table: str = ""
     alert_topic_arn: str = ""
     alert_event_bus_name: str = ""
+    status_page_bucket: str = ""
     retention_days: int = 30
     report_url_expires_s: int = 3_600
     client: ClientConfig = field(default_factory=ClientConfig)
@@ -44,6 +46,7 @@ class StoreConfig:
             monitors_table=settings.monitors_table_name,
             alert_topic_arn=settings.alert_topic_arn,
             alert_event_bus_name=settings.alert_event_bus_name,
+            status_page_bucket=settings.status_page_bucket_name,
             retention_days=settings.run_retention_days,
             report_url_expires_s=settings.report_url_expires_s,
             client=ClientConfig.from_settings(settings),
@@ -89,6 +92,7 @@ class RunStores:
         )
         self.queue = ShardQueue(self.clients, config.shard_queue_url) if config.shard_queue_url else None
         self.monitors = MonitorsTable(self.clients, config.monitors_table) if config.monitors_on else None
+        self.history = HistoryTable(self.clients, config.monitors_table) if config.monitors_on else None
         self.alerts = AlertSinks(
             self.clients, topic_arn=config.alert_topic_arn, bus_name=config.alert_event_bus_name
         )
@@ -118,5 +122,7 @@ class RunStores:
                 services.append("sns")
             if self.alerts.bus_name:
                 services.append("events")
+            if self.config.status_page_bucket and "s3" not in services:
+                services.append("s3")
         for service, exc in (await self.clients.open(services, before=before)).items():
             logger.warning("store client not created", extra={"service": service, "error": repr(exc)})

@@ -38,7 +38,7 @@ class UrlJob(FetchProgress):
     ``entry`` is the entry as written, the only one traced. The engine's job (``run``, ``key``,
     ``ready_at``) and the fetcher's progress at once."""
 
-    __slots__ = ("by", "entry", "fetcher", "key", "on_done", "sent", "trace")
+    __slots__ = ("by", "entry", "fetcher", "key", "on_done", "sent", "trace", "webhook_id")
 
     def __init__(
         self,
@@ -49,10 +49,11 @@ class UrlJob(FetchProgress):
         by: float,
         trace: RunTrace | None,
         on_done: OnDone | None,
+        webhook_id: str | None = None,
     ) -> None:
         super().__init__()
         self.fetcher, self.entry, self.sent, self.key = fetcher, entry, sent, key
-        self.by, self.trace, self.on_done = by, trace, on_done
+        self.by, self.trace, self.on_done, self.webhook_id = by, trace, on_done, webhook_id
 
     def ready_at(self) -> float | None:
         """The first turn at its host (the entry as written: the host it is keyed by)."""
@@ -73,7 +74,9 @@ class UrlJob(FetchProgress):
         if isinstance(sent, ErrorInfo):
             result = FetchResult(Outcome.FAILED, error=sent)
         else:
-            result = await self.fetcher.fetch(sent, deadline=self.by, progress=self, host=self.key)
+            result = await self.fetcher.fetch(
+                sent, deadline=self.by, progress=self, host=self.key, webhook_id=self.webhook_id
+            )
         if self.on_done is not None:
             self.on_done(result.outcome)
         return result

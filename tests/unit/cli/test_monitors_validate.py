@@ -184,4 +184,83 @@ def test_the_published_schema_is_what_the_models_generate() -> None:
         "docs/monitors.schema.json is out of date: make monitors-schema"
     )
     assert "payments" not in schema  # nothing of an example leaks in
-    assert set(json.loads(schema)["properties"]) == {"defaults", "monitors"}
+    assert set(json.loads(schema)["properties"]) == {"defaults", "channels", "maintenance", "monitors"}
+
+
+CHANNELS = """\
+channels:
+  oncall:
+    - {type: pagerduty, routing_key: "${secretsmanager:alerts/pd-key}"}
+    - {type: slack, url: "${secretsmanager:alerts/slack-webhook-url}"}
+  hooks:
+    - {type: webhook, url: https://hooks.example.com/fanout, secret: "${secretsmanager:alerts/hook}"}
+defaults: {schedule: rate(5 minutes), alerts: [hooks]}
+monitors:
+  - {name: payments-api, urls: [https://api.example.com/health], alerts: [oncall, hooks]}
+  - {name: docs, urls: [https://docs.example.com/]}
+"""
+
+
+def test_monitors_name_the_files_channels_and_their_routes_go_in_as_written(tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_text(CHANNELS)
+    payments, docs = (m.request for m in read_fleet([tmp_path / "m.yaml"]).monitors)
+    assert [r["type"] for r in payments["monitor"]["alerts"]] == ["pagerduty", "slack", "webhook"]
+    assert payments["monitor"]["alerts"][0]["routing_key"] == "${secretsmanager:alerts/pd-key}"
+    assert docs["monitor"]["alerts"] == [
+        {
+            "type": "webhook",
+            "url": "https://hooks.example.com/fanout",
+            "secret": "${secretsmanager:alerts/hook}",
+        }
+    ]
+
+
+def test_an_unknown_channel_and_a_bad_route_are_named_where_written(tmp_path: Path) -> None:
+    text = CHANNELS.replace("alerts: [oncall, hooks]", "alerts: [oncall, pager]").replace(
+        "type: slack, url:", "type: slack, link:"
+    )
+    found = problems(tmp_path, text)
+    assert any("monitors.0.alerts.1" in p and "no channel named 'pager'" in p for p in found), found
+    assert any("channels.oncall.1.slack.link: unknown key" in p for p in found), found
+
+
+HYGIENE = """\
+maintenance:
+  - {cron: "0 2 * * SUN", duration: 1h, timezone: Europe/Berlin, groups: [payments]}
+  - {start: "2026-12-24T22:00:00Z", end: "2026-12-25T02:00:00Z", tags: {tier: web}}
+defaults: {schedule: rate(5 minutes), remind_every: 4h}
+monitors:
+  - name: payments-api
+    group: payments
+    urls: [https://api.example.com/health]
+    depends_on: [core-network]
+    group_over: 10
+    maintenance: [{start: "2026-12-01T00:00:00Z", end: "2026-12-01T01:00:00Z"}]
+  - {name: docs, tags: {tier: web}, urls: [https://docs.example.com/]}
+  - {name: core-network, urls: [https://gw.example.com/]}
+"""
+
+
+def test_the_files_windows_join_the_monitors_of_their_groups_and_tags(tmp_path: Path) -> None:
+    (tmp_path / "m.yaml").write_text(HYGIENE)
+    payments, docs, core = (m.request["monitor"] for m in read_fleet([tmp_path / "m.yaml"]).monitors)
+    assert payments["maintenance"] == [
+        {"start": "2026-12-01T00:00:00Z", "end": "2026-12-01T01:00:00Z"},
+        {"cron": "0 2 * * SUN", "duration": "1h", "timezone": "Europe/Berlin"},
+    ]
+    assert (payments["depends_on"], payments["group_over"], payments["remind_every"]) == (
+        ["core-network"],
+        10,
+        "4h",
+    )
+    assert docs["maintenance"] == [{"start": "2026-12-24T22:00:00Z", "end": "2026-12-25T02:00:00Z"}]
+    assert "maintenance" not in core
+
+
+def test_a_file_window_without_a_selector_or_with_a_bad_cron_is_named(tmp_path: Path) -> None:
+    text = HYGIENE.replace(", groups: [payments]", "").replace("remind_every: 4h", "remind_every: 1m")
+    found = problems(tmp_path, text.replace('"0 2 * * SUN"', '"0 2 * SUN"'))
+    assert any("maintenance.0" in p and "5 fields" in p for p in found), found
+    found = problems(tmp_path, text)
+    assert any("maintenance.0" in p and "names 'groups' or 'tags'" in p for p in found), found
+    assert any("remind_every" in p and "at most every 5m" in p for p in found), found

@@ -1,7 +1,7 @@
 """httpx requests on aiohttp's connection pool: the default transport.
 
 Why aiohttp under httpx: with 100 requests in flight httpcore 1.0.9 keeps the client at 100 %
-CPU (~19x slower than aiohttp, deadline timers firing hundreds of ms late) and leaks pool slots
+CPU (many times aiohttp's CPU, deadline timers firing late: docs/benchmarks.md) and leaks pool slots
 when requests are cancelled under contention (httpcore #1093, #961, #1110). ``httpx-aiohttp``
 keeps httpx's API (requests, responses, exceptions) on aiohttp's pool. Requests go out, and
 aiohttp's exceptions become httpx's, in one place (``transports.aiohttp_send``), for this

@@ -129,7 +129,7 @@ class RunLookups:
 
 @cache
 def verified_ssl_context(ca_bundle: str = "") -> ssl.SSLContext:
-    """One verified TLS context per process and extra CA bundle (building one costs ~20-100 ms).
+    """One verified TLS context per process and extra CA bundle (building one is costly: docs/benchmarks.md).
 
     ``ca_bundle`` (``FANOUT_CA_BUNDLE``: a PEM file of private CAs) adds to the default trust
     store; verification is never switched off.

@@ -1,7 +1,7 @@
 """httpx's stock transport (httpcore) with the egress guard: the selectable alternative.
 
 Imported only when ``FANOUT_HTTP_TRANSPORT=httpcore`` is chosen (``fetch.client.build_client``),
-so the default path never pays for importing httpcore and h11 (~20 ms of cold start).
+so the default path never pays for importing httpcore and h11 (part of a cold start: docs/benchmarks.md).
 
 The pool's network backend resolves through the egress policy and connects to the
 checked IP itself; TLS still uses the URL's host name for SNI and certificate checks.

@@ -30,7 +30,7 @@ from fanout.core.requests import FanoutRequest
 from fanout.errors import MergeError, ShardInvalid
 from fanout.observability.tracing import RunTrace, run_trace
 from fanout.runs import report
-from fanout.runs.fanout import RunContext, run_fanout
+from fanout.runs.fetch_run import RunContext, fetch_run
 from fanout.runs.invocation import Invocation
 from fanout.runs.shards.complete import complete
 from fanout.runs.shards.outcome import (
@@ -121,8 +121,9 @@ async def _fetch(
     if left.entries:
         if gave_up:
             request = left.request()
-        ctx = RunContext(source=h.source, deadline=deadline, run_id=h.run_id, started_at=h.started_at)
-        document = await run_fanout(request, ctx, settings=settings, trace=trace)
+        indexes = tuple(i for i, _ in left.entries)  # the input's: a delivery's webhook-id keeps them
+        ctx = RunContext(h.source, deadline, run_id=h.run_id, started_at=h.started_at, indexes=indexes)
+        document = await fetch_run(request, ctx, settings=settings, trace=trace)
     max_generations = settings.shard_max_generations
     outcome = shard_outcome(left, entries, document, max_generations=max_generations, gave_up=gave_up)
     return outcome, document

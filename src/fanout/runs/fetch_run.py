@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import Callable, Hashable, Iterable, Iterator
+from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 
 import httpx
+import msgspec
 
 from fanout.config import Settings
 from fanout.core.budget import CLEANUP_COST, RunDeadline
@@ -22,13 +23,14 @@ from fanout.core.engine import JobReport, JobState, run_under_deadline
 from fanout.core.ids import new_run_id, utc_now_iso
 from fanout.core.requests import FanoutRequest, Options, UrlEntry
 from fanout.core.results import ErrorInfo, Outcome, Summary, UrlResult
+from fanout.core.sign_option import webhook_id
 from fanout.core.urls import host_key
 from fanout.fetch.client import build_client
 from fanout.fetch.egress.policy import policy_for
 from fanout.fetch.fetcher import Fetcher, FetchPolicy, FetchProgress, FetchResult
 from fanout.fetch.pacing import Pacer
 from fanout.observability.tracing import RunTrace
-from fanout.runs.outgoing import outgoing
+from fanout.runs.outgoing import Sendable, outgoing
 from fanout.runs.url_jobs import HostKeys, OnDone, UrlJob
 
 ClientFactory = Callable[..., httpx.AsyncClient]
@@ -42,6 +44,7 @@ class RunContext:
     deadline: RunDeadline
     run_id: str = field(default_factory=new_run_id)
     started_at: str = field(default_factory=utc_now_iso)
+    indexes: tuple[int, ...] | None = None  # the entries' input indexes (a shard's); None: 0, 1, ...
 
 
 def _is_failure(report: JobReport[FetchResult]) -> bool:
@@ -74,6 +77,10 @@ def _to_bare_result(entry: UrlEntry, report: JobReport[FetchResult], progress: F
     if report.state is JobState.CANCELLED:
         return UrlResult(entry.url, Outcome.CANCELLED, None, progress.attempts, elapsed_ms, None, None)
     return UrlResult(entry.url, Outcome.NOT_STARTED, None, 0, None, None, None)
+
+
+def _signed(result: UrlResult, webhook_id: str | None) -> UrlResult:
+    return result if webhook_id is None else msgspec.structs.replace(result, webhook_id=webhook_id)
 
 
 def fetch_policy(request: FanoutRequest, settings: Settings) -> FetchPolicy:
@@ -128,7 +135,17 @@ def _nothing() -> None:
     pass
 
 
-async def run_fanout(
+def _webhook_ids(ctx: RunContext, sendable: Sequence[Sendable]) -> list[str | None]:
+    """Each signed entry's ``webhook-id``: from the run and the entry's input position, so a
+    retry, a carry-over or a shard continuation of the same delivery sends the same id."""
+    indexes = ctx.indexes if ctx.indexes is not None else range(len(sendable))
+    return [
+        None if isinstance(s, ErrorInfo) or s.sign is None else webhook_id(ctx.run_id, i, s.url)
+        for i, s in zip(indexes, sendable, strict=True)
+    ]
+
+
+async def fetch_run(
     request: FanoutRequest,
     ctx: RunContext,
     *,
@@ -146,6 +163,7 @@ async def run_fanout(
     options, entries = request.options, request.entries()
     by = ctx.deadline.fetch_by
     sendable = await outgoing(entries, options, settings, before=by)
+    ids = _webhook_ids(ctx, sendable)
     async with client_factory(
         transport=settings.http_transport,
         concurrency=options.concurrency,
@@ -162,8 +180,8 @@ async def run_fanout(
         fetcher = Fetcher(client, policy, checkers=Checkers(options.expect), pacer=pacer)
         keys = HostKeys()
         jobs = [
-            UrlJob(fetcher, e, s, keys.of(e.url), by, trace, on_done)
-            for e, s in zip(entries, sendable, strict=True)
+            UrlJob(fetcher, e, s, keys.of(e.url), by, trace, on_done, w)
+            for e, s, w in zip(entries, sendable, ids, strict=True)
         ]
         with _on_time(loop, by):
             run = await run_under_deadline(
@@ -175,7 +193,9 @@ async def run_fanout(
             )
     if run.deadline_reached:  # what the cleanup costs is learned when the answer is ready
         CLEANUP_COST.cut(ctx.deadline, sum(r.state is JobState.CANCELLED for r in run.jobs))
-    results = tuple(_to_result(e, r, j) for e, r, j in zip(entries, run.jobs, jobs, strict=True))
+    results = tuple(
+        _signed(_to_result(e, r, j), w) for e, r, j, w in zip(entries, run.jobs, jobs, ids, strict=True)
+    )
     return RunDocument(
         run_id=ctx.run_id,
         source=ctx.source,
