@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 from fanout.aws.alerts import AlertSinks
-from fanout.aws.history_table import HistoryTable
 from fanout.aws.monitors_table import MonitorsTable
 from fanout.aws.reports import Reports
 from fanout.aws.runs_table import RunsTable
@@ -20,6 +20,9 @@ from fanout.aws.shard_queue import ShardQueue
 from fanout.config import Settings
 from fanout.fetch.dns import AresResolver
 from fanout.observability.log import logger
+
+if TYPE_CHECKING:  # a monitor run's only: imported when a deployment has monitors (cold start)
+    from fanout.aws.history_table import HistoryTable
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,7 +95,11 @@ class RunStores:
         )
         self.queue = ShardQueue(self.clients, config.shard_queue_url) if config.shard_queue_url else None
         self.monitors = MonitorsTable(self.clients, config.monitors_table) if config.monitors_on else None
-        self.history = HistoryTable(self.clients, config.monitors_table) if config.monitors_on else None
+        self.history: HistoryTable | None = None
+        if config.monitors_on:
+            from fanout.aws.history_table import HistoryTable
+
+            self.history = HistoryTable(self.clients, config.monitors_table)
         self.alerts = AlertSinks(
             self.clients, topic_arn=config.alert_topic_arn, bus_name=config.alert_event_bus_name
         )
