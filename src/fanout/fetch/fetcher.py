@@ -262,10 +262,7 @@ class Fetcher:
         webhook_id: str | None = None,
     ) -> FinalResponse:
         policy = self._policy
-        headers, content = headers_and_body(entry)
-        if entry.sign is not None and webhook_id is not None:
-            signed = signed_headers(entry.sign.secrets, webhook_id, int(time.time()), content or b"")
-            headers = {**headers, **signed}
+        headers, content = _signed(entry, *headers_and_body(entry), webhook_id)
         inspect = checker is not None and checker.needs_body
         detailed = checker is not None or bool(policy.capture_headers)  # timings are read only then
         tracing = CURRENT_TRACE.set(trace)  # the lookups and connections of this attempt mark ``trace``
@@ -321,3 +318,14 @@ class Fetcher:
             content_encoding=headers.get("content-encoding", ""),
             content_type=headers.get("content-type", ""),
         )
+
+
+def _signed(
+    entry: UrlEntry, headers: Mapping[str, str], content: bytes | None, webhook_id: str | None
+) -> tuple[Mapping[str, str], bytes | None]:
+    """A signed entry's headers with this attempt's Standard Webhooks signature over the exact
+    bytes sent (a new timestamp each attempt, the same ``webhook_id``)."""
+    if entry.sign is None or webhook_id is None:
+        return headers, content
+    signed = signed_headers(entry.sign.secrets, webhook_id, int(time.time()), content or b"")
+    return {**headers, **signed}, content

@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 from collections.abc import Callable, Hashable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import httpx
 import msgspec
@@ -135,6 +136,22 @@ def _nothing() -> None:
     pass
 
 
+def _client_options(options: Options, settings: Settings) -> dict[str, Any]:
+    """The run's client: its pool as the options bound it, the deployment's guard and limits."""
+    return {
+        "transport": settings.http_transport,
+        "concurrency": options.concurrency,
+        "per_host_concurrency": options.per_host_concurrency,
+        "follow_redirects": False,
+        "max_redirects": options.max_redirects,
+        "max_header_bytes": settings.max_header_bytes,
+        "user_agent": settings.user_agent,
+        "egress": policy_for(settings),
+        "dns_budget_s": options.request_timeout_s,
+        "ca_bundle": settings.ca_bundle,
+    }
+
+
 def _webhook_ids(ctx: RunContext, sendable: Sequence[Sendable]) -> list[str | None]:
     """Each signed entry's ``webhook-id``: from the run and the entry's input position, so a
     retry, a carry-over or a shard continuation of the same delivery sends the same id."""
@@ -164,18 +181,7 @@ async def fetch_run(
     by = ctx.deadline.fetch_by
     sendable = await outgoing(entries, options, settings, before=by)
     ids = _webhook_ids(ctx, sendable)
-    async with client_factory(
-        transport=settings.http_transport,
-        concurrency=options.concurrency,
-        per_host_concurrency=options.per_host_concurrency,
-        follow_redirects=False,
-        max_redirects=options.max_redirects,
-        max_header_bytes=settings.max_header_bytes,
-        user_agent=settings.user_agent,
-        egress=policy_for(settings),
-        dns_budget_s=options.request_timeout_s,
-        ca_bundle=settings.ca_bundle,
-    ) as client:
+    async with client_factory(**_client_options(options, settings)) as client:
         policy, pacer = fetch_policy(request, settings), pacer_for(options, entries)
         fetcher = Fetcher(client, policy, checkers=Checkers(options.expect), pacer=pacer)
         keys = HostKeys()
