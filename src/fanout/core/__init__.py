@@ -22,7 +22,8 @@ record per month), ``routes`` (a monitor's alert routes: webhook, Slack,
 PagerDuty), ``channels`` (what each route is sent), ``signing`` (Standard Webhooks signatures),
 ``sign_option`` (``options.sign``: signed fan-out deliveries), ``maintenance`` (maintenance
 windows), ``hygiene`` (the alerts owed once windows, dependencies
-and reminders count);
+and reminders count), ``regions`` (a monitor checked from several regions: the quorum, the
+report a probe region sends home);
 ``fleet`` (a monitors file: its models and each monitor's request); ``secret_refs``
 (``${secretsmanager:...}``/``${ssm:...}`` references, found and checked).
 """

@@ -22,9 +22,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Annotated
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 from fanout.core.maintenance import Window, duration_s
+from fanout.core.regions import MAX_REGIONS, SILENT_AFTER_DEFAULT, Region, majority
 from fanout.core.results import ErrorInfo, Outcome, UrlResult
 from fanout.core.routes import Route
 from fanout.core.uptime import History
@@ -86,6 +87,46 @@ class MonitorSpec(BaseModel):
     group_over: Annotated[int, Field(ge=1, le=10_000)] | None = Field(
         default=None, description="More URL alerts than this in one run go as one grouped alert (5)."
     )
+
+    regions: Annotated[list[Region], Field(min_length=1, max_length=MAX_REGIONS)] | None = Field(
+        default=None,
+        description="Checked from these regions; a URL is down only when 'quorum' of them agree.",
+    )
+    quorum: Annotated[int, Field(ge=1, le=MAX_REGIONS)] | None = Field(
+        default=None, description="Regions that must agree on a round (a majority of 'regions')."
+    )
+    region_silent_after: Annotated[int, Field(ge=1, le=100)] | None = Field(
+        default=None, description="Rounds a region may miss before 'region silent' is alerted (3)."
+    )
+
+    @model_validator(mode="after")
+    def _regional(self) -> MonitorSpec:
+        if self.regions is None:
+            if self.quorum is not None or self.region_silent_after is not None:
+                raise ValueError("'quorum' and 'region_silent_after' need 'regions'")
+            return self
+        if len(set(self.regions)) != len(self.regions):
+            raise ValueError("'regions' lists a region twice")
+        if self.quorum is not None and self.quorum > len(self.regions):
+            raise ValueError(f"quorum {self.quorum} is more than the {len(self.regions)} regions")
+        return self
+
+    @property
+    def is_regional(self) -> bool:
+        """Checked from several regions (its state moves by rounds, not by runs)."""
+        return self.regions is not None
+
+    @property
+    def round_quorum(self) -> int:
+        """``quorum``, or a majority of ``regions`` (1 for a monitor without regions)."""
+        if self.quorum is not None:
+            return self.quorum
+        return majority(len(self.regions)) if self.regions else 1
+
+    @property
+    def silent_after(self) -> int:
+        """``region_silent_after``, or its default."""
+        return SILENT_AFTER_DEFAULT if self.region_silent_after is None else self.region_silent_after
 
     @property
     def storm_over(self) -> int:

@@ -30,6 +30,7 @@ from pydantic_core import PydanticCustomError
 from fanout.core.checks import Expect, HeaderName
 from fanout.core.limits import SERVER_DEFAULTED, RequestLimits, defaults_of, limits_of, maxima_of
 from fanout.core.monitors import MonitorSpec
+from fanout.core.regions import round_of
 from fanout.core.secret_refs import check_header_references
 from fanout.core.sign_option import SignOption
 from fanout.core.thresholds import Thresholds
@@ -210,6 +211,9 @@ def _check_count(value: object, limits: RequestLimits | None) -> object:
     return value
 
 
+ScheduledAt = Annotated[str, Field(max_length=40), AfterValidator(round_of)]
+
+
 class _WithOptions(_Strict):
     @model_validator(mode="before")
     @classmethod
@@ -231,6 +235,11 @@ class FanoutRequest(_WithOptions):
         description="An inline run cut by its deadline finishes its leftovers as a sharded continuation.",
     )
     monitor: MonitorSpec | None = Field(default=None, description="The monitor these results feed.")
+    scheduled_at: ScheduledAt | None = Field(
+        default=None,
+        description="The schedule's scheduled time (<aws.scheduler.scheduled-time>): a regional "
+        "monitor's round.",
+    )
 
     @field_validator("urls", mode="before")
     @classmethod
@@ -289,6 +298,7 @@ class TargetsRequest(_WithOptions):
     mode: Mode = "auto"
     carry_over: bool = False
     monitor: MonitorSpec | None = None
+    scheduled_at: ScheduledAt | None = None
 
     @property
     def targets(self) -> str:
@@ -309,6 +319,7 @@ class TargetsRequest(_WithOptions):
                 "mode": self.mode,
                 "carry_over": self.carry_over,
                 "monitor": self.monitor,
+                "scheduled_at": self.scheduled_at,
             },
             context=limits,
         )
