@@ -362,6 +362,46 @@ class Settings(BaseModel):
         ge=0,
     )
 
+    region: Annotated[
+        str,
+        Section(
+            "Regions",
+            "[Probes from several regions](monitors.md#regions): where this deployment runs, and its"
+            " home region (where regional monitors keep their state and alerts)",
+        ),
+    ] = setting("AWS_REGION", "", "the region this function runs in (Lambda sets it)")
+    home_region: str = setting(
+        "FANOUT_HOME_REGION", "", "the home region of regional monitors; empty: this region is home"
+    )
+    region_reports_queue_url: str = setting(
+        "FANOUT_REGION_REPORTS_QUEUE_URL",
+        "",
+        "the home region's queue of region reports (a probe region sends its reports there)",
+    )
+    region_outbox_queue_url: str = setting(
+        "FANOUT_REGION_OUTBOX_QUEUE_URL",
+        "",
+        "this region's outbox: reports kept while the home region cannot be reached",
+    )
+    home_endpoint_url: Annotated[str, AfterValidator(_an_http_url_or_empty)] = setting(
+        "FANOUT_HOME_ENDPOINT_URL",
+        "",
+        "the endpoint of the home region's queue (a VPC endpoint); empty: the region's public one",
+    )
+    round_max_age_s: float = setting(
+        "FANOUT_ROUND_MAX_AGE_S",
+        900.0,
+        "a round older than this (from its scheduled time) is closed undecided; later reports are dropped"
+        " and counted",
+        ge=60,
+        le=86_400,
+    )
+
+    @property
+    def is_home(self) -> bool:
+        """This deployment is its regional monitors' home (no home named, or this region named)."""
+        return not self.home_region or self.home_region == self.region
+
     @model_validator(mode="after")
     def _defaults_within_their_maxima(self) -> Self:
         for name, field in type(self).model_fields.items():

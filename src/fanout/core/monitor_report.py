@@ -8,6 +8,7 @@ import msgspec
 from msgspec import Meta
 
 from fanout.core.model import Document
+from fanout.core.regions import RegionDelivery
 
 MAX_LISTED_TRANSITIONS = 100
 _THRESHOLD = "threshold:"
@@ -75,6 +76,12 @@ class MonitorReport(Document, frozen=True, kw_only=True):
     ] = ()
     reminders: Annotated[int, Meta(description="STILL DOWN reminders this run made")] = 0
     grouped: Annotated[int, Meta(description="Alerts sent as one grouped alert (group_over)")] = 0
+    region: Annotated[
+        RegionDelivery | None,
+        Meta(
+            description="A probe region's run: its report's way to the home region (docs/monitors.md#regions)"
+        ),
+    ] = None
 
     def __post_init__(self) -> None:
         if self.transitions_total is not None and self.transitions_total <= len(self.transitions):

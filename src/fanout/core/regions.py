@@ -72,3 +72,18 @@ class RegionReport(Document, frozen=True, kw_only=True):
     observations: Annotated[tuple[RegionObservation, ...], Meta(description="Its word per subject")]
     part: Annotated[int, Meta(ge=0, description="This part's index")] = 0
     parts: Annotated[int, Meta(ge=1, description="How many parts the report has")] = 1
+
+
+class RegionDelivery(Document, frozen=True, kw_only=True):
+    """A probe region's run, as its document's ``monitor.region`` says: whether its report reached
+    the home region, and what became of reports kept from earlier runs."""
+
+    region: Annotated[str, Meta(description="This (probe) region")]
+    home: Annotated[str, Meta(description="The home region")]
+    round: Annotated[str, Meta(description="The round this run observed: its scheduled time")]
+    sent: Annotated[bool, Meta(description="This run's report reached the home region")]
+    parts: Annotated[int, Meta(description="Messages the report took")] = 1
+    outbox_delivered: Annotated[int, Meta(description="Reports of earlier runs delivered with this one")] = 0
+    outbox_kept: Annotated[int, Meta(description="Reports kept in this region's outbox for a later run")] = 0
+    late_dropped: Annotated[int, Meta(description="Kept reports past the round bound, dropped")] = 0
+    error: Annotated[str | None, Meta(description="Why the home region was not reached")] = None
