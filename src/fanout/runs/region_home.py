@@ -18,6 +18,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from fanout.config import Settings
+from fanout.core.budget import InvocationClock
 from fanout.core.monitor_report import MonitorReport
 from fanout.core.monitors import MonitorSpec, Observation, passed
 from fanout.core.regional import region_subject
@@ -25,11 +26,12 @@ from fanout.core.regions import RegionObservation, RegionReport, round_of
 from fanout.core.results import UrlResult
 from fanout.core.rounds import round_epoch
 from fanout.core.thresholds import ThresholdResult
-from fanout.errors import MonitorsOff
+from fanout.errors import MonitorsOff, StoreError
 from fanout.fetch.delivery import Deliveries
 from fanout.observability.log import MetricUnit, logger, metrics
+from fanout.runs.invocation import Invocation
 from fanout.runs.monitor import MonitorRun, MonitorUpdate, monitor_routes
-from fanout.runs.stores import RunStores
+from fanout.runs.stores import RunStores, StoreConfig
 
 
 class ProbePathNotWired(MonitorsOff):
@@ -191,3 +193,29 @@ async def _apply_one(
             report_observations(report, spec, location), thresholds, before=before
         )
     return Applied(report.key, applied)
+
+
+def apply_report_record(body: str, invocation: Invocation, clock: InvocationClock) -> str:
+    """One reports-queue message applied in the invocation's loop under ``clock``: ``applied``,
+    or why it was dropped; raises (to be delivered again) when a state could not be written."""
+    report = RegionReport.from_bytes(body)
+    settings = invocation.settings
+    config = StoreConfig.from_settings(settings)
+    if not config.monitors_on:
+        raise MonitorsOff("region reports")
+    before = clock.deadline(max(1, len(report.observations)), settings).work_by
+    applied = invocation.run(_applied(report, config, settings, before), "region report")
+    if applied.failed:
+        assert applied.report is not None
+        raise StoreError(
+            f"{applied.report.state_errors} state(s) of {report.monitor.get('name')} not written",
+            error_type="StatesNotWritten",
+        )
+    return applied.dropped or "applied"
+
+
+async def _applied(report: RegionReport, config: StoreConfig, settings: Settings, before: float) -> Applied:
+    async with RunStores(config) as stores:
+        await stores.open(before=before, monitor=True)
+        [applied] = await apply_region_reports([report], stores=stores, settings=settings, before=before)
+    return applied
