@@ -111,7 +111,7 @@ def _rounds(state: SubjectState) -> dict[str, Any]:
             [f.region, _vote(f.last), _history(History(days=f.days))["days"]] for f in state.region_facts
         ]
     if state.liveness is not None:
-        out["liveness"] = [list(state.liveness.known), state.liveness.last]
+        out["liveness"] = [[[r, list(by)] for r, by in state.liveness.known], state.liveness.last]
     return out
 
 
@@ -134,7 +134,7 @@ def _rounds_of(doc: Mapping[str, Any]) -> dict[str, Any]:
         )
     if doc.get("liveness") is not None:
         known, last = doc["liveness"]
-        out["liveness"] = Liveness(tuple(known), last)
+        out["liveness"] = Liveness(tuple((r, tuple(by)) for r, by in known), last)
     return out
 
 

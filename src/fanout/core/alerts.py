@@ -136,7 +136,8 @@ def alert_message(monitor: str, alert: Alert, *, group: str | None = None) -> tu
         report=None if obs.report is None else ReportLocation(*obs.report),
         group=group,
         regions=tuple(
-            RegionSaw(v.region, v.passed, v.outcome, v.status_code, v.latency_ms) for v in obs.regions
+            RegionSaw(v.region, v.passed, v.outcome, v.status_code, v.latency_ms)
+            for v in sorted(obs.regions, key=lambda v: v.region)
         ),
     )
     seen_in = ", ".join(r.region for r in message.agreeing)

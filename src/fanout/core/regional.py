@@ -79,16 +79,17 @@ def region_heard(state: SubjectState, obs: Observation, spec: MonitorSpec) -> Ad
     assert obs.region is not None
     region = state.subject.removeprefix(REGION_PREFIX)
     known = state.liveness or Liveness()
-    after = heard(known, obs.round, reporter=obs.region == region, silent_after=spec.silent_after)
+    after = heard(known, obs.round, reporter=obs.region, region=region, keep=spec.silent_after + 1)
     if after == known:
         return Advanced(state, None)
-    silent = after.silent(spec.silent_after)
+    missed = after.missed(region, spec.regions or ())
+    silent = missed >= spec.silent_after
     status = Health.DOWN if silent else (Health.UP if obs.region == region else state.status)
     changed = status is not state.status
     seen = replace(
         obs,
         passed=not silent,
-        outcome=f"missed {after.missed()} rounds" if silent else "reported",
+        outcome=f"missed {missed} rounds" if silent else "reported",
         region=region,
     )
     since = obs.at if changed else state.since
@@ -129,7 +130,7 @@ def regions_summary(spec: MonitorSpec, states: Sequence[SubjectState]) -> dict[s
                 "status": status,
                 "since": since,
                 "last_round": known.last,
-                "missed": known.missed(),
+                "missed": known.missed(region, spec.regions or ()),
             }
         )
     return {"regions": liveness, "quorum": spec.round_quorum, "silent_after": spec.silent_after}

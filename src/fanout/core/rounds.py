@@ -155,24 +155,30 @@ def facts_with(facts: Sequence[RegionFacts], ballot: Vote) -> tuple[RegionFacts,
 
 @dataclass(frozen=True, slots=True)
 class Liveness:
-    """One region of a monitor: the rounds some region reported lately (oldest first, bounded),
-    and the last round this region reported."""
+    """One region of a monitor: the rounds some region reported lately, each with the regions that
+    reported it (oldest first, bounded), and the last round this region reported."""
 
-    known: tuple[str, ...] = ()
+    known: tuple[tuple[str, tuple[str, ...]], ...] = ()
     last: str | None = None
 
-    def missed(self) -> int:
-        """Known rounds this region has not reported since its last."""
-        return sum(self.last is None or r > self.last for r in self.known)
+    def missed(self, region: str, regions: Sequence[str]) -> int:
+        """Rounds others reported since this region's last: those a newer round followed, and the
+        newest too once every other region has reported it, when it extends such a run (a region
+        a few seconds behind the others has not missed the round they just reported)."""
+        since = [(r, by) for r, by in self.known if self.last is None or r > self.last]
+        if not since:
+            return 0
+        *older, (_, reporters) = since  # the newest known round: this region has not reported it
+        complete = set(regions) - {region} <= set(reporters)
+        return len(older) + (1 if older and complete else 0)
 
-    def silent(self, silent_after: int) -> bool:
-        return self.missed() >= silent_after
 
-
-def heard(liveness: Liveness, round_id: str, *, reporter: bool, silent_after: int) -> Liveness:
-    """``liveness`` once some region reported ``round_id`` (``reporter``: this region did)."""
-    known = tuple(sorted({*liveness.known, round_id}))[-(silent_after + 1) :]
+def heard(liveness: Liveness, round_id: str, *, reporter: str, region: str, keep: int) -> Liveness:
+    """``region``'s liveness once ``reporter`` reported ``round_id`` (the last ``keep`` rounds kept)."""
+    rounds = dict(liveness.known)
+    rounds[round_id] = tuple(sorted({*rounds.get(round_id, ()), reporter}))
+    known = tuple(sorted(rounds.items()))[-keep:]
     last = liveness.last
-    if reporter and (last is None or round_id > last):
+    if reporter == region and (last is None or round_id > last):
         last = round_id
     return Liveness(known, last)

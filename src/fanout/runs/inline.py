@@ -128,7 +128,14 @@ async def _inline(
     await stores.open(before=deadline.fetch_by, monitor=request.monitor is not None)
     document = (await fetch_run(request, ctx, settings=settings, trace=trace)).replaced(targets=targets)
     document = await _judged(
-        document, request.options, request.monitor, observation_key, stores, settings, deadline
+        document,
+        request.options,
+        request.monitor,
+        observation_key,
+        stores,
+        settings,
+        deadline,
+        scheduled_at=request.scheduled_at,
     )
     document = await _keep(document, request, header, stores, settings, deadline)
     report = document.persisted.report if document.persisted else None
@@ -147,6 +154,8 @@ async def _judged(
     stores: RunStores,
     settings: Settings,
     deadline: RunDeadline,
+    *,
+    scheduled_at: str | None = None,
 ) -> RunDocument:
     """The run's thresholds and monitor (``runs.monitor``, imported only by runs that have them)."""
     if not options.thresholds and monitor is None:
@@ -154,7 +163,14 @@ async def _judged(
     from fanout.runs.monitor import judged
 
     return await judged(
-        document, options, monitor, key=key, stores=stores, settings=settings, before=deadline.monitor_by
+        document,
+        options,
+        monitor,
+        key=key,
+        stores=stores,
+        settings=settings,
+        before=deadline.monitor_by,
+        scheduled_at=scheduled_at,
     )
 
 
