@@ -93,4 +93,5 @@ def test_a_monitor_state_its_alert_and_its_view_are_as_before() -> None:
     assert (alert["id"], alert["event"], alert["group"]) == (state.pending[0].id, "changed", None)
     view = MonitorUrl.of(state, 1_780_000_200.0).to_json()
     assert view.pop("suppressed_by") == []  # the view's field since (issue 23)
+    assert view.pop("regions") == []  # ... and since issue 25 (a regional monitor's URL per region)
     assert view == previous("monitor_url_view.json")
