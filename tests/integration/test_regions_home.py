@@ -240,7 +240,8 @@ def test_the_reports_queue_applies_each_report_and_fails_only_those_not_applied(
     name = unique("queue").lower()
     queue = aws.client("sqs").create_queue(QueueName=f"reports-{uuid.uuid4().hex[:8]}")["QueueUrl"]
     bodies = [report(name, r, 0, False).to_bytes().decode() for r in (EU, US)]
-    event, messages = sqs_event(aws, queue, [*bodies, '{"monitor": {}, "region": "eu-west-1", "observations": [], "scheduled_at": "never"}'])
+    broken = '{"monitor": {}, "region": "eu-west-1", "observations": [], "scheduled_at": "never"}'
+    event, messages = sqs_event(aws, queue, [*bodies, broken])
     assert len(messages) == 3
     answer = call(event, 20_000)
     bad = next(m["MessageId"] for m in messages if "never" in m["Body"])
