@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import json
+import time
 from collections.abc import Iterator
 from typing import Any
 
@@ -137,6 +138,33 @@ def test_a_checked_https_run_with_redirects_thresholds_and_a_monitor(
     assert name in {m["name"] for m in listing["monitors"]}
     view = check("/monitors/{name}", "GET", call(api_request("GET", f"/monitors/{name}")))
     assert {u["status"] for u in view["urls_page"]} == {"up", "down"}
+
+
+def test_a_regional_monitor_s_run_in_its_home_region_and_its_view_per_region(
+    deployed: Deployment, target: DemoTarget
+) -> None:
+    """The home region's own run applies its report by itself: its round, decided at quorum 1."""
+    deployed.configure(region="us-east-1", home_region="")
+    name = unique("geo").lower()
+    monitor = {"name": name, "regions": ["us-east-1", "eu-west-1"], "quorum": 1, "failure_threshold": 1}
+    urls = [target.url("/ok"), target.url("/status/503")]
+    request = {
+        "urls": urls,
+        "monitor": monitor,
+        "scheduled_at": time.strftime("%Y-%m-%dT%H:%M:00Z", time.gmtime()),
+    }
+    answer = check("/fanout", "POST", post(request))
+    assert [(t["url"], t["to"]) for t in answer["monitor"]["transitions"]] == [(urls[1], "down")]
+    view = check("/monitors/{name}", "GET", call(api_request("GET", f"/monitors/{name}")))
+    assert view["quorum"] == 1
+    assert [(r["region"], r["status"]) for r in view["regions"]] == [
+        ("us-east-1", "reporting"),
+        ("eu-west-1", "unknown"),
+    ]
+    assert {u["url"]: [r["region"] for r in u["regions"]] for u in view["urls_page"]} == {
+        urls[0]: ["us-east-1"],
+        urls[1]: ["us-east-1"],
+    }
 
 
 def test_an_answer_too_large_points_at_its_report(deployed: Deployment, target: DemoTarget) -> None:
