@@ -83,7 +83,8 @@ class Incident:
         if cause is None:
             return cls(start)
         error = None if cause.error is None else cause.error.type
-        return cls(start, None, cause.outcome, cause.status_code, cause.checks_failed, error)
+        regions = tuple(v.region for v in cause.regions if v.passed is False)  # a regional round's
+        return cls(start, None, cause.outcome, cause.status_code, cause.checks_failed, error, regions)
 
     @property
     def key(self) -> str:

@@ -7,10 +7,17 @@ request anywhere else; every figure is text, the bars' segments carry their figu
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from html import escape
 
-from fanout.status.model import IncidentFigures, MonitorStatus, State, StatusDocument, UrlStatus
+from fanout.status.model import (
+    IncidentFigures,
+    MonitorStatus,
+    RegionDayFigures,
+    State,
+    StatusDocument,
+    UrlStatus,
+)
 from fanout.status.svg import bars, latency_chart, percent
 from fanout.status.windows import MaintenanceFigures, WindowFigures
 
@@ -75,6 +82,7 @@ def _url_row(url: UrlStatus, fragments: Fragments, *, chart: bool) -> str:
     if chart:
         parts.append(latency_chart(url.days, f"{url.name}: response time per day, p50 and p95, milliseconds"))
         parts.append(_maintenance(url))
+        parts.append(_regions(url))
         parts.append(_incidents(url.incidents))
     return f'<li class="url" id="u-{url.id}">{"".join(parts)}</li>'
 
@@ -87,6 +95,36 @@ def _maintenance(url: UrlStatus) -> str:
         listed = ", ".join(f"{d.day} ({d.maintenance_ms // 60_000} min)" for d in days[-10:])
         return f'<p class="maint">Maintenance over 90 days: {listed}.</p>'
     return ""
+
+
+REGION_DAYS_SHOWN = 7
+
+
+def _ms(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:.0f}"
+
+
+def _region_days(days: Sequence[RegionDayFigures]) -> str:
+    return ", ".join(f"{d.day[5:]}: {_ms(d.p50_ms)} / {_ms(d.p95_ms)}" for d in days[-REGION_DAYS_SHOWN:])
+
+
+def _regions(url: UrlStatus) -> str:
+    """A regional monitor's URL, region by region: its last check and its days' p50/p95."""
+    if not url.regions:
+        return ""
+    rows = "".join(
+        f"<tr><th scope=row>{escape(r.region)}</th>"
+        f"<td>{escape(r.outcome)} at {r.checked_at[11:16]} UTC</td><td>{_ms(r.latency_ms)} ms</td>"
+        f"<td>{escape(_region_days(r.days))}</td></tr>"
+        for r in url.regions
+    )
+    head = "".join(
+        f"<th scope=col>{h}</th>" for h in ("Region", "Last check", "Latency", "p50 / p95 per day, ms")
+    )
+    return (
+        f'<div class="scroll"><table class="regions"><caption>{escape(url.name)} by region</caption>'
+        f"<tr>{head}</tr>{rows}</table></div>"
+    )
 
 
 def _duration(seconds: float) -> str:

@@ -20,6 +20,7 @@ from fanout.core.history import DailyAggregate, Incident, LongHistory, MonthReco
 from fanout.core.ids import iso_from_epoch
 from fanout.core.model import Document
 from fanout.core.monitors import Health, SubjectState, subject_id
+from fanout.core.rounds import RegionFacts
 from fanout.core.uptime import day_of
 from fanout.status.windows import MaintenanceFigures, windows_of
 
@@ -81,6 +82,32 @@ class IncidentFigures(Document, frozen=True, omit_defaults=False):
         )  # fmt: skip
 
 
+class RegionDayFigures(Document, frozen=True, omit_defaults=False):
+    """One day of a URL as one region saw it: its latency percentiles."""
+
+    day: Annotated[str, Meta(description="YYYY-MM-DD (UTC)")]
+    p50_ms: _Ms
+    p95_ms: _Ms
+
+
+class RegionFigures(Document, frozen=True, omit_defaults=False):
+    """A regional monitor's URL as one region saw it (docs/monitors.md#regions)."""
+
+    region: Annotated[str, Meta(description="The region")]
+    outcome: Annotated[str, Meta(description="Its last check's outcome")]
+    passed: Annotated[bool | None, Meta(description="Its last check passed (null: neither)")]
+    latency_ms: _Ms
+    checked_at: Annotated[str, Meta(description="When, ISO 8601 UTC")]
+    days: Annotated[tuple[RegionDayFigures, ...], Meta(description="Its last days' p50/p95, oldest first")]
+
+    @classmethod
+    def of(cls, facts: RegionFacts) -> RegionFigures:
+        last = facts.last
+        days = tuple(RegionDayFigures(d.day, *d.latency) for d in facts.days)
+        latency = None if last.latency_ms is None else round(last.latency_ms, 1)
+        return cls(facts.region, last.outcome, last.passed, latency, iso_from_epoch(last.at), days)
+
+
 class UrlStatus(Document, frozen=True, omit_defaults=False):
     """One URL on the page."""
 
@@ -93,6 +120,9 @@ class UrlStatus(Document, frozen=True, omit_defaults=False):
     maintenance_ms_90d: Annotated[int, Meta(description="Time under maintenance over 90 days, ms")]
     days: Annotated[tuple[DayFigures, ...], Meta(description="The last days, oldest first")]
     incidents: Annotated[tuple[IncidentFigures, ...], Meta(description="Its incidents, newest first")]
+    regions: Annotated[
+        tuple[RegionFigures, ...], Meta(description="A regional monitor's URL: each region's figures")
+    ] = ()
 
 
 class MonitorStatus(Document, frozen=True, omit_defaults=False):
@@ -123,7 +153,7 @@ class StatusDocument(Document, frozen=True, omit_defaults=False):
         """This document without its URLs' days and incidents: ``status.json``."""
         return self.replaced(
             monitors=tuple(
-                m.replaced(urls=tuple(u.replaced(days=(), incidents=()) for u in m.urls))
+                m.replaced(urls=tuple(u.replaced(days=(), incidents=(), regions=()) for u in m.urls))
                 for m in self.monitors
             )
         )
@@ -186,6 +216,7 @@ def url_status(
         maintenance_ms_90d=sum(b.maintenance_ms for b in bars),
         days=bars,
         incidents=tuple(IncidentFigures.of(i, now) for i in long.incidents[:INCIDENTS_LISTED]),
+        regions=tuple(RegionFigures.of(f) for f in state.region_facts),
     )
 
 
