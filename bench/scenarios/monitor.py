@@ -3,7 +3,10 @@
 ``monitor``: ``MonitorUpdate.apply`` for N URLs that already have a state (the steady state of a
 scheduled monitor: a strongly consistent batch read and a transaction of conditional writes per
 100 URLs); ``batch-write`` (the anchor): the same N items written with ``BatchWriteItem`` (25 a
-call), no read and no condition, the cheapest way to put N items. Both on the same moto (the
+call), no read and no condition, the cheapest way to put N items; ``regions-3``: a regional
+monitor's round as its home region applies it, the reports of 3 regions for the same N URLs, one
+after the other (each a monitor update: its votes, its region liveness), against ``monitor``'s one
+run: what checking from 3 regions costs the home region per URL. All on the same moto (the
 harness's, ``devtools.moto_compat.patch_moto_dynamodb``), whose own speed sets the wall time: the
 client's CPU per URL is the figure that carries to DynamoDB. No goal: a row to watch.
 """
@@ -125,7 +128,37 @@ def work(variant: str, spec: dict[str, Any]) -> dict[str, Any]:
             await asyncio.gather(*(write(items[i : i + 25]) for i in range(0, n, 25)))
             return time.perf_counter() - wall0, time.process_time() - cpu0
 
-    wall, cpu = asyncio.run(monitor_runs() if variant == "monitor" else batch_writes())
+    async def regional_rounds() -> tuple[float, float]:
+        from fanout.core.regions import RegionObservation, RegionReport
+        from fanout.core.rounds import round_of_start
+        from fanout.runs.region_home import apply_region_reports
+
+        regions = ["ap-southeast-2", "eu-west-1", "us-east-1"]
+        monitor = {"name": name, "regions": regions}
+
+        def report(region: str, i: int) -> RegionReport:
+            now = time.time()
+            seen = tuple(RegionObservation(r.url, True, "ok", now, 200, 12.5) for r in results)
+            round_id = round_of_start(now + 60 * i)
+            key = f"{region}-{i}"
+            return RegionReport(
+                monitor=monitor, region=region, scheduled_at=round_id, run_id=key, key=key, sent_at=now,
+                observations=seen,
+            )  # fmt: skip
+
+        async with RunStores(StoreConfig.from_settings(settings)) as stores:
+            times = []
+            for i in range(2):  # the first round creates the states; the second is measured
+                reports = [report(region, i) for region in regions]
+                wall0, cpu0 = time.perf_counter(), time.process_time()
+                before = asyncio.get_running_loop().time() + 300
+                applied = await apply_region_reports(reports, stores=stores, settings=settings, before=before)
+                times.append((time.perf_counter() - wall0, time.process_time() - cpu0))
+                assert all(a.report is not None and a.report.state_errors == 0 for a in applied), applied
+            return times[-1]
+
+    work_of = {"monitor": monitor_runs, "regions-3": regional_rounds}.get(variant, batch_writes)
+    wall, cpu = asyncio.run(work_of())
     return {
         "n": n,
         "wall_s": wall,
@@ -138,7 +171,7 @@ def work(variant: str, spec: dict[str, Any]) -> dict[str, Any]:
 def run(cfg: BenchConfig, target: Target) -> ScenarioResult:
     result = ScenarioResult("monitor")
     proc, endpoint = _start_moto()
-    runs: dict[str, list[dict[str, Any]]] = {"batch-write": [], "monitor": []}
+    runs: dict[str, list[dict[str, Any]]] = {"batch-write": [], "monitor": [], "regions-3": []}
     try:
         _create_table(endpoint)
         for rep in range(cfg.monitor_reps):
@@ -166,7 +199,7 @@ def run(cfg: BenchConfig, target: Target) -> ScenarioResult:
             continue
         cpu, wall = median(r["cpu_per_url_ms"] for r in data), median(r["wall_per_url_ms"] for r in data)
         ratio = None
-        if variant == "monitor" and anchor:
+        if variant != "batch-write" and anchor:
             ratio = cpu / median(r["cpu_per_url_ms"] for r in anchor)
         result.rows += [
             Row(scen, variant, "CPU/URL", cpu, "ms", vs_anchor=ratio, note=f"{len(data)} reps"),

@@ -16,7 +16,8 @@ The rest: ``checks`` (``expect``: what a healthy response is), ``thresholds`` (r
 ``answers`` (fitting an answer in Lambda's response limit), ``records`` (what the runs table keeps
 and ``GET /runs`` shows), ``targets`` (target lists), ``urls`` and ``ids``; monitors: ``monitors``
 (a subject's state and how an observation moves it), ``uptime`` (its bounded history),
-``monitor_report`` (a document's ``monitor`` section), ``monitor_views`` (``GET /monitors``) and
+``monitor_report`` (a document's ``monitor`` section), ``monitor_summary`` (the summary an update
+writes), ``monitor_views`` (``GET /monitors``) and
 ``alerts`` (what an alert says), ``history`` (a URL's 400-day daily aggregates and incidents, one
 record per month), ``routes`` (a monitor's alert routes: webhook, Slack,
 PagerDuty), ``channels`` (what each route is sent), ``signing`` (Standard Webhooks signatures),

@@ -15,7 +15,6 @@ import asyncio
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from typing import Any
 
 from fanout.aws.alerts import AlertSinks
 from fanout.aws.history_table import HistoryTable
@@ -25,14 +24,13 @@ from fanout.aws.reports import report_key
 from fanout.config import Settings
 from fanout.core.documents import RunDocument
 from fanout.core.hygiene import Holds, governed
-from fanout.core.ids import iso_from_epoch, parse_iso
 from fanout.core.maintenance import ActiveWindow, active_window, duration_s
 from fanout.core.monitor_report import MAX_LISTED_TRANSITIONS, MaintenanceNow, MonitorReport, Transition
+from fanout.core.monitor_summary import summary_of
 from fanout.core.monitors import Alert, Health, MonitorSpec, Observation, SubjectState, advance, claim, settle
-from fanout.core.regional import REGION_PREFIX, is_region_subject, region_heard, regions_summary, voted
+from fanout.core.regional import REGION_PREFIX, is_region_subject, region_heard, voted
 from fanout.core.requests import Options
 from fanout.core.results import UrlResult
-from fanout.core.rounds import round_of_start
 from fanout.core.thresholds import ThresholdResult, evaluate
 from fanout.errors import StoreError
 from fanout.fetch.delivery import Deliveries
@@ -280,38 +278,12 @@ class MonitorUpdate:
     async def _summarize(
         self, states: Sequence[SubjectState], thresholds: Sequence[ThresholdResult], before: float
     ) -> None:
-        urls = [s for s in states if not s.subject.startswith(("threshold:", REGION_PREFIX))]
-        summary: dict[str, Any] = {
-            "last_run_id": self._run.run_id,
-            "last_run_at": iso_from_epoch(time.time()),
-            "urls": len(urls),
-            **{h.value: sum(s.status is h for s in urls) for h in Health},
-            "failure_threshold": self._run.spec.failure_threshold,
-            "success_threshold": self._run.spec.success_threshold,
-            "thresholds": [t.to_json() for t in thresholds],
-            "group": self._run.spec.group,
-            "tags": dict(self._run.spec.tags or {}),
-            "public": self._run.spec.public is not False,
-            "display_names": dict(self._run.spec.display_names or {}),
-        }
-        if self._routes is not None and self._routes.gone:
-            summary["routes_gone"] = sorted(self._routes.gone)
-        summary |= self._hygiene_summary() | regions_summary(self._run.spec, states)
+        gone = () if self._routes is None else sorted(self._routes.gone)
+        summary = summary_of(self._run.spec, self._run.run_id, states, thresholds, self._holds, gone)
         try:
             await self._table.put_summary(self._name, summary, before)
         except StoreError as exc:
             logger.warning("monitor summary not written", extra={"monitor": self._name, "error": str(exc)})
-
-    def _hygiene_summary(self) -> dict[str, Any]:
-        """The summary's maintenance windows (``GET /monitors/{name}`` says which is active when it
-        is read) and the dependencies this run found down."""
-        spec, out = self._run.spec, dict[str, Any]()
-        if spec.maintenance:
-            out["maintenance"] = [w.model_dump(exclude_none=True) for w in spec.maintenance]
-        if spec.depends_on:
-            out["depends_on"] = list(spec.depends_on)
-            out["dependencies_down"] = list(self._holds.dependencies)
-        return out
 
     def _report(
         self,
@@ -347,21 +319,6 @@ class MonitorUpdate:
             reminders=sum(w.reminders for w in written),
             grouped=self._sender.grouped,
         )
-
-
-def not_applied(name: str) -> MonitorReport:
-    """The monitor section of a run whose observations were not applied (a round past its bound)."""
-    return MonitorReport(
-        name=name,
-        transitions=(),
-        down=0,
-        up=0,
-        unknown=0,
-        notified=0,
-        notify_errors=0,
-        state_errors=0,
-        pending=0,
-    )
 
 
 async def monitor_routes(
@@ -401,7 +358,9 @@ async def judged(
         if stores.reports is not None:
             location = (stores.reports.bucket, report_key(document.run_id, document.started_at))
         if spec.is_regional:
-            report = await _regional(
+            from fanout.runs.region_home import judged_regional  # regional monitors only
+
+            report = await judged_regional(
                 document, spec, thresholds or (), key, location, stores, settings, before, scheduled_at
             )
         else:
@@ -421,37 +380,3 @@ async def judged(
         changed = report.all_transitions > 0
         await render_if_due(stores, settings, monitor=spec.name, changed=changed, before=before)
     return document.replaced(thresholds=thresholds, monitor=report)
-
-
-async def _regional(
-    document: RunDocument,
-    spec: MonitorSpec,
-    thresholds: Sequence[ThresholdResult],
-    key: str | None,
-    location: tuple[str, str] | None,
-    stores: RunStores,
-    settings: Settings,
-    before: float,
-    scheduled_at: str | None = None,
-) -> MonitorReport:
-    """A regional monitor's run: its results as its region's report for its round, applied here
-    in the home region, sent home from a probe region (``runs.region_probe``)."""
-    from fanout.runs import region_home  # regional monitors only (it imports this module)
-
-    round_id = scheduled_at or round_of_start(parse_iso(document.started_at).timestamp())
-    found = region_home.region_report(
-        spec,
-        document.results or (),
-        thresholds,
-        region=settings.region or "home",
-        round_id=round_id,
-        run_id=document.run_id,
-        key=key or document.run_id,
-    )
-    if settings.is_home:
-        [applied] = await region_home.apply_region_reports(
-            [found], stores=stores, settings=settings, before=before, location=location, thresholds=thresholds
-        )
-        return applied.report or not_applied(spec.name)
-    # The probe path: send ``found`` home (runs.region_probe.send_home), with this region's outbox.
-    raise region_home.ProbePathNotWired(settings.region, settings.home_region)

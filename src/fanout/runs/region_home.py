@@ -19,12 +19,14 @@ from dataclasses import dataclass
 
 from fanout.config import Settings
 from fanout.core.budget import InvocationClock
+from fanout.core.documents import RunDocument
+from fanout.core.ids import parse_iso
 from fanout.core.monitor_report import MonitorReport
 from fanout.core.monitors import MonitorSpec, Observation, passed
 from fanout.core.regional import region_subject
 from fanout.core.regions import RegionObservation, RegionReport, round_of
 from fanout.core.results import UrlResult
-from fanout.core.rounds import round_epoch
+from fanout.core.rounds import round_epoch, round_of_start
 from fanout.core.thresholds import ThresholdResult
 from fanout.errors import MonitorsOff, StoreError
 from fanout.fetch.delivery import Deliveries
@@ -219,3 +221,50 @@ async def _applied(report: RegionReport, config: StoreConfig, settings: Settings
         await stores.open(before=before, monitor=True)
         [applied] = await apply_region_reports([report], stores=stores, settings=settings, before=before)
     return applied
+
+
+def not_applied(name: str) -> MonitorReport:
+    """The monitor section of a run whose observations were not applied (a round past its bound)."""
+    return MonitorReport(
+        name=name,
+        transitions=(),
+        down=0,
+        up=0,
+        unknown=0,
+        notified=0,
+        notify_errors=0,
+        state_errors=0,
+        pending=0,
+    )
+
+
+async def judged_regional(
+    document: RunDocument,
+    spec: MonitorSpec,
+    thresholds: Sequence[ThresholdResult],
+    key: str | None,
+    location: tuple[str, str] | None,
+    stores: RunStores,
+    settings: Settings,
+    before: float,
+    scheduled_at: str | None = None,
+) -> MonitorReport:
+    """A regional monitor's run: its results as its region's report for its round, applied here
+    in the home region, sent home from a probe region (``runs.region_probe``)."""
+    round_id = scheduled_at or round_of_start(parse_iso(document.started_at).timestamp())
+    found = region_report(
+        spec,
+        document.results or (),
+        thresholds,
+        region=settings.region or "home",
+        round_id=round_id,
+        run_id=document.run_id,
+        key=key or document.run_id,
+    )
+    if settings.is_home:
+        [applied] = await apply_region_reports(
+            [found], stores=stores, settings=settings, before=before, location=location, thresholds=thresholds
+        )
+        return applied.report or not_applied(spec.name)
+    # The probe path: send ``found`` home (runs.region_probe.send_home), with this region's outbox.
+    raise ProbePathNotWired(settings.region, settings.home_region)
