@@ -33,6 +33,7 @@ from fanout.fetch.delivery import Deliveries
 from fanout.observability.log import MetricUnit, logger, metrics
 from fanout.runs.invocation import Invocation
 from fanout.runs.monitor import MonitorRun, MonitorUpdate, monitor_routes
+from fanout.runs.status_page import render_if_due
 from fanout.runs.stores import RunStores, StoreConfig
 
 
@@ -220,6 +221,9 @@ async def _applied(report: RegionReport, config: StoreConfig, settings: Settings
     async with RunStores(config) as stores:
         await stores.open(before=before, monitor=True)
         [applied] = await apply_region_reports([report], stores=stores, settings=settings, before=before)
+        if applied.report is not None:  # the status page, as after a run (a report may decide a round)
+            changed = applied.report.all_transitions > 0
+            await render_if_due(stores, settings, monitor=applied.report.name, changed=changed, before=before)
     return applied
 
 
