@@ -328,10 +328,26 @@ async def judged(
     stores: RunStores,
     settings: Settings,
     before: float,
+    scheduled_at: str | None = None,
 ) -> RunDocument:
-    """``document`` with its run thresholds evaluated and, for a monitor run, its monitor updated."""
+    """``document`` with its run thresholds evaluated and, for a monitor run, its monitor updated
+    (in a probe region, a regional monitor's observations sent to its home region instead)."""
     results = document.results or ()
     thresholds = evaluate(options.thresholds, results) if options.thresholds else None
+    if spec is not None and spec.is_regional and not settings.is_home:  # a probe region
+        from fanout.runs.region_probe import probe_report
+
+        judged_document = document.replaced(thresholds=thresholds)
+        probe = await probe_report(
+            judged_document,
+            spec,
+            scheduled_at=scheduled_at,
+            key=key or document.run_id,
+            stores=stores,
+            settings=settings,
+            before=before,
+        )
+        return judged_document.replaced(monitor=probe)
     report = None
     if spec is not None and stores.monitors is not None:
         loop = asyncio.get_running_loop()
