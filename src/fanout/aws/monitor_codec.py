@@ -6,17 +6,19 @@ Keys (table ``MonitorsTable``, ``pk``/``sk``)::
 
     pk "monitor#<name>"   sk "url#<subject id>"          one URL's state
     pk "monitor#<name>"   sk "threshold#<subject id>"     one run threshold's state
+    pk "monitor#<name>"   sk "region#<subject id>"        a regional monitor's region (liveness)
     pk "monitors"         sk "<name>"                     the monitor: last run, counts
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from fanout.core.monitors import Alert, Health, Observation, SubjectState, subject_id
 from fanout.core.results import ErrorInfo
+from fanout.core.rounds import Liveness, RegionFacts, Round, RoundBook, Vote
 from fanout.core.uptime import Day, History, Hour
 
 Item = dict[str, Any]
@@ -25,6 +27,8 @@ MONITORS_PK = "monitors"
 
 def state_key(monitor: str, subject: str) -> Item:
     kind = "threshold" if subject.startswith("threshold:") else "url"
+    if subject.startswith("region:"):
+        kind = "region"
     return {"pk": {"S": f"monitor#{monitor}"}, "sk": {"S": f"{kind}#{subject_id(subject)}"}}
 
 
@@ -48,7 +52,7 @@ def _observation(o: Observation) -> dict[str, Any]:
         "checks_failed": list(o.checks_failed),
         "latency_ms": o.latency_ms,
         "report": None if o.report is None else list(o.report),
-    }
+    } | _regional_observation(o)
 
 
 def _observation_of(d: Mapping[str, Any]) -> Observation:
@@ -64,7 +68,74 @@ def _observation_of(d: Mapping[str, Any]) -> Observation:
         checks_failed=tuple(d.get("checks_failed") or ()),
         latency_ms=d.get("latency_ms"),
         report=None if d.get("report") is None else (d["report"][0], d["report"][1]),
+        region=d.get("region"),
+        round=d.get("round"),
+        regions=tuple(_vote_of(v) for v in d.get("regions") or ()),
     )
+
+
+def _regional_observation(o: Observation) -> dict[str, Any]:
+    """A regional monitor's observation's region, round and votes (left out of any other's)."""
+    out: dict[str, Any] = {}
+    if o.region is not None:
+        out["region"] = o.region
+    if o.round is not None:
+        out["round"] = o.round
+    if o.regions:
+        out["regions"] = [_vote(v) for v in o.regions]
+    return out
+
+
+def _vote(v: Vote) -> list[Any]:
+    return [v.region, v.passed, v.outcome, v.at, v.status_code, v.latency_ms]
+
+
+def _vote_of(d: Sequence[Any]) -> Vote:
+    region, passed, outcome, at, status_code, latency_ms = d
+    return Vote(region, passed, outcome, float(at), status_code, latency_ms)
+
+
+def _rounds(state: SubjectState) -> dict[str, Any]:
+    """A regional subject's open rounds, region figures and liveness (left out of any other's)."""
+    out: dict[str, Any] = {}
+    book = state.rounds
+    if book != RoundBook():
+        out["rounds"] = {
+            "open": [[r.id, r.verdict, [_vote(v) for v in r.votes]] for r in book.open],
+            "closed_through": book.closed_through,
+            "undecided": book.undecided,
+            "late_dropped": book.late_dropped,
+        }
+    if state.region_facts:
+        out["region_facts"] = [
+            [f.region, _vote(f.last), _history(History(days=f.days))["days"]] for f in state.region_facts
+        ]
+    if state.liveness is not None:
+        out["liveness"] = [[[r, list(by)] for r, by in state.liveness.known], state.liveness.last]
+    return out
+
+
+def _rounds_of(doc: Mapping[str, Any]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    book = doc.get("rounds")
+    if book:
+        out["rounds"] = RoundBook(
+            open=tuple(
+                Round(rid, tuple(_vote_of(v) for v in votes), verdict) for rid, verdict, votes in book["open"]
+            ),
+            closed_through=book.get("closed_through"),
+            undecided=int(book.get("undecided", 0)),
+            late_dropped=int(book.get("late_dropped", 0)),
+        )
+    if doc.get("region_facts"):
+        out["region_facts"] = tuple(
+            RegionFacts(region, _vote_of(last), _history_of({"days": days}).days)
+            for region, last, days in doc["region_facts"]
+        )
+    if doc.get("liveness") is not None:
+        known, last = doc["liveness"]
+        out["liveness"] = Liveness(tuple((r, tuple(by)) for r, by in known), last)
+    return out
 
 
 def _alert(a: Alert) -> dict[str, Any]:
@@ -136,6 +207,7 @@ def state_item(monitor: str, state: SubjectState, *, version: int, expires_at: i
         "dropped_alerts": state.dropped_alerts,
         "history": _history(state.history),
         **_told(state),
+        **_rounds(state),
     }
     return state_key(monitor, state.subject) | {
         "subject": {"S": state.subject},
@@ -164,6 +236,7 @@ def item_state(item: Mapping[str, Any]) -> SubjectState:
         dropped_alerts=int(doc.get("dropped_alerts", 0)),
         history=_history_of(doc.get("history") or {}),
         **_told_of(doc, Health(item["status"]["S"])),
+        **_rounds_of(doc),
     )
 
 

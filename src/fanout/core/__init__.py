@@ -23,7 +23,8 @@ PagerDuty), ``channels`` (what each route is sent), ``signing`` (Standard Webhoo
 ``sign_option`` (``options.sign``: signed fan-out deliveries), ``maintenance`` (maintenance
 windows), ``hygiene`` (the alerts owed once windows, dependencies
 and reminders count), ``regions`` (a monitor checked from several regions: the quorum, the
-report a probe region sends home);
+report a probe region sends home), ``rounds`` (its rounds: votes, the quorum's verdict, each
+region's figures, region liveness) and ``regional`` (a regional monitor's subjects moved by rounds);
 ``fleet`` (a monitors file: its models and each monitor's request); ``secret_refs``
 (``${secretsmanager:...}``/``${ssm:...}`` references, found and checked).
 """

@@ -36,15 +36,28 @@ class GroupedChanges(Document, frozen=True, omit_defaults=False):
     listed: Annotated[tuple[Change, ...], Meta(description="The first changes (the report has them all)")]
 
 
+class RegionSaw(Document, frozen=True, omit_defaults=False):
+    """What one region saw of the round behind a regional monitor's alert."""
+
+    region: Annotated[str, Meta(description="The region")]
+    passed: Annotated[
+        bool | None, Meta(description="true ok, false failing, null: neither (its run's doing)")
+    ]
+    outcome: Annotated[str, Meta(description="Its outcome")]
+    status_code: Annotated[int | None, Meta(description="Its final status")]
+    latency_ms: Annotated[float | None, Meta(description="Its latency, ms")]
+
+
 class AlertMessage(Document, frozen=True, omit_defaults=False, kw_only=True):
     """An alert's body: the SNS message, the EventBridge event's detail, the webhook's body."""
 
     id: Annotated[str, Meta(description="The alert's id: the same on every retry (a webhook's webhook-id)")]
     event: Annotated[
-        Literal["changed", "reminder", "grouped", "channel_gone"],
+        Literal["changed", "reminder", "grouped", "channel_gone", "region_silent", "region_back"],
         Meta(
             description="changed: a status change; reminder: still down (remind_every); grouped: more "
-            "changes in one run than group_over, listed in 'changes'; channel_gone: a route answered 410"
+            "changes in one run than group_over, listed in 'changes'; channel_gone: a route answered 410; "
+            "region_silent / region_back: a regional monitor's region stopped / started reporting again"
         ),
     ] = "changed"
     incident: Annotated[
@@ -68,6 +81,18 @@ class AlertMessage(Document, frozen=True, omit_defaults=False, kw_only=True):
     changes: Annotated[
         GroupedChanges | None, Meta(description="A grouped alert's changes (null: one URL's alert)")
     ] = None
+    region: Annotated[
+        str | None, Meta(description="region_silent / region_back: the region (null: another alert)")
+    ] = None
+    regions: Annotated[
+        tuple[RegionSaw, ...],
+        Meta(description="A regional monitor's URL alert: what each region saw of the deciding round"),
+    ] = ()
+
+    @property
+    def agreeing(self) -> tuple[RegionSaw, ...]:
+        """The regions whose word is the alert's: failing for a DOWN, passing for an UP."""
+        return tuple(r for r in self.regions if r.passed is (self.to is not Health.DOWN))
 
 
 def incident_key(monitor: str, subject: str, down_since: float | None) -> str:
@@ -76,8 +101,13 @@ def incident_key(monitor: str, subject: str, down_since: float | None) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:32]
 
 
+REGION_EVENTS = {"region_silent": "SILENT", "region_back": "BACK"}
+
+
 def alert_message(monitor: str, alert: Alert, *, group: str | None = None) -> tuple[str, AlertMessage]:
     """An alert's SNS subject and its JSON body (the EventBridge detail too)."""
+    if alert.event in REGION_EVENTS:
+        return _region_message(monitor, alert, group=group)
     obs = alert.observation
     down_since = alert.since if alert.to is Health.DOWN else alert.from_since
     threshold = alert.subject.removeprefix("threshold:") if alert.subject.startswith("threshold:") else None
@@ -105,8 +135,43 @@ def alert_message(monitor: str, alert: Alert, *, group: str | None = None) -> tu
         checked_at=iso_from_epoch(obs.at),
         report=None if obs.report is None else ReportLocation(*obs.report),
         group=group,
+        regions=tuple(
+            RegionSaw(v.region, v.passed, v.outcome, v.status_code, v.latency_ms)
+            for v in sorted(obs.regions, key=lambda v: v.region)
+        ),
     )
-    return f"[fanout] {monitor}: {what} is {word}", message
+    seen_in = ", ".join(r.region for r in message.agreeing)
+    return f"[fanout] {monitor}: {what} is {word}" + (f" (in {seen_in})" if seen_in else ""), message
+
+
+def _region_message(monitor: str, alert: Alert, *, group: str | None) -> tuple[str, AlertMessage]:
+    """A region's liveness alert: silent (it reported none of the last rounds), or back."""
+    obs = alert.observation
+    region = alert.subject.removeprefix("region:")
+    down_since = alert.since if alert.to is Health.DOWN else alert.from_since
+    message = AlertMessage(
+        id=alert.id,
+        event="region_silent" if alert.event == "region_silent" else "region_back",
+        incident=incident_key(monitor, alert.subject, down_since),
+        monitor=monitor,
+        url=None,
+        threshold=None,
+        from_=alert.from_,
+        to=alert.to,
+        since=iso_from_epoch(alert.since),
+        outcome=obs.outcome,
+        status_code=None,
+        error=None,
+        checks_failed=(),
+        run_id=obs.run_id,
+        checked_at=iso_from_epoch(obs.at),
+        report=None,
+        group=group,
+        region=region,
+    )
+    word = REGION_EVENTS[alert.event]
+    why = f" ({obs.outcome})" if alert.to is Health.DOWN else ""
+    return f"[fanout] {monitor}: region {region} is {word}{why}", message
 
 
 GROUP_LISTED = 20

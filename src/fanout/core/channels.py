@@ -5,7 +5,8 @@
   when the route has a ``secret``.
 - ``slack``: an incoming-webhook message in Block Kit, with a plain ``text`` fallback.
 - ``pagerduty``: an Events API v2 event, ``trigger`` on DOWN and ``resolve`` on UP with one
-  ``dedup_key`` per (monitor, URL, incident), so a resolve closes what its trigger opened.
+  ``dedup_key`` per (monitor, URL, incident), so a resolve closes what its trigger opened; a
+  region gone silent triggers and its coming back resolves, the same way.
 
 The routes themselves are ``fanout.core.routes``; sending them is ``fanout.runs.alerting``.
 """
@@ -14,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from fanout.core.alerts import AlertMessage
+from fanout.core.alerts import AlertMessage, RegionSaw
 
 SLACK_FIELD_CHARS = 1_900  # Block Kit: a section's field holds at most 2000 characters
 PAGERDUTY_SUMMARY_CHARS = 1_024
@@ -24,6 +25,8 @@ def headline(message: AlertMessage) -> str:
     """``DOWN``, ``UP``, ``BREACHED``, ``OK again``, ``CHANNEL GONE``."""
     if message.event == "channel_gone":
         return "CHANNEL GONE"
+    if message.event in ("region_silent", "region_back"):
+        return "REGION SILENT" if message.event == "region_silent" else "REGION BACK"
     if message.changes is not None:
         return f"{message.changes.total} URLs changed ({message.changes.down} DOWN, {message.changes.up} UP)"
     if message.event == "reminder":
@@ -34,6 +37,8 @@ def headline(message: AlertMessage) -> str:
 
 
 def _what(message: AlertMessage) -> str:
+    if message.region is not None:
+        return f"region {message.region}"
     if message.threshold is not None:
         return f"threshold {message.threshold}"
     return message.url or message.monitor
@@ -96,12 +101,15 @@ def slack_message(message: AlertMessage, subject: str, *, status_page: str | Non
         return _grouped_slack(message, subject, status_page)
     word = headline(message)
     icon = ":red_circle:" if message.to == "down" else ":large_green_circle:"
+    kind = "Region" if message.region else ("Threshold" if message.threshold else "URL")
     fields = [
         f"*Monitor*\n{message.monitor}",
-        f"*{'Threshold' if message.threshold else 'URL'}*\n{_what(message)}",
+        f"*{kind}*\n{_what(message) if not message.region else message.region}",
         f"*{word} since*\n{message.since}",
         f"*Observed*\n{_failure(message)}",
     ]
+    if message.regions:
+        fields.append("*Regions*\n" + "\n".join(_region_line(r) for r in message.regions))
     context = [f"run `{message.run_id}` at {message.checked_at}", *_links(message, status_page)]
     title = _clip(f"{message.monitor}: {word}", 150)
     return {
@@ -121,6 +129,16 @@ def slack_message(message: AlertMessage, subject: str, *, status_page: str | Non
     }
 
 
+def _region_line(seen: RegionSaw) -> str:
+    """One region's word in a regional alert: ``eu-west-1: check_failed, HTTP 503, 120 ms``."""
+    parts = [seen.outcome]
+    if seen.status_code is not None:
+        parts.append(f"HTTP {seen.status_code}")
+    if seen.latency_ms is not None:
+        parts.append(f"{seen.latency_ms:.0f} ms")
+    return f"{seen.region}: {', '.join(parts)}"
+
+
 def pagerduty_event(message: AlertMessage, subject: str, routing_key: str) -> dict[str, Any]:
     """The Events API v2 event of one alert: a DOWN (or a reminder) triggers, an UP resolves; a
     grouped alert triggers one incident of its own (``info`` when it lists only recoveries)."""
@@ -134,7 +152,7 @@ def pagerduty_event(message: AlertMessage, subject: str, routing_key: str) -> di
     if action == "trigger":
         event["payload"] = {
             "summary": _clip(subject, PAGERDUTY_SUMMARY_CHARS),
-            "source": message.url or message.monitor,
+            "source": message.url or message.region or message.monitor,
             "severity": _severity(message),
             "component": message.monitor,
             "group": message.group or message.monitor,
@@ -145,6 +163,6 @@ def pagerduty_event(message: AlertMessage, subject: str, routing_key: str) -> di
 
 
 def _severity(message: AlertMessage) -> str:
-    if message.event == "channel_gone":
+    if message.event in ("channel_gone", "region_silent"):
         return "warning"
     return "info" if message.to == "up" else "critical"

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import msgspec
 from msgspec import Meta
@@ -15,6 +15,7 @@ from fanout.core.model import Document
 from fanout.core.monitor_report import MaintenanceNow
 from fanout.core.monitors import Health, SubjectState
 from fanout.core.results import ErrorInfo
+from fanout.core.rounds import RegionFacts
 from fanout.core.thresholds import ThresholdResult
 
 _Iso = Annotated[str | None, Meta(description="ISO 8601 UTC; null: never")]
@@ -52,6 +53,48 @@ class Latency(Document, frozen=True, omit_defaults=False):
     p95_ms: _Ms
 
 
+class RegionDay(Document, frozen=True, omit_defaults=False):
+    """One UTC day of a URL as one region saw it."""
+
+    day: Annotated[str, Meta(description="YYYY-MM-DD (UTC)")]
+    ok: Annotated[int, Meta(description="Its checks that passed")]
+    failed: Annotated[int, Meta(description="Its checks that failed")]
+    p50_ms: _Ms
+    p95_ms: _Ms
+
+
+class UrlRegion(Document, frozen=True, omit_defaults=False):
+    """A regional monitor's URL as one region saw it: its last word, and its days."""
+
+    region: Annotated[str, Meta(description="The region")]
+    passed: Annotated[bool | None, Meta(description="Its last check passed (null: neither)")]
+    outcome: Annotated[str, Meta(description="Its last check's outcome")]
+    status_code: Annotated[int | None, Meta(description="Its last check's final status")]
+    latency_ms: Annotated[float | None, Meta(description="Its last check's latency, ms")]
+    checked_at: Annotated[str, Meta(description="When, ISO 8601 UTC")]
+    days: Annotated[tuple[RegionDay, ...], Meta(description="Its last days, oldest first (p50/p95)")]
+
+    @classmethod
+    def of(cls, facts: RegionFacts) -> UrlRegion:
+        last = facts.last
+        days = tuple(RegionDay(d.day, d.ok, d.failed, *d.latency) for d in facts.days)
+        latency = None if last.latency_ms is None else round(last.latency_ms, 1)
+        checked = iso_from_epoch(last.at)
+        return cls(facts.region, last.passed, last.outcome, last.status_code, latency, checked, days)
+
+
+class RegionLiveness(Document, frozen=True, omit_defaults=False):
+    """A regional monitor's region: reporting, silent (it missed ``silent_after`` rounds), unknown."""
+
+    region: Annotated[str, Meta(description="The region")]
+    status: Annotated[
+        Literal["reporting", "silent", "unknown"], Meta(description="reporting, silent, or unknown (never)")
+    ]
+    since: _Iso
+    last_round: Annotated[str | None, Meta(description="The last round it reported (null: none)")]
+    missed: Annotated[int, Meta(description="Rounds others reported since its last")]
+
+
 class MonitorUrl(Document, frozen=True, omit_defaults=False):
     """One URL of a monitor: its status, last check, uptime and today's latency."""
 
@@ -67,6 +110,10 @@ class MonitorUrl(Document, frozen=True, omit_defaults=False):
     pending_alerts: Annotated[int, Meta(description="Alerts not yet sent")]
     suppressed_by: Annotated[
         tuple[str, ...], Meta(description="What holds its owed alert: maintenance, or dependencies down")
+    ] = ()
+    regions: Annotated[
+        tuple[UrlRegion, ...],
+        Meta(description="A regional monitor's: what each region saw (docs/monitors.md)"),
     ] = ()
 
     @classmethod
@@ -92,6 +139,7 @@ class MonitorUrl(Document, frozen=True, omit_defaults=False):
             latency_today=Latency(p50, p95),
             pending_alerts=len(state.pending),
             suppressed_by=state.suppressed_by,
+            regions=tuple(UrlRegion.of(f) for f in state.region_facts),
         )
 
 
@@ -124,6 +172,11 @@ class MonitorSummary(Document, frozen=True, omit_defaults=False, kw_only=True):
     dependencies_down: Annotated[
         tuple[str, ...], Meta(description="Its depends_on its last run found down")
     ] = ()
+    quorum: Annotated[int | None, Meta(description="A regional monitor's quorum (null: not regional)")] = None
+    regions: Annotated[
+        tuple[RegionLiveness, ...],
+        Meta(description="A regional monitor's regions: which report, which are silent"),
+    ] = ()
 
     @classmethod
     def of(cls, summary: Mapping[str, Any], now: float | None = None) -> MonitorSummary:
@@ -132,12 +185,18 @@ class MonitorSummary(Document, frozen=True, omit_defaults=False, kw_only=True):
         fields["thresholds"] = fields["thresholds"] or ()
         fields["tags"] = fields["tags"] or {}
         fields["dependencies_down"] = summary.get("dependencies_down") or ()
+        fields["quorum"] = summary.get("quorum")
+        fields["regions"] = [_liveness(r) for r in summary.get("regions") or ()]
         if now is not None and summary.get("maintenance"):
             windows = [Window.model_validate(w) for w in summary["maintenance"]]
             active = active_window(windows, now)
             if active is not None:
                 fields |= {"maintenance_active": True, "maintenance": active.to_json()}
         return msgspec.convert(fields, MonitorSummary, strict=False)
+
+
+def _liveness(stored: Mapping[str, Any]) -> dict[str, Any]:
+    return {**stored, "since": _iso(stored.get("since"))}
 
 
 class MonitorListing(Document, frozen=True, omit_defaults=False):

@@ -27,6 +27,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validat
 from fanout.core.maintenance import Window, duration_s
 from fanout.core.regions import MAX_REGIONS, SILENT_AFTER_DEFAULT, Region, majority
 from fanout.core.results import ErrorInfo, Outcome, UrlResult
+from fanout.core.rounds import Liveness, RegionFacts, RoundBook, Vote
 from fanout.core.routes import Route
 from fanout.core.uptime import History
 
@@ -166,6 +167,9 @@ class Observation:
     checks_failed: tuple[str, ...] = ()
     latency_ms: float | None = None
     report: tuple[str, str] | None = None  # (bucket, key) of the observing run's report
+    region: str | None = None  # a regional monitor's: the region that observed it
+    round: str | None = None  # ... and its round (the scheduled time); a round's verdict: its round
+    regions: tuple[Vote, ...] = ()  # a round's verdict: every region's vote when it was decided
 
     @classmethod
     def of_result(
@@ -200,7 +204,7 @@ class Alert:
     claimed_until: float = 0.0
     delivered: tuple[str, ...] = ()  # the alert targets that have it (a retry sends only the rest)
     from_since: float | None = None  # when the subject entered ``from_`` (an UP: the incident's start)
-    event: str = "changed"  # or "reminder" (STILL DOWN; fanout.core.hygiene)
+    event: str = "changed"  # or "reminder" (STILL DOWN; fanout.core.hygiene), "region_silent", "region_back"
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +225,9 @@ class SubjectState:
     told_since: float | None = None  # since when, as told (a DOWN's: the incident's start)
     told_at: float | None = None  # when last told or reminded
     suppressed_by: tuple[str, ...] = ()  # what holds its owed alert now: maintenance, dependencies
+    rounds: RoundBook = field(default_factory=RoundBook)  # a regional monitor's open rounds
+    region_facts: tuple[RegionFacts, ...] = ()  # ... and each region's own figures
+    liveness: Liveness | None = None  # a region's subject (region:<name>): the rounds it reported
 
 
 @dataclass(frozen=True, slots=True)

@@ -90,6 +90,25 @@ class Day:
         return self.p50_ms, self.p95_ms
 
 
+def days_counted(days: Sequence[Day], at: float, passed: bool, latency_ms: float | None) -> tuple[Day, ...]:
+    """``days`` (oldest first) with one more check at ``at``: the day it falls in opened when new
+    (the one before it closed), the last ``DAYS_KEPT`` kept."""
+    today = day_of(at)
+    kept = list(days)
+    if not kept or kept[-1].day != today:
+        if kept:
+            kept[-1] = kept[-1].closed()
+        kept.append(Day(today, histogram=(0,) * (len(LATENCY_BOUNDS_MS) + 1)))
+    last = kept[-1]
+    histogram = list(last.histogram)
+    if latency_ms is not None:
+        histogram[bucket_of(latency_ms)] += 1
+    kept[-1] = replace(
+        last, ok=last.ok + passed, failed=last.failed + (not passed), histogram=tuple(histogram)
+    )
+    return tuple(kept[-DAYS_KEPT:])
+
+
 def _ratio(ok: int, failed: int) -> float | None:
     total = ok + failed
     return None if total == 0 else round(ok / total, 6)
@@ -140,20 +159,7 @@ class History:
         return (*days[:-1], today)
 
     def _days_with(self, at: float, passed: bool, latency_ms: float | None) -> tuple[Day, ...]:
-        today = day_of(at)
-        days = list(self.days)
-        if not days or days[-1].day != today:
-            if days:
-                days[-1] = days[-1].closed()
-            days.append(Day(today, histogram=(0,) * (len(LATENCY_BOUNDS_MS) + 1)))
-        last = days[-1]
-        histogram = list(last.histogram)
-        if latency_ms is not None:
-            histogram[bucket_of(latency_ms)] += 1
-        days[-1] = replace(
-            last, ok=last.ok + passed, failed=last.failed + (not passed), histogram=tuple(histogram)
-        )
-        return tuple(days[-DAYS_KEPT:])
+        return days_counted(self.days, at, passed, latency_ms)
 
     def uptime_24h(self, now: float) -> float | None:
         """Successes over the last 24 hourly buckets (the current one included)."""

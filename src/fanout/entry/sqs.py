@@ -1,4 +1,6 @@
-"""The shard queue's front door: an SQS batch of shard messages (Powertools batch processing).
+"""The queues' front door: an SQS batch of shard messages, or of region reports (the home region's
+reports queue: each applied to its monitor's states, ``fanout.runs.region_home``), with
+Powertools batch processing.
 
 Records run one after the other, each under its own deadline (its share of the time left when
 it starts: all of it with the template's batch size 1), on the invocation's loop. Records that
@@ -10,6 +12,7 @@ closes.
 
 from __future__ import annotations
 
+import json
 from typing import Any, cast
 
 from fanout.observability.log import MetricUnit, logger, metrics
@@ -29,18 +32,39 @@ def consume(event: dict[str, Any], invocation: Invocation) -> dict[str, Any]:
         nonlocal left
         share, left = max(left, 1), left - 1
         clock = invocation.clock.share(share)
+        report = _is_region_report(record.body)
         try:
+            if report:
+                from fanout.runs.region_home import apply_report_record  # a reports queue's only
+
+                return apply_report_record(record.body, invocation, clock)
             return process_shard(record.body, invocation, clock)
         except Exception as exc:
             receives = record.attributes.approximate_receive_count
+            what = "region report" if report else "shard"
             logger.warning(
-                "shard failed: the queue delivers it again (or moves it to the dead-letter queue)",
+                f"{what} failed: the queue delivers it again (or moves it to the dead-letter queue)",
                 extra={"message_id": record.message_id, "receive_count": receives, "error": repr(exc)},
             )
-            metrics.add_metric(name="shard_failures", unit=MetricUnit.Count, value=1)
+            name = "region_report_failures" if report else "shard_failures"
+            metrics.add_metric(name=name, unit=MetricUnit.Count, value=1)
             raise
 
     response = process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=cast(Any, invocation.context)
     )
     return dict(response)
+
+
+def _is_region_report(body: str) -> bool:
+    """A queue message that is a region report (not a shard): its ``kind``, or its fields (a
+    report's ``kind`` is its default, left out of its JSON)."""
+    if '"observations"' not in body or '"scheduled_at"' not in body:
+        return False
+    try:
+        data = json.loads(body)
+    except (ValueError, RecursionError):
+        return False
+    if not isinstance(data, dict) or "v" in data:
+        return False
+    return data.get("kind", "region_report") == "region_report" and {"region", "monitor"} <= data.keys()

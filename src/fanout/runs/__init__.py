@@ -15,5 +15,6 @@ references resolved), never stored; ``alerting``: a monitor's own alert routes (
 PagerDuty) sent, their secrets read at send time; ``alert_sends``: a monitor run's alerts sent,
 a storm as one grouped alert; ``history``: a monitor run's long-history writes;
 ``status_page``: the status page rendered and uploaded inside a monitor run, or by
-``fanout status build``.
+``fanout status build``; ``region_home``: a regional monitor's region reports applied in its
+home region (its own run's, and the reports queue's).
 """

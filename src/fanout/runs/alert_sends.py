@@ -14,7 +14,7 @@ from functools import partial
 from typing import TypeVar
 
 from fanout.aws.alerts import AlertSinks
-from fanout.core.alerts import AlertMessage, alert_message, grouped_message
+from fanout.core.alerts import REGION_EVENTS, AlertMessage, alert_message, grouped_message
 from fanout.core.monitors import Alert, MonitorSpec
 from fanout.observability.log import logger
 from fanout.runs.alerting import AlertRoutes, log_route_errors
@@ -88,7 +88,8 @@ class AlertSender:
 
     async def _send(self, alert: Alert, before: float) -> tuple[str, ...]:
         subject, message = alert_message(self._name, alert, group=self._spec.group)
-        done = await self._deliver(subject, message, alert.to.value, frozenset(alert.delivered), before)
+        to = alert.event if alert.event in REGION_EVENTS else alert.to.value  # the SNS attribute
+        done = await self._deliver(subject, message, to, frozenset(alert.delivered), before)
         return tuple(sorted(set(alert.delivered) | done))
 
     async def _deliver(
@@ -106,7 +107,7 @@ class AlertSender:
             for gone in sorted(routed.gone):
                 await self._routes.tell_gone(self._sinks, message, gone, before)
         shown = message.to_json()
-        extra = {k: shown[k] for k in ("monitor", "url", "threshold", "from", "to", "event")}
+        extra = {k: shown[k] for k in ("monitor", "url", "threshold", "region", "from", "to", "event")}
         if error is not None:
             logger.warning("alert not sent", extra=extra | {"error": str(error), "sent_to": sorted(done)})
         elif done:

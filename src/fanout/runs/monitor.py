@@ -25,12 +25,14 @@ from fanout.aws.reports import report_key
 from fanout.config import Settings
 from fanout.core.documents import RunDocument
 from fanout.core.hygiene import Holds, governed
-from fanout.core.ids import iso_from_epoch
+from fanout.core.ids import iso_from_epoch, parse_iso
 from fanout.core.maintenance import ActiveWindow, active_window, duration_s
 from fanout.core.monitor_report import MAX_LISTED_TRANSITIONS, MaintenanceNow, MonitorReport, Transition
 from fanout.core.monitors import Alert, Health, MonitorSpec, Observation, SubjectState, advance, claim, settle
+from fanout.core.regional import REGION_PREFIX, is_region_subject, region_heard, regions_summary, voted
 from fanout.core.requests import Options
 from fanout.core.results import UrlResult
+from fanout.core.rounds import round_of_start
 from fanout.core.thresholds import ThresholdResult, evaluate
 from fanout.errors import StoreError
 from fanout.fetch.delivery import Deliveries
@@ -54,6 +56,8 @@ class MonitorRun:
     key: str
     report: tuple[str, str] | None
     claim_until: float
+    claimant: str | None = None  # who claims alerts, when not ``run_id`` (a region report's applying)
+    round_max_age_s: float = 900.0  # a regional monitor's round bound (settings.round_max_age_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,19 +113,34 @@ class MonitorUpdate:
     async def apply(
         self, results: Sequence[UrlResult], thresholds: Sequence[ThresholdResult], *, before: float
     ) -> MonitorReport:
+        wanted = observations(self._run, results, thresholds)
+        return await self.apply_observed(wanted, thresholds, before=before)
+
+    async def apply_observed(
+        self,
+        wanted: dict[str, list[Observation]],
+        thresholds: Sequence[ThresholdResult] | None,
+        *,
+        before: float,
+    ) -> MonitorReport:
+        """Each subject moved by its observations (a regional monitor's: votes in their rounds);
+        ``thresholds``: the run's, for the summary (None: a region report's, which has none)."""
         loop = asyncio.get_running_loop()
         span = max(0.0, before - loop.time())
         states_by, send_by = loop.time() + span * 0.5, loop.time() + span * 0.8
-        wanted = observations(self._run, results, thresholds)
         await self._hold(states_by)
         written, failed = await self._write_all(wanted, states_by)
         async with asyncio.TaskGroup() as group:  # the long history is written while alerts are sent
-            moves = [(w.prior, w.state, w.alerts) for w in written if w.prior is not None]
+            moves = [
+                (w.prior, w.state, w.alerts)
+                for w in written
+                if w.prior is not None and not is_region_subject(w.state.subject)
+            ]
             group.create_task(archive(self._history, self._name, moves, send_by))
             sending = group.create_task(self._send_all(written, send_by))
         delivered = sending.result()
         settled = await self._settle_all(written, delivered, before)
-        await self._summarize(settled, thresholds, before)
+        await self._summarize(settled, thresholds or (), before)
         sent = sum(self._complete(d) for d in delivered.values()) if self._targets else 0
         errors = len(delivered) - sent if self._targets else 0
         return self._report(settled, written, state_errors=failed, sent=sent, failed=errors)
@@ -143,20 +162,41 @@ class MonitorUpdate:
     def _moved(self, state: SubjectState, observed: Sequence[Observation]) -> _Written:
         """``state`` after this run's observations, with the pending alerts it now claims (the
         alerts it owes once windows, dependencies and reminders are counted: ``governed``)."""
-        spec, now = self._run.spec, time.time()
-        remind_s = None if spec.remind_every is None else duration_s(spec.remind_every)
+        now = time.time()
         new, alerts = state, []
         for obs in observed:
-            moved = advance(new, obs, spec, in_maintenance=self._holds.maintenance)
-            if moved.alert is not None:
-                alerts.append(moved.alert)
-            new = governed(moved.state, moved.alert, self._holds, now=now, remind_every_s=remind_s)
-        if not observed:
-            new = governed(new, None, self._holds, now=now, remind_every_s=remind_s)
+            new, made = self._step(new, obs, now)
+            if made is not None:
+                alerts.append(made)
+        if not observed and not is_region_subject(state.subject):
+            new = governed(new, None, self._holds, now=now, remind_every_s=self._remind_s)
         before_ids = {a.id for a in state.pending}
         reminders = sum(a.event == "reminder" and a.id not in before_ids for a in new.pending)
-        new, owned = claim(new, self._run.run_id, until=self._run.claim_until, now=now)
+        new, owned = claim(new, self._run.claimant or self._run.run_id, until=self._run.claim_until, now=now)
         return _Written(new, tuple(alerts), owned, reminders, prior=state)
+
+    @property
+    def _remind_s(self) -> int | None:
+        every = self._run.spec.remind_every
+        return None if every is None else duration_s(every)
+
+    def _step(self, state: SubjectState, obs: Observation, now: float) -> tuple[SubjectState, Alert | None]:
+        """``state`` after one observation, and the change it made: a region's liveness moves on
+        its own; a regional vote moves the state machine only when it decides its round."""
+        spec = self._run.spec
+        if is_region_subject(state.subject):
+            heard = region_heard(state, obs, spec)
+            return heard.state, heard.alert
+        verdict: Observation | None = obs
+        if obs.round is not None:
+            state, verdict = voted(state, obs, spec, now=now, max_age_s=self._run.round_max_age_s)
+        if verdict is None:
+            return governed(state, None, self._holds, now=now, remind_every_s=self._remind_s), None
+        moved = advance(state, verdict, spec, in_maintenance=self._holds.maintenance)
+        governed_state = governed(
+            moved.state, moved.alert, self._holds, now=now, remind_every_s=self._remind_s
+        )
+        return governed_state, moved.alert
 
     async def _load(self, subjects: Sequence[str], before: float) -> dict[str, SubjectState]:
         stored = await self._table.load(self._name, subjects, before, concurrency=self._concurrency)
@@ -240,7 +280,7 @@ class MonitorUpdate:
     async def _summarize(
         self, states: Sequence[SubjectState], thresholds: Sequence[ThresholdResult], before: float
     ) -> None:
-        urls = [s for s in states if not s.subject.startswith("threshold:")]
+        urls = [s for s in states if not s.subject.startswith(("threshold:", REGION_PREFIX))]
         summary: dict[str, Any] = {
             "last_run_id": self._run.run_id,
             "last_run_at": iso_from_epoch(time.time()),
@@ -256,7 +296,7 @@ class MonitorUpdate:
         }
         if self._routes is not None and self._routes.gone:
             summary["routes_gone"] = sorted(self._routes.gone)
-        summary |= self._hygiene_summary()
+        summary |= self._hygiene_summary() | regions_summary(self._run.spec, states)
         try:
             await self._table.put_summary(self._name, summary, before)
         except StoreError as exc:
@@ -282,8 +322,13 @@ class MonitorUpdate:
         sent: int,
         failed: int,
     ) -> MonitorReport:
-        changes = [Transition.of(a.subject, a.from_.value, a.to.value) for w in written for a in w.alerts]
-        urls = [s for s in states if not s.subject.startswith("threshold:")]
+        changes = [
+            Transition.of(a.subject, a.from_.value, a.to.value)
+            for w in written
+            for a in w.alerts
+            if not is_region_subject(a.subject)
+        ]
+        urls = [s for s in states if not s.subject.startswith(("threshold:", REGION_PREFIX))]
         return MonitorReport(
             name=self._name,
             transitions=tuple(changes[:MAX_LISTED_TRANSITIONS]),
@@ -302,6 +347,21 @@ class MonitorUpdate:
             reminders=sum(w.reminders for w in written),
             grouped=self._sender.grouped,
         )
+
+
+def not_applied(name: str) -> MonitorReport:
+    """The monitor section of a run whose observations were not applied (a round past its bound)."""
+    return MonitorReport(
+        name=name,
+        transitions=(),
+        down=0,
+        up=0,
+        unknown=0,
+        notified=0,
+        notify_errors=0,
+        state_errors=0,
+        pending=0,
+    )
 
 
 async def monitor_routes(
@@ -331,7 +391,8 @@ async def judged(
     scheduled_at: str | None = None,
 ) -> RunDocument:
     """``document`` with its run thresholds evaluated and, for a monitor run, its monitor updated
-    (in a probe region, a regional monitor's observations sent to its home region instead)."""
+    (a regional monitor's: by its round, ``scheduled_at``, else the run's start to the minute; in
+    a probe region its observations are sent to its home region instead, ``runs.region_probe``)."""
     results = document.results or ()
     thresholds = evaluate(options.thresholds, results) if options.thresholds else None
     if spec is not None and spec.is_regional and not settings.is_home:  # a probe region
@@ -354,19 +415,56 @@ async def judged(
         location = None
         if stores.reports is not None:
             location = (stores.reports.bucket, report_key(document.run_id, document.started_at))
-        until = time.time() + max(0.0, before - loop.time())  # every send ends by ``before``
-        run = MonitorRun(spec, document.run_id, key or document.run_id, location, claim_until=until)
-        async with Deliveries(settings) as deliveries:
-            routes = await monitor_routes(spec, stores, settings, deliveries, before)
-            update = MonitorUpdate(
-                stores.monitors,
-                stores.alerts,
-                run,
-                concurrency=settings.monitor_concurrency,
-                routes=routes,
-                history=stores.history,
+        if spec.is_regional:
+            report = await _regional(
+                document, spec, thresholds or (), key, location, stores, settings, before, scheduled_at
             )
-            report = await update.apply(results, thresholds or (), before=before)
+        else:
+            until = time.time() + max(0.0, before - loop.time())  # every send ends by ``before``
+            run = MonitorRun(spec, document.run_id, key or document.run_id, location, claim_until=until)
+            async with Deliveries(settings) as deliveries:
+                routes = await monitor_routes(spec, stores, settings, deliveries, before)
+                update = MonitorUpdate(
+                    stores.monitors,
+                    stores.alerts,
+                    run,
+                    concurrency=settings.monitor_concurrency,
+                    routes=routes,
+                    history=stores.history,
+                )
+                report = await update.apply(results, thresholds or (), before=before)
         changed = report.all_transitions > 0
         await render_if_due(stores, settings, monitor=spec.name, changed=changed, before=before)
     return document.replaced(thresholds=thresholds, monitor=report)
+
+
+async def _regional(
+    document: RunDocument,
+    spec: MonitorSpec,
+    thresholds: Sequence[ThresholdResult],
+    key: str | None,
+    location: tuple[str, str] | None,
+    stores: RunStores,
+    settings: Settings,
+    before: float,
+    scheduled_at: str | None = None,
+) -> MonitorReport:
+    """A regional monitor's run: its results as its region's report for its round, applied here
+    in the home region, sent home from a probe region (``runs.region_probe``)."""
+    from fanout.runs import region_home  # regional monitors only (it imports this module)
+
+    round_id = scheduled_at or round_of_start(parse_iso(document.started_at).timestamp())
+    found = region_home.region_report(
+        spec,
+        document.results or (),
+        thresholds,
+        region=settings.region or "home",
+        round_id=round_id,
+        run_id=document.run_id,
+        key=key or document.run_id,
+    )
+    # The home region (a probe region's run went home in ``judged``: runs.region_probe).
+    [applied] = await region_home.apply_region_reports(
+        [found], stores=stores, settings=settings, before=before, location=location, thresholds=thresholds
+    )
+    return applied.report or not_applied(spec.name)

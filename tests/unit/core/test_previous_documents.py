@@ -88,8 +88,10 @@ def test_a_monitor_state_its_alert_and_its_view_are_as_before() -> None:
     assert state_item("prod", state, version=3, expires_at=EXPIRES_AT) == item
     alert = alert_message("prod", state.pending[0])[1].to_json()
     added = {"id", "event", "incident", "group", "changes"}  # the alert document's fields since (issue 23)
+    added |= {"region", "regions"}  # ... and since issue 25 (a regional monitor's alerts)
     assert {k: v for k, v in alert.items() if k not in added} == previous("alert.json")
     assert (alert["id"], alert["event"], alert["group"]) == (state.pending[0].id, "changed", None)
     view = MonitorUrl.of(state, 1_780_000_200.0).to_json()
     assert view.pop("suppressed_by") == []  # the view's field since (issue 23)
+    assert view.pop("regions") == []  # ... and since issue 25 (a regional monitor's URL per region)
     assert view == previous("monitor_url_view.json")

@@ -1,0 +1,221 @@
+"""The home region's side of regional monitors (docs/architecture.md, docs/monitors.md#regions):
+a run's results as the ``RegionReport`` its region sends home, and reports applied to the
+monitors' states, from this region's own run (directly) or from the reports queue (``entry.sqs``).
+
+Applying a report is a monitor update like a run's (``MonitorUpdate``): each URL's vote goes into
+its round with the same conditional writes and alert claims, so the same report applied twice,
+or two regions' reports applied at once, decide a round and send its alert exactly once. Each
+application claims alerts under an id of its own: two deliveries of one report are two claimants.
+A report whose round is past the bound is dropped and counted, never applied.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from fanout.config import Settings
+from fanout.core.budget import InvocationClock
+from fanout.core.monitor_report import MonitorReport
+from fanout.core.monitors import MonitorSpec, Observation, passed
+from fanout.core.regional import region_subject
+from fanout.core.regions import RegionObservation, RegionReport, round_of
+from fanout.core.results import UrlResult
+from fanout.core.rounds import round_epoch
+from fanout.core.thresholds import ThresholdResult
+from fanout.errors import MonitorsOff, StoreError
+from fanout.fetch.delivery import Deliveries
+from fanout.observability.log import MetricUnit, logger, metrics
+from fanout.runs.invocation import Invocation
+from fanout.runs.monitor import MonitorRun, MonitorUpdate, monitor_routes
+from fanout.runs.stores import RunStores, StoreConfig
+
+
+class ProbePathNotWired(MonitorsOff):
+    """A regional monitor run in a probe region, before its report can be sent home."""
+
+    def __init__(self, region: str, home: str) -> None:
+        super().__init__(
+            f"regional monitors run in the probe region {region} (home {home}): sending reports home"
+        )
+
+
+def region_report(
+    spec: MonitorSpec,
+    results: Sequence[UrlResult],
+    thresholds: Sequence[ThresholdResult],
+    *,
+    region: str,
+    round_id: str,
+    run_id: str,
+    key: str,
+) -> RegionReport:
+    """A run's word on each subject (its URLs, its thresholds), as its region reports it home."""
+    now = time.time()
+    seen = [
+        RegionObservation(
+            subject=r.url,
+            passed=passed(r.outcome),
+            outcome=r.outcome.value,
+            at=now,
+            status_code=r.status_code,
+            latency_ms=r.latency_ms if r.status_code is not None else None,
+            error=r.error,
+            checks_failed=r.failed_checks,
+        )
+        for r in results
+    ]
+    seen += [RegionObservation(t.subject, t.ok, "passed" if t.ok else "breached", now) for t in thresholds]
+    return RegionReport(
+        monitor=spec.model_dump(mode="json", exclude_none=True),
+        region=region,
+        scheduled_at=round_id,
+        run_id=run_id,
+        key=key,
+        sent_at=now,
+        observations=tuple(seen),
+    )
+
+
+def report_observations(
+    report: RegionReport, spec: MonitorSpec, location: tuple[str, str] | None = None
+) -> dict[str, list[Observation]]:
+    """Each subject's vote from ``report``, and each of the monitor's regions' liveness word
+    (``location``: the run's report, when it is this region's own run)."""
+    round_id = round_of(report.scheduled_at)
+    wanted: dict[str, list[Observation]] = {}
+    for i, o in enumerate(report.observations):
+        obs = Observation(
+            key=f"{report.key}#{report.part}.{i}",
+            run_id=report.run_id,
+            at=o.at,
+            passed=o.passed,
+            outcome=o.outcome,
+            status_code=o.status_code,
+            error=o.error,
+            checks_failed=o.checks_failed,
+            latency_ms=o.latency_ms,
+            report=location,
+            region=report.region,
+            round=round_id,
+        )
+        wanted.setdefault(o.subject, []).append(obs)
+    heard = Observation(
+        report.key, report.run_id, report.sent_at, True, "reported", region=report.region, round=round_id
+    )
+    for region in spec.regions or ():
+        wanted[region_subject(region)] = [heard]
+    return wanted
+
+
+@dataclass(frozen=True, slots=True)
+class Applied:
+    """What became of one report: ``report`` None when it was dropped (late) or not regional."""
+
+    key: str
+    report: MonitorReport | None
+    dropped: str | None = None  # why it was not applied
+
+    @property
+    def failed(self) -> bool:
+        """Not every state could be written: the report must be applied again."""
+        return self.report is not None and self.report.state_errors > 0
+
+
+async def apply_region_reports(
+    reports: Sequence[RegionReport],
+    *,
+    stores: RunStores,
+    settings: Settings,
+    before: float,
+    location: tuple[str, str] | None = None,
+    thresholds: Sequence[ThresholdResult] | None = None,
+) -> list[Applied]:
+    """Apply each report (one after the other, each a monitor update within ``before``);
+    ``location``/``thresholds``: this region's own run's report and thresholds, when it is one."""
+    if stores.monitors is None:
+        raise MonitorsOff("region reports")
+    done = []
+    for report in reports:
+        done.append(await _apply_one(report, stores, settings, before, location, thresholds))
+    return done
+
+
+async def _apply_one(
+    report: RegionReport,
+    stores: RunStores,
+    settings: Settings,
+    before: float,
+    location: tuple[str, str] | None,
+    thresholds: Sequence[ThresholdResult] | None,
+) -> Applied:
+    assert stores.monitors is not None
+    spec = MonitorSpec.model_validate(report.monitor)
+    if not spec.is_regional:
+        return Applied(report.key, None, dropped="not a regional monitor")
+    if report.region not in (spec.regions or ()):
+        metrics.add_metric(name="region_reports_unlisted", unit=MetricUnit.Count, value=1)
+        extra = {"monitor": spec.name, "region": report.region}
+        logger.warning("region report from a region the monitor does not list: dropped", extra=extra)
+        return Applied(report.key, None, dropped="region not listed")
+    now = time.time()
+    if round_epoch(round_of(report.scheduled_at)) < now - settings.round_max_age_s:
+        metrics.add_metric(name="region_reports_late", unit=MetricUnit.Count, value=1)
+        extra = {"monitor": spec.name, "region": report.region, "round": report.scheduled_at}
+        logger.warning("region report past the round bound: dropped", extra=extra)
+        return Applied(report.key, None, dropped="late")
+    loop = asyncio.get_running_loop()
+    until = now + max(0.0, before - loop.time())
+    claimant = f"{report.run_id}@{uuid.uuid4().hex[:12]}"
+    run = MonitorRun(
+        spec,
+        report.run_id,
+        report.key,
+        location,
+        claim_until=until,
+        claimant=claimant,
+        round_max_age_s=settings.round_max_age_s,
+    )
+    async with Deliveries(settings) as deliveries:
+        routes = await monitor_routes(spec, stores, settings, deliveries, before)
+        update = MonitorUpdate(
+            stores.monitors,
+            stores.alerts,
+            run,
+            concurrency=settings.monitor_concurrency,
+            routes=routes,
+            history=stores.history,
+        )
+        applied = await update.apply_observed(
+            report_observations(report, spec, location), thresholds, before=before
+        )
+    return Applied(report.key, applied)
+
+
+def apply_report_record(body: str, invocation: Invocation, clock: InvocationClock) -> str:
+    """One reports-queue message applied in the invocation's loop under ``clock``: ``applied``,
+    or why it was dropped; raises (to be delivered again) when a state could not be written."""
+    report = RegionReport.from_bytes(body)
+    settings = invocation.settings
+    config = StoreConfig.from_settings(settings)
+    if not config.monitors_on:
+        raise MonitorsOff("region reports")
+    before = clock.deadline(max(1, len(report.observations)), settings).work_by
+    applied = invocation.run(_applied(report, config, settings, before), "region report")
+    if applied.failed:
+        assert applied.report is not None
+        raise StoreError(
+            f"{applied.report.state_errors} state(s) of {report.monitor.get('name')} not written",
+            error_type="StatesNotWritten",
+        )
+    return applied.dropped or "applied"
+
+
+async def _applied(report: RegionReport, config: StoreConfig, settings: Settings, before: float) -> Applied:
+    async with RunStores(config) as stores:
+        await stores.open(before=before, monitor=True)
+        [applied] = await apply_region_reports([report], stores=stores, settings=settings, before=before)
+    return applied
