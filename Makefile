@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt src/requirements.tx
 export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
 EVENT ?= events/direct.json
 
-.PHONY: help venv demo build api invoke sam-invoke sam-image fault-tools browser-tools openapi monitors-schema configdoc checkov test lint typecheck unit integration e2e faults bench clean
+.PHONY: help venv demo build api invoke sam-invoke sam-image fault-tools browser-tools openapi monitors-schema configdoc checkov test lint typecheck unit integration e2e faults bench clean deploy-regions
 
 help:
 	@echo "make demo                 run the function in the Lambda runtime emulator against a local demo target"
@@ -17,6 +17,8 @@ help:
 	@echo "make build                sam build + the function's bytecode (.pyc): what sam deploy should upload"
 	@echo "make api [STORE=moto]     sam build + sam local start-api on http://127.0.0.1:3000 (API_PORT=...)"
 	@echo "make sam-image            start Docker if needed and build the offline Lambda image (air-gapped machines)"
+	@echo "make deploy-regions HOME_REGION=us-east-1 PROBE_REGIONS=\"eu-west-1 ap-southeast-2\" [STACK=fanout] [DRY_RUN=1]"
+	@echo "                          sam deploy to the home region, then to each probe region pointed at it"
 	@echo "make openapi              regenerate docs/openapi.json from the code (a test fails when it drifts)"
 	@echo "make monitors-schema      regenerate docs/monitors.schema.json (the monitors file's JSON Schema)"
 	@echo "make configdoc            regenerate docs/configuration.md's settings tables from the settings model"
@@ -54,6 +56,13 @@ build: venv
 
 api: venv
 	@scripts/sam-api.sh
+
+# Several regions (docs/deploy.md): the home region first, then each probe region with its queue.
+HOME_REGION ?=
+PROBE_REGIONS ?=
+STACK ?= fanout
+deploy-regions: venv
+	@scripts/deploy-regions.sh --home "$(HOME_REGION)" --probes "$(PROBE_REGIONS)" --stack "$(STACK)" $(if $(DRY_RUN),--dry-run)
 
 sam-image:
 	@scripts/ensure-docker.sh

@@ -108,6 +108,8 @@ class Resources:
     scheduler_role_arn: str = ""
     schedule_dead_letter_queue_url: str = ""
     status_bucket: str = ""
+    region_reports_queue_url: str = ""
+    region_outbox_queue_url: str = ""
 
 
 class LocalAws:
@@ -144,12 +146,13 @@ class LocalAws:
             with contextlib.suppress(ddb.exceptions.ResourceNotFoundException):
                 ddb.delete_table(TableName=table)
 
-    def client(self, service: str) -> Any:
-        """A synchronous boto3 client on moto (closed with the server)."""
+    def client(self, service: str, region: str = "") -> Any:
+        """A synchronous boto3 client on moto (closed with the server), in ``region`` (one moto
+        server serves every region: it reads the region from each request's signature)."""
         client = boto3.session.Session(
             aws_access_key_id=CREDENTIALS["AWS_ACCESS_KEY_ID"],
             aws_secret_access_key=CREDENTIALS["AWS_SECRET_ACCESS_KEY"],
-            region_name=CREDENTIALS["AWS_DEFAULT_REGION"],
+            region_name=region or CREDENTIALS["AWS_DEFAULT_REGION"],
         ).client(service, endpoint_url=self.endpoint)  # type: ignore[call-overload]
         self._clients.append(client)
         return client
@@ -178,6 +181,7 @@ class LocalAws:
             status_bucket=f"fanout-status-{suffix}",
         )
         resources = self.create_monitor_scheduling(template, resources, suffix)
+        resources = self.create_region_queues(template, resources, suffix)
         self.client("events").create_event_bus(Name=resources.alert_event_bus)
         self.create_bucket_from_template(template, "ReportsBucket", resources.bucket)
         self.create_bucket_from_template(template, "StatusPageBucket", resources.status_bucket)
@@ -221,6 +225,26 @@ class LocalAws:
             schedule_dead_letter_queue_url=dead_letters,
         )
 
+    def create_region_queues(
+        self, template: dict[str, Any], resources: Resources, suffix: str, region: str = ""
+    ) -> Resources:
+        """The regional monitors' queues of the template (in ``region``): the reports queue (with
+        its dead-letter queue) a home region reads, and the outbox a probe region keeps."""
+        dead_letters = self.create_queue_from_template(
+            template, "RegionReportsDeadLetterQueue", f"fanout-region-reports-dlq-{suffix}", region=region
+        )
+        reports = self.create_queue_from_template(
+            template,
+            "RegionReportsQueue",
+            f"fanout-region-reports-{suffix}",
+            arns={"RegionReportsDeadLetterQueue": self.queue_arn(dead_letters, region)},
+            region=region,
+        )
+        outbox = self.create_queue_from_template(
+            template, "RegionOutboxQueue", f"fanout-region-outbox-{suffix}", region=region
+        )
+        return replace(resources, region_reports_queue_url=reports, region_outbox_queue_url=outbox)
+
     def create_topic_from_template(self, template: dict[str, Any], logical_id: str, name: str) -> str:
         """A topic with the template topic's attributes; its ARN."""
         resource = template["Resources"][logical_id]
@@ -250,9 +274,9 @@ class LocalAws:
         events.put_targets(Rule=name, EventBusName=bus, Targets=[{"Id": "inbox", "Arn": self.queue_arn(url)}])
         return url
 
-    def received(self, queue_url: str, *, wait_s: int = 1) -> list[dict[str, Any]]:
+    def received(self, queue_url: str, *, wait_s: int = 1, region: str = "") -> list[dict[str, Any]]:
         """Every message waiting in ``queue_url`` (bounded), bodies parsed, deleted as read."""
-        sqs = self.client("sqs")
+        sqs = self.client("sqs", region)
         found: list[dict[str, Any]] = []
         for _ in range(50):
             batch = sqs.receive_message(QueueUrl=queue_url, MaxNumberOfMessages=10, WaitTimeSeconds=wait_s)
@@ -301,6 +325,7 @@ class LocalAws:
         *,
         arns: dict[str, str] | None = None,
         parameters: dict[str, Any] | None = None,
+        region: str = "",
     ) -> str:
         """A queue with the template queue's attributes (``!GetAtt X.Arn`` from ``arns``); its URL."""
         resource = template["Resources"][logical_id]
@@ -321,11 +346,13 @@ class LocalAws:
                 }
             )
         assert not props, f"teach create_queue_from_template about {sorted(props)} of {logical_id}"
-        url: str = self.client("sqs").create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
+        sqs = self.client("sqs", region)
+        url: str = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
         return url
 
-    def queue_arn(self, url: str) -> str:
-        attributes = self.client("sqs").get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
+    def queue_arn(self, url: str, region: str = "") -> str:
+        sqs = self.client("sqs", region)
+        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
         return str(attributes["Attributes"]["QueueArn"])
 
     def function_env(self) -> dict[str, str]:

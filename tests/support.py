@@ -128,15 +128,19 @@ class _Silent(socketserver.BaseRequestHandler):
     server: HangingServer._Server
 
     def handle(self) -> None:
-        sock: socket.socket = self.request
-        while not self.server.stopping.is_set():
-            readable, _, _ = select.select([sock], [], [], 0.05)
-            if readable:
-                try:
-                    if not sock.recv(65_536):
-                        return
-                except OSError:
+        _read_until(self.request, self.server.stopping)
+
+
+def _read_until(sock: socket.socket, stopping: threading.Event) -> None:
+    """Read what the client sends, never answering, until it leaves or ``stopping`` is set."""
+    while not stopping.is_set():
+        readable, _, _ = select.select([sock], [], [], 0.05)
+        if readable:
+            try:
+                if not sock.recv(65_536):
                     return
+            except OSError:
+                return
 
 
 class HangingServer:
@@ -168,6 +172,88 @@ class HangingServer:
         self._server.stopping.set()
         self._server.shutdown()
         self._server.server_close()  # joins the handler threads (block_on_close)
+        self._thread.join(timeout=10)
+
+
+class _Relay(socketserver.BaseRequestHandler):
+    """One connection through a ``TcpProxy``, as its mode says when the connection is made."""
+
+    server: TcpProxy._Server
+
+    def handle(self) -> None:
+        sock: socket.socket = self.request
+        mode = self.server.mode
+        self.server.accepted[mode] += 1
+        if mode == "refuse":
+            return  # closed at once: the client's connection is reset
+        if mode == "blackhole":
+            _read_until(sock, self.server.stopping)
+            return
+        try:
+            upstream = socket.create_connection(self.server.upstream, timeout=5)
+        except OSError:
+            return
+        with upstream:
+            self._pipe(sock, upstream)
+
+    def _pipe(self, sock: socket.socket, upstream: socket.socket) -> None:
+        pair = {sock: upstream, upstream: sock}
+        while not self.server.stopping.is_set() and self.server.mode == "pass":
+            readable, _, _ = select.select(list(pair), [], [], 0.05)
+            for source in readable:
+                try:
+                    data = source.recv(65_536)
+                    if not data:
+                        return
+                    pair[source].sendall(data)
+                except OSError:
+                    return
+
+
+class TcpProxy:
+    """A TCP proxy on 127.0.0.1 to ``upstream`` the test turns off and on: ``mode`` "pass"
+    forwards, "refuse" resets each connection, "blackhole" accepts and never answers (a network
+    that drops everything). A mode change also ends the connections made before it."""
+
+    class _Server(socketserver.ThreadingTCPServer):
+        daemon_threads = False
+        block_on_close = True
+        allow_reuse_address = True
+
+        def __init__(self, upstream: tuple[str, int]) -> None:
+            self.stopping = threading.Event()
+            self.upstream = upstream
+            self.mode = "pass"
+            self.accepted: Counter[str] = Counter()
+            super().__init__(("127.0.0.1", 0), _Relay)
+
+    def __init__(self, upstream: str) -> None:
+        host, port = upstream.removeprefix("http://").split(":")
+        self._server = self._Server((host, int(port)))
+        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05})
+
+    @property
+    def endpoint(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    @property
+    def accepted(self) -> Counter[str]:
+        """Connections accepted, by the mode they met."""
+        return self._server.accepted
+
+    def set(self, mode: str) -> None:
+        assert mode in ("pass", "refuse", "blackhole"), mode
+        self._server.mode = mode
+
+    def __enter__(self) -> TcpProxy:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._server.stopping.set()
+        self._server.shutdown()
+        self._server.server_close()
         self._thread.join(timeout=10)
 
 

@@ -29,6 +29,10 @@ STACK: dict[str, Callable[[Resources], dict[str, str]]] = {
     "monitors": lambda r: {"monitors_table_name": r.monitors_table},
     "alerts": lambda r: {"alert_topic_arn": r.alert_topic_arn, "alert_event_bus_name": r.alert_event_bus},
     "status_page": lambda r: {"status_page_bucket_name": r.status_bucket},
+    "regions": lambda r: {
+        "region_reports_queue_url": r.region_reports_queue_url,
+        "region_outbox_queue_url": r.region_outbox_queue_url,
+    },
 }
 """The template's resources a deployment can have, as the settings that name them."""
 

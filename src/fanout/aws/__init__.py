@@ -14,4 +14,6 @@ store is one module over it:
 - ``idempotency.run_once``: Powertools' idempotency, its calls on the invocation's loop.
 - ``cursors.ListingCursor``: the one cursor codec of every listing.
 - ``secrets``: the values of secret references (Secrets Manager, SSM), cached briefly.
+- ``region_queues.RegionQueues``: a probe region's reports sent to the home region's queue, and
+  its outbox.
 """

@@ -124,9 +124,11 @@ class AwsClients:
             self._stack.push_async_callback(dns.aclose)  # closed after every client
             self._resolver = dns.connector_resolver()
 
-    async def client(self, service: Service) -> Any:
-        """The service's client, created in this loop on first use."""
-        if service not in self._clients:
+    async def client(self, service: Service, *, region: str = "", endpoint_url: str = "") -> Any:
+        """The service's client, created in this loop on first use; ``region`` and ``endpoint_url``
+        name another region's (a probe region's calls to its home region), on the same session."""
+        key = f"{service}@{region}@{endpoint_url}" if region or endpoint_url else service
+        if key not in self._clients:
             from aiobotocore.config import AioConfig
             from botocore.config import Config
 
@@ -142,11 +144,13 @@ class AwsClients:
             )
             if service == "s3":  # presigned URLs in SigV4 (up to 7 days), not legacy SigV2
                 config = config.merge(Config(signature_version="s3v4"))
-            endpoint = {"endpoint_url": c.endpoint_url} if c.endpoint_url else {}
-            self._clients[service] = await self._stack.enter_async_context(
-                self._session.client(service, config=config, **endpoint)
+            where: dict[str, str] = {"region_name": region} if region else {}
+            if endpoint_url or c.endpoint_url:
+                where["endpoint_url"] = endpoint_url or c.endpoint_url
+            self._clients[key] = await self._stack.enter_async_context(
+                self._session.client(service, config=config, **where)
             )
-        return self._clients[service]
+        return self._clients[key]
 
     async def open(self, services: Iterable[Service], *, before: float) -> dict[str, Exception]:
         """Make the clients a run will need now, before the fan-out, not in the persist slice.

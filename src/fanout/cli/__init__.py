@@ -9,7 +9,8 @@
 - ``rows``, ``table``, ``formats``: every output format; ``progress``: the bars on a terminal.
 - ``monitors_commands``: ``fanout monitors validate|plan|apply``; ``monitors_file`` reads monitors
   files (``yaml_marks``: where each node was written), ``schedules`` plans the schedules and
-  ``schedule_apply`` reads and changes them in EventBridge Scheduler.
+  ``schedule_apply`` reads and changes them in EventBridge Scheduler; ``region_plans``: a
+  regional monitor's schedules, one in each of its regions.
 - ``status_commands``: ``fanout status build``, the status page from the monitors table.
 
 It is a front door like ``fanout.handler``: it may use every layer below (never the handler).

@@ -2,7 +2,8 @@
 
 ``validate`` needs no AWS: every problem of every file, as ``FILE:LINE:COLUMN: path: message``,
 and exit status 2 when there is one. ``plan`` compares the files with fanout's schedules in the
-group; ``apply`` makes the changes (``fanout.cli.schedule_apply``). Exit status: 0 done (or no
+group; ``apply`` makes the changes (``fanout.cli.schedule_apply``); a regional monitor's in each
+of its regions (``fanout.cli.region_plans``). Exit status: 0 done (or no
 changes), 4 changes with ``--detailed-exitcode``, 1 an AWS failure or a change not applied, 2 bad
 input.
 """
@@ -17,17 +18,9 @@ import click
 
 from fanout.cli.errors import EXIT_BAD_INPUT, EXIT_NOT_OK, EXIT_OK, handled
 from fanout.cli.monitors_file import Fleet, read_fleet
-from fanout.cli.schedule_apply import (
-    STACK_OUTPUTS,
-    Applied,
-    AwsFailed,
-    apply_changes,
-    client,
-    deployed_schedules,
-    purge_states,
-    stack_deployment,
-)
-from fanout.cli.schedules import Deployment, Plan, desired, plan
+from fanout.cli.region_plans import RegionalPlan, plan_regions
+from fanout.cli.schedule_apply import STACK_OUTPUTS, Applied, AwsFailed, purge_states, stack_deployment
+from fanout.cli.schedules import Deployment, Plan
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -100,23 +93,33 @@ def _deployment(where: dict[str, Any]) -> Deployment:
     return Deployment(**given)
 
 
-def _planned(paths: tuple[str, ...], where: dict[str, Any]) -> tuple[Plan, Deployment] | int:
-    """The plan of the files against the deployment, or the exit status of why there is none."""
+def _default_region() -> str | None:
+    import boto3
+
+    return boto3.session.Session().region_name
+
+
+def _planned(paths: tuple[str, ...], where: dict[str, Any]) -> RegionalPlan | int:
+    """The plan of the files against the deployment (each region's, for regional monitors), or
+    the exit status of why there is none."""
     fleet = read_fleet(paths)
     if not _report_problems(fleet):
         return EXIT_BAD_INPUT
     deployment = _deployment(where)
     try:
-        wanted = [desired(m, deployment) for m in fleet.monitors]
-    except ValueError as exc:
-        click.echo(f"error: {exc}", err=True)
-        return EXIT_BAD_INPUT
-    try:
-        deployed, foreign = deployed_schedules(client("scheduler", where.get("region")), deployment.group)
+        return plan_regions(
+            fleet.monitors,
+            deployment,
+            region=where.get("region"),
+            stack=where.get("stack"),
+            default_region=_default_region,
+        )
     except AwsFailed as exc:
         click.echo(f"error: {exc.detail}", err=True)
         return EXIT_NOT_OK
-    return plan(wanted, deployed, foreign=foreign), deployment
+    except ValueError as exc:  # a monitor that cannot be a schedule; regions without --stack
+        click.echo(f"error: {exc}", err=True)
+        return EXIT_BAD_INPUT
 
 
 @monitors_group.command("plan")
@@ -128,7 +131,7 @@ def plan_command(paths: tuple[str, ...], detailed_exitcode: bool, **where: Any) 
     planned = _planned(paths, where)
     if isinstance(planned, int):
         return planned
-    changes = planned[0]
+    changes = planned.plan
     click.echo("\n".join(changes.lines()))
     return EXIT_CHANGES if detailed_exitcode and changes.changes else EXIT_OK
 
@@ -148,18 +151,19 @@ def apply_command(
     planned = _planned(paths, where)
     if isinstance(planned, int):
         return planned
-    changes, deployment = planned
+    changes, deployment = planned.plan, planned.deployments[_home_key(planned)]
     click.echo("\n".join(changes.lines()))
     if not changes.changes:
         return EXIT_OK
     if not yes and not click.confirm(f"Apply {len(changes.changes)} change(s)?", default=False, err=True):
         click.echo("nothing applied", err=True)
         return EXIT_NOT_OK
-    results = apply_changes(changes.changes, deployment, where.get("region"))
+    results = planned.apply(changes.changes)
     failed = [r for r in results if r.error is not None]
     for r in results:
         status = "applied" if r.error is None else f"FAILED: {r.error}"
-        click.echo(f"{r.change.kind} {r.change.monitor}: {status}")
+        where_ = f" in {r.change.region}" if r.change.region else ""
+        click.echo(f"{r.change.kind} {r.change.monitor}{where_}: {status}")
     click.echo(f"Applied {len(results) - len(failed)} of {len(results)} change(s).")
     if purge:
         failed_purge = _purge(changes, deployment, where.get("region"), failed)
@@ -171,10 +175,23 @@ def apply_command(
     return EXIT_CHANGES if detailed_exitcode else EXIT_OK
 
 
+def _home_key(planned: RegionalPlan) -> str | None:
+    """The region named's key in the plan's deployments (its first)."""
+    return next(iter(planned.deployments))
+
+
 def _purge(changes: Plan, deployment: Deployment, region: str | None, failed: list[Applied]) -> bool:
-    """Delete the states of the monitors whose schedules were deleted; True when that failed."""
-    not_deleted = {r.change.name for r in failed}
-    gone = [c.monitor for c in changes.changes if c.kind == "delete" and c.name not in not_deleted]
+    """Delete the states of the monitors whose schedules were all deleted (a monitor that only
+    left a region keeps its state); True when that failed."""
+    not_deleted = {(r.change.name, r.change.region) for r in failed}
+    kept = {c.monitor for c in changes.changes if c.kind != "delete"}
+    gone = sorted(
+        {
+            c.monitor
+            for c in changes.changes
+            if c.kind == "delete" and (c.name, c.region) not in not_deleted and c.monitor not in kept
+        }
+    )
     if not gone:
         return False
     if not deployment.monitors_table:

@@ -22,7 +22,15 @@ from pydantic import BaseModel, ValidationError
 
 from fanout.cli.yaml_marks import Mark, Marked, Path_, load_marked
 from fanout.config import get_settings
-from fanout.core.fleet import MaintenanceEntry, Monitor, MonitorEntry, MonitorsFile, merged, request_of
+from fanout.core.fleet import (
+    MaintenanceEntry,
+    Monitor,
+    MonitorEntry,
+    MonitorsFile,
+    merged,
+    regional_problems,
+    request_of,
+)
 from fanout.core.requests import UrlEntry, format_loc
 from fanout.errors import EgressBlocked
 from fanout.fetch.egress.policy import EgressPolicy, policy_for
@@ -101,13 +109,14 @@ def _message(error: Any, model: type[BaseModel], loc: tuple[int | str, ...]) -> 
 
 
 def _pattern_field(loc: tuple[int | str, ...]) -> str:
-    return "thresholds" if "thresholds" in loc else str(loc[-1])
+    return next((f for f in ("thresholds", "regions") if f in loc), str(loc[-1]))
 
 
 _PATTERN_MESSAGES = {
     "name": "a name is 1-64 characters of a-z, 0-9 and '-'",
     "thresholds": "not a condition like '<0.05', '>=0.99' or '<800'",
     "sitemap": "a sitemap is an http:// or https:// URL",
+    "regions": "not an AWS region like eu-west-1 or us-east-1",
 }
 
 
@@ -179,6 +188,13 @@ class _FileReader:
             self.errors(exc, MonitorEntry, [here, ("defaults",)])
             return
         self.check_urls(monitor, here)
+        regional = regional_problems(monitor)
+        for key, message in regional.items():
+            base = here if self.marked.known((*here, key)) != here else ("defaults",)
+            if monitor.regions is None and base != here:
+                continue  # the defaults' quorum is for the monitors with regions
+            self.problem((*base, key), message)
+            return
         unknown = [(j, n) for j, n in enumerate(monitor.alerts or []) if n not in self.channels]
         for j, name in unknown:
             base = here if self.marked.known((*here, "alerts", j)) != here else ("defaults",)

@@ -6,14 +6,24 @@ One schedule per monitor, in the stack's schedule group, named ``fanout.<monitor
 the monitor's request in the shape ``fanout.entry.schedule`` reads (``"source": "schedule"`` and an
 ``event_id`` of the schedule's ARN and scheduled time: the same for every retry, the run's
 idempotency key); the retry policy and the dead-letter queue are the template's.
+
+A regional monitor (``regions``) has the same schedule in each of its regions, its input carrying
+the scheduled time (``scheduled_at``: the round its observations form in the home region). A
+rate() schedule starts on a grid of its period counted from the Unix epoch (``StartDate``: the
+next point of the grid), so every region, whenever applied, has the same scheduled times; cron()
+and at() times are the same everywhere by themselves.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
+import re
+import time
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from typing import Any, Literal
 
 from fanout.cli.monitors_file import FleetMonitor
@@ -25,6 +35,9 @@ MAX_INPUT_BYTES = 256 * 1024
 EVENT_ID = "<aws.scheduler.schedule-arn>@<aws.scheduler.scheduled-time>"
 RETRY_POLICY = {"MaximumRetryAttempts": 2, "MaximumEventAgeInSeconds": 3600}  # the template's
 TARGETS_PREFIX = "monitors/"
+SCHEDULED_TIME = "<aws.scheduler.scheduled-time>"
+_RATE = re.compile(r"^rate\((\d+) (minute|hour|day)s?\)$")
+_UNIT_S = {"minute": 60, "hour": 3_600, "day": 86_400}
 
 
 @dataclass(frozen=True, slots=True)
@@ -88,10 +101,32 @@ def _input(request: Mapping[str, Any], monitor: str, deployment: Deployment) -> 
     return text, Upload(deployment.bucket, key, body)
 
 
-def desired(item: FleetMonitor, deployment: Deployment) -> Desired:
+def rate_period_s(expression: str) -> int | None:
+    """A rate() expression's period in seconds (None for cron() and at())."""
+    match = _RATE.match(expression)
+    return int(match[1]) * _UNIT_S[match[2]] if match else None
+
+
+def aligned_start(period_s: int, now: float) -> datetime:
+    """The next point after ``now`` of the grid of ``period_s`` counted from the Unix epoch."""
+    return datetime.fromtimestamp(math.floor(now / period_s + 1) * period_s, UTC)
+
+
+def _start_of(value: Any) -> float | None:
+    if isinstance(value, datetime):
+        return value.timestamp()
+    if isinstance(value, str):
+        return datetime.fromisoformat(value.replace("Z", "+00:00")).timestamp()
+    return None
+
+
+def desired(item: FleetMonitor, deployment: Deployment, *, now: float | None = None) -> Desired:
     """The schedule ``item`` becomes (raises ``ValueError`` when it cannot be one)."""
     m = item.monitor
-    text, upload = _input(item.request, m.name, deployment)
+    request = item.request
+    if m.regions:
+        request = {**request, "scheduled_at": SCHEDULED_TIME}
+    text, upload = _input(request, m.name, deployment)
     target: dict[str, Any] = {
         "Arn": deployment.function_arn,
         "RoleArn": deployment.role_arn,
@@ -101,7 +136,7 @@ def desired(item: FleetMonitor, deployment: Deployment) -> Desired:
     if deployment.dead_letter_arn:
         target["DeadLetterConfig"] = {"Arn": deployment.dead_letter_arn}
     name = schedule_name(m.name)
-    definition = {
+    definition: dict[str, Any] = {
         "Name": name,
         "GroupName": deployment.group,
         "Description": f"{DESCRIPTION_MARK}{m.name} (managed by fanout monitors apply)",
@@ -111,6 +146,9 @@ def desired(item: FleetMonitor, deployment: Deployment) -> Desired:
         "FlexibleTimeWindow": {"Mode": "OFF"},
         "Target": target,
     }
+    period = rate_period_s(m.schedule) if m.regions else None
+    if period is not None:
+        definition["StartDate"] = aligned_start(period, time.time() if now is None else now)
     return Desired(m.name, name, definition, upload)
 
 
@@ -121,8 +159,15 @@ def comparable(definition: Mapping[str, Any]) -> dict[str, Any]:
         payload = json.loads(target.get("Input") or "null")
     except ValueError:
         payload = target.get("Input")
+    start = _start_of(definition.get("StartDate"))
+    period = rate_period_s(str(definition.get("ScheduleExpression") or ""))
+    if start is not None and period is not None and start % period == 0:
+        start_shown: Any = f"on the {period} s grid"  # any point of it: the same scheduled times
+    else:
+        start_shown = None if start is None else datetime.fromtimestamp(start, UTC).isoformat()
     return {
         "schedule": definition.get("ScheduleExpression"),
+        "start": start_shown,
         "timezone": definition.get("ScheduleExpressionTimezone") or "UTC",
         "state": definition.get("State"),
         "description": definition.get("Description"),
@@ -165,6 +210,7 @@ class Change:
     monitor: str
     desired: Desired | None = None
     diff: tuple[str, ...] = ()
+    region: str | None = None  # where the schedule is (None: the one region of a plan)
 
 
 @dataclass
@@ -174,11 +220,12 @@ class Plan:
     foreign: int = 0  # schedules in the group that are not fanout's (left alone)
 
     def lines(self) -> list[str]:
-        """The plan as people read it."""
+        """The plan as people read it (a change in one of several regions says which)."""
         out: list[str] = []
         for c in self.changes:
             sign = {"create": "+", "update": "~", "delete": "-"}[c.kind]
-            out.append(f"{sign} {c.kind} {c.monitor} (schedule {c.name})")
+            where = f" in {c.region}" if c.region else ""
+            out.append(f"{sign} {c.kind} {c.monitor} (schedule {c.name}{where})")
             out.extend(f"    {line}" for line in c.diff)
         counts = {k: sum(c.kind == k for c in self.changes) for k in ("create", "update", "delete")}
         summary = ", ".join(f"{n} to {k}" for k, n in counts.items())
@@ -190,23 +237,41 @@ class Plan:
         return out
 
 
-def plan(wanted: list[Desired], deployed: Mapping[str, Mapping[str, Any]], *, foreign: int = 0) -> Plan:
+def plan(
+    wanted: list[Desired],
+    deployed: Mapping[str, Mapping[str, Any]],
+    *,
+    foreign: int = 0,
+    region: str | None = None,
+) -> Plan:
     """The changes that make ``deployed`` (fanout's schedules by name, as get_schedule answers) what
-    ``wanted`` says: creates and updates in the file's order, then deletes by name."""
+    ``wanted`` says: creates and updates in the file's order, then deletes by name (in ``region``,
+    when the plan is one of several regions')."""
     result = Plan(foreign=foreign)
     for d in wanted:
         current = deployed.get(d.name)
         if current is None:
-            result.changes.append(Change("create", d.name, d.monitor, d))
+            result.changes.append(Change("create", d.name, d.monitor, d, region=region))
         elif comparable(current) != comparable(d.definition):
-            result.changes.append(
-                Change("update", d.name, d.monitor, d, tuple(field_diff(current, d.definition)))
-            )
+            diff = tuple(field_diff(current, d.definition))
+            result.changes.append(Change("update", d.name, d.monitor, d, diff, region=region))
         else:
             result.unchanged += 1
     names = {d.name for d in wanted}
     for name in sorted(set(deployed) - names):
         description = str(deployed[name].get("Description") or "")
         monitor = description.removeprefix(DESCRIPTION_MARK).split(" ", 1)[0]
-        result.changes.append(Change("delete", name, monitor))
+        result.changes.append(Change("delete", name, monitor, region=region))
     return result
+
+
+def regions_deployed(deployed: Mapping[str, Mapping[str, Any]]) -> set[str]:
+    """The regions the deployed regional schedules say their monitors are in (where a monitor
+    that left a region still has its schedule)."""
+    found: set[str] = set()
+    for definition in deployed.values():
+        payload = comparable(definition)["input"]
+        monitor = payload.get("monitor") if isinstance(payload, Mapping) else None
+        if isinstance(monitor, Mapping) and isinstance(monitor.get("regions"), list):
+            found |= {str(r) for r in monitor["regions"]}
+    return found

@@ -16,10 +16,20 @@ from collections.abc import Mapping, Sequence
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Discriminator, Field, Tag, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Discriminator,
+    Field,
+    Tag,
+    field_validator,
+    model_validator,
+)
 
 from fanout.core.maintenance import Window
 from fanout.core.monitors import Dependency, MonitorSpec, ReminderPeriod
+from fanout.core.regions import MAX_REGIONS, Region
 from fanout.core.requests import Options, Targets, UrlEntry, UrlText, url_item_kind
 from fanout.core.routes import Route
 from fanout.core.thresholds import Thresholds
@@ -132,6 +142,40 @@ class _Fields(BaseModel):
     )
     depends_on: Annotated[list[Dependency], Field(max_length=10)] | None = None
     group_over: Annotated[int, Field(ge=1, le=10_000)] | None = None
+    regions: Annotated[list[Region], Field(min_length=1, max_length=MAX_REGIONS)] | None = Field(
+        default=None, description="Checked from these regions (a schedule in each); DOWN when 'quorum' agree."
+    )
+    quorum: Annotated[int, Field(ge=1, le=MAX_REGIONS)] | None = Field(
+        default=None, description="Regions that must agree on a round (a majority of 'regions')."
+    )
+    region_silent_after: Annotated[int, Field(ge=1, le=100)] | None = Field(
+        default=None, description="Rounds a region may miss before 'region silent' is alerted (3)."
+    )
+
+    @field_validator("regions")
+    @classmethod
+    def _regions_once(cls, value: list[str] | None) -> list[str] | None:
+        if value is not None and len(set(value)) != len(value):
+            twice = sorted({r for r in value if value.count(r) > 1})
+            raise ValueError(f"'regions' lists {', '.join(twice)} twice")
+        return value
+
+
+_REGIONAL = ("quorum", "region_silent_after")  # a monitor's without regions: the defaults' left out
+
+
+def regional_problems(monitor: _Fields) -> dict[str, str]:
+    """What is wrong between a merged monitor's ``regions``, ``quorum`` and
+    ``region_silent_after`` (field name -> message); the models check each on its own."""
+    if monitor.regions is None:
+        return {
+            f: f"'{f}' needs 'regions'"
+            for f in ("quorum", "region_silent_after")
+            if getattr(monitor, f) is not None
+        }
+    if monitor.quorum is not None and monitor.quorum > len(monitor.regions):
+        return {"quorum": f"quorum {monitor.quorum} is more than the {len(monitor.regions)} regions"}
+    return {}
 
 
 class MaintenanceEntry(Window):
@@ -223,8 +267,11 @@ def request_of(
         "remind_every",
         "depends_on",
         "public",
+        "regions",
+        "quorum",
+        "region_silent_after",
     ):
-        if raw.get(key) is not None:
+        if raw.get(key) is not None and (monitor.regions or key not in _REGIONAL):
             spec[key] = raw[key]
     if raw.get("group_over") is not None:
         spec["group_over"] = raw["group_over"]

@@ -10,6 +10,7 @@ alert), reporting again is ``up`` (one ``region_back``); a region never makes a 
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import replace
@@ -23,8 +24,12 @@ from fanout.core.monitors import (
     MonitorSpec,
     Observation,
     SubjectState,
+    passed,
 )
+from fanout.core.regions import RegionObservation, RegionReport
+from fanout.core.results import UrlResult
 from fanout.core.rounds import Liveness, Round, Vote, facts_with, heard, verdict_latency_ms, vote
+from fanout.core.thresholds import ThresholdResult
 
 REGION_PREFIX = "region:"
 LIVENESS_WORDS = {Health.UNKNOWN: "unknown", Health.UP: "reporting", Health.DOWN: "silent"}
@@ -134,3 +139,40 @@ def regions_summary(spec: MonitorSpec, states: Sequence[SubjectState]) -> dict[s
             }
         )
     return {"regions": liveness, "quorum": spec.round_quorum, "silent_after": spec.silent_after}
+
+
+def region_report(
+    spec: MonitorSpec,
+    results: Sequence[UrlResult],
+    thresholds: Sequence[ThresholdResult],
+    *,
+    region: str,
+    round_id: str,
+    run_id: str,
+    key: str,
+) -> RegionReport:
+    """A run's word on each subject (its URLs, its thresholds), as its region reports it home."""
+    now = time.time()
+    seen = [
+        RegionObservation(
+            subject=r.url,
+            passed=passed(r.outcome),
+            outcome=r.outcome.value,
+            at=now,
+            status_code=r.status_code,
+            latency_ms=r.latency_ms if r.status_code is not None else None,
+            error=r.error,
+            checks_failed=r.failed_checks,
+        )
+        for r in results
+    ]
+    seen += [RegionObservation(t.subject, t.ok, "passed" if t.ok else "breached", now) for t in thresholds]
+    return RegionReport(
+        monitor=spec.model_dump(mode="json", exclude_unset=True, exclude_none=True),
+        region=region,
+        scheduled_at=round_id,
+        run_id=run_id,
+        key=key,
+        sent_at=now,
+        observations=tuple(seen),
+    )

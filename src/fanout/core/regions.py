@@ -12,7 +12,7 @@ region needs nothing from the probe but this document.
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from msgspec import Meta
 from pydantic import Field
@@ -54,7 +54,7 @@ class RegionObservation(Document, frozen=True):
     checks_failed: Annotated[tuple[str, ...], Meta(description="The checks that failed")] = ()
 
 
-class RegionReport(Document, frozen=True, kw_only=True):
+class RegionReport(Document, frozen=True, kw_only=True, tag_field="kind", tag="region_report"):
     """What a probe region sends the home region after one scheduled run of a regional monitor.
 
     ``key`` is the probe's delivery (the schedule's event id): a report delivered twice is one
@@ -62,7 +62,6 @@ class RegionReport(Document, frozen=True, kw_only=True):
     parts of one report share its ``key`` and each is applied on its own.
     """
 
-    kind: Literal["region_report"] = "region_report"
     monitor: Annotated[dict[str, Any], Meta(description="The monitor's spec, as the schedule gave it")]
     region: Annotated[str, Meta(description="The probe region")]
     scheduled_at: Annotated[str, Meta(description="The round: the schedule's scheduled time")]

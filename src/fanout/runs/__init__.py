@@ -16,5 +16,7 @@ PagerDuty) sent, their secrets read at send time; ``alert_sends``: a monitor run
 a storm as one grouped alert; ``history``: a monitor run's long-history writes;
 ``status_page``: the status page rendered and uploaded inside a monitor run, or by
 ``fanout status build``; ``region_home``: a regional monitor's region reports applied in its
-home region (its own run's, and the reports queue's).
+home region (its own run's, and the reports queue's); ``region_probe``: a probe region's report
+sent home in one call, with its outbox; ``regional_run``: a regional monitor's run, applied
+home or sent there.
 """

@@ -15,7 +15,6 @@ What follows (the idempotency record) has its reserve at the end of the budget, 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from fanout.config import Settings
 from fanout.core.budget import InvocationClock, RunDeadline
@@ -32,10 +31,6 @@ from fanout.runs.shards.launch import check_request, header_for, launch, plan
 from fanout.runs.shards.outcome import leftover_indexes
 from fanout.runs.shards.plan import RunHeader
 from fanout.runs.stores import RunStores, StoreConfig
-
-if TYPE_CHECKING:
-    from fanout.core.monitors import MonitorSpec
-    from fanout.core.requests import Options
 
 
 @dataclass(frozen=True, slots=True)
@@ -127,16 +122,7 @@ async def _inline(
     deadline = ctx.deadline
     await stores.open(before=deadline.fetch_by, monitor=request.monitor is not None)
     document = (await fetch_run(request, ctx, settings=settings, trace=trace)).replaced(targets=targets)
-    document = await _judged(
-        document,
-        request.options,
-        request.monitor,
-        observation_key,
-        stores,
-        settings,
-        deadline,
-        scheduled_at=request.scheduled_at,
-    )
+    document = await _judged(document, request, observation_key, stores, settings, deadline)
     document = await _keep(document, request, header, stores, settings, deadline)
     report = document.persisted.report if document.persisted else None
     stored_key = report.key if report and report.status is StoreStatus.STORED else None
@@ -148,29 +134,26 @@ async def _inline(
 
 async def _judged(
     document: RunDocument,
-    options: Options,
-    monitor: MonitorSpec | None,
+    request: FanoutRequest,
     key: str | None,
     stores: RunStores,
     settings: Settings,
     deadline: RunDeadline,
-    *,
-    scheduled_at: str | None = None,
 ) -> RunDocument:
     """The run's thresholds and monitor (``runs.monitor``, imported only by runs that have them)."""
-    if not options.thresholds and monitor is None:
+    if not request.options.thresholds and request.monitor is None:
         return document
     from fanout.runs.monitor import judged
 
     return await judged(
         document,
-        options,
-        monitor,
+        request.options,
+        request.monitor,
         key=key,
         stores=stores,
         settings=settings,
         before=deadline.monitor_by,
-        scheduled_at=scheduled_at,
+        scheduled_at=request.scheduled_at,
     )
 
 

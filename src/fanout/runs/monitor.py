@@ -348,35 +348,61 @@ async def judged(
     scheduled_at: str | None = None,
 ) -> RunDocument:
     """``document`` with its run thresholds evaluated and, for a monitor run, its monitor updated
-    (a regional monitor's: by its round, ``scheduled_at``, else the run's start to the minute)."""
+    (a regional monitor's: by its round, ``scheduled_at``, else the run's start to the minute; in
+    a probe region its observations are sent to its home region instead: ``runs.regional_run``)."""
     results = document.results or ()
     thresholds = evaluate(options.thresholds, results) if options.thresholds else None
-    report = None
-    if spec is not None and stores.monitors is not None:
-        loop = asyncio.get_running_loop()
-        location = None
-        if stores.reports is not None:
-            location = (stores.reports.bucket, report_key(document.run_id, document.started_at))
-        if spec.is_regional:
-            from fanout.runs.region_home import judged_regional  # regional monitors only
+    if spec is None or (stores.monitors is None and (settings.is_home or not spec.is_regional)):
+        return document.replaced(thresholds=thresholds)
+    location = None
+    if stores.reports is not None:
+        location = (stores.reports.bucket, report_key(document.run_id, document.started_at))
+    if spec.is_regional:
+        from fanout.runs.regional_run import judged_regional  # regional monitors only
 
-            report = await judged_regional(
-                document, spec, thresholds or (), key, location, stores, settings, before, scheduled_at
-            )
-        else:
-            until = time.time() + max(0.0, before - loop.time())  # every send ends by ``before``
-            run = MonitorRun(spec, document.run_id, key or document.run_id, location, claim_until=until)
-            async with Deliveries(settings) as deliveries:
-                routes = await monitor_routes(spec, stores, settings, deliveries, before)
-                update = MonitorUpdate(
-                    stores.monitors,
-                    stores.alerts,
-                    run,
-                    concurrency=settings.monitor_concurrency,
-                    routes=routes,
-                    history=stores.history,
-                )
-                report = await update.apply(results, thresholds or (), before=before)
-        changed = report.all_transitions > 0
-        await render_if_due(stores, settings, monitor=spec.name, changed=changed, before=before)
+        report = await judged_regional(
+            document,
+            spec,
+            thresholds or (),
+            key=key,
+            location=location,
+            stores=stores,
+            settings=settings,
+            before=before,
+            scheduled_at=scheduled_at,
+        )
+        if report.region is not None:  # a probe region's run: no state here, no page to render
+            return document.replaced(thresholds=thresholds, monitor=report)
+    else:
+        report = await _updated(document, spec, thresholds or (), key, location, stores, settings, before)
+    changed = report.all_transitions > 0
+    await render_if_due(stores, settings, monitor=spec.name, changed=changed, before=before)
     return document.replaced(thresholds=thresholds, monitor=report)
+
+
+async def _updated(
+    document: RunDocument,
+    spec: MonitorSpec,
+    thresholds: Sequence[ThresholdResult],
+    key: str | None,
+    location: tuple[str, str] | None,
+    stores: RunStores,
+    settings: Settings,
+    before: float,
+) -> MonitorReport:
+    """A (single-region) monitor's update by this run's results."""
+    assert stores.monitors is not None
+    loop = asyncio.get_running_loop()
+    until = time.time() + max(0.0, before - loop.time())  # every send ends by ``before``
+    run = MonitorRun(spec, document.run_id, key or document.run_id, location, claim_until=until)
+    async with Deliveries(settings) as deliveries:
+        routes = await monitor_routes(spec, stores, settings, deliveries, before)
+        update = MonitorUpdate(
+            stores.monitors,
+            stores.alerts,
+            run,
+            concurrency=settings.monitor_concurrency,
+            routes=routes,
+            history=stores.history,
+        )
+        return await update.apply(document.results or (), thresholds, before=before)

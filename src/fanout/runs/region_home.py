@@ -19,14 +19,11 @@ from dataclasses import dataclass
 
 from fanout.config import Settings
 from fanout.core.budget import InvocationClock
-from fanout.core.documents import RunDocument
-from fanout.core.ids import parse_iso
 from fanout.core.monitor_report import MonitorReport
-from fanout.core.monitors import MonitorSpec, Observation, passed
+from fanout.core.monitors import MonitorSpec, Observation
 from fanout.core.regional import region_subject
-from fanout.core.regions import RegionObservation, RegionReport, round_of
-from fanout.core.results import UrlResult
-from fanout.core.rounds import round_epoch, round_of_start
+from fanout.core.regions import RegionReport, round_of
+from fanout.core.rounds import round_epoch
 from fanout.core.thresholds import ThresholdResult
 from fanout.errors import MonitorsOff, StoreError
 from fanout.fetch.delivery import Deliveries
@@ -35,52 +32,6 @@ from fanout.runs.invocation import Invocation
 from fanout.runs.monitor import MonitorRun, MonitorUpdate, monitor_routes
 from fanout.runs.status_page import render_if_due
 from fanout.runs.stores import RunStores, StoreConfig
-
-
-class ProbePathNotWired(MonitorsOff):
-    """A regional monitor run in a probe region, before its report can be sent home."""
-
-    def __init__(self, region: str, home: str) -> None:
-        super().__init__(
-            f"regional monitors run in the probe region {region} (home {home}): sending reports home"
-        )
-
-
-def region_report(
-    spec: MonitorSpec,
-    results: Sequence[UrlResult],
-    thresholds: Sequence[ThresholdResult],
-    *,
-    region: str,
-    round_id: str,
-    run_id: str,
-    key: str,
-) -> RegionReport:
-    """A run's word on each subject (its URLs, its thresholds), as its region reports it home."""
-    now = time.time()
-    seen = [
-        RegionObservation(
-            subject=r.url,
-            passed=passed(r.outcome),
-            outcome=r.outcome.value,
-            at=now,
-            status_code=r.status_code,
-            latency_ms=r.latency_ms if r.status_code is not None else None,
-            error=r.error,
-            checks_failed=r.failed_checks,
-        )
-        for r in results
-    ]
-    seen += [RegionObservation(t.subject, t.ok, "passed" if t.ok else "breached", now) for t in thresholds]
-    return RegionReport(
-        monitor=spec.model_dump(mode="json", exclude_none=True),
-        region=region,
-        scheduled_at=round_id,
-        run_id=run_id,
-        key=key,
-        sent_at=now,
-        observations=tuple(seen),
-    )
 
 
 def report_observations(
@@ -240,35 +191,3 @@ def not_applied(name: str) -> MonitorReport:
         state_errors=0,
         pending=0,
     )
-
-
-async def judged_regional(
-    document: RunDocument,
-    spec: MonitorSpec,
-    thresholds: Sequence[ThresholdResult],
-    key: str | None,
-    location: tuple[str, str] | None,
-    stores: RunStores,
-    settings: Settings,
-    before: float,
-    scheduled_at: str | None = None,
-) -> MonitorReport:
-    """A regional monitor's run: its results as its region's report for its round, applied here
-    in the home region, sent home from a probe region (``runs.region_probe``)."""
-    round_id = scheduled_at or round_of_start(parse_iso(document.started_at).timestamp())
-    found = region_report(
-        spec,
-        document.results or (),
-        thresholds,
-        region=settings.region or "home",
-        round_id=round_id,
-        run_id=document.run_id,
-        key=key or document.run_id,
-    )
-    if settings.is_home:
-        [applied] = await apply_region_reports(
-            [found], stores=stores, settings=settings, before=before, location=location, thresholds=thresholds
-        )
-        return applied.report or not_applied(spec.name)
-    # The probe path: send ``found`` home (runs.region_probe.send_home), with this region's outbox.
-    raise ProbePathNotWired(settings.region, settings.home_region)

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 from fanout.aws.alerts import AlertSinks
 from fanout.aws.monitors_table import MonitorsTable
+from fanout.aws.region_queues import RegionQueues
 from fanout.aws.reports import Reports
 from fanout.aws.runs_table import RunsTable
 from fanout.aws.session import AwsClients, ClientConfig, Service
@@ -36,6 +37,10 @@ class StoreConfig:
     alert_topic_arn: str = ""
     alert_event_bus_name: str = ""
     status_page_bucket: str = ""
+    home_region: str = ""  # a probe region's home (empty: this region is home, nothing to send)
+    region_reports_queue_url: str = ""
+    region_outbox_queue_url: str = ""
+    home_endpoint_url: str = ""
     retention_days: int = 30
     report_url_expires_s: int = 3_600
     client: ClientConfig = field(default_factory=ClientConfig)
@@ -50,6 +55,10 @@ class StoreConfig:
             alert_topic_arn=settings.alert_topic_arn,
             alert_event_bus_name=settings.alert_event_bus_name,
             status_page_bucket=settings.status_page_bucket_name,
+            home_region="" if settings.is_home else settings.home_region,
+            region_reports_queue_url=settings.region_reports_queue_url,
+            region_outbox_queue_url=settings.region_outbox_queue_url,
+            home_endpoint_url=settings.home_endpoint_url,
             retention_days=settings.run_retention_days,
             report_url_expires_s=settings.report_url_expires_s,
             client=ClientConfig.from_settings(settings),
@@ -70,6 +79,11 @@ class StoreConfig:
     @property
     def monitors_on(self) -> bool:
         return bool(self.monitors_table)
+
+    @property
+    def probe_on(self) -> bool:
+        """A probe region: its regional monitors' reports go to the home region's queue."""
+        return bool(self.home_region and self.region_reports_queue_url)
 
     @property
     def sharding_on(self) -> bool:
@@ -100,6 +114,17 @@ class RunStores:
             from fanout.aws.history_table import HistoryTable
 
             self.history = HistoryTable(self.clients, config.monitors_table)
+        self.regions = (
+            RegionQueues(
+                self.clients,
+                home_region=config.home_region,
+                reports_url=config.region_reports_queue_url,
+                outbox_url=config.region_outbox_queue_url,
+                home_endpoint_url=config.home_endpoint_url,
+            )
+            if config.probe_on
+            else None
+        )
         self.alerts = AlertSinks(
             self.clients, topic_arn=config.alert_topic_arn, bus_name=config.alert_event_bus_name
         )
@@ -131,5 +156,7 @@ class RunStores:
                 services.append("events")
             if self.config.status_page_bucket and "s3" not in services:
                 services.append("s3")
+        if monitor and self.regions is not None and "sqs" not in services:
+            services.append("sqs")  # the outbox's (the home region's client is made when used)
         for service, exc in (await self.clients.open(services, before=before)).items():
             logger.warning("store client not created", extra={"service": service, "error": repr(exc)})

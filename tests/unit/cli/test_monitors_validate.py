@@ -264,3 +264,44 @@ def test_a_file_window_without_a_selector_or_with_a_bad_cron_is_named(tmp_path: 
     found = problems(tmp_path, text)
     assert any("maintenance.0" in p and "names 'groups' or 'tags'" in p for p in found), found
     assert any("remind_every" in p and "at most every 5m" in p for p in found), found
+
+
+REGIONAL = """\
+defaults:
+  schedule: rate(5 minutes)
+  quorum: 2
+monitors:
+  - name: shop
+    regions: [us-east-1, eu-west-1, ap-southeast-2]
+    urls: [https://shop.example.com/]
+  - name: plain
+    urls: [https://www.example.com/]
+"""
+
+
+def test_regions_go_in_the_request_and_the_defaults_quorum_only_under_regional_monitors(
+    tmp_path: Path,
+) -> None:
+    (tmp_path / "m.yaml").write_text(REGIONAL)
+    fleet = read_fleet([tmp_path / "m.yaml"])
+    assert fleet.problems == []
+    shop, plain = (m.request["monitor"] for m in fleet.monitors)
+    assert shop == {"name": "shop", "regions": ["us-east-1", "eu-west-1", "ap-southeast-2"], "quorum": 2}
+    assert plain == {"name": "plain"}
+
+
+def test_regional_problems_are_named_where_written(tmp_path: Path) -> None:
+    text = "defaults:\n  schedule: rate(5 minutes)\n  urls: [https://a.example/]\nmonitors:\n"
+    text += "  - name: a\n    regions: [us-east-1, eu-west-1]\n    quorum: 3\n"
+    text += "  - name: b\n    regions: [us-east-1, Europe]\n"
+    text += "  - name: e\n    regions: [us-east-1, eu-west-1, us-east-1]\n"
+    text += "  - name: c\n    region_silent_after: 2\n"
+    text += "  - name: d\n    regions: []\n    quorum: 0\n"
+    assert problems(tmp_path, text) == [
+        "7:13: monitors.0.quorum: quorum 3 is more than the 2 regions",
+        "9:26: monitors.1.regions.1: not an AWS region like eu-west-1 or us-east-1",
+        "11:14: monitors.2.regions: 'regions' lists us-east-1 twice",
+        "13:26: monitors.3.region_silent_after: 'region_silent_after' needs 'regions'",
+        "15:14: monitors.4.regions: List should have at least 1 item after validation, not 0",
+        "16:13: monitors.4.quorum: Input should be greater than or equal to 1",
+    ]
