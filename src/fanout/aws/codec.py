@@ -3,7 +3,8 @@
 A record is its JSON fields as attributes, plus ``kind`` (the GSI's partition, always
 ``"run"``), ``expires_at`` (the table's TTL, epoch seconds) and, for a sharded run,
 ``done_shards`` (a string set: the shards counted, never shown) and its generations'
-bookkeeping (``shards_sent``, ``generation``, ``cut_shards``: a string set, ``collector``).
+bookkeeping (``shards_sent``, ``generation``, ``cut_shards``: a string set, ``collector``,
+``sent_generation``).
 """
 
 from __future__ import annotations
@@ -21,7 +22,10 @@ SHARDS_SENT = "shards_sent"
 GENERATION = "generation"
 CUT_SHARDS = "cut_shards"
 COLLECTOR = "collector"
-BOOKKEEPING = frozenset({"kind", DONE_SHARDS, SHARDS_SENT, GENERATION, CUT_SHARDS, COLLECTOR})
+SENT_GENERATION = "sent_generation"
+BOOKKEEPING = frozenset(
+    {"kind", DONE_SHARDS, SHARDS_SENT, GENERATION, CUT_SHARDS, COLLECTOR, SENT_GENERATION}
+)
 Item = dict[str, Any]
 """A DynamoDB item in the low-level API's attribute-value form."""
 
@@ -79,6 +83,8 @@ def record_item(record: RunRecord, *, expires_at: int) -> Item:
             item[CUT_SHARDS] = {"SS": sorted(g.cut)}
         if g.collector is not None:
             item[COLLECTOR] = {"S": g.collector}
+        if g.sent_generation is not None:
+            item[SENT_GENERATION] = {"N": str(g.sent_generation)}
     return item
 
 
@@ -87,11 +93,13 @@ def item_generations(item: Mapping[str, Any]) -> Generations | None:
     if SHARDS_SENT not in item:
         return None
     collector = item.get(COLLECTOR, {}).get("S")
+    sent_generation = item.get(SENT_GENERATION, {}).get("N")
     return Generations(
         sent=int(item[SHARDS_SENT]["N"]),
         generation=int(item.get(GENERATION, {"N": "0"})["N"]),
         cut=frozenset(item.get(CUT_SHARDS, {}).get("SS", ())),
         collector=collector if isinstance(collector, str) else None,
+        sent_generation=None if sent_generation is None else int(sent_generation),
     )
 
 

@@ -20,6 +20,7 @@ from fanout.aws.codec import (
     DONE_SHARDS,
     GENERATION,
     RUN_KIND,
+    SENT_GENERATION,
     SHARDS_SENT,
     Item,
     expired,
@@ -178,7 +179,7 @@ class RunsTable:
                 TableName=self.table,
                 Key={"run_id": {"S": run_id}},
                 UpdateExpression=(
-                    f"SET #generation = :next, collector = :collector "
+                    f"SET #generation = :next, collector = :collector, {SENT_GENERATION} = :g "
                     f"ADD shards_total :delta, {SHARDS_SENT} :shards"
                 ),
                 ConditionExpression=(
@@ -195,6 +196,19 @@ class RunsTable:
                 return False
             raise
         return True
+
+    async def mark_sent(self, run_id: str, *, generation: int, before: float) -> None:
+        """Every message of ``generation`` was sent: a redelivery of its collector sends none again."""
+
+        async def update() -> None:
+            await (await self._ddb()).update_item(
+                TableName=self.table,
+                Key={"run_id": {"S": run_id}},
+                UpdateExpression=f"SET {SENT_GENERATION} = :g",
+                ExpressionAttributeValues={":g": {"N": str(generation)}},
+            )
+
+        await self._clients.call("run generation", before, update)
 
     async def transition(
         self, run_id: str, *, to: RunStatus, sets: Mapping[str, Any], when_finished: bool, before: float

@@ -106,14 +106,21 @@ class Generations:
 
     ``sent`` counts the shard messages sent so far; ``generation`` is the one they belong to;
     ``cut`` holds the counted shards that left leftovers (each also holds a place in
-    ``shards_total`` until its generation is collected); ``collector`` is the shard that sent
-    the latest continuation (only its redelivery sends it again).
+    ``shards_total`` until its generation is collected); ``collector`` is the shard that
+    collected the latest generation and ``sent_generation`` the latest generation whose messages
+    were all sent (until it reaches ``generation``, the collector's redelivery sends them again).
     """
 
     sent: int
     generation: int
     cut: frozenset[str] = frozenset()
     collector: str | None = None
+    sent_generation: int | None = None  # None: ``generation``
+
+    @property
+    def unsent(self) -> bool:
+        """The latest generation was collected, its messages not all sent yet."""
+        return self.sent_generation is not None and self.sent_generation < self.generation
 
     def cut_in(self, generation: int) -> list[str]:
         """The shards of ``generation`` whose leftovers its continuation gathers, in order."""

@@ -60,7 +60,9 @@ def sharded_record() -> RunRecord:
         max_generations=3,
         error=error,
         done_shards=frozenset({"inline"}),
-        generations=Generations(sent=3, generation=1, cut=frozenset({"00001-g1"}), collector="00000-g0"),
+        generations=Generations(
+            sent=3, generation=1, cut=frozenset({"00001-g1"}), collector="00000-g0", sent_generation=0
+        ),
     )
 
 
@@ -86,7 +88,7 @@ def test_bookkeeping_is_stored_but_never_shown() -> None:
     assert item[DONE_SHARDS] == {"SS": ["inline"]}
     view = item_record(item).to_view().to_json()
     assert DONE_SHARDS not in view
-    assert not {"shards_sent", "generation", "cut_shards", "collector"} & set(view)
+    assert not {"shards_sent", "generation", "cut_shards", "collector", "sent_generation"} & set(view)
     assert "kind" not in view
     assert view["expires_at"] == "2027-01-15T08:00:00Z"
     assert view["progress"] == {"shards_done": 1, "shards_total": 4, "urls_done": 3, "urls_total": 10}
@@ -116,7 +118,7 @@ def test_an_item_past_its_ttl_is_expired_until_dynamodb_deletes_it() -> None:
 
 def test_a_record_from_before_generations_were_kept_reads_without_them() -> None:
     item = record_item(sharded_record(), expires_at=1_800_000_000)
-    for name in ("shards_sent", "generation", "cut_shards", "collector"):
+    for name in ("shards_sent", "generation", "cut_shards", "collector", "sent_generation"):
         del item[name]
     assert item_record(item).generations is None
 
@@ -130,6 +132,8 @@ def test_a_generation_is_counted_when_every_shard_sent_is_and_places_are_held() 
     counted = RunRecord(record.document.replaced(shards_done=3), generations=record.generations)
     assert counted.generation_counted
     assert not counted.all_counted
+    assert record.generations.unsent  # collected, not marked sent
     collected = Generations(sent=4, generation=2)
+    assert not collected.unsent
     assert not RunRecord(record.document.replaced(shards_done=3), generations=collected).generation_counted
     assert RunRecord(record.document.replaced(shards_done=4), generations=collected).all_counted

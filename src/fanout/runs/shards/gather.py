@@ -11,8 +11,9 @@ a. the continuation's plan (every leftover of the generation, in input order, sp
    conditional write: whoever builds it, everyone sends the same messages;
 b. the record moves to the next generation with one conditional update (``RunsTable.collect``:
    the places held become the continuation's shards), once;
-c. the one that made the move sends the plan. If that fails, the collector's redelivery sends
-   again whatever of it is not counted yet (a message sent twice is counted once).
+c. the one that made the move sends the plan, then marks the generation sent. Until it is
+   marked, the collector's redelivery sends again whatever of it is not counted yet (a message
+   sent twice is counted once).
 
 Gathering makes a generation's leftovers share invocations: a URL that hangs in several shards
 costs their windows once more in all, not once per shard.
@@ -83,20 +84,18 @@ async def _build_plan(
 async def _plan(
     stores: RunStores, header: RunHeader, cut: list[str], generation: int, settings: Settings, before: float
 ) -> list[str]:
-    """The stored plan of ``generation``'s continuation, built and stored first if need be."""
+    """The plan of ``generation``'s continuation: built and stored, or, when another delivery
+    stored one first, that one."""
     assert stores.reports is not None
     key = plan_key(header, generation)
+    bodies = await _build_plan(stores, header, cut, generation, settings, before)
+    payload = {"v": MESSAGE_VERSION, "generation": generation, "from": cut, "bodies": bodies}
+    if await stores.reports.put_once(key, payload, before):
+        return bodies
     found = await stores.reports.find(key, before)
     if found is None:
-        bodies = await _build_plan(stores, header, cut, generation, settings, before)
-        payload = {"v": MESSAGE_VERSION, "generation": generation, "from": cut, "bodies": bodies}
-        if await stores.reports.put_once(key, payload, before):
-            return bodies
-        found = await stores.reports.find(key, before)
-        if found is None:
-            raise MergeError(f"{key}: stored, then missing")
-    bodies = found["bodies"]
-    return [str(b) for b in bodies]
+        raise MergeError(f"{key}: stored, then missing")
+    return [str(b) for b in found["bodies"]]
 
 
 async def gather(
@@ -126,6 +125,7 @@ async def gather(
     await stores.queue.send(bodies, before)
     report.count("shards_sent", len(bodies))
     report.count("shard_continuations", len(bodies))
+    await stores.runs.mark_sent(header.run_id, generation=g.generation + 1, before=before)
     logger.info(
         "leftovers gathered",
         extra={
@@ -151,3 +151,5 @@ async def send_again(stores: RunStores, header: RunHeader, run: RunRecord, befor
     if missing:
         await stores.queue.send(missing, before)
         report.count("shards_sent", len(missing))
+    assert stores.runs is not None
+    await stores.runs.mark_sent(header.run_id, generation=g.generation, before=before)

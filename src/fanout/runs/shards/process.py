@@ -151,7 +151,7 @@ async def _follow_up(
         await _own_continuation(stores, message.header, outcome, run, settings, before)
     elif run.generation_counted:
         await gather(stores, message.header, run, message.shard, settings, before)
-    elif generations.collector == message.shard and (run.document.shards_done or 0) < generations.sent:
+    elif generations.collector == message.shard and generations.unsent:
         await send_again(stores, message.header, run, before)
     if run.all_counted:
         await complete(stores, run, settings, before)
