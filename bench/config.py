@@ -15,6 +15,7 @@ SCENARIOS = (
     "e2e",
     "monitor",
     "shards",
+    "scale",
     "serialise",
     "fleet",
     "polite",
@@ -93,6 +94,13 @@ class BenchConfig:
     shards_delay_ms: int = 1_000
     shards_concurrency: int = 50
     shards_timeout_s: int = 12
+    # Scale: a sharded run of N URLs at 0 ms against an inline one of `scale_anchor_n`, URLs per
+    # invocation-second, through the emulator on moto (bench/scenarios/scale.py).
+    scale_n: int = 100_000
+    scale_anchor_n: int = 10_000
+    scale_shard_size: int = 500
+    scale_concurrency: int = 100
+    scale_timeout_s: int = 120
     # Serialise: the document of an N-URL run written as JSON and read back.
     serialise_n: int = 10_000
     serialise_reps: int = 7
@@ -161,6 +169,8 @@ QUICK = BenchConfig(
     shards_n=400,
     shards_size=100,
     shards_concurrency=20,
+    scale_n=5_000,
+    scale_anchor_n=1_000,
     serialise_n=2_000,
     serialise_reps=3,
     polite_rates=(10,),

@@ -2,7 +2,9 @@
 
 A record is its JSON fields as attributes, plus ``kind`` (the GSI's partition, always
 ``"run"``), ``expires_at`` (the table's TTL, epoch seconds) and, for a sharded run,
-``done_shards`` (a string set: the shards counted, never shown).
+``done_shards`` (a string set: the shards counted, never shown) and its generations'
+bookkeeping (``shards_sent``, ``generation``, ``cut_shards``: a string set, ``collector``,
+``sent_generation``).
 """
 
 from __future__ import annotations
@@ -11,11 +13,19 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from fanout.core.records import RunRecord
+from fanout.core.records import Generations, RunRecord
 
 RUN_KIND = "run"
 TTL_ATTRIBUTE = "expires_at"
 DONE_SHARDS = "done_shards"
+SHARDS_SENT = "shards_sent"
+GENERATION = "generation"
+CUT_SHARDS = "cut_shards"
+COLLECTOR = "collector"
+SENT_GENERATION = "sent_generation"
+BOOKKEEPING = frozenset(
+    {"kind", DONE_SHARDS, SHARDS_SENT, GENERATION, CUT_SHARDS, COLLECTOR, SENT_GENERATION}
+)
 Item = dict[str, Any]
 """A DynamoDB item in the low-level API's attribute-value form."""
 
@@ -66,17 +76,41 @@ def record_item(record: RunRecord, *, expires_at: int) -> Item:
     item |= {"kind": {"S": RUN_KIND}, TTL_ATTRIBUTE: {"N": str(expires_at)}}
     if record.done_shards:
         item[DONE_SHARDS] = {"SS": sorted(record.done_shards)}
+    if (g := record.generations) is not None:
+        item[SHARDS_SENT] = {"N": str(g.sent)}
+        item[GENERATION] = {"N": str(g.generation)}
+        if g.cut:
+            item[CUT_SHARDS] = {"SS": sorted(g.cut)}
+        if g.collector is not None:
+            item[COLLECTOR] = {"S": g.collector}
+        if g.sent_generation is not None:
+            item[SENT_GENERATION] = {"N": str(g.sent_generation)}
     return item
+
+
+def item_generations(item: Mapping[str, Any]) -> Generations | None:
+    """A sharded run's generation bookkeeping (None in a record from before it was kept)."""
+    if SHARDS_SENT not in item:
+        return None
+    collector = item.get(COLLECTOR, {}).get("S")
+    sent_generation = item.get(SENT_GENERATION, {}).get("N")
+    return Generations(
+        sent=int(item[SHARDS_SENT]["N"]),
+        generation=int(item.get(GENERATION, {"N": "0"})["N"]),
+        cut=frozenset(item.get(CUT_SHARDS, {}).get("SS", ())),
+        collector=collector if isinstance(collector, str) else None,
+        sent_generation=None if sent_generation is None else int(sent_generation),
+    )
 
 
 def item_record(item: Mapping[str, Any]) -> RunRecord:
     fields = {
         k: json.loads(v["S"]) if k in JSON_TEXT and "S" in v else from_attr(v)
         for k, v in item.items()
-        if k not in ("kind", DONE_SHARDS)
+        if k not in BOOKKEEPING
     }
     done = frozenset(item.get(DONE_SHARDS, {}).get("SS", ()))
-    return RunRecord.from_json(fields, done_shards=done)
+    return RunRecord.from_json(fields, done_shards=done, generations=item_generations(item))
 
 
 def expired(item: Mapping[str, Any], now: float) -> bool:

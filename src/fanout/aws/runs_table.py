@@ -2,9 +2,11 @@
 
 Recent runs are a Query on the GSI (partition ``kind = "run"``, sort ``started_at``), newest
 first: never a Scan. A sharded run's progress is counted with one conditional ``UpdateItem``
-per shard (``ADD`` counts, ``shards_done``, the shard's id to ``done_shards``, on condition that
-the id is not there yet: a duplicate cannot count twice), and it moves from ``running`` to
-``complete`` or ``failed`` with a conditional update: exactly once.
+per shard (``ADD`` counts, ``shards_done``, the shard's id to ``done_shards`` and, when it left
+leftovers, to ``cut_shards`` with a place in ``shards_total``, on condition that the id is not
+there yet: a duplicate cannot count twice). A generation whose every shard is counted is
+collected with one conditional update (``collect``: the generation moves on, once), and the run
+moves from ``running`` to ``complete`` or ``failed`` with a conditional update: exactly once.
 """
 
 from __future__ import annotations
@@ -14,8 +16,12 @@ from collections.abc import Mapping
 from typing import Any
 
 from fanout.aws.codec import (
+    CUT_SHARDS,
     DONE_SHARDS,
+    GENERATION,
     RUN_KIND,
+    SENT_GENERATION,
+    SHARDS_SENT,
     Item,
     expired,
     item_record,
@@ -129,6 +135,7 @@ class RunsTable:
             ":id": {"S": shard},
         } | {f":{name}": {"N": str(n)} for name, n in counts.items()}
         adds = ["shards_done :one", "shards_total :new", "given_up :given_up", f"{DONE_SHARDS} :ids"]
+        adds += [f"{CUT_SHARDS} :ids"] if continued else []
         adds += [f"#summary.#{name} :{name}" for name in counts]
 
         async def update() -> dict[str, Any]:
@@ -150,6 +157,58 @@ class RunsTable:
                 return None
             raise
         return item_record(response["Attributes"])
+
+    async def collect(
+        self, run_id: str, *, generation: int, placeholders: int, shards: int, collector: str, before: float
+    ) -> bool:
+        """Move a running run from ``generation`` (every shard of it counted) to the next: its
+        ``placeholders`` in ``shards_total`` become the ``shards`` of the continuation. True for
+        the one caller that made the move (it sends the continuation)."""
+        names = {"#status": "status", "#generation": GENERATION}
+        values = {
+            ":running": {"S": RunStatus.RUNNING.value},
+            ":g": {"N": str(generation)},
+            ":next": {"N": str(generation + 1)},
+            ":delta": {"N": str(shards - placeholders)},
+            ":shards": {"N": str(shards)},
+            ":collector": {"S": collector},
+        }
+
+        async def update() -> None:
+            await (await self._ddb()).update_item(
+                TableName=self.table,
+                Key={"run_id": {"S": run_id}},
+                UpdateExpression=(
+                    f"SET #generation = :next, collector = :collector, {SENT_GENERATION} = :g "
+                    f"ADD shards_total :delta, {SHARDS_SENT} :shards"
+                ),
+                ConditionExpression=(
+                    f"#status = :running AND #generation = :g AND shards_done = {SHARDS_SENT}"
+                ),
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values,
+            )
+
+        try:
+            await self._clients.call("run generation", before, update)
+        except StoreError as exc:
+            if exc.error_type == CONDITION_FAILED:
+                return False
+            raise
+        return True
+
+    async def mark_sent(self, run_id: str, *, generation: int, before: float) -> None:
+        """Every message of ``generation`` was sent: a redelivery of its collector sends none again."""
+
+        async def update() -> None:
+            await (await self._ddb()).update_item(
+                TableName=self.table,
+                Key={"run_id": {"S": run_id}},
+                UpdateExpression=f"SET {SENT_GENERATION} = :g",
+                ExpressionAttributeValues={":g": {"N": str(generation)}},
+            )
+
+        await self._clients.call("run generation", before, update)
 
     async def transition(
         self, run_id: str, *, to: RunStatus, sets: Mapping[str, Any], when_finished: bool, before: float

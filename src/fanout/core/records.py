@@ -1,7 +1,8 @@
 """What the runs table keeps of a run, and how ``GET /runs`` shows it.
 
 - ``RunRecord``: a run's document without results, when it finished, where its report is;
-  for a sharded run its options and shard bookkeeping. ``RecordFields`` is its stored form.
+  for a sharded run its options and shard bookkeeping (``Generations``). ``RecordFields`` is
+  its stored form.
 - ``RecordView``: a record as ``GET /runs`` lists it; ``RunView``: as ``GET /runs/{run_id}``
   shows it, with the run's results (or why not).
 """
@@ -99,6 +100,34 @@ class RunView(RecordView, frozen=True, kw_only=True):
 
 
 @dataclass(frozen=True, slots=True)
+class Generations:
+    """A sharded run's generation bookkeeping (never shown): every generation's leftovers are
+    gathered into one continuation, sent once the whole generation is counted.
+
+    ``sent`` counts the shard messages sent so far; ``generation`` is the one they belong to;
+    ``cut`` holds the counted shards that left leftovers (each also holds a place in
+    ``shards_total`` until its generation is collected); ``collector`` is the shard that
+    collected the latest generation and ``sent_generation`` the latest generation whose messages
+    were all sent (until it reaches ``generation``, the collector's redelivery sends them again).
+    """
+
+    sent: int
+    generation: int
+    cut: frozenset[str] = frozenset()
+    collector: str | None = None
+    sent_generation: int | None = None  # None: ``generation``
+
+    @property
+    def unsent(self) -> bool:
+        """The latest generation was collected, its messages not all sent yet."""
+        return self.sent_generation is not None and self.sent_generation < self.generation
+
+    def cut_in(self, generation: int) -> list[str]:
+        """The shards of ``generation`` whose leftovers its continuation gathers, in order."""
+        return sorted(s for s in self.cut if s.endswith(f"-g{generation}"))
+
+
+@dataclass(frozen=True, slots=True)
 class RunRecord:
     """A run as the runs table keeps it (its document without results, ``finished_at`` ``None``
     while it runs); ``done_shards`` is bookkeeping, never shown."""
@@ -112,6 +141,7 @@ class RunRecord:
     done_shards: frozenset[str] = frozenset()
     monitor: MonitorSpec | None = None  # a sharded monitor run's, for its completion
     observation_key: str | None = None
+    generations: Generations | None = None  # None: a run from before leftovers were gathered
 
     @property
     def sharded(self) -> bool:
@@ -126,6 +156,17 @@ class RunRecord:
         """A running sharded run whose every shard is counted: ready to complete."""
         doc = self.document
         return doc.status is RunStatus.RUNNING and doc.shards_done == doc.shards_total
+
+    @property
+    def generation_counted(self) -> bool:
+        """A running sharded run whose every shard sent is counted, with leftovers to gather."""
+        doc, g = self.document, self.generations
+        return (
+            doc.status is RunStatus.RUNNING
+            and g is not None
+            and doc.shards_done == g.sent
+            and g.sent < (doc.shards_total or 0)
+        )
 
     def fields(self) -> RecordFields:
         """Its stored form (without ``expires_at``: the codec writes the TTL)."""
@@ -144,7 +185,12 @@ class RunRecord:
         return self.fields().to_json()
 
     @classmethod
-    def from_json(cls, data: dict[str, Any], done_shards: frozenset[str] = frozenset()) -> RunRecord:
+    def from_json(
+        cls,
+        data: dict[str, Any],
+        done_shards: frozenset[str] = frozenset(),
+        generations: Generations | None = None,
+    ) -> RunRecord:
         stored = RecordFields.from_json(data)
         names = RunDocument.__struct_fields__
         return cls(
@@ -155,6 +201,7 @@ class RunRecord:
             max_generations=stored.max_generations,
             error=stored.error,
             done_shards=done_shards,
+            generations=generations,
             monitor=None if stored.monitor_spec is None else MonitorSpec.model_validate(stored.monitor_spec),
             observation_key=stored.observation_key,
         )

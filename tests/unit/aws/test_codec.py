@@ -16,7 +16,7 @@ from fanout.aws.codec import (
 )
 from fanout.config import get_settings
 from fanout.core.documents import SHARDED, RunDocument, RunStatus, Source
-from fanout.core.records import ReportLocation, RunRecord
+from fanout.core.records import Generations, ReportLocation, RunRecord
 from fanout.core.requests import Options
 from fanout.core.results import ErrorInfo, Outcome, Summary
 
@@ -55,7 +55,14 @@ def sharded_record() -> RunRecord:
     options = Options.model_validate({"concurrency": 20, "request_timeout_s": 3.5}, context=get_settings())
     error = ErrorInfo("ShardsNotSent", "refused")
     return RunRecord(
-        document, options=options, max_generations=3, error=error, done_shards=frozenset({"inline"})
+        document,
+        options=options,
+        max_generations=3,
+        error=error,
+        done_shards=frozenset({"inline"}),
+        generations=Generations(
+            sent=3, generation=1, cut=frozenset({"00001-g1"}), collector="00000-g0", sent_generation=0
+        ),
     )
 
 
@@ -67,10 +74,11 @@ def test_a_record_comes_back_as_it_was_written(record: RunRecord) -> None:
     back = item_record(item)
     assert back.document == record.document
     assert (back.report, back.options) == (record.report, record.options)
-    assert (back.max_generations, back.error, back.done_shards) == (
+    assert (back.max_generations, back.error, back.done_shards, back.generations) == (
         record.max_generations,
         record.error,
         record.done_shards,
+        record.generations,
     )
     assert back.expires_at == 1_800_000_000
 
@@ -80,6 +88,7 @@ def test_bookkeeping_is_stored_but_never_shown() -> None:
     assert item[DONE_SHARDS] == {"SS": ["inline"]}
     view = item_record(item).to_view().to_json()
     assert DONE_SHARDS not in view
+    assert not {"shards_sent", "generation", "cut_shards", "collector", "sent_generation"} & set(view)
     assert "kind" not in view
     assert view["expires_at"] == "2027-01-15T08:00:00Z"
     assert view["progress"] == {"shards_done": 1, "shards_total": 4, "urls_done": 3, "urls_total": 10}
@@ -105,3 +114,26 @@ def test_an_item_past_its_ttl_is_expired_until_dynamodb_deletes_it() -> None:
     assert expired(item, now=1_001)
     assert not expired(item, now=999)
     assert not expired({"run_id": {"S": "x"}}, now=1e12)
+
+
+def test_a_record_from_before_generations_were_kept_reads_without_them() -> None:
+    item = record_item(sharded_record(), expires_at=1_800_000_000)
+    for name in ("shards_sent", "generation", "cut_shards", "collector", "sent_generation"):
+        del item[name]
+    assert item_record(item).generations is None
+
+
+def test_a_generation_is_counted_when_every_shard_sent_is_and_places_are_held() -> None:
+    record = sharded_record()  # 4 in all: 3 sent (1 counted), 1 place held by a cut shard
+    assert record.generations is not None
+    assert record.generations.cut_in(1) == ["00001-g1"]
+    assert record.generations.cut_in(0) == []
+    assert not record.generation_counted
+    counted = RunRecord(record.document.replaced(shards_done=3), generations=record.generations)
+    assert counted.generation_counted
+    assert not counted.all_counted
+    assert record.generations.unsent  # collected, not marked sent
+    collected = Generations(sent=4, generation=2)
+    assert not collected.unsent
+    assert not RunRecord(record.document.replaced(shards_done=3), generations=collected).generation_counted
+    assert RunRecord(record.document.replaced(shards_done=4), generations=collected).all_counted

@@ -70,6 +70,7 @@ async def carry_over(
         targets=document.targets,
         carried_over=len(leftovers),
         done=frozenset({INLINE_SHARD}),
+        generation=1,
     )
     assert stores.reports is not None
     assert stores.runs is not None

@@ -29,6 +29,12 @@ MERGE_CONCURRENCY = 16
 
 async def read_outcomes(stores: RunStores, keys: list[str], before: float) -> list[ShardOutcome]:
     """Every shard outcome at ``keys``, in order; a missing one is a ``MergeError``."""
+    return [ShardOutcome.from_json(found) for found in await read_objects(stores, keys, before)]
+
+
+async def read_objects(stores: RunStores, keys: list[str], before: float) -> list[dict[str, Any]]:
+    """Every object at ``keys`` (a shard's outcome or leftovers), in order; a missing one is a
+    ``MergeError``."""
     assert stores.reports is not None
     jobs: list[Job[dict[str, Any] | None]] = [Job(run=partial(stores.reports.find, k, before)) for k in keys]
     run = await run_under_deadline(
@@ -43,8 +49,8 @@ async def read_outcomes(stores: RunStores, keys: list[str], before: float) -> li
         )
     missing = [k for k, r in zip(keys, run.jobs, strict=True) if r.value is None]
     if missing:
-        raise MergeError(f"{len(missing)} counted shard(s) have no results, e.g. {missing[0]}")
-    return [ShardOutcome.from_json(r.value) for r in run.jobs if r.value is not None]
+        raise MergeError(f"{len(missing)} counted shard(s) have no stored object, e.g. {missing[0]}")
+    return [r.value for r in run.jobs if r.value is not None]
 
 
 async def complete(stores: RunStores, run: RunRecord, settings: Settings, before: float) -> bool:

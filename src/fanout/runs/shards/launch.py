@@ -18,7 +18,7 @@ from fanout.core.documents import (
     StoreOutcome,
     StoreStatus,
 )
-from fanout.core.records import RunRecord
+from fanout.core.records import Generations, RunRecord
 from fanout.core.requests import FanoutRequest
 from fanout.core.results import Summary
 from fanout.errors import EntriesTooLarge, ShardingOff, ShardsNotStarted, StoreError
@@ -70,7 +70,10 @@ def new_record(
     targets: str | None = None,
     carried_over: int | None = None,
     done: frozenset[str] = frozenset(),
+    generation: int = 0,
 ) -> RunRecord:
+    """A running sharded run's record: every shard of ``generation`` sent (the counted ones
+    included: a carried-over run's ``inline``)."""
     document = RunDocument(
         run_id=header.run_id,
         source=header.source,
@@ -89,6 +92,7 @@ def new_record(
         options=header.options,
         max_generations=settings.shard_max_generations,
         done_shards=done,
+        generations=Generations(sent=shards_total, generation=generation),
         monitor=header.monitor,
         observation_key=header.observation_key,
     )

@@ -7,13 +7,17 @@ b. Fetch its URLs, unless an earlier delivery left its outcome in S3, and store 
    (final results and leftovers) with a conditional write: the first delivery's outcome is
    the shard's, whatever duplicates find. Entries that were in flight, when an earlier
    generation was cut, for more than half of what this one can give them are given up unfetched.
-c. Count that outcome into the record (``RunsTable.count_shard``: once per shard id).
-d. Send its continuation (leftovers, next generation, a deterministic id): after counting,
-   so ``shards_total`` always covers the shards that exist.
-e. When every shard is counted: complete the run (``complete``).
+c. Store its leftovers, if it has any, for its generation's continuation (``gather``), then
+   count its outcome into the record (``RunsTable.count_shard``: once per shard id; a cut shard
+   also holds a place in ``shards_total``, so the run cannot complete before its leftovers).
+d. When every shard of the generation is counted: with leftovers, gather them all into one
+   continuation (the next generation; ``gather``); without, complete the run (``complete``).
 
 A failure at any step fails the message; its redelivery resumes from the first step not
-done (b is skipped when the outcome is in S3, c when counted; d and e are idempotent).
+done (b is skipped when the outcome is in S3, c when counted; d is idempotent, and the
+collector's redelivery sends again what of its continuation is not counted yet). A run
+recorded before leftovers were gathered (no ``generations`` in its record) continues each
+shard's leftovers as that shard's own continuation, as it did.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ from fanout.runs import report
 from fanout.runs.fetch_run import RunContext, fetch_run
 from fanout.runs.invocation import Invocation
 from fanout.runs.shards.complete import complete
+from fanout.runs.shards.gather import gather, send_again, store_leftovers
 from fanout.runs.shards.outcome import (
     ShardOutcome,
     ShardReport,
@@ -82,7 +87,7 @@ async def _process(
             return ShardReport("skipped")
         if message.shard in run.done_shards:  # counted already: only what follows counting is left
             outcome = await _stored_outcome(stores.reports, key, deadline.work_by)
-            await _follow_up(stores, h, outcome, run, settings, deadline.work_by)
+            await _follow_up(stores, message, outcome, run, settings, deadline.work_by)
             return ShardReport("duplicate", outcome)
         status, document = "recovered", None
         found = await stores.reports.find(key, deadline.fetch_by)
@@ -93,6 +98,8 @@ async def _process(
                 outcome, status = await _stored_outcome(stores.reports, key, deadline.work_by), "recovered"
         else:
             outcome = ShardOutcome.from_json(found)
+        if outcome.leftovers and run.generations is not None:
+            await store_leftovers(stores, h, outcome, deadline.work_by)
         counted = await stores.runs.count_shard(
             h.run_id,
             outcome.shard,
@@ -106,7 +113,7 @@ async def _process(
             counted = await stores.runs.get(h.run_id, deadline.work_by, consistent=True)
             if counted is None:
                 raise ShardInvalid(f"run {h.run_id} has no record any more")
-        await _follow_up(stores, h, outcome, counted, settings, deadline.work_by)
+        await _follow_up(stores, message, outcome, counted, settings, deadline.work_by)
         return ShardReport(status, outcome, document)
 
 
@@ -131,13 +138,34 @@ async def _fetch(
 
 async def _follow_up(
     stores: RunStores,
+    message: ShardMessage,
+    outcome: ShardOutcome,
+    run: RunRecord,
+    settings: Settings,
+    before: float,
+) -> None:
+    """What follows counting a shard: its generation's continuation if it was the generation's
+    last, the run's completion if it was the run's."""
+    generations = run.generations
+    if generations is None:
+        await _own_continuation(stores, message.header, outcome, run, settings, before)
+    elif run.generation_counted:
+        await gather(stores, message.header, run, message.shard, settings, before)
+    elif generations.collector == message.shard and generations.unsent:
+        await send_again(stores, message.header, run, before)
+    if run.all_counted:
+        await complete(stores, run, settings, before)
+
+
+async def _own_continuation(
+    stores: RunStores,
     header: RunHeader,
     outcome: ShardOutcome,
     run: RunRecord,
     settings: Settings,
     before: float,
 ) -> None:
-    """What follows counting a shard: its continuation, and the run's completion if it was the last."""
+    """A run recorded before leftovers were gathered: the shard continues its own."""
     assert stores.queue is not None
     following = continuation(header, outcome)
     if following is not None and following.shard not in run.done_shards:
@@ -145,5 +173,3 @@ async def _follow_up(
         await stores.queue.send([following.body()], before)
         report.count("shards_sent")
         report.count("shard_continuations")
-    if run.all_counted:
-        await complete(stores, run, settings, before)

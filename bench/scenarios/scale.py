@@ -1,0 +1,141 @@
+"""Scale: what sharding costs per URL, in invocation-seconds, on a run ten times an inline one.
+
+One emulator (``devtools.rie``, function timeout ``scale_timeout_s``) on moto
+(``devtools.local_aws``: the template's bucket, runs table and shard queue, in this process), its
+stores on, ``FANOUT_MAX_URLS`` raised to ``scale_n``; every URL is ``/ok`` at 0 ms, ``concurrency``
+``scale_concurrency``. After one small warm-up invocation:
+
+- ``inline`` (the anchor): ``scale_anchor_n`` URLs, ``mode: inline``: one invocation, its report
+  and record stored as usual.
+- ``sharded``: ``scale_n`` URLs, ``mode: sharded``, shards of ``scale_shard_size``: the launch,
+  then the queue drained as the event source mapping drives it (``shards.Drive``, one message
+  per invocation), the last shard merging every shard's results into the report.
+
+URLs per invocation-second = URLs / the wall time of every invocation the run took (the launch
+included). Goal: the sharded run's >= 0.8x the inline run's, every URL exactly once in input
+order (read back from the report in S3).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from bench.common import BenchError, Row, ScenarioResult, Target
+from bench.config import BenchConfig
+from bench.scenarios.shards import Drive, function_env, read_report
+
+GOAL_RATIO = 0.8
+
+
+def _urls(base: str, n: int, tag: str) -> list[str]:
+    return [f"{base}/ok?{tag}={i}" for i in range(n)]
+
+
+def _options(cfg: BenchConfig) -> dict[str, Any]:
+    c = cfg.scale_concurrency
+    return {"concurrency": c, "per_host_concurrency": c, "retries": 0}
+
+
+def _inline(cfg: BenchConfig, base: str, drive: Drive) -> dict[str, Any]:
+    urls = _urls(base, cfg.scale_anchor_n, "inline")
+    drive.invocations = []
+    answer = drive.invoke({"urls": urls, "mode": "inline", "options": _options(cfg)}, "inline")
+    if not isinstance(answer, dict) or answer.get("summary", {}).get("ok") != len(urls):
+        raise BenchError(f"the inline run did not fetch every URL: {str(answer)[:300]}")
+    return {"urls": len(urls), "invocations": drive.invocations, "exactly_once": True}
+
+
+def _sharded(cfg: BenchConfig, base: str, aws: Any, drive: Drive) -> dict[str, Any]:
+    urls = _urls(base, cfg.scale_n, "sharded")
+    drive.invocations = []
+    started = time.perf_counter()
+    answer = drive.invoke({"urls": urls, "mode": "sharded", "options": _options(cfg)}, "launch")
+    if not isinstance(answer, dict) or answer.get("mode") != "sharded":
+        raise BenchError(f"the launch did not shard: {str(answer)[:300]}")
+    drive.drain(max_deliveries=3 * int(answer["shards_total"]) + 10)
+    report = read_report(aws, answer["run_id"])
+    wall = time.perf_counter() - started
+    results = report["results"]
+    return {
+        "urls": len(urls),
+        "invocations": drive.invocations,
+        "exactly_once": [r["url"] for r in results] == urls and report["summary"]["ok"] == len(urls),
+        "shards_total": report.get("shards_total"),
+        "wall_s": wall,
+    }
+
+
+def run(cfg: BenchConfig, target: Target) -> ScenarioResult:
+    from devtools.local_aws import LocalAws
+    from devtools.rie import LambdaEmulator
+
+    result = ScenarioResult("scale")
+    runs: dict[str, dict[str, Any]] = {}
+    base = target.base_url()
+    with LocalAws() as aws:
+        env = function_env(aws, cfg.scale_shard_size) | {"FANOUT_MAX_URLS": str(cfg.scale_n)}
+        with LambdaEmulator(timeout_s=cfg.scale_timeout_s, memory_mb=1024, env=env) as rie:
+            url = aws.resources.shard_queue_url
+            drive = Drive(rie, aws.client("sqs"), url, aws.queue_arn(url))
+            drive.invoke({"urls": _urls(base, 10, "warm"), "mode": "inline"}, "warm-up")
+            for variant in ("inline", "sharded"):
+                try:
+                    res = (
+                        _inline(cfg, base, drive) if variant == "inline" else _sharded(cfg, base, aws, drive)
+                    )
+                except BenchError as exc:
+                    result.errors.append(f"{variant}: {exc}")
+                    continue
+                res["invocation_s"] = sum(i["s"] for i in res["invocations"])
+                res["urls_per_invocation_s"] = res["urls"] / res["invocation_s"]
+                runs[variant] = res
+                print(
+                    f"  scale {variant:8s} {res['urls']} URLs, {len(res['invocations'])} invocations, "
+                    f"{res['invocation_s']:.1f} invocation-s, {res['urls_per_invocation_s']:.0f} URLs per "
+                    f"invocation-s, exactly once: {res['exactly_once']}",
+                    flush=True,
+                )
+    result.raw = {"runs": runs}
+    result.rows += _rows(cfg, runs)
+    return result
+
+
+def _rows(cfg: BenchConfig, runs: dict[str, dict[str, Any]]) -> list[Row]:
+    scen = f"scale, 0 ms, shards of {cfg.scale_shard_size} (RIE+moto)"
+    anchor = runs.get("inline")
+    rows = []
+    for variant, res in runs.items():
+        is_goal = variant == "sharded"
+        rate = res["urls_per_invocation_s"]
+        ratio = rate / anchor["urls_per_invocation_s"] if anchor and is_goal else None
+        longest = max(i["s"] for i in res["invocations"])
+        what = f"{variant} {res['urls']:,} URLs"
+        n = len(res["invocations"])
+        note = f"{n} invocations, {res['invocation_s']:.1f} s in all (longest {longest:.1f} s)"
+        rows.append(
+            Row(
+                scen,
+                what,
+                "URLs per invocation-second",
+                rate,
+                "/s",
+                vs_anchor=ratio,
+                goal=f">= {GOAL_RATIO:g}x inline" if is_goal else "",
+                passed=(ratio is not None and ratio >= GOAL_RATIO) if is_goal else None,
+                note=note,
+            )
+        )
+        if is_goal:
+            rows.append(
+                Row(
+                    scen,
+                    what,
+                    "every URL exactly once",
+                    1.0 if res["exactly_once"] else 0.0,
+                    "",
+                    goal="every URL once, in input order",
+                    passed=bool(res["exactly_once"]),
+                )
+            )
+    return rows
