@@ -13,6 +13,7 @@ from __future__ import annotations
 import concurrent.futures
 import dataclasses
 import json
+import time
 import uuid
 import warnings
 from collections import Counter
@@ -410,6 +411,34 @@ def test_a_sharded_monitor_run_updates_its_monitor_when_it_completes(
         f"[fanout] {name}: {fresh_target.url('/status/500')} is DOWN",
         f"[fanout] {name}: threshold failed_rate<0.05 is BREACHED",
     ]
+
+
+def test_a_sharded_regional_monitor_run_votes_in_its_scheduled_round(
+    deployed: Deployment, aws: MotoAws, queue: Queue, fresh_target: DemoTarget
+) -> None:
+    """The round of a regional monitor's sharded run is its schedule's scheduled time (kept in the
+    run's record for the merge), not the minute the merge happens to run in."""
+    deployed.configure(shard_size=2, monitors_table_name=aws.resources.monitors_table, region="us-east-1")
+    name = f"regional-{uuid.uuid4().hex[:8]}"
+    at = int(time.time() // 60) * 60 - 300  # five minutes before the merge, within the round bound
+    scheduled_at = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(at))
+    written_otherwise = time.strftime("%Y-%m-%dT%H:%M:%S+01:00", time.gmtime(at + 3_600))
+    request = {
+        "urls": [fresh_target.url(f"/ok?r={i}") for i in range(5)],
+        "mode": "sharded",
+        "options": {"retries": 0},
+        "monitor": {"name": name, "regions": ["us-east-1", "eu-west-1"], "quorum": 1},
+        "scheduled_at": written_otherwise,  # the same instant
+    }
+    answer = call(scheduled(request))
+    assert answer["shards_total"] == 3
+    queue.drain()
+    run = get_run(answer["run_id"])
+    assert run["status"] == "complete"
+    assert run["monitor"]["up"] == 5, run["monitor"]
+    view = body_of(call(api_request("GET", f"/monitors/{name}")))
+    home = next(r for r in view["regions"] if r["region"] == "us-east-1")
+    assert home["last_round"] == scheduled_at
 
 
 def test_a_shard_that_fails_after_storing_its_results_is_not_fetched_again(

@@ -57,6 +57,7 @@ class _RecordBase(RunDocument, frozen=True, kw_only=True):
     observation_key: Annotated[str | None, Meta(description="What its monitor observation is keyed by")] = (
         None
     )
+    scheduled_at: Annotated[str | None, Meta(description="A regional monitor run's round")] = None
 
 
 class RecordFields(_RecordBase, frozen=True, kw_only=True):
@@ -141,6 +142,7 @@ class RunRecord:
     done_shards: frozenset[str] = frozenset()
     monitor: MonitorSpec | None = None  # a sharded monitor run's, for its completion
     observation_key: str | None = None
+    scheduled_at: str | None = None  # a regional monitor run's round, for its completion
     generations: Generations | None = None  # None: a run from before leftovers were gathered
 
     @property
@@ -179,6 +181,7 @@ class RunRecord:
             error=self.error,
             monitor_spec=None if self.monitor is None else self.monitor.model_dump(mode="json"),
             observation_key=self.observation_key,
+            scheduled_at=self.scheduled_at,
         )
 
     def to_json(self) -> dict[str, Any]:
@@ -204,6 +207,7 @@ class RunRecord:
             generations=generations,
             monitor=None if stored.monitor_spec is None else MonitorSpec.model_validate(stored.monitor_spec),
             observation_key=stored.observation_key,
+            scheduled_at=stored.scheduled_at,
         )
 
     def progress(self) -> Progress:

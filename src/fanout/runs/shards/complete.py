@@ -88,6 +88,7 @@ async def complete(stores: RunStores, run: RunRecord, settings: Settings, before
             run.options,
             run.monitor,
             key=run.observation_key,
+            scheduled_at=run.scheduled_at,
             stores=stores,
             settings=settings,
             before=before,

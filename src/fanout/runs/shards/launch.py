@@ -95,6 +95,7 @@ def new_record(
         generations=Generations(sent=shards_total, generation=generation),
         monitor=header.monitor,
         observation_key=header.observation_key,
+        scheduled_at=header.scheduled_at,
     )
 
 
@@ -181,4 +182,5 @@ def header_for(
         options=request.options,
         monitor=request.monitor,
         observation_key=observation_key,
+        scheduled_at=request.scheduled_at,
     )

@@ -96,6 +96,7 @@ class RunHeader:
     # Kept in the run's record for its completion (not in the shard messages).
     monitor: MonitorSpec | None = None
     observation_key: str | None = None
+    scheduled_at: str | None = None  # a regional monitor run's round
 
 
 @dataclass(frozen=True, slots=True)
