@@ -29,7 +29,8 @@ from fanout.core.monitors import MonitorSpec
 from fanout.core.results import Outcome, UrlResult
 from fanout.fetch.delivery import Deliveries
 from fanout.observability.log import logger
-from fanout.runs.monitor import MonitorRun, MonitorUpdate, monitor_routes
+from fanout.runs.judging import monitor_routes
+from fanout.runs.monitor import MonitorRun, MonitorUpdate
 from fanout.runs.stores import RunStores, StoreConfig
 from tests.support import Deployment, MotoAws, unique
 

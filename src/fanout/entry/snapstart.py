@@ -47,6 +47,7 @@ LAZY_MODULES = (
     "aws_lambda_powertools.utilities.batch",
     "fanout.entry.api",
     "fanout.entry.sqs",
+    "fanout.runs.judging",
     "fanout.runs.monitor",
     "fanout.runs.shards.carry",
     "fanout.runs.targets",

@@ -143,7 +143,7 @@ async def _judged(
     """The run's thresholds and monitor (``runs.monitor``, imported only by runs that have them)."""
     if not request.options.thresholds and request.monitor is None:
         return document
-    from fanout.runs.monitor import judged
+    from fanout.runs.judging import judged
 
     return await judged(
         document,

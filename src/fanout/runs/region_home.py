@@ -29,7 +29,8 @@ from fanout.errors import MonitorsOff, StoreError
 from fanout.fetch.delivery import Deliveries
 from fanout.observability.log import MetricUnit, logger, metrics
 from fanout.runs.invocation import Invocation
-from fanout.runs.monitor import MonitorRun, MonitorUpdate, monitor_routes
+from fanout.runs.judging import monitor_routes
+from fanout.runs.monitor import MonitorRun, MonitorUpdate
 from fanout.runs.status_page import render_if_due
 from fanout.runs.stores import RunStores, StoreConfig
 

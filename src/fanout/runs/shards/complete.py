@@ -20,7 +20,7 @@ from fanout.core.results import Summary
 from fanout.errors import MergeError, StoreError
 from fanout.observability.log import logger
 from fanout.runs import report
-from fanout.runs.monitor import judged
+from fanout.runs.judging import judged
 from fanout.runs.shards.outcome import ShardOutcome, merge
 from fanout.runs.stores import RunStores
 
