@@ -105,24 +105,33 @@ def _ms(value: float | None) -> str:
 
 
 def _region_days(days: Sequence[RegionDayFigures]) -> str:
-    return ", ".join(f"{d.day[5:]}: {_ms(d.p50_ms)} / {_ms(d.p95_ms)}" for d in days[-REGION_DAYS_SHOWN:])
+    """Each day's figures kept on one line (the list wraps between days, never inside one)."""
+    return ", ".join(
+        f'<span class="rday">{escape(d.day[5:])}: {_ms(d.p50_ms)} / {_ms(d.p95_ms)}</span>'
+        for d in days[-REGION_DAYS_SHOWN:]
+    )
 
 
 def _regions(url: UrlStatus) -> str:
-    """A regional monitor's URL, region by region: its last check and its days' p50/p95."""
+    """A regional monitor's URL, region by region: its last check and its days' p50/p95. Narrower
+    than the table, its wrapper scrolls sideways, so it takes the keyboard's focus (a labelled
+    region) for a person without a mouse to scroll it."""
     if not url.regions:
         return ""
     rows = "".join(
         f"<tr><th scope=row>{escape(r.region)}</th>"
-        f"<td>{escape(r.outcome)} at {r.checked_at[11:16]} UTC</td><td>{_ms(r.latency_ms)} ms</td>"
-        f"<td>{escape(_region_days(r.days))}</td></tr>"
+        f"<td>{escape(r.outcome)} at {r.checked_at[11:16]} UTC</td>"
+        f"<td>{_ms(r.latency_ms)}{'' if r.latency_ms is None else ' ms'}</td>"
+        f"<td>{_region_days(r.days)}</td></tr>"
         for r in url.regions
     )
     head = "".join(
         f"<th scope=col>{h}</th>" for h in ("Region", "Last check", "Latency", "p50 / p95 per day, ms")
     )
+    caption = f"rc-{url.id}"
     return (
-        f'<div class="scroll"><table class="regions"><caption>{escape(url.name)} by region</caption>'
+        f'<div class="scroll" tabindex="0" role="region" aria-labelledby="{caption}">'
+        f'<table class="regions"><caption id="{caption}">{escape(url.name)} by region</caption>'
         f"<tr>{head}</tr>{rows}</table></div>"
     )
 

@@ -58,6 +58,8 @@ font-size:.85rem;font-weight:600;color:#fff;white-space:nowrap}
 .badge{display:block;margin:8px 0}
 .maint{color:var(--maint)}
 .scroll{overflow-x:auto}
+.scroll:focus-visible{outline:2px solid var(--link);outline-offset:2px}
+.regions th[scope=row],.rday{white-space:nowrap}
 table{border-collapse:collapse;width:100%;font-size:.9rem}
 caption{text-align:left;font-weight:600;margin:.4rem 0}
 th,td{text-align:left;padding:4px 8px;border-bottom:1px solid var(--line);vertical-align:top}

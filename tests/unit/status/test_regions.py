@@ -39,3 +39,18 @@ def test_each_region_s_last_check_and_days_are_on_the_monitor_s_page_and_in_its_
     assert "<th scope=row>us-east-1</th><td>check_failed at 12:00 UTC</td><td>900 ms</td>" in page
     summary = json.loads(site.files["status.json"])
     assert summary["monitors"][0]["urls"][0]["regions"] == []
+
+
+def test_a_region_whose_last_check_had_no_latency_shows_none_and_its_table_scrolls_by_keyboard() -> None:
+    (data,) = sample_monitors(NOW, 1, 1, days=3)
+    facts = facts_with((), Vote("ap-southeast-2", True, "ok", NOW - 900, 200, 210.0))
+    facts = facts_with(facts, Vote("ap-southeast-2", False, "timeout", NOW, None, None))
+    state = replace(data.states[0], region_facts=facts)
+    site = render_site([MonitorData(data.summary, [state], data.months)], NOW)
+    page = site.files["monitors/service-000.html"].decode()
+    assert "<th scope=row>ap-southeast-2</th><td>timeout at 12:00 UTC</td><td>n/a</td>" in page
+    assert '<span class="rday">12-06: ' in page  # each day's figures kept on one line
+    [url] = json.loads(site.files["monitors/service-000.json"])["urls"]
+    caption = f'<caption id="rc-{url["id"]}">'
+    assert f'<div class="scroll" tabindex="0" role="region" aria-labelledby="rc-{url["id"]}">' in page
+    assert caption in page
