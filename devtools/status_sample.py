@@ -13,11 +13,15 @@ from fanout.aws.history_table import month_item
 from fanout.aws.monitor_codec import state_item, summary_item
 from fanout.core.history import Archived, MonthRecord, archived, with_archived
 from fanout.core.ids import iso_from_epoch
-from fanout.core.monitors import MonitorSpec, Observation, SubjectState, advance
+from fanout.core.monitors import Health, MonitorSpec, Observation, SubjectState, advance
+from fanout.core.regional import region_heard, region_subject, voted
+from fanout.core.rounds import round_of_start
 from fanout.core.uptime import day_of
 from fanout.status.model import MonitorData
 
 Outcome = Callable[[float], tuple[bool, float]]  # epoch -> (passed, latency ms)
+RegionOutcome = Callable[[str, float], tuple[bool, float]]  # (region, epoch) -> (passed, latency ms)
+ROUND_MAX_AGE_S = 900.0  # FANOUT_ROUND_MAX_AGE_S's default
 
 
 @dataclass
@@ -64,6 +68,42 @@ def simulate(
         checks, failures = sim.raw.get(day_of(at), (0, 0))
         sim.raw[day_of(at)] = (checks + 1, failures + (not ok))
     return sim
+
+
+def simulate_rounds(
+    url: str, start: float, rounds: int, every_s: float, outcome: RegionOutcome, spec: MonitorSpec
+) -> tuple[Simulated, dict[str, SubjectState]]:
+    """A regional monitor's URL, round by round, as its home region applies the regions' reports
+    (``runs.monitor``): each region's vote taken by ``voted`` (the first to report rotates from
+    round to round, each a second after the other), the verdict of the vote that completes a
+    quorum moved through ``advance`` and archived; and each region's liveness (``region_heard``)."""
+    assert spec.regions, "a regional monitor's spec"
+    sim = Simulated(SubjectState(url))
+    liveness = {r: SubjectState(region_subject(r)) for r in spec.regions}
+    for n in range(rounds):
+        scheduled = start + n * every_s
+        order = spec.regions[n % len(spec.regions) :] + spec.regions[: n % len(spec.regions)]
+        for k, region in enumerate(order):
+            at = scheduled + 1 + k
+            ok, latency = outcome(region, scheduled)
+            obs = Observation(f"{region}:{n}", f"run-{region}-{n}", at, ok, "ok" if ok else "http_error",
+                              200 if ok else 503, latency_ms=latency, region=region,
+                              round=round_of_start(scheduled))  # fmt: skip
+            state, verdict = voted(sim.state, obs, spec, now=at, max_age_s=ROUND_MAX_AGE_S)
+            alerts: list[tuple[Health, float]] = []
+            if verdict is not None:
+                moved = advance(state, verdict, spec)
+                state = moved.state
+                alerts = [] if moved.alert is None else [(moved.alert.to, moved.alert.since)]
+                checks, failures = sim.raw.get(day_of(at), (0, 0))
+                sim.raw[day_of(at)] = (checks + 1, failures + (not verdict.passed))
+            change = archived(sim.state, state, alerts)
+            if change:
+                sim.changes.append(change)
+                sim.months = with_archived(sim.months, url, change)
+            sim.state = state
+            liveness = {r: region_heard(s, obs, spec).state for r, s in liveness.items()}
+    return sim, liveness
 
 
 def flaky(seed: int, *, outage_every: int = 29, base_ms: float = 80.0) -> Outcome:
