@@ -22,7 +22,7 @@ _set = msgspec.structs.force_setattr
 
 
 def _ms(value: float | None) -> float | None:
-    return None if value is None else round(value, 1)
+    return value if not value else round(value, 1)  # None, and 0.0 (a phase not needed), as they are
 
 
 class Check(Document, frozen=True):
@@ -47,13 +47,21 @@ class Timings(Document, frozen=True):
     transfer_ms: _Ms
     total_ms: Annotated[float, Meta(description="The final attempt, start to last byte, in milliseconds")]
 
-    def __post_init__(self) -> None:
-        _set(self, "dns_ms", _ms(self.dns_ms))
-        _set(self, "connect_ms", _ms(self.connect_ms))
-        _set(self, "tls_ms", _ms(self.tls_ms))
-        _set(self, "ttfb_ms", _ms(self.ttfb_ms))
-        _set(self, "transfer_ms", _ms(self.transfer_ms))
-        _set(self, "total_ms", round(self.total_ms, 1))
+    @classmethod
+    def rounded(
+        cls,
+        dns_ms: float | None,
+        connect_ms: float | None,
+        tls_ms: float | None,
+        ttfb_ms: float | None,
+        transfer_ms: float | None,
+        total_ms: float,
+    ) -> Timings:
+        """Timings of these phases, each rounded to 0.1 ms (made for every checked response: no
+        ``__post_init__``, which every decode of a stored result would run too)."""
+        return cls(
+            _ms(dns_ms), _ms(connect_ms), _ms(tls_ms), _ms(ttfb_ms), _ms(transfer_ms), round(total_ms, 1)
+        )
 
 
 class TlsFacts(Document, frozen=True):

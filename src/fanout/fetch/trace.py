@@ -72,7 +72,7 @@ class AttemptTrace:
     def timings(self, *, https: bool) -> Timings:
         """The phases so far; ``tls_ms`` is None when no hop was https."""
         ms = 1000.0
-        return Timings(
+        return Timings.rounded(
             dns_ms=self.dns_s * ms,
             connect_ms=self.connect_s * ms,
             tls_ms=self.tls_s * ms if https or self.tls_used else None,
