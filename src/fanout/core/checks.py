@@ -174,9 +174,7 @@ def _search(pattern: regex.Pattern[str], text: str) -> bool | None:
         return None
 
 
-def _check(name: str, ok: bool, expected: Any = None, actual: Any = None) -> Check:
-    if ok:
-        return Check(name, True)
+def _failed(name: str, expected: Any, actual: Any) -> Check:
     return Check(name, False, _clip(expected), _clip(actual))
 
 
@@ -205,6 +203,15 @@ class Checker:
         ]
         self._header_found: dict[tuple[str, str], bool] = {}
         self._body_regex = None if expect.body_regex is None else _compile(expect.body_regex)
+        self._passed: dict[str, Check] = {}  # one passed check of each name, shared by the run's results
+
+    def _check(self, name: str, ok: bool, expected: Any = None, actual: Any = None) -> Check:
+        if not ok:
+            return _failed(name, expected, actual)
+        passed = self._passed.get(name)
+        if passed is None:
+            passed = self._passed[name] = Check(name, True)
+        return passed
 
     def status_ok(self, status_code: int) -> bool | None:
         """Whether the status passes ``expect.status`` (None: it says nothing about the status)."""
@@ -217,20 +224,24 @@ class Checker:
         checks: list[Check] = []
         status_ok = self.status_ok(facts.status_code)
         if status_ok is not None:
-            checks.append(_check("status", status_ok, e.status, facts.status_code))
+            checks.append(self._check("status", status_ok, e.status, facts.status_code))
         if self._headers:
             self._header_checks(facts.headers, checks)
         if self.needs_body:
             self._body_checks(facts.body or "", checks)
         if e.max_latency_ms is not None:
             if facts.total_ms <= e.max_latency_ms:
-                checks.append(Check("max_latency_ms", True))
+                checks.append(self._check("max_latency_ms", True))
             else:
-                checks.append(_check("max_latency_ms", False, e.max_latency_ms, round(facts.total_ms, 1)))
+                checks.append(
+                    self._check("max_latency_ms", False, e.max_latency_ms, round(facts.total_ms, 1))
+                )
         if e.cert_min_days is not None and facts.https:
             days = facts.days_to_expiry
             checks.append(
-                _check("cert_min_days", days is not None and days >= e.cert_min_days, e.cert_min_days, days)
+                self._check(
+                    "cert_min_days", days is not None and days >= e.cert_min_days, e.cert_min_days, days
+                )
             )
         passed = all(c.ok for c in checks)
         slow = e.degraded_latency_ms is not None and facts.total_ms > e.degraded_latency_ms
@@ -240,11 +251,11 @@ class Checker:
         for name, check, pattern, text in self._headers:
             value = headers.get(name)
             if value is None:
-                checks.append(_check(check, False, text, None))
+                checks.append(self._check(check, False, text, None))
                 continue
             found = self._header_matches(pattern, text, value)
             actual = value if found is not None else "<no match within the time limit>"
-            checks.append(_check(check, bool(found), text, actual))
+            checks.append(self._check(check, bool(found), text, actual))
 
     def _header_matches(self, pattern: regex.Pattern[str], text: str, value: str) -> bool | None:
         """``_search``, remembered per pattern and value: a run's responses mostly repeat their
@@ -263,21 +274,21 @@ class Checker:
         if self._pointers:
             self._json_checks(text, checks)
         if e.body_contains is not None:
-            checks.append(_check("body_contains", e.body_contains in text, e.body_contains, text))
+            checks.append(self._check("body_contains", e.body_contains in text, e.body_contains, text))
         if self._body_regex is not None:
             found = _search(self._body_regex, text)
             actual = text if found is not None else "<no match within the time limit>"
-            checks.append(_check("body_regex", bool(found), e.body_regex, actual))
+            checks.append(self._check("body_regex", bool(found), e.body_regex, actual))
 
     def _json_checks(self, text: str, checks: list[Check]) -> None:
         document = parse_json(text)
         for check, pointer, expected in self._pointers:
             if document is MISSING:
-                checks.append(_check(check, False, expected, "<the body is not JSON>"))
+                checks.append(self._check(check, False, expected, "<the body is not JSON>"))
                 continue
             actual = pointer.resolve(document)
             ok = actual is not MISSING and same_json(actual, expected)
-            checks.append(_check(check, ok, expected, None if actual is MISSING else actual))
+            checks.append(self._check(check, ok, expected, None if actual is MISSING else actual))
 
 
 class Checkers:

@@ -25,7 +25,7 @@ def _ms(value: float | None) -> float | None:
     return value if not value else round(value, 1)  # None, and 0.0 (a phase not needed), as they are
 
 
-class Check(Document, frozen=True):
+class Check(Document, frozen=True, gc=False):
     """One expectation and whether the response met it (``expected``/``actual`` when it did not)."""
 
     check: Annotated[str, Meta(description="The expectation: status, json:<pointer>, header:<name>, ...")]
@@ -37,7 +37,7 @@ class Check(Document, frozen=True):
 _Ms = Annotated[float | None, Meta(description="Milliseconds; null: the transport cannot see this phase")]
 
 
-class Timings(Document, frozen=True):
+class Timings(Document, frozen=True, gc=False):
     """The final attempt's phases in ms (redirect hops summed); null: the transport cannot see it."""
 
     dns_ms: _Ms
@@ -85,7 +85,7 @@ class Redirect(Document, frozen=True):
     status_code: Annotated[int, Meta(description="Its status (301, 302, 303, 307, 308)")]
 
 
-class Details(msgspec.Struct, frozen=True):
+class Details(msgspec.Struct, frozen=True, gc=False):
     """What a checked response was, from the fetcher to its result (whose fields these become);
     ``checks`` and ``degraded`` only when it had expectations."""
 
