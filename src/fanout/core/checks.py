@@ -14,10 +14,10 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 import jsonpointer
+import msgspec
 import regex
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer
 
@@ -135,9 +135,11 @@ class Expect(BaseModel):
         return self.json_ is not None or self.body_contains is not None or self.body_regex is not None
 
 
-@dataclass(frozen=True, slots=True)
-class ResponseFacts:
-    """What a check can look at: the final response, its decoded body (bounded), its timing."""
+class ResponseFacts(msgspec.Struct, frozen=True, gc=False):
+    """What a check can look at: the final response, its decoded body (bounded), its timing.
+
+    A struct, not a frozen dataclass: made for every checked response, and a frozen dataclass
+    sets each field through ``object.__setattr__`` (several times the cost)."""
 
     status_code: int
     headers: Mapping[str, str]
@@ -147,8 +149,7 @@ class ResponseFacts:
     https: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(msgspec.Struct, frozen=True, gc=False):
     checks: tuple[Check, ...]
     passed: bool
     degraded: bool
