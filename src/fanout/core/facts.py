@@ -21,10 +21,6 @@ PHASES = ("dns_ms", "connect_ms", "tls_ms", "ttfb_ms", "transfer_ms", "total_ms"
 _set = msgspec.structs.force_setattr
 
 
-def _ms(value: float | None) -> float | None:
-    return value if not value else round(value, 1)  # None, and 0.0 (a phase not needed), as they are
-
-
 class Check(Document, frozen=True, gc=False):
     """One expectation and whether the response met it (``expected``/``actual`` when it did not)."""
 
@@ -59,8 +55,13 @@ class Timings(Document, frozen=True, gc=False):
     ) -> Timings:
         """Timings of these phases, each rounded to 0.1 ms (made for every checked response: no
         ``__post_init__``, which every decode of a stored result would run too)."""
-        return cls(
-            _ms(dns_ms), _ms(connect_ms), _ms(tls_ms), _ms(ttfb_ms), _ms(transfer_ms), round(total_ms, 1)
+        return cls(  # a phase not needed (0.0) or not seen (None) stays as it is
+            round(dns_ms, 1) if dns_ms else dns_ms,
+            round(connect_ms, 1) if connect_ms else connect_ms,
+            round(tls_ms, 1) if tls_ms else tls_ms,
+            round(ttfb_ms, 1) if ttfb_ms else ttfb_ms,
+            round(transfer_ms, 1) if transfer_ms else transfer_ms,
+            round(total_ms, 1),
         )
 
 

@@ -73,12 +73,12 @@ class AttemptTrace:
         """The phases so far; ``tls_ms`` is None when no hop was https."""
         ms = 1000.0
         return Timings.rounded(
-            dns_ms=self.dns_s * ms,
-            connect_ms=self.connect_s * ms,
-            tls_ms=self.tls_s * ms if https or self.tls_used else None,
-            ttfb_ms=self.ttfb_s * ms,
-            transfer_ms=self.transfer_s * ms,
-            total_ms=(time.monotonic() - self.started) * ms,
+            self.dns_s * ms,
+            self.connect_s * ms,
+            self.tls_s * ms if https or self.tls_used else None,
+            self.ttfb_s * ms,
+            self.transfer_s * ms,
+            (time.monotonic() - self.started) * ms,
         )
 
 
