@@ -11,8 +11,13 @@ large run triggers do not walk them again either.
 from __future__ import annotations
 
 import gc
+import os
 
 gc.disable()
+# pydantic looks for plugins (an entry-point scan of every installed distribution's metadata) when
+# it builds its first model; the function uses none (a deployment that wants them sets the variable,
+# empty for all of them).
+os.environ.setdefault("PYDANTIC_DISABLE_PLUGINS", "__all__")
 
 from typing import Any  # noqa: E402
 

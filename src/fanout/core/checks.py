@@ -12,21 +12,23 @@ instead of holding the run.
 from __future__ import annotations
 
 import json
-import math
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Annotated, Any
 
 import jsonpointer
+import msgspec
 import regex
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer
 
 from fanout.core.facts import Check
+from fanout.core.json_values import MISSING, Pointer, parse_json, same_json
 
 MAX_PATTERN_CHARS = 1_000
 MATCH_TIMEOUT_S = 0.05
 ACTUAL_CHARS = 200
+MAX_REMEMBERED = 1_024  # header values whose match a checker keeps
+MAX_REMEMBERED_CHARS = 256  # of a value, at most
 
 _RANGE = re.compile(r"^([1-5][0-9]{2})(?:-([1-5][0-9]{2}))?$")
 _HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
@@ -133,9 +135,11 @@ class Expect(BaseModel):
         return self.json_ is not None or self.body_contains is not None or self.body_regex is not None
 
 
-@dataclass(frozen=True, slots=True)
-class ResponseFacts:
-    """What a check can look at: the final response, its decoded body (bounded), its timing."""
+class ResponseFacts(msgspec.Struct, frozen=True, gc=False):
+    """What a check can look at: the final response, its decoded body (bounded), its timing.
+
+    A struct, not a frozen dataclass: made for every checked response, and a frozen dataclass
+    sets each field through ``object.__setattr__`` (several times the cost)."""
 
     status_code: int
     headers: Mapping[str, str]
@@ -145,8 +149,7 @@ class ResponseFacts:
     https: bool = False
 
 
-@dataclass(frozen=True, slots=True)
-class Verdict:
+class Verdict(msgspec.Struct, frozen=True, gc=False):
     checks: tuple[Check, ...]
     passed: bool
     degraded: bool
@@ -161,19 +164,6 @@ def _clip(value: Any) -> Any:
     return value
 
 
-def _same_json(a: Any, b: Any) -> bool:
-    """JSON equality: ``true`` is not ``1``, ``1`` is ``1.0``."""
-    if isinstance(a, bool) or isinstance(b, bool):
-        return type(a) is type(b) and a == b
-    if isinstance(a, int | float) and isinstance(b, int | float):
-        return math.isclose(a, b, rel_tol=0, abs_tol=0) or a == b
-    if isinstance(a, dict) and isinstance(b, dict):
-        return a.keys() == b.keys() and all(_same_json(a[k], b[k]) for k in a)
-    if isinstance(a, list) and isinstance(b, list):
-        return len(a) == len(b) and all(_same_json(x, y) for x, y in zip(a, b, strict=True))
-    return type(a) is type(b) and a == b
-
-
 def _search(pattern: regex.Pattern[str], text: str) -> bool | None:
     """Whether ``pattern`` matches in ``text``; None when it ran out of its time."""
     try:
@@ -185,17 +175,16 @@ def _search(pattern: regex.Pattern[str], text: str) -> bool | None:
         return None
 
 
-def _check(name: str, ok: bool, expected: Any = None, actual: Any = None) -> Check:
-    if ok:
-        return Check(name, True)
+def _failed(name: str, expected: Any, actual: Any) -> Check:
     return Check(name, False, _clip(expected), _clip(actual))
 
 
-_MISSING = object()
-
-
 class Checker:
-    """An ``Expect`` compiled once per run; ``judge`` a response's facts against it."""
+    """An ``Expect`` compiled once per run; ``judge`` a response's facts against it.
+
+    Everything a response does not change is made here, once: the status sets, the regexes, the
+    pointers, the checks' names; ``judge`` runs on every response of the run.
+    """
 
     def __init__(self, expect: Expect) -> None:
         self.expect = expect
@@ -209,9 +198,21 @@ class Checker:
                 self._ranges.append((int(low), int(high)))
             else:
                 self._codes.add(int(spec))
-        self._pointers = [(p, jsonpointer.JsonPointer(p), v) for p, v in (expect.json_ or {}).items()]
-        self._headers = [(n.lower(), _compile(p), p) for n, p in (expect.headers or {}).items()]
+        self._pointers = [(f"json:{p}", Pointer(p), v) for p, v in (expect.json_ or {}).items()]
+        self._headers = [
+            (n.lower(), f"header:{n.lower()}", _compile(p), p) for n, p in (expect.headers or {}).items()
+        ]
+        self._header_found: dict[tuple[str, str], bool] = {}
         self._body_regex = None if expect.body_regex is None else _compile(expect.body_regex)
+        self._passed: dict[str, Check] = {}  # one passed check of each name, shared by the run's results
+
+    def _check(self, name: str, ok: bool, expected: Any = None, actual: Any = None) -> Check:
+        if not ok:
+            return _failed(name, expected, actual)
+        passed = self._passed.get(name)
+        if passed is None:
+            passed = self._passed[name] = Check(name, True)
+        return passed
 
     def status_ok(self, status_code: int) -> bool | None:
         """Whether the status passes ``expect.status`` (None: it says nothing about the status)."""
@@ -220,73 +221,75 @@ class Checker:
         return status_code in self._codes or any(low <= status_code <= high for low, high in self._ranges)
 
     def judge(self, facts: ResponseFacts) -> Verdict:
+        e = self.expect
         checks: list[Check] = []
         status_ok = self.status_ok(facts.status_code)
         if status_ok is not None:
-            checks.append(_check("status", status_ok, self.expect.status, facts.status_code))
-        checks += self._header_checks(facts.headers)
-        checks += self._body_checks(facts.body)
-        e = self.expect
+            checks.append(self._check("status", status_ok, e.status, facts.status_code))
+        if self._headers:
+            self._header_checks(facts.headers, checks)
+        if self.needs_body:
+            self._body_checks(facts.body or "", checks)
         if e.max_latency_ms is not None:
-            checks.append(
-                _check(
-                    "max_latency_ms",
-                    facts.total_ms <= e.max_latency_ms,
-                    e.max_latency_ms,
-                    round(facts.total_ms, 1),
+            if facts.total_ms <= e.max_latency_ms:
+                checks.append(self._check("max_latency_ms", True))
+            else:
+                checks.append(
+                    self._check("max_latency_ms", False, e.max_latency_ms, round(facts.total_ms, 1))
                 )
-            )
         if e.cert_min_days is not None and facts.https:
             days = facts.days_to_expiry
             checks.append(
-                _check("cert_min_days", days is not None and days >= e.cert_min_days, e.cert_min_days, days)
+                self._check(
+                    "cert_min_days", days is not None and days >= e.cert_min_days, e.cert_min_days, days
+                )
             )
         passed = all(c.ok for c in checks)
         slow = e.degraded_latency_ms is not None and facts.total_ms > e.degraded_latency_ms
         return Verdict(tuple(checks), passed, passed and slow)
 
-    def _header_checks(self, headers: Mapping[str, str]) -> list[Check]:
-        checks = []
-        for name, pattern, text in self._headers:
+    def _header_checks(self, headers: Mapping[str, str], checks: list[Check]) -> None:
+        for name, check, pattern, text in self._headers:
             value = headers.get(name)
             if value is None:
-                checks.append(_check(f"header:{name}", False, text, None))
+                checks.append(self._check(check, False, text, None))
                 continue
-            found = _search(pattern, value)
+            found = self._header_matches(pattern, text, value)
             actual = value if found is not None else "<no match within the time limit>"
-            checks.append(_check(f"header:{name}", bool(found), text, actual))
-        return checks
+            checks.append(self._check(check, bool(found), text, actual))
 
-    def _body_checks(self, body: str | None) -> list[Check]:
+    def _header_matches(self, pattern: regex.Pattern[str], text: str, value: str) -> bool | None:
+        """``_search``, remembered per pattern and value: a run's responses mostly repeat their
+        headers' values (one content-type), and a search costs more than the lookup."""
+        key = (text, value)
+        found = self._header_found.get(key)
+        if found is None:
+            found = _search(pattern, value)
+            remembered = self._header_found
+            if found is not None and len(value) <= MAX_REMEMBERED_CHARS and len(remembered) < MAX_REMEMBERED:
+                remembered[key] = found  # a search that ran out of time is not remembered
+        return found
+
+    def _body_checks(self, text: str, checks: list[Check]) -> None:
         e = self.expect
-        if not self.needs_body:
-            return []
-        text = body or ""
-        checks = []
         if self._pointers:
-            checks += self._json_checks(text)
+            self._json_checks(text, checks)
         if e.body_contains is not None:
-            checks.append(_check("body_contains", e.body_contains in text, e.body_contains, text))
+            checks.append(self._check("body_contains", e.body_contains in text, e.body_contains, text))
         if self._body_regex is not None:
             found = _search(self._body_regex, text)
             actual = text if found is not None else "<no match within the time limit>"
-            checks.append(_check("body_regex", bool(found), e.body_regex, actual))
-        return checks
+            checks.append(self._check("body_regex", bool(found), e.body_regex, actual))
 
-    def _json_checks(self, text: str) -> list[Check]:
-        try:
-            document = json.loads(text)
-        except (ValueError, RecursionError):
-            document = _MISSING
-        checks = []
-        for pointer, parsed, expected in self._pointers:
-            if document is _MISSING:
-                checks.append(_check(f"json:{pointer}", False, expected, "<the body is not JSON>"))
+    def _json_checks(self, text: str, checks: list[Check]) -> None:
+        document = parse_json(text)
+        for check, pointer, expected in self._pointers:
+            if document is MISSING:
+                checks.append(self._check(check, False, expected, "<the body is not JSON>"))
                 continue
-            actual = parsed.resolve(document, _MISSING)
-            ok = actual is not _MISSING and _same_json(actual, expected)
-            checks.append(_check(f"json:{pointer}", ok, expected, None if actual is _MISSING else actual))
-        return checks
+            actual = pointer.resolve(document)
+            ok = actual is not MISSING and same_json(actual, expected)
+            checks.append(self._check(check, ok, expected, None if actual is MISSING else actual))
 
 
 class Checkers:

@@ -21,11 +21,7 @@ PHASES = ("dns_ms", "connect_ms", "tls_ms", "ttfb_ms", "transfer_ms", "total_ms"
 _set = msgspec.structs.force_setattr
 
 
-def _ms(value: float | None) -> float | None:
-    return None if value is None else round(value, 1)
-
-
-class Check(Document, frozen=True):
+class Check(Document, frozen=True, gc=False):
     """One expectation and whether the response met it (``expected``/``actual`` when it did not)."""
 
     check: Annotated[str, Meta(description="The expectation: status, json:<pointer>, header:<name>, ...")]
@@ -37,7 +33,7 @@ class Check(Document, frozen=True):
 _Ms = Annotated[float | None, Meta(description="Milliseconds; null: the transport cannot see this phase")]
 
 
-class Timings(Document, frozen=True):
+class Timings(Document, frozen=True, gc=False):
     """The final attempt's phases in ms (redirect hops summed); null: the transport cannot see it."""
 
     dns_ms: _Ms
@@ -47,13 +43,26 @@ class Timings(Document, frozen=True):
     transfer_ms: _Ms
     total_ms: Annotated[float, Meta(description="The final attempt, start to last byte, in milliseconds")]
 
-    def __post_init__(self) -> None:
-        _set(self, "dns_ms", _ms(self.dns_ms))
-        _set(self, "connect_ms", _ms(self.connect_ms))
-        _set(self, "tls_ms", _ms(self.tls_ms))
-        _set(self, "ttfb_ms", _ms(self.ttfb_ms))
-        _set(self, "transfer_ms", _ms(self.transfer_ms))
-        _set(self, "total_ms", round(self.total_ms, 1))
+    @classmethod
+    def rounded(
+        cls,
+        dns_ms: float | None,
+        connect_ms: float | None,
+        tls_ms: float | None,
+        ttfb_ms: float | None,
+        transfer_ms: float | None,
+        total_ms: float,
+    ) -> Timings:
+        """Timings of these phases, each rounded to 0.1 ms (made for every checked response: no
+        ``__post_init__``, which every decode of a stored result would run too)."""
+        return cls(  # a phase not needed (0.0) or not seen (None) stays as it is
+            round(dns_ms, 1) if dns_ms else dns_ms,
+            round(connect_ms, 1) if connect_ms else connect_ms,
+            round(tls_ms, 1) if tls_ms else tls_ms,
+            round(ttfb_ms, 1) if ttfb_ms else ttfb_ms,
+            round(transfer_ms, 1) if transfer_ms else transfer_ms,
+            round(total_ms, 1),
+        )
 
 
 class TlsFacts(Document, frozen=True):
@@ -77,7 +86,7 @@ class Redirect(Document, frozen=True):
     status_code: Annotated[int, Meta(description="Its status (301, 302, 303, 307, 308)")]
 
 
-class Details(msgspec.Struct, frozen=True):
+class Details(msgspec.Struct, frozen=True, gc=False):
     """What a checked response was, from the fetcher to its result (whose fields these become);
     ``checks`` and ``degraded`` only when it had expectations."""
 

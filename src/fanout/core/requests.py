@@ -262,6 +262,8 @@ class SitemapTargets(_Strict):
     gzipped, a sitemap index followed one level (docs/persistence.md).
     """
 
+    model_config = ConfigDict(defer_build=True)  # built with ``TargetsRequest``, when first used
+
     sitemap: Annotated[str, Field(pattern=SITEMAP_URL_PATTERN, max_length=8_192)]
 
 
@@ -292,6 +294,9 @@ class TargetsRequest(_WithOptions):
     ``spec``; ``targets`` is where the list comes from as text, the URI or the sitemap's URL,
     which the document and the run's record carry (docs/persistence.md).
     """
+
+    # Built on the first request with targets: a plain request's cold start does not pay for it.
+    model_config = ConfigDict(defer_build=True)
 
     spec: Targets = Field(alias="targets")
     options: Options = Field(default_factory=Options)

@@ -8,7 +8,6 @@ from typing import Any
 
 from fanout.core.documents import Source
 from fanout.core.requests import parse_invoke_request
-from fanout.entry.problems import problem_for
 from fanout.errors import FanoutError
 from fanout.runs import service
 from fanout.runs.invocation import Invocation
@@ -24,6 +23,8 @@ def answer(
         request = parse_invoke_request(payload, invocation.settings)
         return service.run(request, source, invocation, key=key, payload=payload).to_json()
     except FanoutError as exc:
+        from fanout.entry.problems import problem_for  # a refusal's: not imported at init
+
         problem = problem_for(exc)
         if problem is None:
             raise

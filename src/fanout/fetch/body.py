@@ -24,7 +24,7 @@ class _Decoder(Protocol):
 
 class _Identity:
     def feed(self, chunk: bytes, room: int) -> bytes:
-        return chunk[:room]
+        return chunk if len(chunk) <= room else chunk[:room]
 
 
 class _Zlib:
@@ -63,10 +63,13 @@ class _Brotli:
         return bytes(self._inner.process(chunk, output_buffer_limit=room))
 
 
+_IDENTITY = _Identity()  # keeps nothing of a body: one for all
+
+
 def _decoder(content_encoding: str) -> _Decoder | None:
-    encoding = content_encoding.strip().lower()
+    encoding = content_encoding.strip().lower() if content_encoding else ""
     if encoding in ("", "identity"):
-        return _Identity()
+        return _IDENTITY
     if encoding in ("gzip", "x-gzip"):
         return _Zlib(zlib.MAX_WBITS | 16)
     if encoding == "deflate":
@@ -111,13 +114,16 @@ class BodyInspector:
             self._decoder = None
             return
         if out:
-            out = out[: self._limit - self._kept]
+            room = self._limit - self._kept
+            if len(out) > room:
+                out = out[:room]
             self._parts.append(out)
             self._kept += len(out)
 
     def text(self) -> str:
         """The kept bytes as text (the response's charset; bad bytes replaced)."""
-        data = b"".join(self._parts)
+        parts = self._parts
+        data = parts[0] if len(parts) == 1 else b"".join(parts)
         try:
             return data.decode(charset_of(self._content_type), errors="replace")
         except LookupError:  # an unknown charset

@@ -72,13 +72,13 @@ class AttemptTrace:
     def timings(self, *, https: bool) -> Timings:
         """The phases so far; ``tls_ms`` is None when no hop was https."""
         ms = 1000.0
-        return Timings(
-            dns_ms=self.dns_s * ms,
-            connect_ms=self.connect_s * ms,
-            tls_ms=self.tls_s * ms if https or self.tls_used else None,
-            ttfb_ms=self.ttfb_s * ms,
-            transfer_ms=self.transfer_s * ms,
-            total_ms=(time.monotonic() - self.started) * ms,
+        return Timings.rounded(
+            self.dns_s * ms,
+            self.connect_s * ms,
+            self.tls_s * ms if https or self.tls_used else None,
+            self.ttfb_s * ms,
+            self.transfer_s * ms,
+            (time.monotonic() - self.started) * ms,
         )
 
 

@@ -53,6 +53,11 @@ class RunTrace:
     def __init__(self, run_subsegment: Any | None) -> None:
         self._parent = run_subsegment
 
+    @property
+    def records(self) -> bool:
+        """Whether ``url`` makes subsegments: a run that records none needs no context per URL."""
+        return self._parent is not None and bool(self._parent.sampled)
+
     @asynccontextmanager
     async def url(self, url: str, method: str) -> AsyncIterator[OnResult]:
         """A subsegment for one URL; cancelled or failing fetches still close it."""

@@ -185,8 +185,9 @@ async def fetch_run(
         policy, pacer = fetch_policy(request, settings), pacer_for(options, entries)
         fetcher = Fetcher(client, policy, checkers=Checkers(options.expect), pacer=pacer)
         keys = HostKeys()
+        url_trace = trace if trace is not None and trace.records else None
         jobs = [
-            UrlJob(fetcher, e, s, keys.of(e.url), by, trace, on_done, w)
+            UrlJob(fetcher, e, s, keys.of(e.url), by, url_trace, on_done, w)
             for e, s, w in zip(entries, sendable, ids, strict=True)
         ]
         with _on_time(loop, by):

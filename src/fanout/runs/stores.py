@@ -12,18 +12,18 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 from fanout.aws.alerts import AlertSinks
-from fanout.aws.monitors_table import MonitorsTable
-from fanout.aws.region_queues import RegionQueues
-from fanout.aws.reports import Reports
-from fanout.aws.runs_table import RunsTable
 from fanout.aws.session import AwsClients, ClientConfig, Service
-from fanout.aws.shard_queue import ShardQueue
 from fanout.config import Settings
 from fanout.fetch.dns import AresResolver
 from fanout.observability.log import logger
 
-if TYPE_CHECKING:  # a monitor run's only: imported when a deployment has monitors (cold start)
+if TYPE_CHECKING:  # each store's adapter is imported when the deployment has that store (cold start)
     from fanout.aws.history_table import HistoryTable
+    from fanout.aws.monitors_table import MonitorsTable
+    from fanout.aws.region_queues import RegionQueues
+    from fanout.aws.reports import Reports
+    from fanout.aws.runs_table import RunsTable
+    from fanout.aws.shard_queue import ShardQueue
 
 
 @dataclass(frozen=True, slots=True)
@@ -100,31 +100,41 @@ class RunStores:
 
     def __init__(self, config: StoreConfig) -> None:
         self.config = config
-        self.clients = AwsClients(config.client, dns=c_ares)
-        self.reports = Reports(self.clients, config.reports_bucket) if config.reports_on else None
-        self.runs = (
-            RunsTable(self.clients, config.runs_table, retention_days=config.retention_days)
-            if config.runs_on
-            else None
-        )
-        self.queue = ShardQueue(self.clients, config.shard_queue_url) if config.shard_queue_url else None
-        self.monitors = MonitorsTable(self.clients, config.monitors_table) if config.monitors_on else None
+        self.clients = clients = AwsClients(config.client, dns=c_ares)
+        self.reports: Reports | None = None
+        self.runs: RunsTable | None = None
+        self.queue: ShardQueue | None = None
+        self.monitors: MonitorsTable | None = None
         self.history: HistoryTable | None = None
+        if config.reports_on:
+            from fanout.aws.reports import Reports
+
+            self.reports = Reports(clients, config.reports_bucket)
+        if config.runs_on:
+            from fanout.aws.runs_table import RunsTable
+
+            self.runs = RunsTable(clients, config.runs_table, retention_days=config.retention_days)
+        if config.shard_queue_url:
+            from fanout.aws.shard_queue import ShardQueue
+
+            self.queue = ShardQueue(clients, config.shard_queue_url)
         if config.monitors_on:
             from fanout.aws.history_table import HistoryTable
+            from fanout.aws.monitors_table import MonitorsTable
 
-            self.history = HistoryTable(self.clients, config.monitors_table)
-        self.regions = (
-            RegionQueues(
-                self.clients,
+            self.monitors = MonitorsTable(clients, config.monitors_table)
+            self.history = HistoryTable(clients, config.monitors_table)
+        self.regions: RegionQueues | None = None
+        if config.probe_on:
+            from fanout.aws.region_queues import RegionQueues
+
+            self.regions = RegionQueues(
+                clients,
                 home_region=config.home_region,
                 reports_url=config.region_reports_queue_url,
                 outbox_url=config.region_outbox_queue_url,
                 home_endpoint_url=config.home_endpoint_url,
             )
-            if config.probe_on
-            else None
-        )
         self.alerts = AlertSinks(
             self.clients, topic_arn=config.alert_topic_arn, bus_name=config.alert_event_bus_name
         )

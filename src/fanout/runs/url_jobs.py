@@ -9,7 +9,8 @@ the progress as its base class, a URL's state is one object. Host keys are share
 
 from __future__ import annotations
 
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Coroutine, Hashable
+from typing import Any
 
 from fanout.core.requests import UrlEntry
 from fanout.core.results import ErrorInfo, Outcome
@@ -61,10 +62,12 @@ class UrlJob(FetchProgress):
             return None
         return self.fetcher.first_turn(self.key, self.by, self)
 
-    async def run(self) -> FetchResult:
-        if self.trace is None:
-            return await self._fetch()
-        async with self.trace.url(self.entry.url, self.entry.method) as on_result:
+    def run(self) -> Coroutine[Any, Any, FetchResult]:
+        """The fetch itself when untraced (a coroutine frame less per URL, at the cut too)."""
+        return self._fetch() if self.trace is None else self._traced(self.trace)
+
+    async def _traced(self, trace: RunTrace) -> FetchResult:
+        async with trace.url(self.entry.url, self.entry.method) as on_result:
             result = await self._fetch()
             on_result(result.outcome.value, result.status_code)
             return result

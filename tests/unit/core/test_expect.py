@@ -183,6 +183,54 @@ def test_a_body_that_is_not_json_fails_every_pointer() -> None:
     assert "not JSON" in result["json:/a"][2]
 
 
+def test_bodies_msgspec_refuses_still_read_as_json() -> None:
+    """The fast parser's refusals go to ``json.loads``: NaN, numbers past a double, lone surrogates."""
+    body = '{"nan": NaN, "big": 1e400, "s": "\\ud800", "int": 123456789012345678901234567890}'
+    result = judged(
+        {"json": {"/big": float("inf"), "/int": 123456789012345678901234567890}}, facts(body=body)
+    )
+    assert result == {"json:/big": (True, None, None), "json:/int": (True, None, None)}
+    assert judged({"json": {"/s": "\ud800"}}, facts(body=body)) == {"json:/s": (True, None, None)}
+    assert judged({"json": {"/a": 1}}, facts(body='{"a": 1} trailing'))["json:/a"][0] is False
+
+
+def test_pointers_through_arrays_and_escapes_resolve_as_rfc_6901_says() -> None:
+    body = '{"items": [{"id": 7}, {"id": 8}], "a/b": {"~c": "x"}, "s": "UP", "01": "key"}'
+    expect = {
+        "/items/1/id": 8,
+        "/items/01/id": 7,  # not an index: missing
+        "/items/2": None,  # past the end: missing
+        "/items/-": None,  # the element after the last: nothing to compare
+        "/a~1b/~0c": "x",
+        "/s/0": "U",  # a string is not an array
+        "/01": "key",
+        "": {"x": 1},
+    }
+    result = judged({"json": expect}, facts(body=body))
+    assert {k: v[0] for k, v in result.items()} == {
+        "json:/items/1/id": True,
+        "json:/items/01/id": False,
+        "json:/items/2": False,
+        "json:/items/-": False,
+        "json:/a~1b/~0c": True,
+        "json:/s/0": False,
+        "json:/01": True,
+        "json:": False,
+    }
+    assert result["json:/items/2"][2] is None  # nothing there, reported as null
+    assert result["json:/items/-"][2] is None
+
+
+def test_a_header_s_verdict_is_the_same_when_its_value_repeats() -> None:
+    """A checker remembers a header value's match: the second response with it is judged alike."""
+    checker = Checker(Expect.model_validate({"headers": {"x-cache": "^HIT$"}}))
+    verdicts = [
+        checker.judge(facts(headers={"x-cache": value})).passed
+        for value in ("HIT", "MISS", "HIT", "MISS", "HIT")
+    ]
+    assert verdicts == [True, False, True, False, True]
+
+
 def test_header_names_are_case_insensitive_and_values_are_searched() -> None:
     headers = {"content-type": "application/json; charset=utf-8", "x-cache": "MISS"}
     result = judged(

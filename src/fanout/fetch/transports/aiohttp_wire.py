@@ -26,13 +26,12 @@ from fanout.fetch.body import BodyInspector
 from fanout.fetch.transports.aiohttp import FanoutAiohttpTransport, response_extensions
 from fanout.fetch.transports.aiohttp_send import (
     UNBOUND,
-    AiohttpBody,
     map_aiohttp_exceptions,
     release,
     request_parts,
     send,
 )
-from fanout.fetch.wire import Hop, build_request, count_chunks
+from fanout.fetch.wire import Hop, build_request
 
 _PLAIN = r"A-Za-z0-9\-._~!$&'()*+,;=:@/"
 _PLAIN_URL = re.compile(rf"([A-Za-z][A-Za-z0-9+.\-]*://[^/?#]*)((?:/[{_PLAIN}]*)?(?:\?[{_PLAIN}?]*)?)\Z")
@@ -82,8 +81,7 @@ class AiohttpHop:
         return self._request
 
     async def drain(self, limit: int, inspector: BodyInspector | None) -> int:
-        if inspector is not None:
-            return await count_chunks(AiohttpBody(self._response, self._request), limit, inspector)
+        """``wire.count_chunks`` over ``readany`` inline: no stream object, no async iterator."""
         size = 0
         read = self._response.content.readany
         request = self._request  # as ``AiohttpBody``: httpx's read errors
@@ -92,6 +90,8 @@ class AiohttpHop:
                 size += len(chunk)
                 if size > limit:
                     raise ResponseTooLarge(f"body larger than max_body_bytes={limit}")
+                if inspector is not None and not inspector.full:
+                    inspector.feed(chunk)
         return size
 
     async def aclose(self) -> None:
