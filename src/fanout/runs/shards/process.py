@@ -1,8 +1,9 @@
 """One shard (one SQS message) of a sharded run, start to finish, under its own deadline.
 
-a. Read the run's record (consistent read): no record is a poison shard (it fails until the
-   queue moves it to the DLQ); a run no longer ``running`` is skipped; a shard already
-   counted (its id in ``done_shards``) is a duplicate: step c onwards.
+a. Read the run's record (consistent read) and, at the same time, look for the outcome an
+   earlier delivery stored: no record is a poison shard (it fails until the queue moves it to
+   the DLQ); a run no longer ``running`` is skipped; a shard already counted (its id in
+   ``done_shards``) is a duplicate: step c onwards.
 b. Fetch its URLs, unless an earlier delivery left its outcome in S3, and store the outcome
    (final results and leftovers) with a conditional write: the first delivery's outcome is
    the shard's, whatever duplicates find. Entries that were in flight, when an earlier
