@@ -96,3 +96,23 @@ def test_without_verification_no_context_is_shared() -> None:
                 await connector.close()
 
     assert asyncio.run(run()) is False
+
+
+def test_the_s3_client_presigns_in_sigv4_with_the_shared_context(
+    https_endpoint: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """S3's signature version and the shared TLS session travel in one config (``AioConfig.merge``
+    would drop the session class)."""
+    point_aws_at(monkeypatch, https_endpoint)
+
+    async def run() -> tuple[str, object]:
+        async with AwsClients(ClientConfig(endpoint_url=https_endpoint)) as clients:
+            s3 = await clients.client("s3")
+            url: str = await s3.generate_presigned_url(
+                "get_object", Params={"Bucket": "b", "Key": "k"}, ExpiresIn=60
+            )
+            return url, s3._endpoint.http_session
+
+    url, http = asyncio.run(run())
+    assert "X-Amz-Algorithm=AWS4-HMAC-SHA256" in url
+    assert isinstance(http, shared_tls_session_cls())

@@ -86,7 +86,8 @@ def tls_context(ca_bundle: str) -> ssl.SSLContext:
     """The process's context verifying against ``ca_bundle``, made as aiobotocore makes its own.
 
     A context holds no loop, socket or session, only settings and the trust store: sharing it
-    across invocations carries nothing over but the parsed CA bundle.
+    across invocations carries nothing over but the parsed CA bundle. It is made by a client's
+    first connection, in an invocation, never at init: no SnapStart snapshot holds one.
     """
     context = _tls_contexts.get(ca_bundle)
     if context is None:
