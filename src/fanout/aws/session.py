@@ -2,9 +2,10 @@
 
 The clients hold aiohttp sessions bound to the loop: they are made on first use and closed
 when the ``AwsClients`` context exits, so nothing outlives the invocation. ``aioboto3`` is
-imported on first use only: a run with every store off never pays for it. botocore's data
-loader (the parsed service models, pure data) is kept for the process, so a warm
-invocation's clients skip parsing them again (docs/benchmarks.md).
+imported on first use only: a run with every store off never pays for it. What is pure data is
+kept for the process, so a warm invocation's clients skip making it again (docs/benchmarks.md):
+botocore's data loader (the parsed service models) and the TLS context that verifies the
+endpoints (the CA bundle loaded once, not once per client per invocation: ``SharedTlsSession``).
 
 Every call is bounded twice: by botocore (connect/read timeouts, standard retry mode,
 ``max_attempts``) and by ``asyncio.timeout_at`` at the slice of the deadline the caller
@@ -16,6 +17,7 @@ gives it (``call``). Endpoint names are resolved by the resolver the caller supp
 from __future__ import annotations
 
 import asyncio
+import ssl
 from collections.abc import Awaitable, Callable, Iterable
 from contextlib import AsyncExitStack
 from dataclasses import dataclass
@@ -31,6 +33,8 @@ T = TypeVar("T")
 Service = Literal["s3", "dynamodb", "sqs", "sns", "events", "secretsmanager", "ssm"]
 
 _loader: Any = None  # botocore's data loader: parsed service models, reused by every session
+_tls_contexts: dict[str, ssl.SSLContext] = {}  # CA bundle path -> its verifying context
+_http_session_cls: Any = None  # SharedTlsSession, made on first use (it subclasses aiobotocore's)
 
 
 class ClientDns(Protocol):
@@ -76,6 +80,49 @@ def _new_session() -> Any:
     else:
         core.register_component("data_loader", _loader)
     return aioboto3.Session(botocore_session=core)
+
+
+def tls_context(ca_bundle: str) -> ssl.SSLContext:
+    """The process's context verifying against ``ca_bundle``, made as aiobotocore makes its own.
+
+    A context holds no loop, socket or session, only settings and the trust store: sharing it
+    across invocations carries nothing over but the parsed CA bundle. It is made by a client's
+    first connection, in an invocation, never at init: no SnapStart snapshot holds one.
+    """
+    context = _tls_contexts.get(ca_bundle)
+    if context is None:
+        from botocore.httpsession import create_urllib3_context
+
+        context = create_urllib3_context()
+        context.load_verify_locations(ca_bundle, None, None)
+        _tls_contexts[ca_bundle] = context
+    return context
+
+
+def shared_tls_session_cls() -> Any:
+    """aiobotocore's HTTP session class, but its connectors verify with ``tls_context``.
+
+    aiobotocore loads the CA bundle into a new context for every client's connector (tens of ms
+    each: most of a short shard invocation's own time). Only the plain case is changed: with a
+    proxy, a client certificate or ``verify=False``, aiobotocore's own connector is made.
+    """
+    global _http_session_cls
+    if _http_session_cls is None:
+        import aiohttp
+        from aiobotocore.httpsession import AIOHTTPSession
+        from botocore.httpsession import get_cert_path
+
+        class SharedTlsSession(AIOHTTPSession):  # type: ignore[misc]
+            def _create_connector(self, proxy_url: str | None) -> aiohttp.TCPConnector:
+                ca_bundle = get_cert_path(self._verify) if self._verify else None
+                if proxy_url or self._cert_file or not isinstance(ca_bundle, str):
+                    return super()._create_connector(proxy_url)  # type: ignore[no-any-return]
+                return aiohttp.TCPConnector(
+                    limit=self._max_pool_connections, ssl=tls_context(ca_bundle), **self._connector_args
+                )
+
+        _http_session_cls = SharedTlsSession
+    return _http_session_cls
 
 
 def preload() -> None:
@@ -130,20 +177,22 @@ class AwsClients:
         key = f"{service}@{region}@{endpoint_url}" if region or endpoint_url else service
         if key not in self._clients:
             from aiobotocore.config import AioConfig
-            from botocore.config import Config
 
             if self._session is None:
                 self._start()
             c = self.config
             connector_args = {} if self._resolver is None else {"resolver": self._resolver}
+            # S3: presigned URLs in SigV4 (up to 7 days), not legacy SigV2. Passed here, not by
+            # ``merge``: AioConfig.merge drops ``http_session_cls``.
+            signing = {"signature_version": "s3v4"} if service == "s3" else {}
             config = AioConfig(
                 connector_args=connector_args,
+                http_session_cls=shared_tls_session_cls(),
                 connect_timeout=c.connect_timeout_s,
                 read_timeout=c.read_timeout_s,
                 retries={"mode": "standard", "total_max_attempts": c.max_attempts},
+                **signing,
             )
-            if service == "s3":  # presigned URLs in SigV4 (up to 7 days), not legacy SigV2
-                config = config.merge(Config(signature_version="s3v4"))
             where: dict[str, str] = {"region_name": region} if region else {}
             if endpoint_url or c.endpoint_url:
                 where["endpoint_url"] = endpoint_url or c.endpoint_url

@@ -1,8 +1,9 @@
 """One shard (one SQS message) of a sharded run, start to finish, under its own deadline.
 
-a. Read the run's record (consistent read): no record is a poison shard (it fails until the
-   queue moves it to the DLQ); a run no longer ``running`` is skipped; a shard already
-   counted (its id in ``done_shards``) is a duplicate: step c onwards.
+a. Read the run's record (consistent read) and, at the same time, look for the outcome an
+   earlier delivery stored: no record is a poison shard (it fails until the queue moves it to
+   the DLQ); a run no longer ``running`` is skipped; a shard already counted (its id in
+   ``done_shards``) is a duplicate: step c onwards.
 b. Fetch its URLs, unless an earlier delivery left its outcome in S3, and store the outcome
    (final results and leftovers) with a conditional write: the first delivery's outcome is
    the shard's, whatever duplicates find. Entries that were in flight, when an earlier
@@ -24,6 +25,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from typing import Any
 
 from fanout.aws.reports import Reports, shard_key
 from fanout.config import Settings
@@ -69,6 +71,25 @@ async def _stored_outcome(reports: Reports, key: str, before: float) -> ShardOut
     return ShardOutcome.from_json(found)
 
 
+async def _record_and_outcome(
+    stores: RunStores, run_id: str, key: str, deadline: RunDeadline
+) -> tuple[RunRecord | None, dict[str, Any] | None]:
+    """The run's record (consistent read) and the shard's stored outcome, if an earlier delivery
+    left one: read at once, not one after the other (a round trip less per shard).
+
+    Either read may be older than the other; the steps that follow are conditional writes, so
+    any order of the two is one the reads could have had one after the other."""
+    assert stores.runs is not None
+    assert stores.reports is not None
+    try:
+        async with asyncio.TaskGroup() as group:
+            record = group.create_task(stores.runs.get(run_id, deadline.work_by, consistent=True))
+            outcome = group.create_task(stores.reports.find(key, deadline.fetch_by))
+    except* Exception as failed:  # the first failure as itself (the other read is cancelled)
+        raise failed.exceptions[0] from None
+    return record.result(), outcome.result()
+
+
 async def _process(
     message: ShardMessage, clock: InvocationClock, config: StoreConfig, settings: Settings, trace: RunTrace
 ) -> ShardReport:
@@ -80,17 +101,19 @@ async def _process(
         assert stores.runs is not None
         assert stores.reports is not None
         await stores.open(before=deadline.fetch_by)
-        run = await stores.runs.get(h.run_id, deadline.work_by, consistent=True)
+        run, found = await _record_and_outcome(stores, h.run_id, key, deadline)
         if run is None:
             raise ShardInvalid(f"run {h.run_id} has no record (never started, or expired)")
         if run.status is not RunStatus.RUNNING:
             return ShardReport("skipped")
         if message.shard in run.done_shards:  # counted already: only what follows counting is left
-            outcome = await _stored_outcome(stores.reports, key, deadline.work_by)
+            if found is None:  # looked for before another delivery stored it
+                outcome = await _stored_outcome(stores.reports, key, deadline.work_by)
+            else:
+                outcome = ShardOutcome.from_json(found)
             await _follow_up(stores, message, outcome, run, settings, deadline.work_by)
             return ShardReport("duplicate", outcome)
         status, document = "recovered", None
-        found = await stores.reports.find(key, deadline.fetch_by)
         if found is None:
             outcome, document = await _fetch(message, request, deadline, settings, trace)
             status = "processed"
