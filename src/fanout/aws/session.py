@@ -82,6 +82,11 @@ def _new_session() -> Any:
     return aioboto3.Session(botocore_session=core)
 
 
+def forget_tls_contexts() -> None:
+    """Drop the process's AWS TLS contexts (a restored snapshot must not share their sessions)."""
+    _tls_contexts.clear()
+
+
 def tls_context(ca_bundle: str) -> ssl.SSLContext:
     """The process's context verifying against ``ca_bundle``, made as aiobotocore makes its own.
 

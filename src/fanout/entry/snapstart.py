@@ -9,7 +9,8 @@ snapshot, and every restored environment starts warm: ``before_snapshot`` import
 builds everything a run can use.
 
 Nothing that must differ between environments may come from the snapshot:
-``after_restore`` reseeds the random generators and drops the cached TLS context (its
+``after_restore`` reseeds the random generators and drops the cached TLS contexts (the fetch's and
+the AWS clients'; their
 session cache and keys would otherwise be shared by every environment restored from
 one snapshot). Event loops, HTTP clients, connection pools and AWS clients are never
 created at init: each invocation makes its own inside its own event loop, so there is
@@ -91,7 +92,9 @@ def before_snapshot() -> list[str]:
 @register_after_restore
 def after_restore() -> None:
     """Make this environment's state its own again."""
+    from fanout.aws.session import forget_tls_contexts
     from fanout.fetch.transports.base import verified_ssl_context
 
     random.seed()
     verified_ssl_context.cache_clear()
+    forget_tls_contexts()

@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import certifi
 from snapshot_restore_py import get_after_restore, get_before_snapshot
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -52,13 +53,16 @@ def test_before_snapshot_does_the_whole_init_aioboto3_included() -> None:
 
 
 def test_after_restore_reseeds_and_drops_the_shared_tls_context() -> None:
+    from fanout.aws.session import tls_context
     from fanout.entry.snapstart import after_restore
     from fanout.fetch.transports.base import verified_ssl_context
 
     verified_ssl_context()
+    aws_context = tls_context(certifi.where())
     random.seed(1234)
     snapshot_value = random.random()
     random.seed(1234)  # every environment restored from one snapshot would be here
     after_restore()
     assert random.random() != snapshot_value
     assert verified_ssl_context.cache_info().currsize == 0
+    assert tls_context(certifi.where()) is not aws_context  # made again, not the snapshot's
