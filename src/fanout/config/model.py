@@ -167,7 +167,7 @@ class Settings(BaseModel):
     )
     deadline_cleanup_per_url_ms: float = setting(
         "FANOUT_DEADLINE_CLEANUP_PER_URL_MS",
-        0.1,
+        0.07,
         "per request that can be in flight, on a whole vCPU: fetching stops this much (divided by the"
         " function's share of a vCPU) before the answer is due (`work_by` before `answer_by`), until"
         " the process has learned the real cost",
