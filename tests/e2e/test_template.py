@@ -224,16 +224,21 @@ def test_reserved_concurrency_caps_the_function_and_leaves_room_for_the_api(temp
     assert cfn_condition(template, "HasReservedConcurrency", defaults)
     assert cfn_condition(template, "HasReservedConcurrency", {**defaults, "ReservedConcurrency": "0"})
     assert not cfn_condition(template, "HasReservedConcurrency", {**defaults, "ReservedConcurrency": "-1"})
-    # The shards run inside the same ceiling: the queue's cap, plus an API burst, fits under it.
-    [mapping] = [r for r in resources.values() if r["Type"] == "AWS::Lambda::EventSourceMapping"]
-    assert mapping["Properties"]["ScalingConfig"] == {
-        "MaximumConcurrency": {"Ref": "ShardMaximumConcurrency"}
+    # The queues run inside the same ceiling: the shard queue's cap and the region reports queue's,
+    # plus an API burst, fit under it.
+    mappings = {
+        r["Properties"]["EventSourceArn"]["Fn::GetAtt"][0]: r["Properties"]["ScalingConfig"][
+            "MaximumConcurrency"
+        ]
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::EventSourceMapping"
     }
+    assert mappings == {"ShardQueue": {"Ref": "ShardMaximumConcurrency"}, "RegionReportsQueue": 2}
     shards, burst = (
         parameters["ShardMaximumConcurrency"]["Default"],
         parameters["ThrottlingBurstLimit"]["Default"],
     )
-    assert shards + burst <= reserved["Default"]
+    assert shards + mappings["RegionReportsQueue"] + burst <= reserved["Default"]
 
 
 def test_state_tables_have_point_in_time_recovery(template: dict[str, Any]) -> None:
