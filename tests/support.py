@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import http.server
 import json
 import os
 import select
@@ -303,48 +304,97 @@ def run_context(budget_s: float, source: Source = Source.DIRECT) -> RunContext:
     return RunContext(source=source, deadline=clock.deadline(0, bare))
 
 
+@dataclasses.dataclass
+class _Script:
+    """How a path answers: ``statuses`` in turn, then ``then``; a 429/503 asks for a pause when
+    ``retry_after_s`` is set."""
+
+    statuses: list[int]
+    then: int
+    retry_after_s: int | None
+
+    def next_answer(self) -> tuple[int, dict[str, str]]:
+        status = self.statuses.pop(0) if self.statuses else self.then
+        pausing = status in (429, 503) and self.retry_after_s is not None
+        return status, {"Retry-After": str(self.retry_after_s)} if pausing else {}
+
+
 class RecordingServer:
-    """An HTTP server on 127.0.0.1 that answers 200 to anything and keeps what each request
-    carried (method, path, headers by lower-case name, body): what fanout sent, as a server saw it.
+    """An HTTP server on 127.0.0.1 (its own thread) that keeps what each request carried and
+    answers each path as the test scripted it (200 unless told): what fanout sent, as a server
+    saw it, and a receiver or origin that fails when the test says. ``keep_alive`` serves HTTP/1.1.
     """
 
     @dataclasses.dataclass(frozen=True)
     class Seen:
         method: str
         path: str
-        headers: dict[str, str]
+        headers: dict[str, str]  # by lower-case name
         body: bytes
+        json: Any  # the body parsed, None when it is not JSON
+        arrived: float  # time.monotonic()
 
-    def __init__(self) -> None:
-        import http.server
-
-        seen = self.seen = list[RecordingServer.Seen]()
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def _any(self) -> None:
-                length = int(self.headers.get("content-length") or 0)
-                body = self.rfile.read(length) if length else b""
-                headers = {k.lower(): v for k, v in self.headers.items()}
-                seen.append(RecordingServer.Seen(self.command, self.path, headers, body))
-                self.send_response(200)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            do_GET = do_POST = do_HEAD = do_PUT = _any
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    def __init__(self, *, keep_alive: bool = False) -> None:
+        self._lock = threading.Lock()
+        self._seen: list[RecordingServer.Seen] = []
+        self._scripts: dict[str, _Script] = {}
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler(keep_alive))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}{path}"
 
+    def script(self, path: str, *statuses: int, then: int = 200, retry_after_s: int | None = None) -> None:
+        """``path`` answers ``statuses`` in turn, then ``then`` from there on; a 429 or 503 carries
+        ``Retry-After: retry_after_s`` when it is given."""
+        with self._lock:
+            self._scripts[path] = _Script(list(statuses), then, retry_after_s)
+
+    @property
+    def seen(self) -> list[RecordingServer.Seen]:
+        """Every request so far, in arrival order (a copy)."""
+        with self._lock:
+            return list(self._seen)
+
     def sent_to(self, path: str) -> list[RecordingServer.Seen]:
         return [s for s in self.seen if s.path == path]
+
+    def _keep(
+        self, method: str, path: str, headers: dict[str, str], body: bytes
+    ) -> tuple[int, dict[str, str]]:
+        """Record a request; the status and headers its path answers this time."""
+        seen = RecordingServer.Seen(method, path, headers, body, _json_or_none(body), time.monotonic())
+        with self._lock:
+            self._seen.append(seen)
+            script = self._scripts.get(seen.path)
+            return script.next_answer() if script else (200, {})
+
+    def _handler(self, keep_alive: bool) -> type[http.server.BaseHTTPRequestHandler]:
+        recording = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1" if keep_alive else "HTTP/1.0"
+
+            def _any(self) -> None:
+                length = int(self.headers.get("content-length") or 0)
+                body = self.rfile.read(length) if length else b""
+                headers = {k.lower(): v for k, v in self.headers.items()}
+                status, extra = recording._keep(self.command, self.path, headers, body)
+                self.send_response(status)
+                for name, value in extra.items():
+                    self.send_header(name, value)
+                self.send_header("Content-Length", "2")
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(b"ok")
+
+            do_GET = do_POST = do_HEAD = do_PUT = do_PATCH = do_DELETE = _any
+
+            def log_message(self, format: str, *args: Any) -> None:
+                pass
+
+        return Handler
 
     def __enter__(self) -> RecordingServer:
         self._thread.start()
@@ -354,6 +404,13 @@ class RecordingServer:
         self._server.shutdown()
         self._server.server_close()
         self._thread.join(5)
+
+
+def _json_or_none(body: bytes) -> Any:
+    try:
+        return json.loads(body)
+    except ValueError:
+        return None
 
 
 # -- the function as deployed, with its stores on moto -------------------------------------------

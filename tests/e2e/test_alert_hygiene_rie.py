@@ -5,9 +5,7 @@ duplicated delivery and overlapping runs (two emulators at once) still alerting 
 
 from __future__ import annotations
 
-import http.server
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -19,56 +17,9 @@ import pytest
 
 from devtools.rie import LambdaEmulator, function_error
 from fanout.aws.monitor_codec import state_key
-from tests.support import E2E_ENV, EmulatorFactory, MotoAws, scheduled
+from tests.support import E2E_ENV, EmulatorFactory, MotoAws, RecordingServer, scheduled
 
 TIMEOUT_S = 20
-
-
-class World:
-    """Origin URLs whose status is set by the test (GET), and a webhook receiver (POST /hook/...)."""
-
-    def __init__(self) -> None:
-        self.status: dict[str, int] = {}
-        self.hooks: list[tuple[str, dict[str, Any]]] = []
-        lock, outer = threading.Lock(), self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self._answer(outer.status.get(self.path, 200))
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                with lock:
-                    outer.hooks.append((self.path, json.loads(body)))
-                self._answer(200)
-
-            def _answer(self, status: int) -> None:
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}{path}"
-
-    def at(self, name: str) -> list[dict[str, Any]]:
-        return [body for path, body in self.hooks if path == f"/hook/{name}"]
-
-    def __enter__(self) -> World:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
 
 
 @pytest.fixture(scope="module")
@@ -78,8 +29,8 @@ def aws() -> Iterator[MotoAws]:
 
 
 @pytest.fixture(scope="module")
-def world() -> Iterator[World]:
-    with World() as running:
+def world() -> Iterator[RecordingServer]:
+    with RecordingServer() as running:
         yield running
 
 
@@ -94,7 +45,12 @@ def iso(epoch: float) -> str:
     return datetime.fromtimestamp(epoch, UTC).isoformat(timespec="seconds").replace("+00:00", "Z")
 
 
-def request(world: World, name: str, paths: list[str], **monitor: Any) -> dict[str, Any]:
+def alerts_to(world: RecordingServer, name: str) -> list[dict[str, Any]]:
+    """What the monitor ``name``'s webhook (/hook/<name> on ``world``) received, in order."""
+    return [seen.json for seen in world.sent_to(f"/hook/{name}")]
+
+
+def request(world: RecordingServer, name: str, paths: list[str], **monitor: Any) -> dict[str, Any]:
     hook = [{"type": "webhook", "url": world.url(f"/hook/{name}")}]
     spec = {"name": name, "failure_threshold": 1, "alerts": hook, **monitor}
     return {"urls": [world.url(p) for p in paths], "options": {"retries": 0}, "monitor": spec}
@@ -115,15 +71,15 @@ def overlapping(pair: tuple[LambdaEmulator, LambdaEmulator], req: dict[str, Any]
 
 
 def test_maintenance_no_alert_inside_and_one_at_the_end_if_still_down(
-    world: World, two: tuple[LambdaEmulator, LambdaEmulator]
+    world: RecordingServer, two: tuple[LambdaEmulator, LambdaEmulator]
 ) -> None:
     name, now = "e2e-maint", time.time()
-    world.status["/maint"] = 503
+    world.script("/maint", then=503)
     inside = request(world, name, ["/maint"], maintenance=[{"start": iso(now - 60), "end": iso(now + 3_600)}])
     monitor = overlapping(two, inside)
     assert all(m["maintenance_active"] for m in monitor)
     assert monitor[0]["maintenance"]["end"] == iso(now + 3_600)
-    assert world.at(name) == []
+    assert alerts_to(world, name) == []
 
     ended = request(world, name, ["/maint"], maintenance=[{"start": iso(now - 60), "end": iso(now - 1)}])
     event_id = str(uuid.uuid4())
@@ -131,22 +87,22 @@ def test_maintenance_no_alert_inside_and_one_at_the_end_if_still_down(
     assert (after.get("maintenance_active", False), after["notified"]) == (False, 1)
     deliver(two[1], ended, event_id)  # the same delivery again
     overlapping(two, ended)
-    assert [(h["event"], h["to"]) for h in world.at(name)] == [("changed", "down")]
+    assert [(h["event"], h["to"]) for h in alerts_to(world, name)] == [("changed", "down")]
 
 
 def test_a_reminder_once_per_period_with_overlapping_runs(
-    world: World, aws: MotoAws, two: tuple[LambdaEmulator, LambdaEmulator]
+    world: RecordingServer, aws: MotoAws, two: tuple[LambdaEmulator, LambdaEmulator]
 ) -> None:
     name = "e2e-remind"
-    world.status["/remind"] = 503
+    world.script("/remind", then=503)
     req = request(world, name, ["/remind"], remind_every="1h")
     deliver(two[0], req)
     overlapping(two, req)
-    assert [h["event"] for h in world.at(name)] == ["changed"]
+    assert [h["event"] for h in alerts_to(world, name)] == ["changed"]
     told_an_hour_ago(aws, name, world.url("/remind"))  # as if it had been down for an hour
     overlapping(two, req)
     overlapping(two, req)
-    sent = world.at(name)
+    sent = alerts_to(world, name)
     assert [(h["event"], h["to"]) for h in sent] == [("changed", "down"), ("reminder", "down")]
     assert sent[1]["incident"] == sent[0]["incident"]
 
@@ -168,32 +124,36 @@ def told_an_hour_ago(aws: MotoAws, monitor: str, url: str) -> None:
 
 
 def test_a_dependency_holds_down_alerts_until_it_recovers(
-    world: World, two: tuple[LambdaEmulator, LambdaEmulator]
+    world: RecordingServer, two: tuple[LambdaEmulator, LambdaEmulator]
 ) -> None:
     network, app = "e2e-net", "e2e-app"
-    world.status |= {"/gw": 503, "/app": 503}
+    world.script("/gw", then=503)
+    world.script("/app", then=503)
     net = request(world, network, ["/gw"])
     dependent = request(world, app, ["/app"], depends_on=[network])
     deliver(two[0], net)
     held = overlapping(two, dependent)
     assert all(m["dependencies_down"] == [network] for m in held)
     assert sum(m["notified"] for m in held) == 0
-    assert world.at(app) == []
-    world.status["/gw"] = 200
+    assert alerts_to(world, app) == []
+    world.script("/gw", then=200)
     deliver(two[0], net)
     alerted = overlapping(two, dependent)
     assert sum(m["notified"] for m in alerted) == 1
     overlapping(two, dependent)
-    assert [h["to"] for h in world.at(network)] == ["down", "up"]
-    assert [(h["event"], h["to"]) for h in world.at(app)] == [("changed", "down")]
+    assert [h["to"] for h in alerts_to(world, network)] == ["down", "up"]
+    assert [(h["event"], h["to"]) for h in alerts_to(world, app)] == [("changed", "down")]
 
 
-def test_a_storm_is_one_grouped_alert_once(world: World, two: tuple[LambdaEmulator, LambdaEmulator]) -> None:
+def test_a_storm_is_one_grouped_alert_once(
+    world: RecordingServer, two: tuple[LambdaEmulator, LambdaEmulator]
+) -> None:
     name = "e2e-storm"
     paths = [f"/origin/{i}" for i in range(8)]
     req = request(world, name, paths)
     deliver(two[0], req)  # all up
-    world.status |= dict.fromkeys(paths, 503)
+    for path in paths:
+        world.script(path, then=503)
     event = scheduled(req, str(uuid.uuid4()))
     with ThreadPoolExecutor(2) as pool:  # one delivery twice at once: refused (409) or answered again
         answers = [answer for answer, _ in pool.map(lambda rie: rie.invoke(event), two)]
@@ -203,6 +163,6 @@ def test_a_storm_is_one_grouped_alert_once(world: World, two: tuple[LambdaEmulat
     assert len(runs) == 1
     runs += overlapping(two, req)  # and two other schedules' runs at once
     assert sum(m.get("grouped", 0) for m in runs) == 8
-    sent = world.at(name)
+    sent = alerts_to(world, name)
     assert [(h["event"], h["changes"]["total"], h["changes"]["down"]) for h in sent] == [("grouped", 8, 8)]
     assert sorted(c["url"] for c in sent[0]["changes"]["listed"]) == sorted(world.url(p) for p in paths)

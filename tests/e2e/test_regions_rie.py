@@ -10,9 +10,7 @@ the test can turn into a black hole (a partition)."""
 from __future__ import annotations
 
 import contextlib
-import http.server
 import json
-import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -24,7 +22,7 @@ from typing import Any
 import pytest
 
 from devtools.rie import LambdaEmulator, function_error
-from tests.support import E2E_ENV, MotoAws, TcpProxy, load_template
+from tests.support import E2E_ENV, MotoAws, RecordingServer, TcpProxy, load_template
 
 HOME, EU, AP = "us-east-1", "eu-west-1", "ap-southeast-2"
 REGIONS = (HOME, EU, AP)
@@ -33,59 +31,12 @@ TIMEOUT_S = 20
 BASE = (int(time.time()) // 60 + 1) * 60  # the rounds: a minute apart from the next minute
 
 
-class World:
-    """An origin whose answer the test sets (``status``), and a webhook receiver (POST /hook/...)."""
-
-    def __init__(self) -> None:
-        self.status: dict[str, int] = {}
-        self.hooks: list[tuple[str, dict[str, Any]]] = []
-        lock, outer = threading.Lock(), self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:
-                self._answer(outer.status.get(self.path, 200))
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                with lock:
-                    outer.hooks.append((self.path, json.loads(body)))
-                self._answer(200)
-
-            def _answer(self, status: int) -> None:
-                self.send_response(status)
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}{path}"
-
-    def at(self, name: str) -> list[dict[str, Any]]:
-        return [body for path, body in self.hooks if path == f"/hook/{name}"]
-
-    def __enter__(self) -> World:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
-
-
 @dataclass
 class Regions:
     """The three functions, the home region's reports queue, and what the pump moved."""
 
     aws: MotoAws
-    world: World
+    world: RecordingServer  # the origin (/origin/<name>) and the webhook receiver (/hook/<name>)
     proxy: TcpProxy
     functions: dict[str, LambdaEmulator]
     home_queue: str
@@ -160,7 +111,7 @@ class Regions:
         ``failing`` fetches; then the reports pumped home. Each region's monitor report."""
         done = {}
         for region in regions:
-            self.world.status[path_of(request)] = 503 if region in failing else 200
+            self.world.script(path_of(request), then=503 if region in failing else 200)
             done[region] = self.deliver(region, request, rid(i))
         self.pump()
         return done
@@ -174,7 +125,7 @@ def path_of(request: dict[str, Any]) -> str:
     return "/" + str(request["urls"][0]).split("/", 3)[3]
 
 
-def monitor_request(world: World, name: str, **spec: Any) -> dict[str, Any]:
+def monitor_request(world: RecordingServer, name: str, **spec: Any) -> dict[str, Any]:
     hook = [{"type": "webhook", "url": world.url(f"/hook/{name}")}]
     monitor = {"name": name, "regions": list(REGIONS), "failure_threshold": 1, "alerts": hook} | spec
     return {"urls": [world.url(f"/origin/{name}")], "options": {"retries": 0}, "monitor": monitor}
@@ -202,7 +153,7 @@ def regions(aws: MotoAws) -> Iterator[Regions]:
         }
     )
     with contextlib.ExitStack() as stack:
-        world = stack.enter_context(World())
+        world = stack.enter_context(RecordingServer())
         proxy = stack.enter_context(TcpProxy(aws.endpoint))
         envs = {HOME: base | {"FANOUT_REGION_OUTBOX_QUEUE_URL": aws.resources.region_outbox_queue_url}}
         for region in (EU, AP):
@@ -225,8 +176,13 @@ def regions(aws: MotoAws) -> Iterator[Regions]:
         yield Regions(aws, world, proxy, functions, aws.resources.region_reports_queue_url)
 
 
-def url_alerts(world: World, name: str) -> list[dict[str, Any]]:
-    return [a for a in world.at(name) if a["event"] == "changed"]
+def alerts_to(world: RecordingServer, name: str) -> list[dict[str, Any]]:
+    """What the monitor ``name``'s webhook (/hook/<name> on ``world``) received, in order."""
+    return [seen.json for seen in world.sent_to(f"/hook/{name}")]
+
+
+def url_alerts(world: RecordingServer, name: str) -> list[dict[str, Any]]:
+    return [a for a in alerts_to(world, name) if a["event"] == "changed"]
 
 
 def test_failing_in_one_region_no_down_in_two_one_down_naming_them_recovering_in_two_one_up(
@@ -238,10 +194,10 @@ def test_failing_in_one_region_no_down_in_two_one_down_naming_them_recovering_in
     answers = regions.round(request, 1, failing=(EU,))
     assert answers[EU]["region"]["sent"] is True
     assert answers[AP]["region"] == answers[AP]["region"] | {"region": AP, "home": HOME, "round": rid(1)}
-    assert regions.world.at(name) == []
+    assert alerts_to(regions.world, name) == []
 
     regions.round(request, 2, failing=(EU, AP))
-    [down] = regions.world.at(name)
+    [down] = alerts_to(regions.world, name)
     print("\nthe DOWN alert of the two-region case, as received:\n" + json.dumps(down, indent=2))
     assert (down["event"], down["to"], down["url"]) == ("changed", "down", request["urls"][0])
     assert [(r["region"], r["passed"], r["status_code"]) for r in down["regions"] if not r["passed"]] == [
@@ -261,14 +217,14 @@ def test_the_same_round_delivered_twice_and_reports_racing_alert_once(regions: R
     name = unique("race")
     request = monitor_request(regions.world, name)
     regions.round(request, 0)
-    regions.world.status[path_of(request)] = 503
+    regions.world.script(path_of(request), then=503)
     for _ in range(2):  # every probe's schedule delivers round 1 twice (a retry: the same event id)
         for region in (EU, AP):
             regions.deliver(region, request, rid(1))
     first, second = regions.waiting(2), regions.waiting(2)
     assert sorted(json.loads(m["Body"])["region"] for m in first + second) == [AP, AP, EU, EU]
     regions.deliver(HOME, request, rid(1))  # the home region's own word: one of three failing
-    assert regions.world.at(name) == []
+    assert alerts_to(regions.world, name) == []
     with ThreadPoolExecutor(2) as pool:  # two home environments apply the probes' reports at once
         racing = [
             pool.submit(regions.consume, part, fn) for part, fn in ((first, HOME), (second, SECOND_HOME))
@@ -277,7 +233,7 @@ def test_the_same_round_delivered_twice_and_reports_racing_alert_once(regions: R
             done.result()
     assert regions.pump() == 0
     regions.deliver(HOME, request, rid(1))  # and the home's delivery once more
-    assert [a["to"] for a in regions.world.at(name)] == ["down"]
+    assert [a["to"] for a in alerts_to(regions.world, name)] == ["down"]
 
 
 def test_a_region_silent_three_rounds_is_one_region_silent_no_url_alert_then_one_back(
@@ -288,10 +244,10 @@ def test_a_region_silent_three_rounds_is_one_region_silent_no_url_alert_then_one
     regions.round(request, 0)
     for i in (1, 2, 3):
         regions.round(request, i, regions=(HOME, EU))
-    [silent] = regions.world.at(name)
+    [silent] = alerts_to(regions.world, name)
     assert (silent["event"], silent["region"], silent["url"]) == ("region_silent", AP, None)
     regions.round(request, 4)
-    assert [(a["event"], a["region"]) for a in regions.world.at(name)] == [
+    assert [(a["event"], a["region"]) for a in alerts_to(regions.world, name)] == [
         ("region_silent", AP),
         ("region_back", AP),
     ]
@@ -328,13 +284,13 @@ def test_quorum_1_the_first_region_to_report_decides_the_round(regions: Regions)
     request = monitor_request(regions.world, name, quorum=1)
     regions.round(request, 0)
     regions.round(request, 1, failing=(EU,))  # the home region passed it first: decided, up
-    assert regions.world.at(name) == []
-    regions.world.status[path_of(request)] = 503
+    assert alerts_to(regions.world, name) == []
+    regions.world.script(path_of(request), then=503)
     regions.deliver(EU, request, rid(2))
     regions.pump()  # eu-west-1's failure reaches home first: decided, down
-    regions.world.status[path_of(request)] = 200
+    regions.world.script(path_of(request), then=200)
     regions.round(request, 2, regions=(HOME, AP))
-    [down] = regions.world.at(name)
+    [down] = alerts_to(regions.world, name)
     assert down["to"] == "down"
     assert [r["region"] for r in down["regions"] if r["passed"] is False] == [EU]
 

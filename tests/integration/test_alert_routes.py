@@ -7,13 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import base64
-import dataclasses
-import http.server
 import io
 import json
 import logging
 import os
-import threading
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -32,7 +29,7 @@ from fanout.observability.log import logger
 from fanout.runs.judging import monitor_routes
 from fanout.runs.monitor import MonitorRun, MonitorUpdate
 from fanout.runs.stores import RunStores, StoreConfig
-from tests.support import Deployment, MotoAws, unique
+from tests.support import Deployment, MotoAws, RecordingServer, unique
 
 pytestmark = pytest.mark.deployment("monitors", "alerts")
 
@@ -41,69 +38,14 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(os.urandom(24)).decode()
 
 
-@dataclasses.dataclass(frozen=True)
-class Seen:
-    path: str
-    headers: dict[str, str]
-    body: bytes
-
-    def json(self) -> Any:
-        return json.loads(self.body)
-
-
-class Receivers:
-    """An HTTP server on 127.0.0.1 answering each path from a script (statuses in turn, then 200),
-    keeping every request as received."""
-
-    def __init__(self) -> None:
-        self.seen: list[Seen] = []
-        self.script: dict[str, list[int]] = {}
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                outer.seen.append(Seen(self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-                statuses = outer.script.get(self.path) or []
-                status = statuses.pop(0) if statuses else 200
-                self.send_response(status)
-                if status == 503:
-                    self.send_header("Retry-After", "1")
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}{path}"
-
-    def at(self, path: str) -> list[Seen]:
-        return [s for s in self.seen if s.path == path]
-
-    def __enter__(self) -> Receivers:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
-
-
 @pytest.fixture
-def receivers() -> Iterator[Receivers]:
-    with Receivers() as running:
+def receivers() -> Iterator[RecordingServer]:
+    with RecordingServer() as running:
         yield running
 
 
 @pytest.fixture
-def routed(deployed: Deployment, receivers: Receivers) -> Deployment:
+def routed(deployed: Deployment, receivers: RecordingServer) -> Deployment:
     deployed.configure(pagerduty_events_url=receivers.url("/pagerduty"))
     secrets.forget()
     return deployed
@@ -133,7 +75,7 @@ def run(spec: MonitorSpec, url: str, ok: bool, n: int) -> MonitorReport:
 
 
 def test_webhook_slack_and_pagerduty_each_get_the_alert_as_documented(
-    routed: Deployment, aws: MotoAws, receivers: Receivers
+    routed: Deployment, aws: MotoAws, receivers: RecordingServer
 ) -> None:
     name, url = unique("routes").lower(), "https://api.example/health"
     old, new = new_secret(), new_secret()
@@ -161,21 +103,21 @@ def test_webhook_slack_and_pagerduty_each_get_the_alert_as_documented(
     up = run(spec, url, True, 2)
     assert (down.notified, down.notify_errors, up.notified, up.pending) == (1, 0, 1, 0)
 
-    hooks = receivers.at("/hook")
-    assert [h.json()["to"] for h in hooks] == ["down", "up"]
+    hooks = receivers.sent_to("/hook")
+    assert [h.json["to"] for h in hooks] == ["down", "up"]
     for hook in hooks:  # both secrets verify with the reference implementation
         for secret in (old, new):
             assert Webhook(secret).verify(hook.body, hook.headers)["id"] == hook.headers["webhook-id"]
         assert len(hook.headers["webhook-signature"].split(" ")) == 2
     assert hooks[0].headers["webhook-id"] != hooks[1].headers["webhook-id"]
 
-    slack = [s.json() for s in receivers.at("/slack")]
+    slack = [s.json for s in receivers.sent_to("/slack")]
     assert [m["blocks"][0]["text"]["text"] for m in slack] == [f"{name}: DOWN", f"{name}: UP"]
     assert url in slack[0]["blocks"][1]["text"]["text"]
     assert slack[0]["text"].startswith("[fanout]")
     assert "*Observed*\nHTTP 503" in [f["text"] for f in slack[0]["blocks"][1]["fields"]]
 
-    pd = [s.json() for s in receivers.at("/pagerduty")]
+    pd = [s.json for s in receivers.sent_to("/pagerduty")]
     assert [e["event_action"] for e in pd] == ["trigger", "resolve"]
     assert pd[0]["dedup_key"] == pd[1]["dedup_key"]
     assert pd[0]["routing_key"] == "R0UT1NGKEY"
@@ -187,12 +129,12 @@ def test_webhook_slack_and_pagerduty_each_get_the_alert_as_documented(
 
 
 def test_a_503_then_200_is_one_delivery_with_one_id(
-    routed: Deployment, aws: MotoAws, receivers: Receivers
+    routed: Deployment, aws: MotoAws, receivers: RecordingServer
 ) -> None:
     name, url = unique("retry").lower(), "https://api.example/retry"
     secret = new_secret()
     aws.client("secretsmanager").create_secret(Name=f"{name}/hk", SecretString=secret)
-    receivers.script["/hook"] = [503]
+    receivers.script("/hook", 503, retry_after_s=1)
     spec = MonitorSpec.model_validate(
         {
             "name": name,
@@ -205,7 +147,7 @@ def test_a_503_then_200_is_one_delivery_with_one_id(
     started = time.monotonic()
     report = run(spec, url, False, 1)
     assert (report.notified, report.notify_errors, report.pending) == (1, 0, 0)
-    hooks = receivers.at("/hook")
+    hooks = receivers.sent_to("/hook")
     assert len(hooks) == 2
     assert len({h.headers["webhook-id"] for h in hooks}) == 1
     assert time.monotonic() - started >= 1.0  # Retry-After: 1 honoured
@@ -213,10 +155,10 @@ def test_a_503_then_200_is_one_delivery_with_one_id(
 
 
 def test_a_410_stops_its_route_and_the_other_routes_hear_of_it(
-    routed: Deployment, receivers: Receivers
+    routed: Deployment, receivers: RecordingServer
 ) -> None:
     name, url = unique("gone").lower(), "https://api.example/gone"
-    receivers.script["/old"] = [410]
+    receivers.script("/old", 410)
     alerts = [
         {"type": "webhook", "url": receivers.url("/old")},
         {"type": "webhook", "url": receivers.url("/new")},
@@ -224,10 +166,10 @@ def test_a_410_stops_its_route_and_the_other_routes_hear_of_it(
     spec = MonitorSpec.model_validate({"name": name, "failure_threshold": 1, "alerts": alerts})
     down = run(spec, url, False, 1)
     assert (down.notified, down.pending) == (1, 0)
-    assert [s.json()["event"] for s in receivers.at("/new")] == ["changed", "channel_gone"]
+    assert [s.json["event"] for s in receivers.sent_to("/new")] == ["changed", "channel_gone"]
     run(spec, url, True, 2)  # the next alert: the stopped route is not tried again
-    assert len(receivers.at("/old")) == 1
-    assert [s.json()["to"] for s in receivers.at("/new")] == ["down", "down", "up"]
+    assert len(receivers.sent_to("/old")) == 1
+    assert [s.json["to"] for s in receivers.sent_to("/new")] == ["down", "down", "up"]
 
 
 def test_an_alert_url_on_a_blocked_network_is_refused_and_stays_pending(routed: Deployment) -> None:
@@ -250,7 +192,7 @@ def test_an_alert_url_on_a_blocked_network_is_refused_and_stays_pending(routed: 
 
 
 def test_a_malformed_route_url_fails_that_route_only_and_is_not_quoted(
-    routed: Deployment, aws: MotoAws, receivers: Receivers
+    routed: Deployment, aws: MotoAws, receivers: RecordingServer
 ) -> None:
     """A secret holding a URL that cannot be parsed (httpx raises InvalidURL, not an HTTPError)
     fails its route alone: the other route keeps the alert (not sent again by the next run), and
@@ -275,7 +217,7 @@ def test_a_malformed_route_url_fails_that_route_only_and_is_not_quoted(
         logger.removeHandler(handler)
     assert (first.notified, first.notify_errors, first.pending) == (0, 1, 1)
     assert (second.notify_errors, second.pending) == (1, 1)
-    assert [s.json()["to"] for s in receivers.at("/good")] == ["down"]  # once, not again
+    assert [s.json["to"] for s in receivers.sent_to("/good")] == ["down"]  # once, not again
     lines = [json.loads(line) for line in stream.getvalue().splitlines()]
     refused = {line["error"] for line in lines if line["message"] == "alert not delivered"}
     assert refused == {"invalid URL"}
@@ -290,7 +232,7 @@ class FailingHistory(HistoryTable):
 
 
 def test_a_history_write_that_fails_neither_cancels_the_sends_nor_costs_the_report(
-    routed: Deployment, receivers: Receivers
+    routed: Deployment, receivers: RecordingServer
 ) -> None:
     """The long history is written beside the sends: its failure is logged, the alert still goes
     once (not cancelled half-way and sent again by the next run) and the run has its report."""
@@ -316,11 +258,11 @@ def test_a_history_write_that_fails_neither_cancels_the_sends_nor_costs_the_repo
     again = asyncio.run(update(observed(url, False), "h2"))
     assert (down.down, down.notified, down.pending) == (1, 1, 0)
     assert (again.notified, again.pending) == (0, 0)
-    assert [s.json()["to"] for s in receivers.at("/hist")] == ["down"]
+    assert [s.json["to"] for s in receivers.sent_to("/hist")] == ["down"]
 
 
 def test_slack_links_the_monitors_status_page_when_the_deployment_has_one(
-    routed: Deployment, aws: MotoAws, receivers: Receivers
+    routed: Deployment, aws: MotoAws, receivers: RecordingServer
 ) -> None:
     name, url = unique("linked").lower(), "https://api.example/linked"
     routed.configure(status_page_url="https://status.example/", status_page_bucket_name="a-page-bucket")
@@ -330,6 +272,6 @@ def test_slack_links_the_monitors_status_page_when_the_deployment_has_one(
     hidden = spec.model_copy(update={"name": f"{name}-hidden", "public": False})
     run(spec, url, False, 1)
     run(hidden, url, False, 2)
-    shown, left_off = (s.json()["blocks"][-1]["elements"][0]["text"] for s in receivers.at("/linked"))
+    shown, left_off = (s.json["blocks"][-1]["elements"][0]["text"] for s in receivers.sent_to("/linked"))
     assert f"<https://status.example/monitors/{name}.html|status page>" in shown
     assert "status page" not in left_off  # a monitor the page leaves out is not linked

@@ -6,20 +6,17 @@ Retry-After, once), and a literal secret nowhere but in the signatures."""
 from __future__ import annotations
 
 import base64
-import http.server
 import json
 import os
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from typing import Any
 
 import pytest
 from standardwebhooks import Webhook
 
 from tests.integration.test_secrets import deployed, every_log_line, stored_text
-from tests.support import Deployment, MotoAws, call, unique
+from tests.support import Deployment, MotoAws, RecordingServer, call, unique
 
 __all__ = ["deployed"]  # the fixture, as test_secrets deploys it (reports, tables, topic on moto)
 
@@ -34,64 +31,19 @@ def new_secret() -> str:
     return "whsec_" + base64.b64encode(os.urandom(32)).decode()
 
 
-class Subscribers:
-    """Receivers on 127.0.0.1: every request kept; a path in ``flaky`` answers 503 (Retry-After:
-    1) the first time, 200 after."""
-
-    def __init__(self) -> None:
-        self.seen: list[tuple[str, dict[str, str], bytes]] = []
-        self.flaky: set[str] = set()
-        lock = threading.Lock()
-        outer = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            protocol_version = "HTTP/1.1"
-
-            def do_POST(self) -> None:
-                body = self.rfile.read(int(self.headers.get("content-length") or 0))
-                with lock:
-                    outer.seen.append((self.path, {k.lower(): v for k, v in self.headers.items()}, body))
-                    first = self.path in outer.flaky
-                    outer.flaky.discard(self.path)
-                self.send_response(503 if first else 200)
-                if first:
-                    self.send_header("Retry-After", "1")
-                self.send_header("Content-Length", "2")
-                self.end_headers()
-                self.wfile.write(b"ok")
-
-            def log_message(self, format: str, *args: Any) -> None:
-                pass
-
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
-
-    def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self._server.server_address[1]}{path}"
-
-    def __enter__(self) -> Subscribers:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
-
-
 @pytest.fixture
-def subscribers() -> Iterator[Subscribers]:
-    with Subscribers() as running:
+def subscribers() -> Iterator[RecordingServer]:
+    with RecordingServer(keep_alive=True) as running:
         yield running
 
 
 def test_a_signed_fanout_of_500_posts_each_verified_ids_unique_and_stable_across_a_retry(
-    deployed: Deployment, aws: MotoAws, subscribers: Subscribers
+    deployed: Deployment, aws: MotoAws, subscribers: RecordingServer
 ) -> None:
     secret = new_secret()
     paths = [f"/hook/{i}" for i in range(500)]
-    subscribers.flaky = {paths[7], paths[250], paths[499]}
+    for flaky in (paths[7], paths[250], paths[499]):  # 503 with Retry-After: 1 once, then 200
+        subscribers.script(flaky, 503, retry_after_s=1)
     urls = [
         {"url": subscribers.url(p), "method": "POST", "json": {"event": "deploy", "n": i}}
         for i, p in enumerate(paths)
@@ -107,10 +59,10 @@ def test_a_signed_fanout_of_500_posts_each_verified_ids_unique_and_stable_across
     assert len(subscribers.seen) == 503
     hook = Webhook(secret)
     ids_by_path: dict[str, set[str]] = {}
-    for path, headers, body in subscribers.seen:
-        payload = hook.verify(body, headers)  # raises when a signature does not verify
-        assert payload["n"] == paths.index(path)
-        ids_by_path.setdefault(path, set()).add(headers["webhook-id"])
+    for seen in subscribers.seen:
+        payload = hook.verify(seen.body, seen.headers)  # raises when a signature does not verify
+        assert payload["n"] == paths.index(seen.path)
+        ids_by_path.setdefault(seen.path, set()).add(seen.headers["webhook-id"])
     assert all(len(ids) == 1 for ids in ids_by_path.values())  # one id per delivery, retries included
     ids = [next(iter(ids_by_path[p])) for p in paths]
     assert len(set(ids)) == 500
@@ -126,7 +78,7 @@ def test_a_signed_fanout_of_500_posts_each_verified_ids_unique_and_stable_across
 
 
 def test_a_referenced_rotating_secret_signs_with_both_and_an_entry_signs_on_its_own(
-    deployed: Deployment, aws: MotoAws, subscribers: Subscribers
+    deployed: Deployment, aws: MotoAws, subscribers: RecordingServer
 ) -> None:
     old, new, own = new_secret(), new_secret(), new_secret()
     name = unique("sign")
@@ -146,7 +98,7 @@ def test_a_referenced_rotating_secret_signs_with_both_and_an_entry_signs_on_its_
     }
     answer = call(request, 20_000)
     assert [r["outcome"] for r in answer["results"]] == ["ok"] * 3
-    seen = {path: (headers, body) for path, headers, body in subscribers.seen}
+    seen = {s.path: (s.headers, s.body) for s in subscribers.seen}
     for secret in (old, new):
         assert Webhook(secret).verify(seen["/a"][1], seen["/a"][0]) == {"a": 1}
     assert Webhook(own).verify(seen["/b"][1], seen["/b"][0]) == {"b": 2}
@@ -155,7 +107,7 @@ def test_a_referenced_rotating_secret_signs_with_both_and_an_entry_signs_on_its_
 
 
 def test_a_bad_literal_secret_is_refused_and_a_missing_reference_fails_its_entries(
-    deployed: Deployment, subscribers: Subscribers
+    deployed: Deployment, subscribers: RecordingServer
 ) -> None:
     bad = {
         "urls": [subscribers.url("/x")],
