@@ -16,29 +16,8 @@ from pydantic import BaseModel, ConfigDict, model_validator
 from pydantic_core import PydanticCustomError
 
 from fanout.config.fetch_fields import FetchFields
-from fanout.config.fields import (
-    SQS_MAX_MESSAGE_BYTES,
-    AtMost,
-    ConfigError,
-    EventLoopName,
-    Network,
-    Section,
-    TransportName,
-    parse_cidrs,
-)
+from fanout.config.fields import AtMost
 from fanout.config.service_fields import ServiceFields
-
-__all__ = [
-    "SQS_MAX_MESSAGE_BYTES",
-    "AtMost",
-    "ConfigError",
-    "EventLoopName",
-    "Network",
-    "Section",
-    "Settings",
-    "TransportName",
-    "parse_cidrs",
-]
 
 
 class Settings(ServiceFields, FetchFields, BaseModel):
