@@ -3,7 +3,8 @@
 Settings are read once, on the first ``get_settings()`` (the handler's init: Lambda fixes a
 function's environment for its lifetime), never when a module is imported. ``load_settings``
 builds a ``Settings`` from any mapping; ``configure`` makes one current (tests and tools).
-The variables, their types, defaults, bounds and meanings are declared once, in ``model``.
+The variables, their types, defaults, bounds and meanings are declared once, in ``model``
+(the field groups in ``fetch_fields`` and ``service_fields``, what a setting is in ``fields``).
 """
 
 from __future__ import annotations
@@ -14,17 +15,17 @@ from typing import Any
 
 from pydantic import ValidationError
 
-from fanout.config.model import (
+from fanout.config.fields import (
     SQS_MAX_MESSAGE_BYTES,
     AtMost,
     ConfigError,
     EventLoopName,
     Network,
     Section,
-    Settings,
     TransportName,
     parse_cidrs,
 )
+from fanout.config.model import Settings
 
 __all__ = [
     "SQS_MAX_MESSAGE_BYTES",

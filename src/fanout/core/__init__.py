@@ -5,7 +5,8 @@ Start here:
 - ``engine.run_under_deadline``: the one bounded gather, every job ended by an absolute deadline.
 - ``budget``: the invocation's clock (``InvocationClock``) and a run's deadline (``RunDeadline``).
 - ``requests``: the request every way in accepts (``FanoutRequest``, ``TargetsRequest``,
-  ``parse_request``), every option bounded; ``limits`` (``RequestLimits``: the defaults and maxima
+  ``parse_request``), every option bounded, its parts (``UrlEntry``, ``Options``) in
+  ``request_options``; ``limits`` (``RequestLimits``: the defaults and maxima
   a front door passes in, so the core reads no setting).
 - ``documents``: the run document (``RunDocument``); ``results`` (``UrlResult``, ``Outcome``,
   ``Summary``) and ``facts`` (checks, timings, TLS, redirects, headers) are its parts.

@@ -20,7 +20,6 @@ from pydantic import (
     AfterValidator,
     BaseModel,
     ConfigDict,
-    Discriminator,
     Field,
     Tag,
     field_validator,
@@ -30,7 +29,7 @@ from pydantic import (
 from fanout.core.maintenance import Window
 from fanout.core.monitors import Dependency, MonitorSpec, ReminderPeriod
 from fanout.core.regions import MAX_REGIONS, Region
-from fanout.core.requests import Options, Targets, UrlEntry, UrlText, url_item_kind
+from fanout.core.requests import URL_ITEM_KIND, Options, Targets, UrlEntry, UrlText
 from fanout.core.routes import Route
 from fanout.core.thresholds import Thresholds
 
@@ -104,14 +103,7 @@ class FileUrlEntry(UrlEntry):
     )
 
 
-FileUrlItem = Annotated[
-    Annotated[UrlText, Tag("url")] | Annotated[FileUrlEntry, Tag("entry")],
-    Discriminator(
-        url_item_kind,
-        custom_error_type="url_item_type",
-        custom_error_message="each entry must be a URL string or an object with a 'url'",
-    ),
-]
+FileUrlItem = Annotated[Annotated[UrlText, Tag("url")] | Annotated[FileUrlEntry, Tag("entry")], URL_ITEM_KIND]
 
 
 class _Fields(BaseModel):

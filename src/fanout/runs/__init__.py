@@ -6,7 +6,7 @@ Start here: ``service`` is all the front doors call (``run_request``, ``read_run
 
 The steps of a run: ``keyed`` (once per idempotency key), ``inline.run`` (a run in this
 invocation, in order: ``targets``, ``fanout``, ``judging`` (thresholds, and ``monitor``: the
-monitor's update), ``persist``, ``answers``),
+monitor's update, by a ``monitor_run``'s observations), ``persist``, ``answers``),
 ``fetch_run.fetch_run`` (one fan-out: the engine over the fetcher, one ``url_jobs.UrlJob`` per
 URL), ``stores`` (which stores a
 deployment has, their adapters), ``report`` (logs and metrics of runs and shards) and ``shards``

@@ -7,15 +7,15 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Sequence
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fanout.aws.reports import report_key
 from fanout.config import Settings
 from fanout.core.documents import RunDocument
-from fanout.core.monitor_report import MonitorReport
 from fanout.core.monitors import MonitorSpec
 from fanout.core.requests import Options
-from fanout.core.thresholds import ThresholdResult, evaluate
+from fanout.core.thresholds import evaluate
 from fanout.errors import StoreError
 from fanout.fetch.delivery import Deliveries
 from fanout.runs.alerting import AlertRoutes, status_page_link
@@ -37,6 +37,37 @@ async def monitor_routes(
     gone = summary.get("routes_gone") or ()
     page = status_page_link(spec, settings)
     return AlertRoutes(spec.alerts, settings, stores.clients, deliveries, gone=gone, status_page=page)
+
+
+@asynccontextmanager
+async def monitor_update(
+    spec: MonitorSpec,
+    run_id: str,
+    key: str,
+    location: tuple[str, str] | None,
+    *,
+    stores: RunStores,
+    settings: Settings,
+    before: float,
+    claimant: str | None = None,
+) -> AsyncIterator[MonitorUpdate]:
+    """The update of ``spec``'s states by one run's (or one region report's) observations, its
+    alert claims held until ``before`` (no send outlives the slice), with its alert routes open."""
+    assert stores.monitors is not None
+    loop = asyncio.get_running_loop()
+    until = time.time() + max(0.0, before - loop.time())
+    limit = settings.round_max_age_s
+    run = MonitorRun(spec, run_id, key, location, claim_until=until, claimant=claimant, round_max_age_s=limit)
+    async with Deliveries(settings) as deliveries:
+        routes = await monitor_routes(spec, stores, settings, deliveries, before)
+        yield MonitorUpdate(
+            stores.monitors,
+            stores.alerts,
+            run,
+            concurrency=settings.monitor_concurrency,
+            routes=routes,
+            history=stores.history,
+        )
 
 
 async def judged(
@@ -77,35 +108,16 @@ async def judged(
         if report.region is not None:  # a probe region's run: no state here, no page to render
             return document.replaced(thresholds=thresholds, monitor=report)
     else:
-        report = await _updated(document, spec, thresholds or (), key, location, stores, settings, before)
+        async with monitor_update(
+            spec,
+            document.run_id,
+            key or document.run_id,
+            location,
+            stores=stores,
+            settings=settings,
+            before=before,
+        ) as update:
+            report = await update.apply(results, thresholds or (), before=before)
     changed = report.all_transitions > 0
     await render_if_due(stores, settings, monitor=spec.name, changed=changed, before=before)
     return document.replaced(thresholds=thresholds, monitor=report)
-
-
-async def _updated(
-    document: RunDocument,
-    spec: MonitorSpec,
-    thresholds: Sequence[ThresholdResult],
-    key: str | None,
-    location: tuple[str, str] | None,
-    stores: RunStores,
-    settings: Settings,
-    before: float,
-) -> MonitorReport:
-    """A (single-region) monitor's update by this run's results."""
-    assert stores.monitors is not None
-    loop = asyncio.get_running_loop()
-    until = time.time() + max(0.0, before - loop.time())  # every send ends by ``before``
-    run = MonitorRun(spec, document.run_id, key or document.run_id, location, claim_until=until)
-    async with Deliveries(settings) as deliveries:
-        routes = await monitor_routes(spec, stores, settings, deliveries, before)
-        update = MonitorUpdate(
-            stores.monitors,
-            stores.alerts,
-            run,
-            concurrency=settings.monitor_concurrency,
-            routes=routes,
-            history=stores.history,
-        )
-        return await update.apply(document.results or (), thresholds, before=before)

@@ -24,7 +24,7 @@ from fanout.core.hygiene import Holds, governed
 from fanout.core.maintenance import ActiveWindow, active_window, duration_s
 from fanout.core.monitor_report import MAX_LISTED_TRANSITIONS, MaintenanceNow, MonitorReport, Transition
 from fanout.core.monitor_summary import summary_of
-from fanout.core.monitors import Alert, Health, MonitorSpec, Observation, SubjectState, advance, claim, settle
+from fanout.core.monitors import Alert, Health, Observation, SubjectState, advance, claim, settle
 from fanout.core.regional import REGION_PREFIX, is_region_subject, region_heard, voted
 from fanout.core.results import UrlResult
 from fanout.core.thresholds import ThresholdResult
@@ -33,22 +33,11 @@ from fanout.observability.log import logger
 from fanout.runs.alert_sends import AlertSender
 from fanout.runs.alerting import AlertRoutes
 from fanout.runs.history import archive
+from fanout.runs.monitor_run import MonitorRun, observations
+
+__all__ = ["MAX_CONFLICTS", "MonitorRun", "MonitorUpdate", "observations"]
 
 MAX_CONFLICTS = 4  # rounds of read-again-and-apply after losing writes to overlapping runs
-
-
-@dataclass(frozen=True, slots=True)
-class MonitorRun:
-    """Who observes: the run, the delivery's key (applied once), where its report goes, and until
-    when (epoch) its claims on alerts hold (the end of its monitor slice: no send outlives it)."""
-
-    spec: MonitorSpec
-    run_id: str
-    key: str
-    report: tuple[str, str] | None
-    claim_until: float
-    claimant: str | None = None  # who claims alerts, when not ``run_id`` (a region report's applying)
-    round_max_age_s: float = 900.0  # a regional monitor's round bound (settings.round_max_age_s)
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,23 +47,6 @@ class _Written:
     owned: tuple[Alert, ...]  # pending alerts this run now sends
     reminders: int = 0  # STILL DOWN reminders this run made
     prior: SubjectState | None = None  # the state this run's observations moved (for the history)
-
-
-def observations(
-    run: MonitorRun, results: Sequence[UrlResult], thresholds: Sequence[ThresholdResult]
-) -> dict[str, list[Observation]]:
-    """Each subject's observations in this run (a URL listed twice is observed twice)."""
-    now = time.time()
-    by_subject: dict[str, list[Observation]] = {}
-    for i, result in enumerate(results):
-        obs = Observation.of_result(
-            result, key=f"{run.key}#{i}", run_id=run.run_id, at=now, report=run.report
-        )
-        by_subject.setdefault(result.url, []).append(obs)
-    for t in thresholds:
-        outcome = "passed" if t.ok else "breached"
-        by_subject[t.subject] = [Observation(run.key, run.run_id, now, t.ok, outcome, report=run.report)]
-    return by_subject
 
 
 class MonitorUpdate:

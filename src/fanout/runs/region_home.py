@@ -11,7 +11,6 @@ A report whose round is past the bound is dropped and counted, never applied.
 
 from __future__ import annotations
 
-import asyncio
 import time
 import uuid
 from collections.abc import Sequence
@@ -26,11 +25,9 @@ from fanout.core.regions import RegionReport, round_of
 from fanout.core.rounds import round_epoch
 from fanout.core.thresholds import ThresholdResult
 from fanout.errors import MonitorsOff, StoreError
-from fanout.fetch.delivery import Deliveries
 from fanout.observability.log import MetricUnit, logger, metrics
 from fanout.runs.invocation import Invocation
-from fanout.runs.judging import monitor_routes
-from fanout.runs.monitor import MonitorRun, MonitorUpdate
+from fanout.runs.judging import monitor_update
 from fanout.runs.status_page import render_if_due
 from fanout.runs.stores import RunStores, StoreConfig
 
@@ -122,31 +119,19 @@ async def _apply_one(
         extra = {"monitor": spec.name, "region": report.region, "round": report.scheduled_at}
         logger.warning("region report past the round bound: dropped", extra=extra)
         return Applied(report.key, None, dropped="late")
-    loop = asyncio.get_running_loop()
-    until = now + max(0.0, before - loop.time())
     claimant = f"{report.run_id}@{uuid.uuid4().hex[:12]}"
-    run = MonitorRun(
+    async with monitor_update(
         spec,
         report.run_id,
         report.key,
         location,
-        claim_until=until,
+        stores=stores,
+        settings=settings,
+        before=before,
         claimant=claimant,
-        round_max_age_s=settings.round_max_age_s,
-    )
-    async with Deliveries(settings) as deliveries:
-        routes = await monitor_routes(spec, stores, settings, deliveries, before)
-        update = MonitorUpdate(
-            stores.monitors,
-            stores.alerts,
-            run,
-            concurrency=settings.monitor_concurrency,
-            routes=routes,
-            history=stores.history,
-        )
-        applied = await update.apply_observed(
-            report_observations(report, spec, location), thresholds, before=before
-        )
+    ) as update:
+        wanted = report_observations(report, spec, location)
+        applied = await update.apply_observed(wanted, thresholds, before=before)
     return Applied(report.key, applied)
 
 
