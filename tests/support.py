@@ -28,12 +28,19 @@ from devtools.demo_target import DemoTarget
 from devtools.events import load_event
 from devtools.local_aws import CREDENTIALS, ROOT, LocalAws, load_template, table_kwargs
 from devtools.rie import LambdaEmulator, function_error
-from fanout.config import Settings, TransportName
+from fanout.config import Settings, TransportName, get_settings
 from fanout.core.budget import InvocationClock
 from fanout.core.documents import Source
+from fanout.core.monitor_report import MonitorReport
+from fanout.core.monitors import MonitorSpec
 from fanout.core.requests import parse_request
+from fanout.core.results import UrlResult
+from fanout.fetch.delivery import Deliveries
 from fanout.handler import lambda_handler
 from fanout.runs.fetch_run import RunContext, fetch_run
+from fanout.runs.judging import monitor_routes
+from fanout.runs.monitor import MonitorRun, MonitorUpdate
+from fanout.runs.stores import RunStores, StoreConfig
 
 MotoAws = LocalAws
 __all__ = ["CREDENTIALS", "ROOT", "MotoAws", "load_template", "table_kwargs"]
@@ -545,3 +552,15 @@ def keeping_xray(*, sampling: bool) -> Iterator[KeepingEmitter]:
         yield keeping
     finally:
         xray_recorder.clear_trace_entities()
+
+
+async def monitor_run(spec: MonitorSpec, results: list[UrlResult], run_id: str) -> MonitorReport:
+    """One monitor run's update, its routes made as ``judged`` makes them."""
+    settings = get_settings()
+    before = asyncio.get_running_loop().time() + 20
+    async with RunStores(StoreConfig.from_settings(settings)) as stores, Deliveries(settings) as deliveries:
+        assert stores.monitors is not None
+        routes = await monitor_routes(spec, stores, settings, deliveries, before)
+        run = MonitorRun(spec, run_id, run_id, None, time.time() + 20)
+        update = MonitorUpdate(stores.monitors, stores.alerts, run, concurrency=4, routes=routes)
+        return await update.apply(results, (), before=before)

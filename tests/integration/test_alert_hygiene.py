@@ -18,15 +18,14 @@ from fanout.core.monitor_views import MonitorView
 from fanout.core.monitors import MonitorSpec
 from fanout.core.results import Outcome, UrlResult
 from fanout.runs.stores import RunStores, StoreConfig
-from tests.integration.test_alert_routes import Receivers, monitor_run
-from tests.support import Deployment, unique
+from tests.support import Deployment, RecordingServer, monitor_run, unique
 
 pytestmark = pytest.mark.deployment("monitors", "alerts")
 
 
 @pytest.fixture
-def receivers() -> Iterator[Receivers]:
-    with Receivers() as running:
+def receivers() -> Iterator[RecordingServer]:
+    with RecordingServer() as running:
         yield running
 
 
@@ -39,7 +38,7 @@ def results(urls: list[str], ok: bool) -> list[UrlResult]:
     return [UrlResult(u, outcome, status, 1, 5.0, None, None) for u in urls]
 
 
-def spec_of(receivers: Receivers, name: str, **more: Any) -> MonitorSpec:
+def spec_of(receivers: RecordingServer, name: str, **more: Any) -> MonitorSpec:
     hook = [{"type": "webhook", "url": receivers.url(f"/{name}")}]
     return MonitorSpec.model_validate({"name": name, "failure_threshold": 1, "alerts": hook, **more})
 
@@ -48,8 +47,8 @@ def run(spec: MonitorSpec, urls: list[str], ok: bool, run_id: str) -> MonitorRep
     return asyncio.run(monitor_run(spec, results(urls, ok), run_id))
 
 
-def hooks(receivers: Receivers, name: str) -> list[dict[str, Any]]:
-    return [s.json() for s in receivers.at(f"/{name}")]
+def hooks(receivers: RecordingServer, name: str) -> list[dict[str, Any]]:
+    return [s.json for s in receivers.sent_to(f"/{name}")]
 
 
 async def view(name: str) -> MonitorView:
@@ -63,7 +62,7 @@ async def view(name: str) -> MonitorView:
 
 
 def test_no_alert_inside_a_window_and_one_at_its_end_if_still_down(
-    deployed: Deployment, receivers: Receivers
+    deployed: Deployment, receivers: RecordingServer
 ) -> None:
     name, url = unique("maint").lower(), "https://api.example/maint"
     now = time.time()
@@ -89,7 +88,9 @@ def test_no_alert_inside_a_window_and_one_at_its_end_if_still_down(
     assert not asyncio.run(view(name)).maintenance_active
 
 
-def test_down_and_back_inside_a_window_sends_nothing(deployed: Deployment, receivers: Receivers) -> None:
+def test_down_and_back_inside_a_window_sends_nothing(
+    deployed: Deployment, receivers: RecordingServer
+) -> None:
     name, url = unique("blip").lower(), "https://api.example/blip"
     now = time.time()
     inside = spec_of(receivers, name, maintenance=[{"cron": "* * * * *", "duration": "10m"}])
@@ -112,7 +113,7 @@ class Clock:
 
 
 def test_a_reminder_once_per_period_while_down(
-    deployed: Deployment, receivers: Receivers, monkeypatch: pytest.MonkeyPatch
+    deployed: Deployment, receivers: RecordingServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     clock = Clock()
     monkeypatch.setattr("fanout.runs.monitor.time", clock)
@@ -138,7 +139,7 @@ def test_a_reminder_once_per_period_while_down(
 
 
 def test_a_dependency_down_holds_down_alerts_until_it_recovers(
-    deployed: Deployment, receivers: Receivers
+    deployed: Deployment, receivers: RecordingServer
 ) -> None:
     network, app = unique("net").lower(), unique("app").lower()
     gateway, page = "https://gw.example/", "https://app.example/"
@@ -159,7 +160,7 @@ def test_a_dependency_down_holds_down_alerts_until_it_recovers(
 
 
 def test_a_storm_is_one_grouped_alert_even_with_overlapping_runs(
-    deployed: Deployment, receivers: Receivers
+    deployed: Deployment, receivers: RecordingServer
 ) -> None:
     name = unique("storm").lower()
     urls = [f"https://origin.example/{i}" for i in range(8)]

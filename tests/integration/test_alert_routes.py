@@ -29,7 +29,7 @@ from fanout.observability.log import logger
 from fanout.runs.judging import monitor_routes
 from fanout.runs.monitor import MonitorRun, MonitorUpdate
 from fanout.runs.stores import RunStores, StoreConfig
-from tests.support import Deployment, MotoAws, RecordingServer, unique
+from tests.support import Deployment, MotoAws, RecordingServer, monitor_run, unique
 
 pytestmark = pytest.mark.deployment("monitors", "alerts")
 
@@ -55,18 +55,6 @@ def observed(url: str, ok: bool) -> list[UrlResult]:
     if ok:
         return [UrlResult(url, Outcome.OK, 200, 1, 5.0, None, None)]
     return [UrlResult(url, Outcome.FAILED, 503, 1, 5.0, None, None)]
-
-
-async def monitor_run(spec: MonitorSpec, results: list[UrlResult], run_id: str) -> MonitorReport:
-    """One monitor run's update, its routes made as ``judged`` makes them."""
-    settings = get_settings()
-    before = asyncio.get_running_loop().time() + 20
-    async with RunStores(StoreConfig.from_settings(settings)) as stores, Deliveries(settings) as deliveries:
-        assert stores.monitors is not None
-        routes = await monitor_routes(spec, stores, settings, deliveries, before)
-        run = MonitorRun(spec, run_id, run_id, None, time.time() + 20)
-        update = MonitorUpdate(stores.monitors, stores.alerts, run, concurrency=4, routes=routes)
-        return await update.apply(results, (), before=before)
 
 
 def run(spec: MonitorSpec, url: str, ok: bool, n: int) -> MonitorReport:

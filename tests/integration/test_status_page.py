@@ -24,8 +24,7 @@ from fanout.core.history import MONTHS_KEPT, LongHistory
 from fanout.core.monitors import MonitorSpec
 from fanout.core.uptime import day_of
 from fanout.runs.stores import RunStores, StoreConfig
-from tests.integration.test_alert_routes import Receivers
-from tests.support import Deployment, MotoAws, call, scheduled, unique
+from tests.support import Deployment, MotoAws, RecordingServer, call, scheduled, unique
 
 pytestmark = pytest.mark.deployment(
     "reports", "runs", "monitors", "status_page", status_page_min_interval_s=0.0
@@ -105,8 +104,8 @@ def test_a_monitor_marked_not_public_is_left_off(
 
 
 @pytest.fixture
-def receivers() -> Iterator[Receivers]:
-    with Receivers() as running:
+def receivers() -> Iterator[RecordingServer]:
+    with RecordingServer() as running:
         yield running
 
 
@@ -118,7 +117,7 @@ def _iso(epoch: float) -> str:
     "reports", "runs", "monitors", "alerts", "status_page", status_page_min_interval_s=0.0
 )
 def test_a_failing_monitor_in_its_window_shows_maintenance_and_alerts_nobody(
-    deployed: Deployment, aws: MotoAws, target: DemoTarget, receivers: Receivers
+    deployed: Deployment, aws: MotoAws, target: DemoTarget, receivers: RecordingServer
 ) -> None:
     """Two monitors of the same failing URL, one in a window under way: that one's page says
     maintenance and lists its windows, its webhook hears nothing; the other's is down and alerted."""
