@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed-$(shell cat requirements-dev.txt src/requirements.tx
 export PYTHONPATH := $(CURDIR)/src:$(CURDIR)
 EVENT ?= events/direct.json
 
-.PHONY: help venv demo build api invoke sam-invoke sam-image fault-tools browser-tools openapi monitors-schema configdoc checkov test lint typecheck unit integration e2e faults bench clean deploy-regions
+.PHONY: help venv demo build api invoke sam-invoke sam-image fault-tools browser-tools openapi monitors-schema configdoc checkov test test-processes test-in-process lint typecheck unit integration e2e faults bench clean deploy-regions
 
 help:
 	@echo "make demo                 run the function in the Lambda runtime emulator against a local demo target"
@@ -95,10 +95,23 @@ checkov: $(CHECKOV_STAMP)
 ASYNCIO_TESTS := $(addprefix tests/integration/test_,fetch_outcomes.py retries.py run_fanout.py checks.py \
 	cookies.py egress_guard.py lean_wire.py handler_direct.py front_doors.py sharded_runs.py tracing.py)
 
+# pytest without this make's job server in its environment (the tests run make themselves).
+PYTEST := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL $(BIN)/python -m pytest
+
+# Two pytest runs side by side (one per core; each prints when it ends), about even in time: the
+# Docker, emulator and browser tiers, which mostly wait on other processes, then what the event
+# loop drives (ASYNCIO_TESTS) on uvloop, the default loop, and again on asyncio's own; and the rest
+# of the integration tier with the unit tier.
 test: lint typecheck checkov sam-image fault-tools browser-tools
-	$(BIN)/python -m pytest
-	@# Every tier ran on uvloop (the default loop); what the loop drives runs again on asyncio's own.
-	FANOUT_EVENT_LOOP=asyncio $(BIN)/python -m pytest $(ASYNCIO_TESTS)
+	@$(MAKE) --no-print-directory -j2 --output-sync=target test-processes test-in-process
+
+test-processes: venv
+	$(PYTEST) tests/e2e tests/browser tests/faults
+	$(PYTEST) $(ASYNCIO_TESTS)
+	FANOUT_EVENT_LOOP=asyncio $(PYTEST) $(ASYNCIO_TESTS)
+
+test-in-process: venv
+	$(PYTEST) tests/integration tests/unit $(addprefix --ignore=,$(ASYNCIO_TESTS))
 
 fault-tools:
 	@scripts/ensure-fault-tools.sh

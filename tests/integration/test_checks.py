@@ -266,7 +266,10 @@ async def test_timings_show_each_phase_where_the_time_went(checked: Fanout, http
     assert 250 <= slow_answer["ttfb_ms"] < 250 + 1_000
     assert slow_answer["transfer_ms"] < 100
     check_phases(slow_body, https=False)
-    assert slow_body["transfer_ms"] >= 7 * 30
+    # The server spends 7 x 30 ms after the headers: request to last byte takes at least that, and
+    # most of it is transfer (the client may see the headers up to an interval late on a busy machine).
+    assert slow_body["ttfb_ms"] + slow_body["transfer_ms"] >= 7 * 30
+    assert slow_body["transfer_ms"] >= 6 * 30
     assert slow_body["ttfb_ms"] < 200
     check_phases(named, https=False)
     assert named["dns_ms"] > 0
