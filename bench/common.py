@@ -15,7 +15,7 @@ import subprocess
 import sys
 import time
 import urllib.request
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -68,6 +68,21 @@ def percentile(values: Sequence[float], q: float) -> float:
 
 def ratio(a: float, b: float) -> float:
     return a / b if b else float("nan")
+
+
+def interleaved_cpu(
+    measure: Callable[[str], float], variants: tuple[str, str], blocks: int
+) -> dict[str, Any]:
+    """CPU seconds of two variants measured in one process in ABBA blocks (A B B A, ``blocks``
+    times): both share the process's warm state and the target's, and a drift in either (the
+    other core busy for a while, a cache gone cold) weighs on both alike. ``measure(variant)``
+    runs one pass and returns its CPU seconds. The ratio is B's total over A's."""
+    a, b = variants
+    seconds: dict[str, list[float]] = {a: [], b: []}
+    for _ in range(blocks):
+        for variant in (a, b, b, a):
+            seconds[variant].append(measure(variant))
+    return {"seconds": seconds, "ratio": ratio(sum(seconds[b]), sum(seconds[a]))}
 
 
 # --- results -------------------------------------------------------------------------------

@@ -46,6 +46,7 @@ class BenchConfig:
     checks_n: int = 3_000
     checks_body_bytes: int = 1_024
     checks_reps: int = 5
+    checks_blocks: int = 2  # A B B A blocks per process (without, with expect)
     # Cancellation: cycles of `per_cycle` requests on `connections`, cancelled at 0-cancel_max_ms.
     cancel_cycles: int = 200
     cancel_per_cycle: int = 20
@@ -110,6 +111,7 @@ class BenchConfig:
     polite_window_s: int = 5
     polite_cpu_n: int = 3_000
     polite_cpu_reps: int = 5
+    polite_cpu_blocks: int = 2  # A B B A blocks per process
     # Worker seed (cancellation instants) so runs are comparable.
     seed: int = 1234
 
@@ -145,6 +147,7 @@ QUICK = BenchConfig(
     stock_reps=1,
     checks_n=500,
     checks_reps=1,
+    checks_blocks=1,
     cancel_cycles=30,
     cancel_followups=50,
     cancel_reps=1,
@@ -177,4 +180,5 @@ QUICK = BenchConfig(
     polite_window_s=2,
     polite_cpu_n=500,
     polite_cpu_reps=1,
+    polite_cpu_blocks=1,
 )

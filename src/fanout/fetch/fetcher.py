@@ -146,7 +146,8 @@ class Fetcher:
                 try:
                     if isinstance(taken, HostPaused):
                         raise taken
-                    await self._turn(host, not_after, progress, taken)
+                    if taken is None or not self._pacer.due(host, taken):
+                        await self._turn(host, not_after, progress, taken)
                 except HostPaused as paused:  # the host's turn comes too late: what it has stands
                     return self._as_result(last, checker, paused)
             progress.attempts += 1

@@ -118,6 +118,12 @@ class Pacer:
         host.take(at)
         return at
 
+    def due(self, key: Hashable, taken: float) -> bool:
+        """Whether the turn ``reserve`` gave has come with its host not paused since: the request
+        goes without waiting (no coroutine for ``turn``: the usual case when a rate does not bind)."""
+        now = self._now()
+        return taken <= now and self._hosts[key].paused_until <= now
+
     async def turn(self, key: Hashable, not_after: float, *, taken: float | None = None) -> bool:
         """Wait for ``key``'s turn (``taken``: the one ``reserve`` gave); ``True`` when that took
         waiting. ``HostPaused`` (without waiting) when the turn would come after ``not_after``."""

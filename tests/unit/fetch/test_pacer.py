@@ -67,6 +67,16 @@ async def test_a_turn_taken_before_a_pause_waits_for_the_pause() -> None:
     assert loop.time() >= until - 0.001
 
 
+async def test_a_turn_is_due_when_it_has_come_and_its_host_is_not_paused() -> None:
+    pacer = Pacer(10.0)
+    now = pacer.reserve("a", FAR)  # the first turn: now
+    later = pacer.reserve("a", FAR)  # a tenth of a second on
+    assert pacer.due("a", now) is True
+    assert pacer.due("a", later) is False
+    pacer.told_to_wait("a", 0.2)  # paused since the turn was taken: waiting to do after all
+    assert pacer.due("a", now) is False
+
+
 async def test_a_429_halves_the_rate_and_good_answers_give_it_back_step_by_step() -> None:
     pacer = Pacer(8.0)
     pacer.slow_down("a")
