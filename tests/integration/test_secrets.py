@@ -5,11 +5,7 @@ nor a log line; a reference without a value fails only the entries that use it."
 
 from __future__ import annotations
 
-import contextlib
-import gzip
-import io
 import json
-import logging
 import uuid
 from collections.abc import Iterator
 from typing import Any
@@ -17,56 +13,30 @@ from typing import Any
 import pytest
 
 from fanout.aws import secrets
-from fanout.config import get_settings
-from fanout.observability.log import logger
-from tests.support import Deployment, MotoAws, RecordingServer, call, point_aws_at, scheduled, unique
+from tests.support import (
+    Deployment,
+    MotoAws,
+    RecordingServer,
+    call,
+    every_log_line,
+    scheduled,
+    stored_text,
+    unique,
+)
+
+pytestmark = pytest.mark.deployment("reports", "runs", "idempotency", "monitors", "alerts")
 
 
-@pytest.fixture(scope="module")
-def aws() -> Iterator[MotoAws]:
-    with MotoAws() as moto:
-        yield moto
-
-
-@pytest.fixture
-def deployed(aws: MotoAws, monkeypatch: pytest.MonkeyPatch) -> Deployment:
-    point_aws_at(monkeypatch, aws.endpoint)
-    deployment = Deployment(monkeypatch, get_settings())
-    deployment.configure(
-        reports_bucket_name=aws.resources.bucket,
-        runs_table_name=aws.resources.runs_table,
-        idempotency_table_name=aws.resources.idempotency_table,
-        monitors_table_name=aws.resources.monitors_table,
-        alert_topic_arn=aws.resources.alert_topic_arn,
-    )
+@pytest.fixture(autouse=True)
+def _no_secret_cached() -> None:
+    """Each test resolves its own secrets (the cache is the process's, as a warm Lambda's)."""
     secrets.forget()
-    return deployment
 
 
 @pytest.fixture
 def server() -> Iterator[RecordingServer]:
     with RecordingServer() as recording:
         yield recording
-
-
-@contextlib.contextmanager
-def every_log_line() -> Iterator[io.StringIO]:
-    """The service logger's lines and every other logger's (root, DEBUG and up)."""
-    stream = io.StringIO()
-    mine = logging.StreamHandler(stream)
-    mine.setFormatter(logger.registered_formatter)
-    others = logging.StreamHandler(stream)
-    root = logging.getLogger()
-    level = root.level
-    logger.addHandler(mine)
-    root.addHandler(others)
-    root.setLevel(logging.DEBUG)
-    try:
-        yield stream
-    finally:
-        root.setLevel(level)
-        root.removeHandler(others)
-        logger.removeHandler(mine)
 
 
 def make_secrets(aws: MotoAws) -> tuple[str, dict[str, str]]:
@@ -85,20 +55,6 @@ def make_secrets(aws: MotoAws) -> tuple[str, dict[str, str]]:
     )
     ssm.put_parameter(Name=f"/fanout/{run}/ssm", Value=values["ssm"], Type="SecureString")
     return run, values
-
-
-def stored_text(aws: MotoAws) -> str:
-    """Every object in the bucket and every item of the tables, as text."""
-    s3, ddb = aws.client("s3"), aws.client("dynamodb")
-    parts = []
-    for page in s3.get_paginator("list_objects_v2").paginate(Bucket=aws.resources.bucket):
-        for item in page.get("Contents", []):
-            body = s3.get_object(Bucket=aws.resources.bucket, Key=item["Key"])["Body"].read()
-            parts.append((gzip.decompress(body) if body[:2] == b"\x1f\x8b" else body).decode())
-    for table in (aws.resources.runs_table, aws.resources.idempotency_table, aws.resources.monitors_table):
-        for page in ddb.get_paginator("scan").paginate(TableName=table):
-            parts.append(json.dumps(page["Items"]))
-    return "\n".join(parts)
 
 
 def results_of(document: dict[str, Any]) -> list[tuple[str, str | None]]:

@@ -15,16 +15,15 @@ from collections.abc import Iterator
 import pytest
 from standardwebhooks import Webhook
 
-from tests.integration.test_secrets import deployed, every_log_line, stored_text
-from tests.support import Deployment, MotoAws, RecordingServer, call, unique
+from fanout.aws import secrets
+from tests.support import Deployment, MotoAws, RecordingServer, call, every_log_line, stored_text, unique
 
-__all__ = ["deployed"]  # the fixture, as test_secrets deploys it (reports, tables, topic on moto)
+pytestmark = pytest.mark.deployment("reports", "runs", "idempotency", "monitors", "alerts")
 
 
-@pytest.fixture(scope="module")
-def aws() -> Iterator[MotoAws]:
-    with MotoAws() as moto:
-        yield moto
+@pytest.fixture(autouse=True)
+def _no_secret_cached() -> None:
+    secrets.forget()
 
 
 def new_secret() -> str:
