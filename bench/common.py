@@ -71,18 +71,20 @@ def ratio(a: float, b: float) -> float:
 
 
 def interleaved_cpu(
-    measure: Callable[[str], float], variants: tuple[str, str], blocks: int
+    measure: Callable[[str], float], variants: tuple[str, str], blocks: int, requests: int
 ) -> dict[str, Any]:
-    """CPU seconds of two variants measured in one process in ABBA blocks (A B B A, ``blocks``
-    times): both share the process's warm state and the target's, and a drift in either (the
-    other core busy for a while, a cache gone cold) weighs on both alike. ``measure(variant)``
-    runs one pass and returns its CPU seconds. The ratio is B's total over A's."""
+    """CPU of two variants measured in one process in ABBA blocks (A B B A, ``blocks`` times):
+    both share the process's warm state and the target's, and a drift in either (the other core
+    busy for a while, a cache gone cold) weighs on both alike. ``measure(variant)`` runs one pass
+    of ``requests`` and returns its CPU seconds. Each variant's mean CPU per request (ms) and B's
+    total over A's."""
     a, b = variants
     seconds: dict[str, list[float]] = {a: [], b: []}
     for _ in range(blocks):
         for variant in (a, b, b, a):
             seconds[variant].append(measure(variant))
-    return {"seconds": seconds, "ratio": ratio(sum(seconds[b]), sum(seconds[a]))}
+    per_req = {name: sum(cpu) / len(cpu) / requests * 1000 for name, cpu in seconds.items()}
+    return {"cpu_per_req_ms": per_req, "ratio": ratio(sum(seconds[b]), sum(seconds[a]))}
 
 
 # --- results -------------------------------------------------------------------------------

@@ -22,6 +22,7 @@ from urllib.parse import parse_qsl
 from werkzeug.serving import BaseWSGIServer, make_server
 
 from devtools.events import load_event
+from devtools.threaded import ServedOnThread
 
 StartResponse = Callable[..., Any]
 REMAINING_MS = 30_000  # API Gateway's integration timeout: what the function has behind it
@@ -93,25 +94,15 @@ _REASONS = {200: "OK", 202: "Accepted", 400: "Bad Request", 404: "Not Found", 40
             500: "Internal Server Error", 501: "Not Implemented", 503: "Service Unavailable"}  # fmt: skip
 
 
-class LocalApi:
+class LocalApi(ServedOnThread[BaseWSGIServer]):
     """``with LocalApi() as api:`` the API served on 127.0.0.1 (``api.url``), one thread."""
 
     def __init__(self, host: str = "127.0.0.1", port: int = 0) -> None:
-        self._server: BaseWSGIServer = make_server(host, port, wsgi_app, threaded=False)
-        self._thread = threading.Thread(target=self._server.serve_forever, name="local-api", daemon=True)
+        super().__init__(make_server(host, port, wsgi_app, threaded=False), daemon=True, name="local-api")
 
     @property
     def url(self) -> str:
         return f"http://{self._server.host}:{self._server.port}"
-
-    def __enter__(self) -> LocalApi:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
 
 
 def main() -> None:  # pragma: no cover - a developer tool

@@ -24,6 +24,8 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+from devtools.threaded import ServedOnThread
+
 
 @dataclass(frozen=True, slots=True)
 class Stamp:
@@ -37,7 +39,7 @@ class Stamp:
     retry_until_wall: float | None
 
 
-class StampingTarget:
+class StampingTarget(ServedOnThread[ThreadingHTTPServer]):
     """One host on 127.0.0.1 that keeps a ``Stamp`` of every request (``stamps``, in order)."""
 
     def __init__(self) -> None:
@@ -57,9 +59,9 @@ class StampingTarget:
             def log_message(self, format: str, *args: Any) -> None:
                 pass
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server.daemon_threads = True
+        super().__init__(server, daemon=True)
 
     @property
     def port(self) -> int:
@@ -100,12 +102,3 @@ class StampingTarget:
         handler.end_headers()
         if handler.command != "HEAD":
             handler.wfile.write(b"ok")
-
-    def __enter__(self) -> StampingTarget:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)

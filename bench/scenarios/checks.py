@@ -84,9 +84,8 @@ def work(variant: str, spec: dict[str, Any]) -> dict[str, Any]:
     else:
         for name in (PLAIN, CHECKED):
             asyncio.run(_service(urls[: spec["warmup"]], conc, expects[name]))
-        pair = interleaved_cpu(measure, (PLAIN, CHECKED), spec["blocks"])
-        per_req = {name: sum(cpu) / len(cpu) / n * 1000 for name, cpu in pair["seconds"].items()}
-        ratio = pair["ratio"]
+        pair = interleaved_cpu(measure, (PLAIN, CHECKED), spec["blocks"], n)
+        per_req, ratio = pair["cpu_per_req_ms"], pair["ratio"]
     return {
         "n": n,
         "cpu_per_req_ms": per_req,

@@ -97,9 +97,8 @@ def work(variant: str, spec: dict[str, Any]) -> dict[str, Any]:
     with runner:
         for name in options:
             runner.run(_run(urls[:200], options[name], 60))  # warm-up
-        pair = interleaved_cpu(measure, ("cpu-plain", "cpu-rate"), spec["blocks"])
-    per_req = {name: sum(cpu) / len(cpu) / n * 1000 for name, cpu in pair["seconds"].items()}
-    return {"n": n, "cpu_per_req_ms": per_req, "ratio": pair["ratio"], "ok": min(ok)}
+        pair = interleaved_cpu(measure, ("cpu-plain", "cpu-rate"), spec["blocks"], n)
+    return {"n": n, "cpu_per_req_ms": pair["cpu_per_req_ms"], "ratio": pair["ratio"], "ok": min(ok)}
 
 
 def run(cfg: BenchConfig, target: Target) -> ScenarioResult:

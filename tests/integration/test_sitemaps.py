@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -16,6 +15,7 @@ from xml.sax.saxutils import escape
 import pytest
 
 from devtools.demo_target import DemoTarget
+from devtools.threaded import ServedOnThread
 from fanout.config import Settings
 from fanout.errors import TargetsUnreadable
 from fanout.fetch.sitemap import read_sitemap
@@ -36,7 +36,7 @@ def index(*locs: str) -> bytes:
     return f'<?xml version="1.0" encoding="UTF-8"?><sitemapindex xmlns="{NS}">{items}</sitemapindex>'.encode()
 
 
-class SitemapServer:
+class SitemapServer(ServedOnThread[ThreadingHTTPServer]):
     """Documents served on 127.0.0.1 by path (status, body, headers); anything else is a 404."""
 
     def __init__(self) -> None:
@@ -60,8 +60,7 @@ class SitemapServer:
             def log_message(self, *args: object) -> None:
                 return None
 
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05})
+        super().__init__(ThreadingHTTPServer(("127.0.0.1", 0), Handler), poll_interval_s=0.05)
 
     def url(self, path: str, host: str = "127.0.0.1") -> str:
         return f"http://{host}:{self._server.server_address[1]}{path}"
@@ -74,15 +73,6 @@ class SitemapServer:
     def redirect(self, path: str, to: str) -> str:
         self.documents[path] = (302, b"", {"location": to})
         return self.url(path)
-
-    def __enter__(self) -> SitemapServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
 
 
 @pytest.fixture(scope="module")

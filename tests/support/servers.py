@@ -15,6 +15,7 @@ from collections import Counter
 from typing import Any
 
 from devtools.demo_target import DemoTarget
+from devtools.threaded import ServedOnThread
 
 CLOSE_WITHIN_S = 5.0
 
@@ -74,7 +75,7 @@ def _read_until(sock: socket.socket, stopping: threading.Event) -> None:
                 return
 
 
-class HangingServer:
+class HangingServer(ServedOnThread["HangingServer._Server"]):
     """A TCP server on 127.0.0.1 that accepts connections and never answers (a store that hangs)."""
 
     class _Server(socketserver.ThreadingTCPServer):
@@ -87,23 +88,15 @@ class HangingServer:
             super().__init__(("127.0.0.1", 0), _Silent)
 
     def __init__(self) -> None:
-        self._server = self._Server()
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05})
+        super().__init__(self._Server(), poll_interval_s=0.05)
 
     @property
     def endpoint(self) -> str:
         host, port = self._server.server_address[:2]
         return f"http://{host}:{port}"
 
-    def __enter__(self) -> HangingServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.stopping.set()
-        self._server.shutdown()
-        self._server.server_close()  # joins the handler threads (block_on_close)
-        self._thread.join(timeout=10)
+    def _stopping(self) -> None:
+        self._server.stopping.set()  # the handlers stop reading; closing joins them (block_on_close)
 
 
 class _Relay(socketserver.BaseRequestHandler):
@@ -141,7 +134,7 @@ class _Relay(socketserver.BaseRequestHandler):
                     return
 
 
-class TcpProxy:
+class TcpProxy(ServedOnThread["TcpProxy._Server"]):
     """A TCP proxy on 127.0.0.1 to ``upstream`` the test turns off and on: ``mode`` "pass"
     forwards, "refuse" resets each connection, "blackhole" accepts and never answers (a network
     that drops everything). A mode change also ends the connections made before it."""
@@ -160,8 +153,7 @@ class TcpProxy:
 
     def __init__(self, upstream: str) -> None:
         host, port = upstream.removeprefix("http://").split(":")
-        self._server = self._Server((host, int(port)))
-        self._thread = threading.Thread(target=self._server.serve_forever, kwargs={"poll_interval": 0.05})
+        super().__init__(self._Server((host, int(port))), poll_interval_s=0.05)
 
     @property
     def endpoint(self) -> str:
@@ -177,15 +169,8 @@ class TcpProxy:
         assert mode in ("pass", "refuse", "blackhole"), mode
         self._server.mode = mode
 
-    def __enter__(self) -> TcpProxy:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
+    def _stopping(self) -> None:
         self._server.stopping.set()
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(timeout=10)
 
 
 @dataclasses.dataclass
@@ -203,7 +188,7 @@ class _Script:
         return status, {"Retry-After": str(self.retry_after_s)} if pausing else {}
 
 
-class RecordingServer:
+class RecordingServer(ServedOnThread[http.server.ThreadingHTTPServer]):
     """An HTTP server on 127.0.0.1 (its own thread) that keeps what each request carried and
     answers each path as the test scripted it (200 unless told): what fanout sent, as a server
     saw it, and a receiver or origin that fails when the test says. ``keep_alive`` serves HTTP/1.1.
@@ -222,9 +207,9 @@ class RecordingServer:
         self._lock = threading.Lock()
         self._seen: list[RecordingServer.Seen] = []
         self._scripts: dict[str, _Script] = {}
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler(keep_alive))
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+        server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), self._handler(keep_alive))
+        server.daemon_threads = True
+        super().__init__(server, daemon=True)
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self._server.server_address[1]}{path}"
@@ -279,15 +264,6 @@ class RecordingServer:
                 pass
 
         return Handler
-
-    def __enter__(self) -> RecordingServer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
 
 
 def _json_or_none(body: bytes) -> Any:
