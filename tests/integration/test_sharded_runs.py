@@ -667,6 +667,39 @@ def test_hanging_urls_of_four_shards_are_continued_in_one_message_and_every_url_
     assert open_connections_after(t) == 0
 
 
+def test_a_runs_shard_size_sizes_its_shards_and_its_generations_continuation(
+    deployed: Deployment, aws: MotoAws, queue: Queue, fresh_target: DemoTarget
+) -> None:
+    # The deployment's shards hold 100 URLs; this run asks for 3. Its 9 URLs are 3 shards, and
+    # the generation's 6 leftovers (two URLs of each shard never answer) go on as 2 messages of 3.
+    t = fresh_target
+    deployed.configure(shard_size=100)
+    urls = [t.url(f"/ok?i={i}") if i % 3 == 0 else t.url(f"/hang?i={i}") for i in range(9)]
+    options = {"request_timeout_s": 60, "shard_size": 3}
+    answer = call({"urls": urls, "mode": "sharded", "options": options})
+    assert answer["shards_total"] == 3
+    for message in receive_all(queue, 3):
+        assert [i for i, _ in json.loads(message["Body"])["entries"]] in ([0, 1, 2], [3, 4, 5], [6, 7, 8])
+        assert queue.deliver([message], 2_500) == set()
+    continuations = receive_all(queue, 2)
+    bodies = sorted((json.loads(m["Body"]) for m in continuations), key=lambda b: b["shard"])
+    assert [b["generation"] for b in bodies] == [1, 1]
+    assert [[i for i, _ in b["entries"]] for b in bodies] == [[1, 2, 4], [5, 7, 8]]
+    assert all(b["options"]["shard_size"] == 3 for b in bodies)
+    for message in continuations:
+        queue.sqs.change_message_visibility(
+            QueueUrl=queue.url, ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+        )
+
+    log = queue.drain(2_500)
+    assert sorted(d.shard for d in log) == [b["shard"] for b in bodies]
+    run = get_run(answer["run_id"])
+    assert run["status"] == "complete"
+    assert [r["url"] for r in run["results"]] == urls
+    assert [r["outcome"] for r in run["results"]] == ["ok" if "/ok" in u else "cancelled" for u in urls]
+    assert run["given_up"] == 6
+
+
 def test_a_cut_shard_delivered_again_adds_nothing_to_its_generations_continuation(
     deployed: Deployment, aws: MotoAws, queue: Queue, fresh_target: DemoTarget
 ) -> None:

@@ -136,6 +136,22 @@ class Options(StrictModel):
     def _pacing_within_the_maximum(cls, value: float | None, info: ValidationInfo) -> float | None:
         return _pacing_within_the_maximum(value, info)
 
+    shard_size: Annotated[int, Field(ge=1)] | None = Field(
+        default=None,
+        description="URLs per shard when the run is sharded (the deployment's FANOUT_SHARD_SIZE when left"
+        " out; at most its most URLs per request): bigger shards cost fewer invocation-seconds per URL,"
+        " smaller ones finish sooner.",
+    )
+
+    @field_validator("shard_size")
+    @classmethod
+    def _shard_within_the_most_urls(cls, value: int | None, info: ValidationInfo) -> int | None:
+        """A shard is validated as a request of its own: it holds at most ``max_urls`` entries."""
+        limits = limits_of(info)
+        if limits is not None and value is not None:
+            _at_most(value, limits.max_urls)
+        return value
+
     sign: SignOption | None = Field(
         default=None, description="Sign every request sent (Standard Webhooks): a webhook fan-out."
     )

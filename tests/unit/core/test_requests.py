@@ -288,6 +288,9 @@ def test_bad_entry_objects_are_refused_with_their_location(
         ({"max_redirects": S.max_max_redirects + 1}, "options.max_redirects", "less_than_equal"),
         ({"max_body_bytes": -1}, "options.max_body_bytes", "greater_than_equal"),
         ({"max_body_bytes": S.max_max_body_bytes + 1}, "options.max_body_bytes", "less_than_equal"),
+        ({"shard_size": 0}, "options.shard_size", "greater_than_equal"),
+        ({"shard_size": S.max_urls + 1}, "options.shard_size", "less_than_equal"),
+        ({"shard_size": 2.5}, "options.shard_size", "int_type"),
         ({"timeout": 5}, "options.timeout", "extra_forbidden"),
     ],
 )

@@ -56,7 +56,7 @@ async def carry_over(
     messages = split(
         header,
         inline.leftovers,
-        shard_size=shard_size(settings),
+        shard_size=shard_size(settings, request.options),
         max_bytes=settings.shard_message_max_bytes,
         generation=1,
         held=dict(inline.held),

@@ -73,7 +73,7 @@ async def _build_plan(
     messages = split(
         header,
         entries,
-        shard_size=shard_size(settings),
+        shard_size=shard_size(settings, header.options),
         max_bytes=settings.shard_message_max_bytes,
         generation=generation,
         held=held,

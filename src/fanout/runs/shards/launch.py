@@ -141,7 +141,10 @@ async def launch(
     assert stores.runs is not None
     indexed = [(i, encode_entry(e)) for i, e in enumerate(request.entries())]
     messages = split(
-        header, indexed, shard_size=shard_size(settings), max_bytes=settings.shard_message_max_bytes
+        header,
+        indexed,
+        shard_size=shard_size(settings, request.options),
+        max_bytes=settings.shard_message_max_bytes,
     )
     summary = Summary.of((), total=len(indexed))
     record = new_record(header, settings, summary=summary, shards_total=len(messages), targets=targets)

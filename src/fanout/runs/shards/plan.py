@@ -60,9 +60,10 @@ def run_mode(request: FanoutRequest, source: Source, settings: Settings, *, shar
     return "sharded" if len(request.urls) > threshold(source, settings) else "inline"
 
 
-def shard_size(settings: Settings) -> int:
-    """URLs per shard: a shard is validated as a request of its own, so at most ``max_urls``."""
-    return min(settings.shard_size, settings.max_urls)
+def shard_size(settings: Settings, options: Options) -> int:
+    """URLs per shard: the run's ``options.shard_size``, else the deployment's; a shard is
+    validated as a request of its own, so at most ``max_urls``."""
+    return min(options.shard_size or settings.shard_size, settings.max_urls)
 
 
 def shard_id(number: int, generation: int) -> str:
