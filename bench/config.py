@@ -100,6 +100,7 @@ class BenchConfig:
     scale_n: int = 100_000
     scale_anchor_n: int = 10_000
     scale_shard_size: int = 500
+    scale_large_shard_size: int = 5_000
     scale_concurrency: int = 100
     scale_timeout_s: int = 120
     # Serialise: the document of an N-URL run written as JSON and read back.
@@ -174,6 +175,7 @@ QUICK = BenchConfig(
     shards_concurrency=20,
     scale_n=5_000,
     scale_anchor_n=1_000,
+    scale_large_shard_size=2_500,
     serialise_n=2_000,
     serialise_reps=3,
     polite_rates=(10,),
