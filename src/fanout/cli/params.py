@@ -75,6 +75,9 @@ def request_options(command: F) -> F:
         click.option(
             "--per-host-burst", type=int, help="Requests a host may get at once within --per-host-rps."
         ),
+        click.option(
+            "--shard-size", type=int, help="URLs per shard when the run is sharded (invoke, --api)."
+        ),
         click.option("--timeout", type=Duration(), help="Cap on one whole attempt (request_timeout_s): 10s."),
         click.option("--retries", type=int, help="Extra attempts after a connect error or 429/502/503/504."),
         click.option(
@@ -133,6 +136,7 @@ def option_overrides(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[st
         "per_host_concurrency": values.get("per_host_concurrency"),
         "per_host_rps": values.get("per_host_rps"),
         "per_host_burst": values.get("per_host_burst"),
+        "shard_size": values.get("shard_size"),
         "request_timeout_s": values.get("timeout"),
         "retries": values.get("retries"),
         "on_error": values.get("on_error"),

@@ -83,6 +83,7 @@ def test_command_line_options_are_merged_over_the_files_field_by_field() -> None
             threshold=("failed_rate=<0.1",),
             follow_redirects=False,
             method="head",
+            shard_size=2_000,
         ),
     )
     assert out["options"] == {
@@ -90,6 +91,7 @@ def test_command_line_options_are_merged_over_the_files_field_by_field() -> None
         "concurrency": 32,
         "request_timeout_s": 2.5,
         "follow_redirects": False,
+        "shard_size": 2_000,
         "capture_headers": ["x-cache", "age"],
         "expect": {"status": ["200-299", 304, 404], "body_contains": "ok", "max_latency_ms": 500.0},
         "thresholds": {"p95_ms": "<800", "failed_rate": "<0.1"},
