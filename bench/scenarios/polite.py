@@ -68,8 +68,8 @@ def work(variant: str, spec: dict[str, Any]) -> dict[str, Any]:
             # 429 is back, and must be put off by the pause when they come.
             slow = [{"url": paused.url("/busy/k?times=1&after=2"), "per_host_rps": 5.0}]
             slow += [{"url": paused.url(f"/ok?i={i}"), "per_host_rps": 5.0} for i in range(20)]
-            urls: list[Any] = [slow[0], *(other.url(f"/ok?i={i}") for i in range(50)), *slow[1:]]
-            document = runner.run(_run(urls, {"concurrency": 30, "retries": 2}, 20))
+            mixed: list[Any] = [slow[0], *(other.url(f"/ok?i={i}") for i in range(50)), *slow[1:]]
+            document = runner.run(_run(mixed, {"concurrency": 30, "retries": 2}, 20))
             told, *after = paused.seen()
             until = told.retry_until_wall or 0.0
             early = sum(1 for s in after if s.wall < until)
