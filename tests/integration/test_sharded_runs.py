@@ -673,7 +673,7 @@ def test_a_runs_shard_size_sizes_its_shards_and_its_generations_continuation(
     # The deployment's shards hold 100 URLs; this run asks for 3. Its 9 URLs are 3 shards, and
     # the generation's 6 leftovers (two URLs of each shard never answer) go on as 2 messages of 3.
     t = fresh_target
-    deployed.configure(shard_size=100)
+    deployed.configure(shard_size=100, min_shard_size=1)
     urls = [t.url(f"/ok?i={i}") if i % 3 == 0 else t.url(f"/hang?i={i}") for i in range(9)]
     options = {"request_timeout_s": 60, "shard_size": 3}
     answer = call({"urls": urls, "mode": "sharded", "options": options})
@@ -882,6 +882,24 @@ def test_an_inline_run_cut_by_its_deadline_carries_its_leftovers_over(
     assert [r["outcome"] for r in run["results"]] == ["ok"] * 15 + ["cancelled"] + ["ok"] * 10
     assert run["summary"]["ok"] == 25
     assert run["summary"]["cancelled"] == 1
+
+
+def test_an_inline_runs_carried_leftovers_go_on_in_shards_of_its_shard_size(
+    deployed: Deployment, queue: Queue, target: DemoTarget
+) -> None:
+    deployed.configure(shard_size=100, min_shard_size=1)
+    slow = [target.url(f"/ok?delay_ms=2000&s={i}") for i in range(5)]
+    fast = [target.url(f"/ok?s={i}") for i in range(5)]
+    options = {"concurrency": 50, "per_host_concurrency": 50, "shard_size": 2}
+    answer = call({"urls": [*fast, *slow], "carry_over": True, "options": options}, remaining_ms=2_500)
+    assert answer["leftovers"] == {"count": 5, "indexes": list(range(5, 10)), "carried_over": True}
+    assert answer["continuation"]["shards"] == 3  # 2 + 2 + 1, not one shard of the deployment's 100
+    log = queue.drain()
+    assert sorted((d.shard, d.failed) for d in log) == [(f"0000{n}-g1", False) for n in range(3)]
+    run = get_run(answer["run_id"])
+    assert run["status"] == "complete"
+    assert [r["url"] for r in run["results"]] == [*fast, *slow]
+    assert run["summary"]["ok"] == 10
 
 
 def test_without_carry_over_the_leftovers_are_listed_and_nothing_is_queued(

@@ -79,7 +79,13 @@ class ServiceFields:
         ge=1,
     )
     shard_size: int = setting(
-        "FANOUT_SHARD_SIZE", 500, "most URLs in one shard (and at most `FANOUT_MAX_URLS`)", ge=1
+        "FANOUT_SHARD_SIZE",
+        500,
+        "URLs in one shard unless the run sets `options.shard_size` (at most `FANOUT_MAX_URLS`)",
+        ge=1,
+    )
+    min_shard_size: int = setting(
+        "FANOUT_MIN_SHARD_SIZE", 100, "the smallest `options.shard_size` a run may ask for", ge=1
     )
     shard_message_max_bytes: int = setting(
         "FANOUT_SHARD_MESSAGE_MAX_BYTES",

@@ -89,6 +89,13 @@ def _at_most(value: float, limit: float) -> None:
         )
 
 
+def _at_least(value: float, limit: float) -> None:
+    if value < limit:
+        raise PydanticCustomError(
+            "greater_than_equal", "Input should be greater than or equal to {ge}", {"ge": limit}
+        )
+
+
 def _the_server_default() -> Any:
     """Never called: ``Options._server_defaults`` fills each option left out, or refuses."""
     raise AssertionError("an option left out was neither filled in nor refused")
@@ -138,18 +145,20 @@ class Options(StrictModel):
 
     shard_size: Annotated[int, Field(ge=1)] | None = Field(
         default=None,
-        description="URLs per shard when the run is sharded (the deployment's FANOUT_SHARD_SIZE when left"
-        " out; at most its most URLs per request): bigger shards cost fewer invocation-seconds per URL,"
-        " smaller ones finish sooner.",
+        description="URLs per shard when the run is sharded (FANOUT_SHARD_SIZE when left out; from"
+        " FANOUT_MIN_SHARD_SIZE to FANOUT_MAX_URLS): bigger shards cost fewer invocation-seconds per"
+        " URL, smaller ones finish sooner.",
     )
 
     @field_validator("shard_size")
     @classmethod
-    def _shard_within_the_most_urls(cls, value: int | None, info: ValidationInfo) -> int | None:
-        """A shard is validated as a request of its own: it holds at most ``max_urls`` entries."""
+    def _shard_size_within_the_deployments_bounds(cls, value: int | None, info: ValidationInfo) -> int | None:
+        """At most ``max_urls`` (a shard is validated as a request of its own); at least the
+        deployment's ``min_shard_size`` (every shard is a message sent at launch and an invocation)."""
         limits = limits_of(info)
         if limits is not None and value is not None:
             _at_most(value, limits.max_urls)
+            _at_least(value, limits.min_shard_size)
         return value
 
     sign: SignOption | None = Field(

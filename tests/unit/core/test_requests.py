@@ -198,6 +198,13 @@ def test_left_out_options_get_the_defaults_in_a_targets_request_too() -> None:
     assert request_for(request, [URL], limits).options.max_redirects == 1
 
 
+def test_a_targets_requests_shard_size_is_the_listed_runs() -> None:
+    payload = {"targets": "s3://bucket/list.txt", "mode": "sharded", "options": {"shard_size": 250}}
+    request = TargetsRequest.model_validate(payload, context=S)
+    run = request_for(request, [URL] * 3, S)
+    assert (run.mode, run.options.shard_size) == ("sharded", 250)
+
+
 # -- what is refused, and where -------------------------------------------------------
 
 
@@ -289,6 +296,7 @@ def test_bad_entry_objects_are_refused_with_their_location(
         ({"max_body_bytes": -1}, "options.max_body_bytes", "greater_than_equal"),
         ({"max_body_bytes": S.max_max_body_bytes + 1}, "options.max_body_bytes", "less_than_equal"),
         ({"shard_size": 0}, "options.shard_size", "greater_than_equal"),
+        ({"shard_size": S.min_shard_size - 1}, "options.shard_size", "greater_than_equal"),
         ({"shard_size": S.max_urls + 1}, "options.shard_size", "less_than_equal"),
         ({"shard_size": 2.5}, "options.shard_size", "int_type"),
         ({"timeout": 5}, "options.timeout", "extra_forbidden"),

@@ -79,14 +79,14 @@ def test_an_entry_is_sent_as_short_as_it_can_be_and_comes_back_the_same() -> Non
 
 
 def test_a_runs_shard_size_is_its_own_else_the_deployments_and_never_above_its_most_urls() -> None:
-    deployment = SETTINGS.model_copy(update={"shard_size": 500, "max_urls": 2_000})
+    deployment = SETTINGS.model_copy(update={"shard_size": 500, "max_urls": 2_000, "min_shard_size": 5})
 
     def options(**given: Any) -> Any:
         return parse_request({"urls": ["https://e.example/"], "options": given}, deployment).options
 
     assert shards.shard_size(deployment, options()) == 500
     assert shards.shard_size(deployment, options(shard_size=2_000)) == 2_000
-    assert shards.shard_size(deployment, options(shard_size=7)) == 7
+    assert shards.shard_size(deployment, options(shard_size=5)) == 5
     # FANOUT_SHARD_SIZE above FANOUT_MAX_URLS: a shard is still a request the function takes.
     above = deployment.model_copy(update={"shard_size": 5_000})
     assert shards.shard_size(above, options()) == 2_000
