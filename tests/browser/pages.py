@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from types import TracebackType
 from typing import Any
 
 from tests.browser.sample_site import ROOT
@@ -10,7 +11,8 @@ AXE = ROOT / "node_modules/axe-core/axe.min.js"
 
 
 class Visit:
-    """A page opened with every console error and every request it made recorded."""
+    """``with Visit(browser, url, **context) as visit:`` a page opened in a context of its own, with
+    every console error and every request it made recorded; the context is closed on the way out."""
 
     def __init__(self, browser: Any, url: str, **context: Any) -> None:
         self.context = browser.new_context(**context)
@@ -22,20 +24,26 @@ class Visit:
         self.page.on("request", lambda r: self.requests.append(r.url))
         self.page.goto(url, wait_until="networkidle")
 
-    def close(self) -> None:
+    def __enter__(self) -> Visit:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
         self.context.close()
+
+    def elsewhere(self, origin: str) -> list[str]:
+        """The requests the page made outside ``origin`` (the site loads nothing from elsewhere)."""
+        return [r for r in self.requests if not r.startswith(origin + "/")]
 
 
 def serious_violations(browser: Any, url: str, **context: Any) -> list[Any]:
     # axe is injected as a script: this context bypasses the page's CSP (which allows no script).
-    visit = Visit(browser, url, bypass_csp=True, **context)
-    try:
+    with Visit(browser, url, bypass_csp=True, **context) as visit:
         visit.page.add_script_tag(path=str(AXE))
         result = visit.page.evaluate("async () => await axe.run(document, {resultTypes: ['violations']})")
-        return [
-            (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
-            for v in result["violations"]
-            if v["impact"] in ("serious", "critical")
-        ]
-    finally:
-        visit.close()
+    return [
+        (v["id"], v["impact"], [n["target"] for n in v["nodes"]][:3])
+        for v in result["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]

@@ -17,9 +17,8 @@ from tests.browser.sample_site import ROOT
 def test_the_index_shows_every_monitor_url_state_and_90_bars(
     browser: Any, origin: str, site: tuple[Site, Path]
 ) -> None:
-    visit = Visit(browser, f"{origin}/index.html", viewport={"width": 1280, "height": 900})
-    page = visit.page
-    try:
+    with Visit(browser, f"{origin}/index.html", viewport={"width": 1280, "height": 900}) as visit:
+        page = visit.page
         monitors = page.locator("section.monitor")
         names = [n.strip() for n in monitors.locator(".m-head h3").all_inner_texts()]
         # open incidents first, then by group
@@ -52,21 +51,18 @@ def test_the_index_shows_every_monitor_url_state_and_90_bars(
         )
         assert incident_day.endswith("1 incident")
         assert visit.errors == []
-        assert [r for r in visit.requests if not r.startswith(origin + "/")] == []
+        assert visit.elsewhere(origin) == []
         page.screenshot(path=str(ROOT / "docs/status-page-desktop.png"))
-    finally:
-        visit.close()
 
 
 def test_a_monitor_page_shows_its_incident_chart_and_badge(browser: Any, origin: str) -> None:
-    visit = Visit(
+    with Visit(
         browser,
         f"{origin}/monitors/checkout.html",
         viewport={"width": 1000, "height": 1300},
         color_scheme="dark",
-    )
-    page = visit.page
-    try:
+    ) as visit:
+        page = visit.page
         payments = page.locator("li.url", has_text="Payments API")
         row = payments.locator("table.incidents tr").nth(1).inner_text()
         assert "05:00 UTC" in row
@@ -95,10 +91,8 @@ def test_a_monitor_page_shows_its_incident_chart_and_badge(browser: Any, origin:
         assert badge.evaluate("img => img.complete && img.naturalWidth > 0")
         assert badge.get_attribute("alt") == "status badge: degraded"
         assert visit.errors == []
-        assert [r for r in visit.requests if not r.startswith(origin + "/")] == []
+        assert visit.elsewhere(origin) == []
         page.screenshot(path=str(ROOT / "docs/status-page-monitor-dark.png"))
-    finally:
-        visit.close()
 
 
 @pytest.mark.parametrize("scheme", ["light", "dark"])
@@ -114,14 +108,11 @@ def test_axe_finds_no_serious_violation_at_360_px(browser: Any, origin: str, pat
 
 
 def test_the_index_is_usable_at_360_px(browser: Any, origin: str) -> None:
-    visit = Visit(
+    with Visit(
         browser, f"{origin}/index.html", viewport={"width": 360, "height": 780}, device_scale_factor=2
-    )
-    page = visit.page
-    try:
+    ) as visit:
+        page = visit.page
         assert page.evaluate("document.documentElement.scrollWidth") <= 360  # no sideways scrolling
         assert page.locator("svg.bars").first.bounding_box()["width"] > 250
         assert visit.errors == []
         page.screenshot(path=str(ROOT / "docs/status-page-360.png"))
-    finally:
-        visit.close()

@@ -23,14 +23,13 @@ def test_a_regional_monitor_page_shows_each_region_and_the_regions_that_failed(
 ) -> None:
     detail = json.loads(site[0].files["monitors/shop.json"])
     figures = {u["name"]: {r["region"]: r for r in u["regions"]} for u in detail["urls"]}
-    visit = Visit(
+    with Visit(
         browser,
         f"{origin}/monitors/shop.html",
         viewport={"width": 1000, "height": 1300},
         color_scheme="light",
-    )
-    page = visit.page
-    try:
+    ) as visit:
+        page = visit.page
         assert page.locator(".m-head .pill").inner_text() == "Operational"
         for name in ("https://shop.example.com/", "https://shop.example.com/api/ping"):
             item = _url_item(page, name)
@@ -62,22 +61,19 @@ def test_a_regional_monitor_page_shows_each_region_and_the_regions_that_failed(
         api = _url_item(page, "https://shop.example.com/api/ping")
         assert api.locator("p.muted", has_text="No incidents").count() == 1
         assert visit.errors == []
-        assert [r for r in visit.requests if not r.startswith(origin + "/")] == []
+        assert visit.elsewhere(origin) == []
         storefront.locator("table.regions").scroll_into_view_if_needed()
         storefront.screenshot(path=str(ROOT / "docs/status-page-regions.png"))
-    finally:
-        visit.close()
 
 
 def test_a_regional_monitor_page_holds_at_360_px(browser: Any, origin: str) -> None:
-    visit = Visit(
+    with Visit(
         browser,
         f"{origin}/monitors/shop.html",
         viewport={"width": 360, "height": 780},
         device_scale_factor=2,
-    )
-    page = visit.page
-    try:
+    ) as visit:
+        page = visit.page
         assert page.evaluate("document.documentElement.scrollWidth") <= 360  # no sideways scrolling
         wrappers = page.locator("div.scroll:has(> table.regions)")
         assert wrappers.count() == 2
@@ -109,6 +105,4 @@ def test_a_regional_monitor_page_holds_at_360_px(browser: Any, origin: str) -> N
         assert days["x"] >= 0
         assert days["x"] + days["width"] <= 360  # in view
         assert visit.errors == []
-        assert [r for r in visit.requests if not r.startswith(origin + "/")] == []
-    finally:
-        visit.close()
+        assert visit.elsewhere(origin) == []
