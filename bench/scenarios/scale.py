@@ -43,6 +43,15 @@ def _options(cfg: BenchConfig, shard_size: int | None = None) -> dict[str, Any]:
     return {"concurrency": c, "per_host_concurrency": c, "retries": 0} | sized
 
 
+def _sharded_sizes(cfg: BenchConfig) -> dict[str, int | None]:
+    """The sharded variants and the ``options.shard_size`` each asks for (None: the deployment's)."""
+    return {"sharded": None, "sharded-large": cfg.scale_large_shard_size}
+
+
+def _size_label(cfg: BenchConfig, shard_size: int | None) -> str:
+    return f"shard_size {shard_size}" if shard_size else f"shards of {cfg.scale_shard_size}"
+
+
 def _inline(cfg: BenchConfig, base: str, drive: Drive) -> dict[str, Any]:
     urls = _urls(base, cfg.scale_anchor_n, "inline")
     drive.invocations = []
@@ -86,7 +95,7 @@ def run(cfg: BenchConfig, target: Target) -> ScenarioResult:
             url = aws.resources.shard_queue_url
             drive = Drive(rie, aws.client("sqs"), url, aws.queue_arn(url))
             drive.invoke({"urls": _urls(base, 10, "warm"), "mode": "inline"}, "warm-up")
-            sizes = {"sharded": None, "sharded-large": cfg.scale_large_shard_size}
+            sizes = _sharded_sizes(cfg)
             for variant in ("inline", *sizes):
                 try:
                     if variant == "inline":
@@ -113,17 +122,16 @@ def run(cfg: BenchConfig, target: Target) -> ScenarioResult:
 def _rows(cfg: BenchConfig, runs: dict[str, dict[str, Any]]) -> list[Row]:
     scen = "scale, 0 ms (RIE+moto)"
     anchor = runs.get("inline")
-    sizes = {
-        "sharded": f"shards of {cfg.scale_shard_size}",
-        "sharded-large": f"shard_size {cfg.scale_large_shard_size}",
-    }
+    sizes = _sharded_sizes(cfg)
     rows = []
     for variant, res in runs.items():
         is_goal = variant == "sharded-large"
         rate = res["urls_per_invocation_s"]
         ratio = rate / anchor["urls_per_invocation_s"] if anchor and variant != "inline" else None
         longest = max(i["s"] for i in res["invocations"])
-        what = f"{variant} {res['urls']:,} URLs" + (f" ({sizes[variant]})" if variant in sizes else "")
+        what = f"{variant} {res['urls']:,} URLs" + (
+            f" ({_size_label(cfg, sizes[variant])})" if variant in sizes else ""
+        )
         n = len(res["invocations"])
         note = f"{n} invocations, {res['invocation_s']:.1f} s in all (longest {longest:.1f} s)"
         rows.append(
