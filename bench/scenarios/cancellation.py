@@ -21,10 +21,14 @@ anchor for httpcore's known pool-slot leaks: #1093, #961, #1110).
 from __future__ import annotations
 
 import time
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from bench.common import BenchError, Row, ScenarioResult, Target, median, run_worker
 from bench.config import BenchConfig
+
+if TYPE_CHECKING:
+    from fanout.fetch.client import FanoutClient
+    from fanout.fetch.fetcher import Fetcher
 
 VARIANTS = {"service": "aiohttp", "service-httpcore": "httpcore"}
 FOLLOWUP_TIMEOUT_S = 10.0
@@ -61,101 +65,143 @@ def _pool_leaks(client: Any) -> dict[str, int]:
 def work(variant: str, spec: dict[str, Any]) -> dict[str, Any]:
     """All cycles, the leak count, the follow-ups, in this fresh process."""
     import asyncio
+
+    return asyncio.run(_cycles_then_followups(variant, spec))
+
+
+async def _cycles_then_followups(variant: str, spec: dict[str, Any]) -> dict[str, Any]:
+    """One client through the cancelled cycles, its pool checked before and after the follow-ups."""
+    import asyncio
+
+    client, fetcher = _client_and_fetcher(variant, spec["connections"])
+    far = asyncio.get_running_loop().time() + 3600
+    started = time.perf_counter()
+    completed, cancelled = await _cancelled_cycles(fetcher, spec, far)
+    cycles_s = time.perf_counter() - started
+    await asyncio.sleep(0.05)  # let closing transports finish their callbacks
+    leaks = _pool_leaks(client)
+    followups = await _followups(fetcher, spec, far)
+    leaks_after = _pool_leaks(client)
+    return {
+        "cycles": spec["cycles"],
+        "cycles_s": cycles_s,
+        "completed_before_cancel": completed,
+        "cancelled": cancelled,
+        **leaks,
+        "leaked_after_followups": leaks_after["leaked"],
+        **followups,
+        "client_closed": await _closed(client),
+    }
+
+
+def _client_and_fetcher(variant: str, conns: int) -> tuple[FanoutClient, Fetcher]:
+    """The service's client (``variant``'s transport) on a pool of ``conns``, and a fetcher over it."""
+    from fanout.config import get_settings
+    from fanout.fetch.client import build_client
+    from fanout.fetch.fetcher import Fetcher, FetchPolicy
+
+    settings = get_settings()
+    client = build_client(
+        transport=VARIANTS[variant],  # type: ignore[arg-type]
+        concurrency=conns,
+        per_host_concurrency=conns,
+        follow_redirects=False,
+        max_redirects=0,
+        max_header_bytes=settings.max_header_bytes,
+        user_agent=settings.user_agent,
+    )
+    policy = FetchPolicy(
+        request_timeout_s=FOLLOWUP_TIMEOUT_S,
+        retries=0,
+        follow_redirects=False,
+        max_redirects=0,
+        max_body_bytes=1 << 20,
+    )
+    return client, Fetcher(client, policy)
+
+
+async def _cancelled_cycles(fetcher: Fetcher, spec: dict[str, Any], far: float) -> tuple[int, int]:
+    """Each cycle's fetches cancelled at a random instant: how many had completed, how many were cancelled."""
+    import asyncio
     import random
 
-    from fanout.config import get_settings
     from fanout.core.requests import UrlEntry
-    from fanout.core.results import Outcome
-    from fanout.fetch.client import build_client
-    from fanout.fetch.fetcher import Fetcher, FetchPolicy, FetchProgress
-
-    SETTINGS = get_settings()
+    from fanout.fetch.fetcher import FetchProgress
 
     rng = random.Random(spec["seed"])
     base = spec["base_url"]
-    conns = spec["connections"]
-
-    async def main() -> dict[str, Any]:
-        client = build_client(
-            transport=VARIANTS[variant],  # type: ignore[arg-type]
-            concurrency=conns,
-            per_host_concurrency=conns,
-            follow_redirects=False,
-            max_redirects=0,
-            max_header_bytes=SETTINGS.max_header_bytes,
-            user_agent=SETTINGS.user_agent,
-        )
-        policy = FetchPolicy(
-            request_timeout_s=FOLLOWUP_TIMEOUT_S,
-            retries=0,
-            follow_redirects=False,
-            max_redirects=0,
-            max_body_bytes=1 << 20,
-        )
-        fetcher = Fetcher(client, policy)
-        loop = asyncio.get_running_loop()
-        far = loop.time() + 3600
-        completed = cancelled = 0
-        started = time.perf_counter()
-        for cycle in range(spec["cycles"]):
-            tasks = [
-                asyncio.create_task(
-                    fetcher.fetch(
-                        UrlEntry(url=f"{base}/ok?delay_ms={rng.randint(5, 50)}&bytes=512&c={cycle}&i={i}"),
-                        deadline=far,
-                        progress=FetchProgress(),
-                    )
+    completed = cancelled = 0
+    for cycle in range(spec["cycles"]):
+        tasks = [
+            asyncio.create_task(
+                fetcher.fetch(
+                    UrlEntry(url=f"{base}/ok?delay_ms={rng.randint(5, 50)}&bytes=512&c={cycle}&i={i}"),
+                    deadline=far,
+                    progress=FetchProgress(),
                 )
-                for i in range(spec["per_cycle"])
-            ]
-            await asyncio.sleep(rng.uniform(0, spec["cancel_max_ms"] / 1000))
-            for task in tasks:
-                task.cancel()
-            for outcome in await asyncio.gather(*tasks, return_exceptions=True):
-                if isinstance(outcome, asyncio.CancelledError):
-                    cancelled += 1
-                else:
-                    completed += 1
-        cycles_s = time.perf_counter() - started
-        await asyncio.sleep(0.05)  # let closing transports finish their callbacks
-        leaks = _pool_leaks(client)
-
-        followup_started = time.perf_counter()
-        followups = await asyncio.gather(
-            *(
-                fetcher.fetch(UrlEntry(url=f"{base}/ok?f={i}"), deadline=far, progress=FetchProgress())
-                for i in range(spec["followups"])
             )
-        )
-        followups_s = time.perf_counter() - followup_started
-        ok = sum(1 for r in followups if r.outcome is Outcome.OK)
-        failures = sorted({r.error.type for r in followups if r.error is not None})
-        leaks_after = _pool_leaks(client)
-        try:
-            async with asyncio.timeout(10):
-                await client.aclose()
-            closed = True
-        except TimeoutError:
-            closed = False
-        return {
-            "cycles": spec["cycles"],
-            "cycles_s": cycles_s,
-            "completed_before_cancel": completed,
-            "cancelled": cancelled,
-            **leaks,
-            "leaked_after_followups": leaks_after["leaked"],
-            "followups": spec["followups"],
-            "followups_ok": ok,
-            "followups_s": followups_s,
-            "followup_failures": failures,
-            "client_closed": closed,
-        }
+            for i in range(spec["per_cycle"])
+        ]
+        await asyncio.sleep(rng.uniform(0, spec["cancel_max_ms"] / 1000))
+        for task in tasks:
+            task.cancel()
+        for outcome in await asyncio.gather(*tasks, return_exceptions=True):
+            if isinstance(outcome, asyncio.CancelledError):
+                cancelled += 1
+            else:
+                completed += 1
+    return completed, cancelled
 
-    return asyncio.run(main())
+
+async def _followups(fetcher: Fetcher, spec: dict[str, Any], far: float) -> dict[str, Any]:
+    """``followups`` fetches at once through the same client: how many succeeded, how long it took."""
+    import asyncio
+
+    from fanout.core.requests import UrlEntry
+    from fanout.core.results import Outcome
+    from fanout.fetch.fetcher import FetchProgress
+
+    base = spec["base_url"]
+    started = time.perf_counter()
+    followups = await asyncio.gather(
+        *(
+            fetcher.fetch(UrlEntry(url=f"{base}/ok?f={i}"), deadline=far, progress=FetchProgress())
+            for i in range(spec["followups"])
+        )
+    )
+    followups_s = time.perf_counter() - started
+    return {
+        "followups": spec["followups"],
+        "followups_ok": sum(1 for r in followups if r.outcome is Outcome.OK),
+        "followups_s": followups_s,
+        "followup_failures": sorted({r.error.type for r in followups if r.error is not None}),
+    }
+
+
+async def _closed(client: FanoutClient) -> bool:
+    """Whether the client closes within 10 s."""
+    import asyncio
+
+    try:
+        async with asyncio.timeout(10):
+            await client.aclose()
+    except TimeoutError:
+        return False
+    return True
 
 
 def run(cfg: BenchConfig, target: Target) -> ScenarioResult:
     result = ScenarioResult("cancellation")
+    runs = _measure(cfg, target, result.errors)
+    result.raw = {"runs": runs}
+    for variant, data in runs.items():
+        if data:
+            result.rows += _rows(cfg, variant, data)
+    return result
+
+
+def _measure(cfg: BenchConfig, target: Target, errors: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """``cancel_reps`` workers per variant, each followed by the target's count of connections left."""
     runs: dict[str, list[dict[str, Any]]] = {v: [] for v in VARIANTS}
     for rep in range(cfg.cancel_reps):
         for variant in VARIANTS:
@@ -171,7 +217,7 @@ def run(cfg: BenchConfig, target: Target) -> ScenarioResult:
             try:
                 res = run_worker(f"cancellation.{variant}", spec, timeout_s=300)
             except BenchError as exc:
-                result.errors.append(str(exc))
+                errors.append(str(exc))
                 continue
             # Server side: once the client is closed, none of its connections may remain.
             res["server_open_after_close"] = target.wait_idle("open_connections", timeout_s=3.0)
@@ -182,39 +228,38 @@ def run(cfg: BenchConfig, target: Target) -> ScenarioResult:
                 f"server connections after close {res['server_open_after_close']}",
                 flush=True,
             )
-    result.raw = {"runs": runs}
-    for variant, data in runs.items():
-        if not data:
-            continue
-        is_service = variant == "service"
-        worst_leak = max(r["leaked"] for r in data)
-        worst_ok = min(r["followups_ok"] for r in data)
-        server_left = max(r["server_open_after_close"] for r in data)
-        scen = f"cancellation {cfg.cancel_cycles}x{cfg.cancel_per_cycle}"
-        note = (
-            f"{len(data)} reps, worst; {median(r['completed_before_cancel'] for r in data):.0f} done "
-            f"before cancel; server conns after close {server_left}"
-        )
-        rows = [
-            Row(
-                scen,
-                variant,
-                "leaked slots",
-                worst_leak,
-                "",
-                goal="0" if is_service else "",
-                passed=(worst_leak == 0 and server_left == 0) if is_service else None,
-                note=note,
-            ),
-            Row(
-                scen,
-                variant,
-                "follow-ups ok",
-                worst_ok,
-                f"/{cfg.cancel_followups}",
-                goal=f"{cfg.cancel_followups}/{cfg.cancel_followups}" if is_service else "",
-                passed=(worst_ok == cfg.cancel_followups) if is_service else None,
-            ),
-        ]
-        result.rows += rows
-    return result
+    return runs
+
+
+def _rows(cfg: BenchConfig, variant: str, data: list[dict[str, Any]]) -> list[Row]:
+    """One variant's worst leak and worst follow-ups over its reps; the goals apply to the service only."""
+    is_service = variant == "service"
+    worst_leak = max(r["leaked"] for r in data)
+    worst_ok = min(r["followups_ok"] for r in data)
+    server_left = max(r["server_open_after_close"] for r in data)
+    scen = f"cancellation {cfg.cancel_cycles}x{cfg.cancel_per_cycle}"
+    note = (
+        f"{len(data)} reps, worst; {median(r['completed_before_cancel'] for r in data):.0f} done "
+        f"before cancel; server conns after close {server_left}"
+    )
+    return [
+        Row(
+            scen,
+            variant,
+            "leaked slots",
+            worst_leak,
+            "",
+            goal="0" if is_service else "",
+            passed=(worst_leak == 0 and server_left == 0) if is_service else None,
+            note=note,
+        ),
+        Row(
+            scen,
+            variant,
+            "follow-ups ok",
+            worst_ok,
+            f"/{cfg.cancel_followups}",
+            goal=f"{cfg.cancel_followups}/{cfg.cancel_followups}" if is_service else "",
+            passed=(worst_ok == cfg.cancel_followups) if is_service else None,
+        ),
+    ]

@@ -103,51 +103,49 @@ def work(variant: str, spec: dict[str, Any]) -> dict[str, Any]:
 
 def run(cfg: BenchConfig, target: Target) -> ScenarioResult:
     result = ScenarioResult("polite")
-    raw: dict[str, Any] = {"rate": [], "pause": [], "cpu": []}
-    env = {"FANOUT_MAX_PER_HOST_RPS": str(UNBINDING_RPS)}
+    result.raw = {
+        "rate": _measure_rates(cfg, result.errors),
+        "pause": _measure_pause(result.errors),
+        "cpu": _measure_cpu(cfg, target, result.errors),
+    }
+    result.rows = [_rate_row(res) for res in result.raw["rate"]]
+    result.rows += [_pause_row(paused) for paused in result.raw["pause"]]
+    if result.raw["cpu"]:
+        result.rows.append(_cpu_row(cfg, result.raw["cpu"]))
+    return result
+
+
+def _measure_rates(cfg: BenchConfig, errors: list[str]) -> list[dict[str, Any]]:
+    """One ``polite.rate`` worker per configured rate (a failed worker: an error, no figure)."""
+    measured = []
     for rps in cfg.polite_rates:
         spec = {"rps": rps, "window_s": cfg.polite_window_s}
         try:
             res = run_worker("polite.rate", spec, timeout_s=60 + cfg.polite_window_s * 3)
         except BenchError as exc:
-            result.errors.append(str(exc))
+            errors.append(str(exc))
             continue
-        raw["rate"].append(res)
+        measured.append(res)
         observed = (res["seen"] - 1) / res["span_s"]
         print(
             f"  polite rate {rps:>4d} rps: observed {observed:.2f} rps over {res['span_s']:.2f} s", flush=True
         )
-        result.rows.append(
-            Row(
-                f"polite per_host_rps={rps}",
-                "service",
-                "observed rate at the host",
-                observed,
-                "rps",
-                vs_anchor=observed / rps,
-                goal=f"within {GOAL_RATE:.0%} of {rps}",
-                passed=abs(observed / rps - 1) <= GOAL_RATE and res["ok"] == res["n"],
-                note=f"{res['seen']} requests over {res['span_s']:.2f} s; ok {res['ok']}/{res['n']}",
-            )
-        )
+    return measured
+
+
+def _measure_pause(errors: list[str]) -> list[dict[str, Any]]:
     try:
-        paused = run_worker("polite.pause", {}, timeout_s=60)
-        raw["pause"].append(paused)
-        result.rows.append(
-            Row(
-                "polite 429 Retry-After: 2",
-                "service",
-                "requests to the paused host before it ended",
-                paused["early"],
-                "",
-                goal="0",
-                passed=paused["early"] == 0 and paused["after"] == 21,
-                note=f"the other host meanwhile: {paused['other_before']}/50; ok {paused['ok']}/71",
-            )
-        )
+        return [run_worker("polite.pause", {}, timeout_s=60)]
     except BenchError as exc:
-        result.errors.append(str(exc))
+        errors.append(str(exc))
+        return []
+
+
+def _measure_cpu(cfg: BenchConfig, target: Target, errors: list[str]) -> list[dict[str, Any]]:
+    """``polite_cpu_reps`` processes, each pairing the two variants in ABBA blocks."""
+    env = {"FANOUT_MAX_PER_HOST_RPS": str(UNBINDING_RPS)}
     base_urls = [f"http://127.0.0.1:{p}" for p in target.ports]
+    pairs = []
     for rep in range(cfg.polite_cpu_reps):
         try:
             pair = run_worker(
@@ -157,33 +155,61 @@ def run(cfg: BenchConfig, target: Target) -> ScenarioResult:
                 env=env,
             )
         except BenchError as exc:
-            result.errors.append(str(exc))
+            errors.append(str(exc))
             continue
-        raw["cpu"].append(pair)
+        pairs.append(pair)
         print(
             f"  polite cpu rep {rep + 1}: {pair['cpu_per_req_ms']['cpu-rate']:.3f} ms with a rate, "
             f"{pair['cpu_per_req_ms']['cpu-plain']:.3f} ms without ({pair['ratio']:.3f}x), ok {pair['ok']}",
             flush=True,
         )
-    if raw["cpu"]:
-        with_rate = median(p["cpu_per_req_ms"]["cpu-rate"] for p in raw["cpu"])
-        without = median(p["cpu_per_req_ms"]["cpu-plain"] for p in raw["cpu"])
-        paired = median(p["ratio"] for p in raw["cpu"])
-        result.rows.append(
-            Row(
-                f"polite cpu N={cfg.polite_cpu_n}, 0 ms",
-                "service, per_host_rps set",
-                "CPU per request",
-                with_rate,
-                "ms",
-                vs_anchor=paired,
-                goal=f"<= {GOAL_CPU:g}x without",
-                passed=paired <= GOAL_CPU and min(p["ok"] for p in raw["cpu"]) == cfg.polite_cpu_n,
-                note=(
-                    f"without a rate {without:.3f} ms; {len(raw['cpu'])} processes x "
-                    f"{cfg.polite_cpu_blocks} ABBA blocks"
-                ),
-            )
-        )
-    result.raw = raw
-    return result
+    return pairs
+
+
+def _rate_row(res: dict[str, Any]) -> Row:
+    rps = res["rps"]
+    observed = (res["seen"] - 1) / res["span_s"]
+    return Row(
+        f"polite per_host_rps={rps}",
+        "service",
+        "observed rate at the host",
+        observed,
+        "rps",
+        vs_anchor=observed / rps,
+        goal=f"within {GOAL_RATE:.0%} of {rps}",
+        passed=abs(observed / rps - 1) <= GOAL_RATE and res["ok"] == res["n"],
+        note=f"{res['seen']} requests over {res['span_s']:.2f} s; ok {res['ok']}/{res['n']}",
+    )
+
+
+def _pause_row(paused: dict[str, Any]) -> Row:
+    return Row(
+        "polite 429 Retry-After: 2",
+        "service",
+        "requests to the paused host before it ended",
+        paused["early"],
+        "",
+        goal="0",
+        passed=paused["early"] == 0 and paused["after"] == 21,
+        note=f"the other host meanwhile: {paused['other_before']}/50; ok {paused['ok']}/71",
+    )
+
+
+def _cpu_row(cfg: BenchConfig, pairs: list[dict[str, Any]]) -> Row:
+    """The medians over the processes; the goal is on the paired ratio."""
+    with_rate = median(p["cpu_per_req_ms"]["cpu-rate"] for p in pairs)
+    without = median(p["cpu_per_req_ms"]["cpu-plain"] for p in pairs)
+    paired = median(p["ratio"] for p in pairs)
+    return Row(
+        f"polite cpu N={cfg.polite_cpu_n}, 0 ms",
+        "service, per_host_rps set",
+        "CPU per request",
+        with_rate,
+        "ms",
+        vs_anchor=paired,
+        goal=f"<= {GOAL_CPU:g}x without",
+        passed=paired <= GOAL_CPU and min(p["ok"] for p in pairs) == cfg.polite_cpu_n,
+        note=(
+            f"without a rate {without:.3f} ms; {len(pairs)} processes x {cfg.polite_cpu_blocks} ABBA blocks"
+        ),
+    )
