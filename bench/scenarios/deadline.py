@@ -21,7 +21,7 @@ invocation, on the monotonic clock:
   the run's report (logs, metrics: ``report_run``).
 
 The phase marks come from wrapping ``run_under_deadline`` and ``fetch_run`` where the
-service looks them up (the bench process only; src is untouched).
+service looks them up (``deadline_marks``: the bench process only; src is untouched).
 
 The URLs are spread over several target ports (hosts for the per-host cap, at most 256
 each) so all 1,000 are in flight when the deadline comes. Anchors: raw aiohttp + gather
@@ -37,6 +37,7 @@ from typing import Any
 
 from bench.common import BenchError, Row, ScenarioResult, Target, median, percentile, run_worker
 from bench.config import BenchConfig
+from bench.scenarios.deadline_marks import anchor_invocation, instrument
 
 GOAL_LATE_MS = 25.0
 GOAL_EARLY_MS = -30.0
@@ -75,78 +76,6 @@ def _wait_server_idle(base_url: str, timeout_s: float = 5.0) -> int:
         if hanging == 0 or time.monotonic() > deadline:
             return hanging
         time.sleep(0.02)
-
-
-def _instrument(marks: dict[str, float]) -> None:
-    """Record phase instants by wrapping the names ``fanout.runs`` modules call."""
-    import asyncio
-
-    from fanout.runs import fetch_run as one_run
-    from fanout.runs import inline, service
-
-    # The names as the modules look them up (imported there, not exported: hence the ignores).
-    engine = one_run.run_under_deadline  # type: ignore[attr-defined]
-    fanout = inline.fetch_run  # type: ignore[attr-defined]
-
-    async def timed_engine(*args: Any, deadline: float, **kwargs: Any) -> Any:
-        loop = asyncio.get_running_loop()
-        marks["deadline"] = deadline
-        loop.call_at(deadline, lambda: marks.update(timer=time.monotonic(), timer_cpu=time.process_time()))
-        try:
-            return await engine(*args, deadline=deadline, **kwargs)
-        finally:
-            marks.update(engine_done=time.monotonic(), engine_done_cpu=time.process_time())
-
-    async def timed_fanout(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return await fanout(*args, **kwargs)
-        finally:
-            marks["fanout_done"] = time.monotonic()
-
-    one_run.run_under_deadline = timed_engine  # type: ignore[attr-defined]
-    inline.fetch_run = timed_fanout  # type: ignore[attr-defined]
-
-    report = getattr(service, "report_run", None)  # logs and metrics after the loop
-    if report is not None:
-
-        def timed_report(*args: Any, **kwargs: Any) -> Any:
-            marks.update(report_start=time.monotonic(), report_start_cpu=time.process_time())
-            try:
-                return report(*args, **kwargs)
-            finally:
-                marks.update(report_done=time.monotonic(), report_done_cpu=time.process_time())
-
-        service.report_run = timed_report  # type: ignore[attr-defined]
-
-
-def _anchor_invocation(urls: list[str], deadline: float) -> dict[str, Any]:
-    """Raw aiohttp: gather every URL under ``timeout_at(deadline)``, then close, in asyncio.run."""
-    import asyncio
-
-    import aiohttp
-
-    marks: dict[str, Any] = {"deadline": deadline}
-
-    async def main() -> None:
-        loop = asyncio.get_running_loop()
-        loop.call_at(deadline, lambda: marks.__setitem__("timer", time.monotonic()))
-        connector = aiohttp.TCPConnector(limit=len(urls), limit_per_host=0)
-        async with aiohttp.ClientSession(connector=connector) as session:
-
-            async def one(url: str) -> None:
-                async with session.get(url) as response:
-                    await response.read()
-
-            try:
-                async with asyncio.timeout_at(deadline):
-                    await asyncio.gather(*(one(u) for u in urls))
-            except TimeoutError:
-                marks["cancelled"] = len(urls)
-            marks["engine_done"] = time.monotonic()
-        marks["fanout_done"] = time.monotonic()
-
-    asyncio.run(main())
-    return marks
 
 
 def _phase_figures(
@@ -199,14 +128,14 @@ def work(variant: str, spec: dict[str, Any]) -> dict[str, Any]:
     }
     marks: dict[str, Any] = {}
     if variant != "aiohttp":
-        _instrument(marks)
+        instrument(marks)
     runs = []
     for _ in range(spec["runs"]):
         marks.clear()
         ctx = FakeLambdaContext(spec["remaining_ms"])
         target = ctx.lambda_deadline - margin  # the return deadline: L - margin
         if variant == "aiohttp":
-            marks.update(_anchor_invocation(urls, target))
+            marks.update(anchor_invocation(urls, target))
             cancelled = marks.get("cancelled", 0)
         else:
             document = handle_event(event, ctx)
