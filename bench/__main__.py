@@ -20,7 +20,7 @@ import sys
 import time
 from pathlib import Path
 
-from bench import report
+from bench import plot, report
 from bench.common import BENCH_DIR, WORK_DIR, BenchError, ScenarioResult, Target, loadavg
 from bench.config import FULL, QUICK, SCENARIOS, BenchConfig
 from bench.scenarios import (
@@ -95,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     suffix = "-quick" if args.quick and args.out is None else ""
     json_path, png_path = out_dir / f"results{suffix}.json", out_dir / f"results{suffix}.png"
     if args.replot:
-        report.replot(json_path, png_path)
+        plot.replot(json_path, png_path)
         print(f"wrote {png_path}")
         return 0
     if args.markdown:
@@ -138,7 +138,7 @@ def main(argv: list[str] | None = None) -> int:
     md_path.write_text(report.markdown_from_json(json_path) + "\n")
     print(f"wrote {md_path.relative_to(Path.cwd()) if md_path.is_relative_to(Path.cwd()) else md_path}")
     if not args.no_plot:
-        report.plot(png_path, results, subtitle)
+        plot.plot(png_path, results, subtitle)
         print(
             f"wrote {png_path.relative_to(Path.cwd()) if png_path.is_relative_to(Path.cwd()) else png_path}"
         )
