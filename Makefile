@@ -93,7 +93,8 @@ checkov: $(CHECKOV_STAMP)
 # image first; the fault tier needs namespaces and iptables (all idempotent; all fail loudly).
 # The fetcher, the engine, the deadline and the ways in, against real servers: the asyncio-loop job.
 ASYNCIO_TESTS := $(addprefix tests/integration/test_,fetch_outcomes.py retries.py run_fanout.py checks.py \
-	cookies.py egress_guard.py lean_wire.py handler_direct.py front_doors.py sharded_runs.py tracing.py)
+	cookies.py egress_guard.py lean_wire.py handler_direct.py front_doors.py sharded_runs_launch.py \
+	sharded_runs_deliveries.py sharded_runs_continuations.py sharded_runs_leftovers.py tracing.py)
 
 # pytest without this make's job server in its environment (the tests run make themselves).
 PYTEST := env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL $(BIN)/python -m pytest

@@ -1,5 +1,6 @@
 """Integration fixtures: ``fetch_run`` against the real demo target, over both transports, and the
-function as deployed with its stores on moto (``deployed``, shaped by a module's ``deployment`` mark).
+function as deployed with its stores on moto (``deployed``, shaped by a module's ``deployment`` mark)
+and its shard queue (``queue``).
 
 Every test using ``fanout`` is also a hygiene test: after it, the server must see no
 connection left open. And no test here may make asyncio report an error ("Task was
@@ -18,8 +19,16 @@ import pytest
 
 from devtools.demo_target import DemoTarget
 from devtools.local_aws import Resources
-from fanout.config import Settings, TransportName, get_settings
-from tests.support import TRANSPORTS, Deployment, Fanout, MotoAws, open_connections_after, point_aws_at
+from fanout.config import SQS_MAX_MESSAGE_BYTES, Settings, TransportName, get_settings
+from tests.support import (
+    TRANSPORTS,
+    Deployment,
+    Fanout,
+    MotoAws,
+    Queue,
+    open_connections_after,
+    point_aws_at,
+)
 
 STACK: dict[str, Callable[[Resources], dict[str, str]]] = {
     "reports": lambda r: {"reports_bucket_name": r.bucket},
@@ -113,3 +122,15 @@ def deployed(aws: MotoAws, monkeypatch: pytest.MonkeyPatch, request: pytest.Fixt
     deployment = Deployment(monkeypatch, get_settings())
     deployment.configure(**changes | mark.kwargs)
     return deployment
+
+
+@pytest.fixture
+def queue(aws: MotoAws, deployed: Deployment) -> Iterator[Queue]:
+    """The deployment's shard queue, empty, read as the event source mapping reads it; no message
+    the test saw may have been larger than SQS or the deployment allow."""
+    q = Queue(aws, aws.resources.shard_queue_url)
+    q.purge()
+    yield q
+    q.purge()
+    assert all(size <= SQS_MAX_MESSAGE_BYTES for size in q.body_sizes)
+    assert all(size <= deployed.settings.shard_message_max_bytes for size in q.body_sizes)

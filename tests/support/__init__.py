@@ -1,7 +1,8 @@
 """Helpers every tier shares (fixtures live in the ``conftest.py`` files; no test module imports
 another): a Lambda context with a real clock and the fan-out in-process (``invoking``), loopback
-servers that misbehave or keep what they were sent (``servers``), and the function as deployed
-with its stores on moto, realistic events and checks of a result document (``deployment``).
+servers that misbehave or keep what they were sent (``servers``), the function as deployed
+with its stores on moto, realistic events and checks of a result document (``deployment``), and
+its shard queue driven as Lambda's event source mapping drives it (``sharding``).
 """
 
 from devtools.local_aws import CREDENTIALS, ROOT, LocalAws, load_template, table_kwargs
@@ -46,6 +47,7 @@ from tests.support.servers import (
     open_connections_after_async,
     requests_during,
 )
+from tests.support.sharding import SHARDED, Queue, get_run, receive_all, record_of
 
 MotoAws = LocalAws
 
@@ -57,6 +59,7 @@ __all__ = [
     "OUTCOMES",
     "QUIET_FOR_S",
     "ROOT",
+    "SHARDED",
     "SLACK_S",
     "TRANSPORTS",
     "Deployment",
@@ -66,6 +69,7 @@ __all__ = [
     "InvocationContext",
     "KeepingEmitter",
     "MotoAws",
+    "Queue",
     "RecordingServer",
     "TcpProxy",
     "api_request",
@@ -74,6 +78,7 @@ __all__ = [
     "check_document",
     "every_log_line",
     "free_port",
+    "get_run",
     "keeping_xray",
     "load_template",
     "monitor_run",
@@ -82,6 +87,8 @@ __all__ = [
     "other_tasks",
     "point_aws_at",
     "problem_of",
+    "receive_all",
+    "record_of",
     "requested_urls",
     "requests_during",
     "run_context",
