@@ -10,6 +10,7 @@ as Lambda's event source mapping drives it (``tests.support.sharding``).
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from devtools.demo_target import DemoTarget
 from devtools.local_aws import resolve_ref
@@ -40,12 +41,9 @@ def expected_outcome(url: str) -> str:
     return "http_error" if "/status/404" in url else "ok"
 
 
-def test_a_5000_url_run_is_split_continued_past_deadlines_and_merged_exactly_once(
-    deployed: Deployment, aws: MotoAws, queue: Queue, fresh_target: DemoTarget
-) -> None:
-    t = fresh_target
-    # Most URLs answer at once; every 100th is a 404; in the first three shards every 100th
-    # (offset 50) takes 1.5 s: longer than a first-generation shard fetches (below).
+def five_thousand_urls(t: DemoTarget) -> list[str]:
+    """Most URLs answer at once; every 100th is a 404; in the first three shards every 100th
+    (offset 50) takes 1.5 s: longer than a first-generation shard fetches."""
     urls = []
     for i in range(5_000):
         if i % 100 == 0:
@@ -54,6 +52,36 @@ def test_a_5000_url_run_is_split_continued_past_deadlines_and_merged_exactly_onc
             urls.append(t.url(f"/ok?delay_ms=1500&i={i}"))
         else:
             urls.append(t.url(f"/ok?i={i}"))
+    return urls
+
+
+def check_every_url_merged_once(run: dict[str, Any], urls: list[str]) -> None:
+    """The merged results of the 5,000-URL run: each URL's result once, in input order, as fetched."""
+    results = run["results"]
+    assert [r["url"] for r in results] == urls  # every URL exactly once, in input order
+    assert [r["outcome"] for r in results] == [expected_outcome(u) for u in urls]
+    assert all(r["status_code"] == (404 if "/status/404" in r["url"] else 200) for r in results)
+    slow = [r for r in results if "delay_ms=1500" in r["url"]]
+    assert len(slow) == 15
+    assert all(r["elapsed_ms"] >= 1_400 for r in slow)
+    assert run["summary"] == {
+        "total": 5_000,
+        "ok": 4_950,
+        "http_error": 50,
+        "check_failed": 0,
+        "failed": 0,
+        "timed_out": 0,
+        "cancelled": 0,
+        "not_started": 0,
+        "blocked": 0,
+    }
+
+
+def test_a_5000_url_run_is_split_continued_past_deadlines_and_merged_exactly_once(
+    deployed: Deployment, aws: MotoAws, queue: Queue, fresh_target: DemoTarget
+) -> None:
+    t = fresh_target
+    urls = five_thousand_urls(t)  # 50 of them 404s, 15 slower than a first-generation shard fetches
     options = {"concurrency": 200, "per_host_concurrency": 200, "retries": 0, "request_timeout_s": 5}
 
     answer = call({"urls": urls, "options": options})
@@ -89,24 +117,7 @@ def test_a_5000_url_run_is_split_continued_past_deadlines_and_merged_exactly_onc
     assert sorted(d.shard for d in log if d.generation == 1) == [f"{n:05d}-g1" for n in range(generations[1])]
     run = get_run(run_id)
     assert run["status"] == "complete"
-    results = run["results"]
-    assert [r["url"] for r in results] == urls  # every URL exactly once, in input order
-    assert [r["outcome"] for r in results] == [expected_outcome(u) for u in urls]
-    assert all(r["status_code"] == (404 if "/status/404" in r["url"] else 200) for r in results)
-    slow = [r for r in results if "delay_ms=1500" in r["url"]]
-    assert len(slow) == 15
-    assert all(r["elapsed_ms"] >= 1_400 for r in slow)
-    assert run["summary"] == {
-        "total": 5_000,
-        "ok": 4_950,
-        "http_error": 50,
-        "check_failed": 0,
-        "failed": 0,
-        "timed_out": 0,
-        "cancelled": 0,
-        "not_started": 0,
-        "blocked": 0,
-    }
+    check_every_url_merged_once(run, urls)
     assert run["progress"]["shards_done"] == run["progress"]["shards_total"] == len(log)
     assert run["progress"]["urls_done"] == 5_000
     assert run["given_up"] == 0
