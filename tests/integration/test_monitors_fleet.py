@@ -78,13 +78,51 @@ def schedules(aws: MotoAws, group: str) -> dict[str, dict[str, Any]]:
     return {n: scheduler.get_schedule(Name=n, GroupName=group) for n in names}
 
 
-def test_create_change_delete_and_reapply(aws: MotoAws, where: list[str], tmp_path: Path) -> None:
-    group = where[1]
+def add_foreign_schedules(aws: MotoAws, group: str) -> None:
+    """Two schedules in the group that are not fanout's: one named otherwise, one by hand."""
     scheduler = aws.client("scheduler")
     target = {"Arn": FUNCTION, "RoleArn": aws.resources.scheduler_role_arn, "Input": "{}"}
     foreign = {"FlexibleTimeWindow": {"Mode": "OFF"}, "ScheduleExpression": "rate(1 hour)", "Target": target}
     scheduler.create_schedule(Name="someone-else", GroupName=group, **foreign)
     scheduler.create_schedule(Name="fanout.lookalike", GroupName=group, Description="hand-made", **foreign)
+
+
+def check_payments_schedule(aws: MotoAws, where: list[str], payments: dict[str, Any]) -> None:
+    """payments-api's schedule as FLEET has it: its expression, target, and an input the function's
+    schedule entry reads as a valid request with the monitor's settings."""
+    assert payments["ScheduleExpression"] == "rate(1 minute)"
+    assert payments["FlexibleTimeWindow"] == {"Mode": "OFF"}
+    assert payments["State"] == "ENABLED"
+    target = payments["Target"]
+    assert target["Arn"] == FUNCTION
+    assert target["RoleArn"] == aws.resources.scheduler_role_arn
+    assert target["RetryPolicy"] == RETRY_POLICY
+    assert target["DeadLetterConfig"]["Arn"] == where[7]
+    # The input is what the function's schedule entry reads, and a valid request there.
+    event = json.loads(target["Input"])
+    assert event["event_id"] == "<aws.scheduler.schedule-arn>@<aws.scheduler.scheduled-time>"
+    delivery = scheduled(event)
+    assert delivery is not None
+    request = parse_invoke_request(delivery.payload, load_settings())
+    assert request.monitor is not None
+    assert (request.monitor.name, request.monitor.failure_threshold) == ("payments-api", 2)
+    assert (request.monitor.group, request.monitor.tags) == ("payments", {"team": "payments"})
+    assert request.options.thresholds == {"p95_ms": "<800"}
+    assert request.options.retries == 1
+
+
+def changed_fleet() -> str:
+    """FLEET changed (a success threshold in its defaults, payments-api every 2 minutes) and with
+    www, its last monitor, removed."""
+    changed = FLEET.replace("retries: 1}", "retries: 1}\n  success_threshold: 1").replace(
+        "    schedule: rate(1 minute)\n", "    schedule: rate(2 minutes)\n"
+    )
+    return changed[: changed.index("  - name: www")]
+
+
+def test_create_change_delete_and_reapply(aws: MotoAws, where: list[str], tmp_path: Path) -> None:
+    group = where[1]
+    add_foreign_schedules(aws, group)
     path = write(tmp_path, FLEET)
 
     planned = fanout("monitors", "plan", path, *where, "--detailed-exitcode")
@@ -103,35 +141,12 @@ def test_create_change_delete_and_reapply(aws: MotoAws, where: list[str], tmp_pa
         "fanout.docs-links",
         "fanout.www",
     }
-    payments = found["fanout.payments-api"]
-    assert payments["ScheduleExpression"] == "rate(1 minute)"
-    assert payments["FlexibleTimeWindow"] == {"Mode": "OFF"}
-    assert payments["State"] == "ENABLED"
+    check_payments_schedule(aws, where, found["fanout.payments-api"])
     assert found["fanout.www"]["State"] == "DISABLED"
     assert found["fanout.docs-links"]["ScheduleExpressionTimezone"] == "Europe/Paris"
-    target = payments["Target"]
-    assert target["Arn"] == FUNCTION
-    assert target["RoleArn"] == aws.resources.scheduler_role_arn
-    assert target["RetryPolicy"] == RETRY_POLICY
-    assert target["DeadLetterConfig"]["Arn"] == where[7]
-    # The input is what the function's schedule entry reads, and a valid request there.
-    event = json.loads(target["Input"])
-    assert event["event_id"] == "<aws.scheduler.schedule-arn>@<aws.scheduler.scheduled-time>"
-    delivery = scheduled(event)
-    assert delivery is not None
-    request = parse_invoke_request(delivery.payload, load_settings())
-    assert request.monitor is not None
-    assert (request.monitor.name, request.monitor.failure_threshold) == ("payments-api", 2)
-    assert (request.monitor.group, request.monitor.tags) == ("payments", {"team": "payments"})
-    assert request.options.thresholds == {"p95_ms": "<800"}
-    assert request.options.retries == 1
 
     # Change one monitor, remove another.
-    changed = FLEET.replace("retries: 1}", "retries: 1}\n  success_threshold: 1").replace(
-        "    schedule: rate(1 minute)\n", "    schedule: rate(2 minutes)\n"
-    )
-    changed = changed[: changed.index("  - name: www")]
-    path = write(tmp_path, changed)
+    path = write(tmp_path, changed_fleet())
     planned = fanout("monitors", "plan", path, *where, "--detailed-exitcode")
     assert planned.exit_code == 4, planned.output
     assert "Plan: 0 to create, 2 to update, 1 to delete, 0 unchanged." in planned.output
