@@ -78,6 +78,35 @@ def schedules(aws: MotoAws, stack: str, region: str) -> dict[str, dict[str, Any]
     return {n: scheduler.get_schedule(Name=n, GroupName=group) for n in names}
 
 
+def check_shop_alike_in_its_regions(shops: list[dict[str, Any]]) -> None:
+    """shop's schedules in HOME, EU and AP: the same expression, start and input, each targeting
+    the function in its own region."""
+    assert len({s["ScheduleExpression"] for s in shops}) == 1
+    starts = {s["StartDate"] for s in shops}
+    assert len(starts) == 1, "the same scheduled times in every region"
+    (start,) = starts
+    assert isinstance(start, datetime)
+    assert start.timestamp() % 300 == 0, "on the 5-minute grid"
+    assert [s["Target"]["Arn"].split(":")[3] for s in shops] == [HOME, EU, AP]
+    inputs = [json.loads(s["Target"]["Input"]) for s in shops]
+    assert all(i == inputs[0] for i in inputs)
+    assert inputs[0]["scheduled_at"] == "<aws.scheduler.scheduled-time>"
+    assert inputs[0]["monitor"] == {"name": "shop", "regions": [HOME, EU, AP], "quorum": 2}
+
+
+def check_the_scheduler_sends_a_regional_request(schedule: dict[str, Any]) -> None:
+    """What the scheduler sends (its placeholders filled in) is a valid regional request."""
+    event = json.loads(
+        schedule["Target"]["Input"].replace("<aws.scheduler.scheduled-time>", "2026-12-07T03:50:00Z")
+    )
+    delivery = scheduled(event)
+    assert delivery is not None
+    request = parse_invoke_request(delivery.payload, load_settings())
+    assert request.scheduled_at == "2026-12-07T03:50:00Z"
+    assert request.monitor is not None
+    assert request.monitor.round_quorum == 2
+
+
 def test_a_regional_monitor_is_scheduled_in_each_of_its_regions_alike(
     aws: MotoAws, stack: str, tmp_path: Path
 ) -> None:
@@ -106,37 +135,15 @@ def test_a_regional_monitor_is_scheduled_in_each_of_its_regions_alike(
         EU: ["fanout.api", "fanout.shop"],
         AP: ["fanout.shop"],
     }
-    shops = [found[r]["fanout.shop"] for r in (HOME, EU, AP)]
-    assert len({s["ScheduleExpression"] for s in shops}) == 1
-    starts = {s["StartDate"] for s in shops}
-    assert len(starts) == 1, "the same scheduled times in every region"
-    (start,) = starts
-    assert isinstance(start, datetime)
-    assert start.timestamp() % 300 == 0, "on the 5-minute grid"
+    check_shop_alike_in_its_regions([found[r]["fanout.shop"] for r in (HOME, EU, AP)])
     assert "StartDate" not in found[HOME]["fanout.api"]  # cron(): the same times everywhere
     assert "StartDate" not in found[HOME]["fanout.plain"]
-    assert [s["Target"]["Arn"].split(":")[3] for s in shops] == [HOME, EU, AP]
-    inputs = [json.loads(s["Target"]["Input"]) for s in shops]
-    assert all(i == inputs[0] for i in inputs)
-    assert inputs[0]["scheduled_at"] == "<aws.scheduler.scheduled-time>"
-    assert inputs[0]["monitor"] == {"name": "shop", "regions": [HOME, EU, AP], "quorum": 2}
     api = json.loads(found[EU]["fanout.api"]["Target"]["Input"])["monitor"]
     assert (api["quorum"], api["region_silent_after"]) == (1, 5)
     plain = json.loads(found[HOME]["fanout.plain"]["Target"]["Input"])
     assert "scheduled_at" not in plain
     assert "regions" not in plain["monitor"]
-    # What the scheduler sends (its placeholders filled in) is a valid regional request.
-    event = json.loads(
-        found[EU]["fanout.shop"]["Target"]["Input"].replace(
-            "<aws.scheduler.scheduled-time>", "2026-12-07T03:50:00Z"
-        )
-    )
-    delivery = scheduled(event)
-    assert delivery is not None
-    request = parse_invoke_request(delivery.payload, load_settings())
-    assert request.scheduled_at == "2026-12-07T03:50:00Z"
-    assert request.monitor is not None
-    assert request.monitor.round_quorum == 2
+    check_the_scheduler_sends_a_regional_request(found[EU]["fanout.shop"])
 
     again = fanout("monitors", "plan", str(path), *where, "--detailed-exitcode")
     assert again.exit_code == 0, again.output
