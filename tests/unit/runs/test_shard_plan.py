@@ -116,7 +116,7 @@ def test_a_message_at_the_largest_shard_id_still_fits() -> None:
 
 
 def test_an_entry_too_large_for_any_message_is_named() -> None:
-    entries = parse_request(
+    request = parse_request(
         {
             "urls": [
                 "https://e.example/",
@@ -124,11 +124,45 @@ def test_an_entry_too_large_for_any_message_is_named() -> None:
             ]
         },
         get_settings(),
-    ).entries()
-    errors = shards.oversized(HEADER, entries, 100_000, loc="targets")
+    )
+    errors = shards.oversized(HEADER, shards.encoded_entries(request), 100_000, loc="targets")
     assert [(e["loc"], e["type"]) for e in errors] == [("targets.1", "entry_too_large")]
     with pytest.raises(ShardInvalid):
-        shards.split(HEADER, [(0, shards.encode_entry(entries[1]))], shard_size=10, max_bytes=100_000)
+        shards.split(
+            HEADER, [(0, shards.encode_entry(request.entries()[1]))], shard_size=10, max_bytes=100_000
+        )
+
+
+def test_a_requests_encoded_entries_are_its_entries_encoded_without_a_model_per_bare_url() -> None:
+    request = parse_request(
+        {
+            "urls": [
+                "https://e.example/a",
+                {"url": "https://e.example/b"},
+                {"url": "https://e.example/c", "method": "GET"},
+                {"url": "https://e.example/d", "method": "POST", "json": {"k": "é"}},
+                "https://e.example/é?q=\u2028",
+            ]
+        },
+        get_settings(),
+    )
+    encoded = shards.encoded_entries(request)
+    assert encoded == [shards.encode_entry(e) for e in request.entries()]
+    assert encoded[:3] == ["https://e.example/a", "https://e.example/b", "https://e.example/c"]
+    assert isinstance(encoded[3], dict)
+
+
+@pytest.mark.parametrize(
+    "entry",
+    ["https://e.example/", 'https://e.example/é"\u2028', {"url": "https://e.example/", "method": "POST"}],
+)
+@pytest.mark.parametrize("index", [0, 9, 10, 123_456])
+def test_an_entrys_size_is_what_it_adds_to_the_message_body(entry: Any, index: int) -> None:
+    bare = ShardMessage(HEADER, "00000-g0", 0, ())
+    one = ShardMessage(HEADER, "00000-g0", 0, ((index, entry),))
+    two = ShardMessage(HEADER, "00000-g0", 0, ((index, entry), (index, entry)))
+    assert len(one.body()) - len(bare.body()) == shards.entry_bytes(index, entry) - 1
+    assert len(two.body()) - len(one.body()) == shards.entry_bytes(index, entry)
 
 
 def test_send_calls_hold_ten_messages_and_256_kib_at_most() -> None:

@@ -27,7 +27,7 @@ from fanout.runs import report
 from fanout.runs.shards.plan import (
     RunHeader,
     RunMode,
-    encode_entry,
+    encoded_entries,
     oversized,
     run_mode,
     shard_size,
@@ -53,7 +53,7 @@ def plan(
     mode = run_mode(request, header.source, settings, sharding_on=sharding_on)
     if mode == "sharded" or request.carry_over:
         limit = settings.shard_message_max_bytes
-        errors = oversized(header, request.entries(), limit, loc=loc)
+        errors = oversized(header, encoded_entries(request), limit, loc=loc)
         if errors:
             detail = f"{len(errors)} entr(ies) too large for a shard message of at most {limit} bytes"
             raise EntriesTooLarge(detail, errors)
@@ -139,7 +139,7 @@ async def launch(
 ) -> RunDocument:
     """Start a sharded run: its record, then its shards. The answer points at ``GET /runs/{id}``."""
     assert stores.runs is not None
-    indexed = [(i, encode_entry(e)) for i, e in enumerate(request.entries())]
+    indexed = list(enumerate(encoded_entries(request)))
     messages = split(
         header,
         indexed,

@@ -82,8 +82,17 @@ def encode_entry(entry: UrlEntry) -> Any:
     return entry.url if set(dumped) == {"url"} else dumped
 
 
+def encoded_entries(request: FanoutRequest) -> list[Any]:
+    """Every entry of ``request`` as ``encode_entry`` has it. A bare URL string already is, so
+    no model is built for it: a 100,000-URL launch would otherwise build 100,000, twice."""
+    return [item if isinstance(item, str) else encode_entry(item) for item in request.urls]
+
+
+_ENCODE = json.JSONEncoder(separators=(",", ":")).encode  # ensure_ascii: one byte per character
+
+
 def _dumps(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"))  # ASCII: one byte per character
+    return _ENCODE(value)
 
 
 @dataclass(frozen=True, slots=True)
@@ -143,18 +152,21 @@ def _overhead(header: RunHeader) -> int:
 
 
 def entry_bytes(index: int, encoded: Any) -> int:
-    """What one entry adds to a message: ``[index,entry]`` and its comma."""
+    """What one entry adds to a message: ``[index,entry]`` and its comma (a bare URL counted
+    without encoding the list: the encoder's string path is several times faster)."""
+    if isinstance(encoded, str):
+        return len(str(index)) + len(_ENCODE(encoded)) + len("[,],")
     return len(_dumps([index, encoded])) + 1
 
 
 def oversized(
-    header: RunHeader, entries: Sequence[UrlEntry], max_bytes: int, *, loc: str = "urls"
+    header: RunHeader, encoded: Sequence[Any], max_bytes: int, *, loc: str = "urls"
 ) -> list[dict[str, Any]]:
-    """A validation error per entry too large to travel in a shard message even alone."""
+    """A validation error per entry (``encoded_entries``) too large for a shard message alone."""
     room = max_bytes - _overhead(header)
     errors = []
-    for index, entry in enumerate(entries):
-        size = entry_bytes(index, encode_entry(entry))
+    for index, entry in enumerate(encoded):
+        size = entry_bytes(index, entry)
         if size > room:
             msg = f"this entry is {size} bytes; a shard message has room for {room}"
             errors.append({"loc": f"{loc}.{index}", "msg": msg, "type": "entry_too_large"})
