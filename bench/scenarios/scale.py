@@ -6,7 +6,10 @@ stores on, ``FANOUT_MAX_URLS`` raised to ``scale_n``; every URL is ``/ok`` at 0 
 ``scale_concurrency``. After one small warm-up invocation:
 
 - ``inline`` (the anchor): ``scale_anchor_n`` URLs, ``mode: inline``: one invocation, its report
-  and record stored as usual.
+  and record stored as usual; made before, between and after the sharded runs (A B A C A), and
+  each sharded run is compared with the mean of the two made around it: this machine's speed
+  drifts by 20 % or more over the minute a sharded run takes, and one anchor at the start
+  measured the drift, not sharding. The row shows their median.
 - ``sharded``: ``scale_n`` URLs, ``mode: sharded``, in the deployment's shards of
   ``scale_shard_size`` (``FANOUT_SHARD_SIZE``): the launch, then the queue drained as the event
   source mapping drives it (``shards.Drive``, one message per invocation), the last shard merging
@@ -26,7 +29,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from bench.common import BenchError, Row, ScenarioResult, Target
+from bench.common import BenchError, Row, ScenarioResult, Target, median
 from bench.config import BenchConfig
 from bench.scenarios.shards import Drive, function_env, read_report
 
@@ -82,12 +85,19 @@ def _sharded(cfg: BenchConfig, base: str, aws: Any, drive: Drive, shard_size: in
     }
 
 
+def _order(cfg: BenchConfig) -> list[str]:
+    """The inline anchor, then each sharded variant followed by the anchor again."""
+    order = ["inline"]
+    for variant in _sharded_sizes(cfg):
+        order += [variant, "inline"]
+    return order
+
+
 def run(cfg: BenchConfig, target: Target) -> ScenarioResult:
     from devtools.local_aws import LocalAws
     from devtools.rie import LambdaEmulator
 
     result = ScenarioResult("scale")
-    runs: dict[str, dict[str, Any]] = {}
     base = target.base_url()
     with LocalAws() as aws:
         env = function_env(aws, cfg.scale_shard_size) | {"FANOUT_MAX_URLS": str(cfg.scale_n)}
@@ -95,45 +105,86 @@ def run(cfg: BenchConfig, target: Target) -> ScenarioResult:
             url = aws.resources.shard_queue_url
             drive = Drive(rie, aws.client("sqs"), url, aws.queue_arn(url))
             drive.invoke({"urls": _urls(base, 10, "warm"), "mode": "inline"}, "warm-up")
-            sizes = _sharded_sizes(cfg)
-            for variant in ("inline", *sizes):
-                try:
-                    if variant == "inline":
-                        res = _inline(cfg, base, drive)
-                    else:
-                        res = _sharded(cfg, base, aws, drive, sizes[variant])
-                except BenchError as exc:
-                    result.errors.append(f"{variant}: {exc}")
-                    continue
-                res["invocation_s"] = sum(i["s"] for i in res["invocations"])
-                res["urls_per_invocation_s"] = res["urls"] / res["invocation_s"]
-                runs[variant] = res
-                print(
-                    f"  scale {variant:13s} {res['urls']} URLs, {len(res['invocations'])} invocations, "
-                    f"{res['invocation_s']:.1f} invocation-s, {res['urls_per_invocation_s']:.0f} URLs per "
-                    f"invocation-s, exactly once: {res['exactly_once']}",
-                    flush=True,
-                )
+            runs = _measure(cfg, base, aws, drive, result.errors)
     result.raw = {"runs": runs}
     result.rows += _rows(cfg, runs)
     return result
 
 
+def _measure(
+    cfg: BenchConfig, base: str, aws: Any, drive: Drive, errors: list[str]
+) -> dict[str, dict[str, Any]]:
+    """Every run of ``_order``: the sharded ones by name, each with the mean rate of the inline
+    runs just before and after it (``anchor_urls_per_invocation_s``); the inline ones as one."""
+    sizes = _sharded_sizes(cfg)
+    runs: dict[str, dict[str, Any]] = {}
+    inline: list[dict[str, Any]] = []
+    waiting: list[str] = []  # sharded variants whose second anchor is still to come
+    for variant in _order(cfg):
+        try:
+            if variant == "inline":
+                res = _inline(cfg, base, drive)
+            else:
+                res = _sharded(cfg, base, aws, drive, sizes[variant])
+        except BenchError as exc:
+            errors.append(f"{variant}: {exc}")
+            continue
+        res["invocation_s"] = sum(i["s"] for i in res["invocations"])
+        res["urls_per_invocation_s"] = res["urls"] / res["invocation_s"]
+        print(
+            f"  scale {variant:13s} {res['urls']} URLs, {len(res['invocations'])} invocations, "
+            f"{res['invocation_s']:.1f} invocation-s, {res['urls_per_invocation_s']:.0f} URLs per "
+            f"invocation-s, exactly once: {res['exactly_once']}",
+            flush=True,
+        )
+        if variant == "inline":
+            for name in waiting:
+                runs[name]["anchors"].append(res["urls_per_invocation_s"])
+            waiting = []
+            inline.append(res)
+        else:
+            anchors = [inline[-1]["urls_per_invocation_s"]] if inline else []
+            runs[variant] = res | {"anchors": anchors}
+            waiting.append(variant)
+    for res in runs.values():
+        res["anchor_urls_per_invocation_s"] = (
+            sum(res["anchors"]) / len(res["anchors"]) if res["anchors"] else None
+        )
+    return ({"inline": _inline_runs(inline)} if inline else {}) | runs
+
+
+def _inline_runs(inline: list[dict[str, Any]]) -> dict[str, Any]:
+    """The anchor's invocations as one variant: the median rate, every invocation and rate kept."""
+    rates = [r["urls_per_invocation_s"] for r in inline]
+    return {
+        "urls": inline[0]["urls"],
+        "invocations": [i for r in inline for i in r["invocations"]],
+        "exactly_once": all(r["exactly_once"] for r in inline),
+        "invocation_s": median(r["invocation_s"] for r in inline),
+        "urls_per_invocation_s": median(rates),
+        "rates": rates,
+    }
+
+
 def _rows(cfg: BenchConfig, runs: dict[str, dict[str, Any]]) -> list[Row]:
     scen = "scale, 0 ms (RIE+moto)"
-    anchor = runs.get("inline")
     sizes = _sharded_sizes(cfg)
     rows = []
     for variant, res in runs.items():
         is_goal = variant == "sharded-large"
         rate = res["urls_per_invocation_s"]
-        ratio = rate / anchor["urls_per_invocation_s"] if anchor and variant != "inline" else None
+        anchor = res.get("anchor_urls_per_invocation_s")
+        ratio = rate / anchor if anchor else None
         longest = max(i["s"] for i in res["invocations"])
         what = f"{variant} {res['urls']:,} URLs" + (
             f" ({_size_label(cfg, sizes[variant])})" if variant in sizes else ""
         )
         n = len(res["invocations"])
         note = f"{n} invocations, {res['invocation_s']:.1f} s in all (longest {longest:.1f} s)"
+        if variant == "inline":
+            note = f"median of {n} invocations: " + ", ".join(f"{r:.0f}/s" for r in res["rates"])
+        elif anchor:
+            note += f"; vs the mean of the inline runs around it, {anchor:.0f}/s"
         rows.append(
             Row(
                 scen,
