@@ -13,20 +13,17 @@ and keeps the runtime process warm between invocations. No Docker, no AWS accoun
 
 Everything the emulator and the function print (RIE's ``INIT START`` / ``INVOKE START`` / ``REPORT``
 lines, the function's logs, Python tracebacks) goes to one log file, readable with ``log_text()``.
+The binary is found in ``devtools.rie_binary``, the log and the runtime processes are read in
+``devtools.rie_log``; their names callers use are importable from here as before.
 """
 
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import json
 import os
-import platform
-import re
-import shutil
 import signal
 import socket
-import stat
 import subprocess
 import sys
 import tempfile
@@ -37,35 +34,22 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, NamedTuple
 
+from devtools.rie_binary import EmulatorError as EmulatorError
+from devtools.rie_binary import find_rie_binary as find_rie_binary
+from devtools.rie_binary import rie_binary_name as rie_binary_name
+from devtools.rie_binary import runnable_rie_binary
+from devtools.rie_log import LEAK_MARKERS as LEAK_MARKERS
+from devtools.rie_log import EmulatorLog, parent_pid
+
 ROOT = Path(__file__).resolve().parent.parent
 SRC = ROOT / "src"
 DEFAULT_HANDLER = "fanout.handler.lambda_handler"
 INVOKE_PATH = "/2015-03-31/functions/function/invocations"
 LOOPBACK = "127.0.0.1"
 
-# Lines that mean a run leaked something (tasks, sessions, sockets) or crashed.
-LEAK_MARKERS: tuple[str, ...] = (
-    "Task was destroyed but it is pending",
-    "Task exception was never retrieved",
-    "Unclosed client",
-    "Unclosed connection",
-    "Unclosed connector",
-    "unclosed transport",
-    "unclosed <socket",
-    "Event loop is closed",
-    "ResourceWarning",
-    "Traceback",
-    "tasks alive after the run",
-)
-
-_ARCHES = {"x86_64": "x86_64", "amd64": "x86_64", "aarch64": "arm64", "arm64": "arm64"}
 _PROXY_VARS = {"http_proxy", "https_proxy", "all_proxy", "no_proxy"}
 # urllib without proxies: the emulator is on loopback whatever the environment says.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
-
-
-class EmulatorError(RuntimeError):
-    """The emulator could not be started, or an invocation could not be delivered."""
 
 
 class InvokeResult(NamedTuple):
@@ -73,28 +57,6 @@ class InvokeResult(NamedTuple):
 
     payload: Any
     wall_s: float
-
-
-def rie_binary_name(machine: str | None = None) -> str:
-    arch = _ARCHES.get((machine or platform.machine()).lower())
-    if arch is None:
-        raise EmulatorError(f"no Lambda runtime emulator for machine type {machine or platform.machine()!r}")
-    return f"aws-lambda-rie-{arch}"
-
-
-def find_rie_binary(machine: str | None = None) -> Path:
-    """The emulator binary inside the installed ``samcli`` package."""
-    spec = importlib.util.find_spec("samcli")
-    if spec is None or not spec.submodule_search_locations:
-        raise EmulatorError("aws-sam-cli is not installed (run `make venv`): it carries the emulator")
-    name = rie_binary_name(machine)
-    for location in spec.submodule_search_locations:
-        candidate = Path(location) / "local" / "rapid" / name
-        if candidate.is_file():
-            return candidate
-    raise EmulatorError(
-        f"{name} not found under samcli/local/rapid/ in {list(spec.submodule_search_locations)}"
-    )
 
 
 def free_port() -> int:
@@ -114,16 +76,7 @@ def function_error(payload: Any) -> str | None:
     return None
 
 
-def _parent_pid(pid: int) -> int | None:
-    try:
-        raw = Path(f"/proc/{pid}/stat").read_text()
-    except OSError:
-        return None
-    fields = raw.rsplit(")", 1)[-1].split()
-    return int(fields[1]) if len(fields) > 1 and fields[0] != "Z" else None
-
-
-class LambdaEmulator:
+class LambdaEmulator(EmulatorLog):
     """The RIE running ``handler`` with ``python -m awslambdaric``, on 127.0.0.1 only.
 
     ``env`` is added to (and overrides) the Lambda-like environment the function gets. The log
@@ -198,18 +151,8 @@ class LambdaEmulator:
         return env
 
     def _executable(self) -> Path:
-        binary = find_rie_binary()
-        if os.access(binary, os.X_OK):
-            return binary
-        with contextlib.suppress(OSError):
-            binary.chmod(binary.stat().st_mode | stat.S_IXUSR | stat.S_IXGRP | stat.S_IXOTH)
-            if os.access(binary, os.X_OK):
-                return binary
         assert self._tmp is not None
-        copy = Path(self._tmp.name) / binary.name
-        shutil.copyfile(binary, copy)
-        copy.chmod(0o755)
-        return copy
+        return runnable_rie_binary(Path(self._tmp.name))
 
     def start(self) -> LambdaEmulator:
         if self._proc is not None:
@@ -307,7 +250,7 @@ class LambdaEmulator:
                     os.killpg(proc.pid, signal.SIGKILL)
                 proc.wait(timeout=10)
         for pid in runtimes:
-            if _parent_pid(pid) is not None:  # still alive (not a zombie): the emulator did not get it
+            if parent_pid(pid) is not None:  # still alive (not a zombie): the emulator did not get it
                 with contextlib.suppress(ProcessLookupError):
                     os.kill(pid, signal.SIGKILL)
         self._proc = None
@@ -360,65 +303,3 @@ class LambdaEmulator:
         except json.JSONDecodeError:
             payload = text
         return InvokeResult(payload, wall_s)
-
-    # -- the log and the processes ---------------------------------------------------------
-
-    def _read_log(self) -> str:
-        if self._log_path is None:
-            return ""
-        try:
-            return self._log_path.read_text(encoding="utf-8", errors="replace")
-        except FileNotFoundError:
-            return ""
-
-    def log_text(self, since: int = 0) -> str:
-        """Everything the emulator and the function printed (from character ``since``)."""
-        text = self._final_log if self._final_log is not None else self._read_log()
-        return text[since:]
-
-    def log_offset(self) -> int:
-        """The log's current length: pass it to ``log_text(since=...)`` to read what follows."""
-        return len(self.log_text())
-
-    def log_tail(self, lines: int = 40) -> str:
-        return "\n".join(self.log_text().splitlines()[-lines:])
-
-    def count(self, needle: str, since: int = 0) -> int:
-        return self.log_text(since).count(needle)
-
-    def init_count(self) -> int:
-        """How many times a runtime process was initialised (cold starts, restarts after a timeout)."""
-        return self.count("INIT START")
-
-    def leak_lines(self, since: int = 0) -> list[str]:
-        """Log lines that show a leak or a crash (see ``LEAK_MARKERS``)."""
-        return [line for line in self.log_text(since).splitlines() if any(m in line for m in LEAK_MARKERS)]
-
-    def wait_for_log(self, pattern: str, *, count: int = 1, since: int = 0, timeout_s: float = 5.0) -> bool:
-        """Wait until ``pattern`` (a regular expression) occurs ``count`` times in the log."""
-        regex = re.compile(pattern)
-        deadline = time.monotonic() + timeout_s
-        while True:
-            if len(regex.findall(self.log_text(since))) >= count:
-                return True
-            if time.monotonic() > deadline:
-                return False
-            time.sleep(0.05)
-
-    def runtime_threads(self) -> int:
-        """Threads of the runtime process (``/proc/<pid>/task``): the handler must leave none behind."""
-        pids = self.runtime_pids()
-        if len(pids) != 1:
-            raise EmulatorError(f"expected one runtime process, found {pids}")
-        return len(os.listdir(f"/proc/{pids[0]}/task"))
-
-    def runtime_pids(self) -> list[int]:
-        """Live child processes of the emulator: the ``awslambdaric`` runtime (Linux /proc only)."""
-        if self._proc is None or not Path("/proc").is_dir():
-            return []
-        parent = self._proc.pid
-        pids = []
-        for entry in Path("/proc").iterdir():
-            if entry.name.isdigit() and _parent_pid(int(entry.name)) == parent:
-                pids.append(int(entry.name))
-        return sorted(pids)
