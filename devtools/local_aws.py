@@ -9,7 +9,8 @@ environment that points the function at it (``AWS_ENDPOINT_URL``: moto's in-proc
 mock patches botocore's synchronous HTTP layer only, not aiobotocore's aiohttp one).
 
 Used by ``make demo STORE=moto`` and the persistence tests; needs the dev dependencies
-(``moto[server]``, ``aws-sam-cli`` for the template parser).
+(``moto[server]``, ``aws-sam-cli`` for the template parser). The resources are made in
+``devtools.local_aws_template``; the names callers use are importable from here as before.
 """
 
 from __future__ import annotations
@@ -17,20 +18,24 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
-import re
 import uuid
-from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import boto3
 from moto.server import ThreadedMotoServer
-from samcli.yamlhelper import yaml_parse
 
+from devtools.local_aws_template import DEPLOY_ONLY_TABLE_KEYS as DEPLOY_ONLY_TABLE_KEYS
+from devtools.local_aws_template import QUEUE_ATTRIBUTES as QUEUE_ATTRIBUTES
+from devtools.local_aws_template import ROOT as ROOT
+from devtools.local_aws_template import TEMPLATE as TEMPLATE
+from devtools.local_aws_template import Resources as Resources
+from devtools.local_aws_template import TemplateResources
+from devtools.local_aws_template import load_template as load_template
+from devtools.local_aws_template import resolve_ref as resolve_ref
+from devtools.local_aws_template import table_kwargs as table_kwargs
 from devtools.moto_compat import patch_moto_dynamodb, stop_server
 
-ROOT = Path(__file__).resolve().parent.parent
-TEMPLATE = ROOT / "template.yaml"
 CREDENTIALS = {
     "AWS_ACCESS_KEY_ID": "testing",
     "AWS_SECRET_ACCESS_KEY": "testing",
@@ -38,81 +43,8 @@ CREDENTIALS = {
     "AWS_REGION": "us-east-1",
 }
 
-# Table properties that only matter to a deployed table (moto has no use for them).
-DEPLOY_ONLY_TABLE_KEYS = frozenset({"PointInTimeRecoverySpecification"})
 
-
-def load_template() -> dict[str, Any]:
-    template: dict[str, Any] = yaml_parse(TEMPLATE.read_text())
-    return template
-
-
-def resolve_ref(template: dict[str, Any], value: Any, parameters: dict[str, Any] | None = None) -> Any:
-    """A ``{"Ref": Parameter}`` becomes the parameter's value (``parameters``, else its default),
-    a ``{"Fn::Sub": "...${Parameter}..."}`` the text with those values; anything else is itself."""
-    given = parameters or {}
-
-    def value_of(name: str) -> Any:
-        return given[name] if name in given else template["Parameters"][name]["Default"]
-
-    if isinstance(value, dict) and set(value) == {"Ref"}:
-        return value_of(value["Ref"])
-    if isinstance(value, dict) and set(value) == {"Fn::Sub"} and isinstance(value["Fn::Sub"], str):
-        return re.sub(r"\$\{([A-Za-z0-9]+)\}", lambda m: str(value_of(m.group(1))), value["Fn::Sub"])
-    return value
-
-
-def table_kwargs(
-    template: dict[str, Any], logical_id: str, name: str
-) -> tuple[dict[str, Any], dict[str, Any]]:
-    """``create_table`` kwargs and the ``update_time_to_live`` spec of a template table."""
-    resource = template["Resources"][logical_id]
-    assert resource["Type"] == "AWS::DynamoDB::Table"
-    props = dict(resource["Properties"])
-    kwargs: dict[str, Any] = {
-        "TableName": name,
-        "KeySchema": props.pop("KeySchema"),
-        "AttributeDefinitions": props.pop("AttributeDefinitions"),
-        "BillingMode": props.pop("BillingMode"),
-    }
-    if "GlobalSecondaryIndexes" in props:
-        kwargs["GlobalSecondaryIndexes"] = props.pop("GlobalSecondaryIndexes")
-    if "SSESpecification" in props:
-        kwargs["SSESpecification"] = {"Enabled": props.pop("SSESpecification")["SSEEnabled"]}
-    ttl = props.pop("TimeToLiveSpecification", None)
-    unknown = set(props) - DEPLOY_ONLY_TABLE_KEYS
-    assert not unknown, f"teach table_kwargs about {sorted(unknown)} of {logical_id}"
-    ttl_spec = {"Enabled": ttl["Enabled"], "AttributeName": ttl["AttributeName"]} if ttl else {}
-    return kwargs, ttl_spec
-
-
-# Queue properties and the SQS attribute each one is (moto takes them all).
-QUEUE_ATTRIBUTES = {
-    "VisibilityTimeout": "VisibilityTimeout",
-    "MessageRetentionPeriod": "MessageRetentionPeriod",
-    "SqsManagedSseEnabled": "SqsManagedSseEnabled",
-}
-
-
-@dataclass(frozen=True)
-class Resources:
-    bucket: str
-    runs_table: str
-    idempotency_table: str
-    shard_queue_url: str = ""
-    shard_dead_letter_queue_url: str = ""
-    monitors_table: str = ""
-    alert_topic_arn: str = ""
-    alert_event_bus: str = ""
-    schedule_group: str = ""
-    scheduler_role_arn: str = ""
-    schedule_dead_letter_queue_url: str = ""
-    status_bucket: str = ""
-    region_reports_queue_url: str = ""
-    region_outbox_queue_url: str = ""
-
-
-class LocalAws:
+class LocalAws(TemplateResources):
     """``with LocalAws() as aws:`` moto on 127.0.0.1 with the template's bucket and tables."""
 
     def __init__(self, host: str = "127.0.0.1") -> None:
@@ -157,104 +89,6 @@ class LocalAws:
         self._clients.append(client)
         return client
 
-    def create_from_template(self, template: dict[str, Any]) -> Resources:
-        suffix = uuid.uuid4().hex[:8]
-        dead_letters = self.create_queue_from_template(
-            template, "ShardDeadLetterQueue", f"fanout-shards-dlq-{suffix}"
-        )
-        resources = Resources(
-            bucket=f"fanout-reports-{suffix}",
-            runs_table=f"fanout-runs-{suffix}",
-            idempotency_table=f"fanout-idempotency-{suffix}",
-            shard_queue_url=self.create_queue_from_template(
-                template,
-                "ShardQueue",
-                f"fanout-shards-{suffix}",
-                arns={"ShardDeadLetterQueue": self.queue_arn(dead_letters)},
-            ),
-            shard_dead_letter_queue_url=dead_letters,
-            monitors_table=f"fanout-monitors-{suffix}",
-            alert_topic_arn=self.create_topic_from_template(
-                template, "AlertTopic", f"fanout-alerts-{suffix}"
-            ),
-            alert_event_bus=f"fanout-alerts-{suffix}",
-            status_bucket=f"fanout-status-{suffix}",
-        )
-        resources = self.create_monitor_scheduling(template, resources, suffix)
-        resources = self.create_region_queues(template, resources, suffix)
-        self.client("events").create_event_bus(Name=resources.alert_event_bus)
-        self.create_bucket_from_template(template, "ReportsBucket", resources.bucket)
-        self.create_bucket_from_template(template, "StatusPageBucket", resources.status_bucket)
-        ddb = self.client("dynamodb")
-        for logical_id, name in (
-            ("RunsTable", resources.runs_table),
-            ("IdempotencyTable", resources.idempotency_table),
-            ("MonitorsTable", resources.monitors_table),
-        ):
-            kwargs, ttl = table_kwargs(template, logical_id, name)
-            ddb.create_table(**kwargs)
-            if ttl:
-                ddb.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
-        return resources
-
-    def create_monitor_scheduling(
-        self, template: dict[str, Any], resources: Resources, suffix: str
-    ) -> Resources:
-        """The schedule group, the scheduler's role and the schedules' dead-letter queue of the
-        template (``fanout monitors apply``)."""
-        group = template["Resources"]["MonitorScheduleGroup"]
-        assert group["Type"] == "AWS::Scheduler::ScheduleGroup"
-        assert not group.get("Properties"), "teach create_monitor_scheduling about the group's properties"
-        name = f"fanout-monitors-{suffix}"
-        self.client("scheduler").create_schedule_group(Name=name)
-        role = template["Resources"]["MonitorSchedulerRole"]
-        assert role["Type"] == "AWS::IAM::Role"
-        trust = json.dumps(role["Properties"]["AssumeRolePolicyDocument"]).replace(
-            '{"Ref": "AWS::AccountId"}', '"123456789012"'
-        )
-        created = self.client("iam").create_role(
-            RoleName=f"fanout-scheduler-{suffix}", AssumeRolePolicyDocument=trust
-        )
-        dead_letters = self.create_queue_from_template(
-            template, "ScheduleDeadLetterQueue", f"fanout-schedules-dlq-{suffix}"
-        )
-        return replace(
-            resources,
-            schedule_group=name,
-            scheduler_role_arn=str(created["Role"]["Arn"]),
-            schedule_dead_letter_queue_url=dead_letters,
-        )
-
-    def create_region_queues(
-        self, template: dict[str, Any], resources: Resources, suffix: str, region: str = ""
-    ) -> Resources:
-        """The regional monitors' queues of the template (in ``region``): the reports queue (with
-        its dead-letter queue) a home region reads, and the outbox a probe region keeps."""
-        dead_letters = self.create_queue_from_template(
-            template, "RegionReportsDeadLetterQueue", f"fanout-region-reports-dlq-{suffix}", region=region
-        )
-        reports = self.create_queue_from_template(
-            template,
-            "RegionReportsQueue",
-            f"fanout-region-reports-{suffix}",
-            arns={"RegionReportsDeadLetterQueue": self.queue_arn(dead_letters, region)},
-            region=region,
-        )
-        outbox = self.create_queue_from_template(
-            template, "RegionOutboxQueue", f"fanout-region-outbox-{suffix}", region=region
-        )
-        return replace(resources, region_reports_queue_url=reports, region_outbox_queue_url=outbox)
-
-    def create_topic_from_template(self, template: dict[str, Any], logical_id: str, name: str) -> str:
-        """A topic with the template topic's attributes; its ARN."""
-        resource = template["Resources"][logical_id]
-        assert resource["Type"] == "AWS::SNS::Topic"
-        props = dict(resource["Properties"])
-        attributes = {key: str(props.pop(key)) for key in ("DisplayName", "KmsMasterKeyId") if key in props}
-        assert not props, f"teach create_topic_from_template about {sorted(props)} of {logical_id}"
-        arn: str = self.client("sns").create_topic(Name=name, Attributes=attributes)["TopicArn"]
-        return arn
-
     def alert_inbox(self) -> str:
         """A new queue subscribed to the alert topic (the SNS envelope as each message); its URL."""
         sqs = self.client("sqs")
@@ -288,72 +122,6 @@ class LocalAws:
                 sqs.delete_message(QueueUrl=queue_url, ReceiptHandle=m["ReceiptHandle"])
             wait_s = 0
         return found
-
-    def create_bucket_from_template(self, template: dict[str, Any], logical_id: str, name: str) -> None:
-        props = template["Resources"][logical_id]["Properties"]
-        s3 = self.client("s3")
-        s3.create_bucket(Bucket=name)
-        encryption = [
-            {
-                "ApplyServerSideEncryptionByDefault": rule["ServerSideEncryptionByDefault"],
-                "BucketKeyEnabled": rule.get("BucketKeyEnabled", False),
-            }
-            for rule in props["BucketEncryption"]["ServerSideEncryptionConfiguration"]
-        ]
-        s3.put_bucket_encryption(Bucket=name, ServerSideEncryptionConfiguration={"Rules": encryption})
-        s3.put_public_access_block(
-            Bucket=name, PublicAccessBlockConfiguration=props["PublicAccessBlockConfiguration"]
-        )
-        rules = []
-        for rule in props.get("LifecycleConfiguration", {}).get("Rules", []):
-            rules.append(
-                {
-                    "ID": rule["Id"],
-                    "Status": rule["Status"],
-                    "Filter": {"Prefix": rule["Prefix"]},
-                    "Expiration": {"Days": int(resolve_ref(template, rule["ExpirationInDays"]))},
-                }
-            )
-        if rules:
-            s3.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": rules})
-
-    def create_queue_from_template(
-        self,
-        template: dict[str, Any],
-        logical_id: str,
-        name: str,
-        *,
-        arns: dict[str, str] | None = None,
-        parameters: dict[str, Any] | None = None,
-        region: str = "",
-    ) -> str:
-        """A queue with the template queue's attributes (``!GetAtt X.Arn`` from ``arns``); its URL."""
-        resource = template["Resources"][logical_id]
-        assert resource["Type"] == "AWS::SQS::Queue"
-        props = dict(resource["Properties"])
-        attributes: dict[str, str] = {}
-        for key, attribute in QUEUE_ATTRIBUTES.items():
-            if key in props:
-                value = resolve_ref(template, props.pop(key), parameters)
-                attributes[attribute] = str(value).lower() if isinstance(value, bool) else str(value)
-        redrive = props.pop("RedrivePolicy", None)
-        if redrive is not None:
-            target = redrive["deadLetterTargetArn"]["Fn::GetAtt"][0]
-            attributes["RedrivePolicy"] = json.dumps(
-                {
-                    "deadLetterTargetArn": (arns or {})[target],
-                    "maxReceiveCount": int(resolve_ref(template, redrive["maxReceiveCount"], parameters)),
-                }
-            )
-        assert not props, f"teach create_queue_from_template about {sorted(props)} of {logical_id}"
-        sqs = self.client("sqs", region)
-        url: str = sqs.create_queue(QueueName=name, Attributes=attributes)["QueueUrl"]
-        return url
-
-    def queue_arn(self, url: str, region: str = "") -> str:
-        sqs = self.client("sqs", region)
-        attributes = sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])
-        return str(attributes["Attributes"]["QueueArn"])
 
     def function_env(self) -> dict[str, str]:
         """The environment of a function that uses these stores (as the template sets it)."""
