@@ -117,9 +117,7 @@ def _measure(
     """Every run of ``_order``: the sharded ones by name, each with the mean rate of the inline
     runs just before and after it (``anchor_urls_per_invocation_s``); the inline ones as one."""
     sizes = _sharded_sizes(cfg)
-    runs: dict[str, dict[str, Any]] = {}
-    inline: list[dict[str, Any]] = []
-    waiting: list[str] = []  # sharded variants whose second anchor is still to come
+    done: list[tuple[str, dict[str, Any]]] = []
     for variant in _order(cfg):
         try:
             if variant == "inline":
@@ -137,20 +135,15 @@ def _measure(
             f"invocation-s, exactly once: {res['exactly_once']}",
             flush=True,
         )
-        if variant == "inline":
-            for name in waiting:
-                runs[name]["anchors"].append(res["urls_per_invocation_s"])
-            waiting = []
-            inline.append(res)
-        else:
-            anchors = [inline[-1]["urls_per_invocation_s"]] if inline else []
-            runs[variant] = res | {"anchors": anchors}
-            waiting.append(variant)
-    for res in runs.values():
-        res["anchor_urls_per_invocation_s"] = (
-            sum(res["anchors"]) / len(res["anchors"]) if res["anchors"] else None
-        )
-    return ({"inline": _inline_runs(inline)} if inline else {}) | runs
+        done.append((variant, res))
+    inline = [res for variant, res in done if variant == "inline"]
+    runs = {"inline": _inline_runs(inline)} if inline else {}
+    for k, (variant, res) in enumerate(done):
+        if variant != "inline":
+            around = [r["urls_per_invocation_s"] for v, r in done[max(0, k - 1) : k + 2] if v == "inline"]
+            mean = sum(around) / len(around) if around else None
+            runs[variant] = res | {"anchors": around, "anchor_urls_per_invocation_s": mean}
+    return runs
 
 
 def _inline_runs(inline: list[dict[str, Any]]) -> dict[str, Any]:
