@@ -20,6 +20,9 @@
   told ``Retry-After`` waits for its host rather than sleeping on its own; a turn past the
   deadline ends the URL with what it has (its last answer; ``not_started`` before any).
 - ``CancelledError`` is never caught: the engine reports a cancelled URL itself.
+
+What a fetch is given and gives back (``FetchPolicy``, ``FetchProgress``, ``FetchResult``) lives in
+``fetch.policy``; a signed entry's headers are built by ``wire.signed_headers_and_body``.
 """
 
 from __future__ import annotations
@@ -28,64 +31,28 @@ import asyncio
 import random
 import time
 from collections.abc import Hashable, Mapping
-from dataclasses import dataclass
 
 import httpx
 
 from fanout.core.checks import Checker, Checkers
-from fanout.core.facts import Details, Redirect
+from fanout.core.facts import Redirect
 from fanout.core.requests import UrlEntry
 from fanout.core.results import ErrorInfo, Outcome
-from fanout.core.signing import signed_headers
 from fanout.core.urls import host_key, origin
 from fanout.errors import RedirectLimit
 from fanout.fetch.body import BodyInspector
 from fanout.fetch.client import FanoutClient
 from fanout.fetch.failures import FAILURES, classify
 from fanout.fetch.pacing import PAUSING_STATUS, HostPaused, Pacer, retry_after_s
+from fanout.fetch.policy import RETRYABLE_STATUS, FetchPolicy, FetchProgress, FetchResult
 from fanout.fetch.redirects import redirect_request
 from fanout.fetch.trace import CURRENT_TRACE, AttemptTrace
 from fanout.fetch.transports.aiohttp import FanoutAiohttpTransport
 from fanout.fetch.transports.aiohttp_wire import AiohttpWire
 from fanout.fetch.verdict import FinalResponse, final_response, judge, plain_headers
-from fanout.fetch.wire import REDIRECT_STATUS, HttpxWire, Wire, headers_and_body
+from fanout.fetch.wire import REDIRECT_STATUS, HttpxWire, Wire, signed_headers_and_body
 
-RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
-
-
-@dataclass(frozen=True, slots=True)
-class FetchPolicy:
-    """Per-run fetch settings (from the request's options and ``config``)."""
-
-    request_timeout_s: float
-    retries: int
-    follow_redirects: bool
-    max_redirects: int
-    max_body_bytes: int
-    backoff_base_s: float = 0.1
-    backoff_cap_s: float = 5.0
-    min_attempt_s: float = 0.2
-    capture_headers: tuple[str, ...] = ()
-    inspect_bytes: int = 65_536
-
-
-@dataclass(slots=True)
-class FetchProgress:
-    """Updated as the fetch goes, so a cancelled fetch still reports its attempts."""
-
-    attempts: int = 0
-    throttled: int = 0  # times a request of this URL waited for its host's turn
-    retry_after_s: float | None = None  # the last ``Retry-After`` it was told
-    turn: float | HostPaused | None = None  # its first turn, taken before it started (``first_turn``)
-
-
-@dataclass(frozen=True, slots=True)
-class FetchResult:
-    outcome: Outcome
-    status_code: int | None = None
-    bytes: int | None = None
-    error: ErrorInfo | None = None
-    details: Details | None = None
+__all__ = ["RETRYABLE_STATUS", "FetchPolicy", "FetchProgress", "FetchResult", "Fetcher"]
 
 
 class Fetcher:
@@ -263,7 +230,7 @@ class Fetcher:
         webhook_id: str | None = None,
     ) -> FinalResponse:
         policy = self._policy
-        headers, content = _signed(entry, *headers_and_body(entry), webhook_id)
+        headers, content = signed_headers_and_body(entry, webhook_id)
         inspect = checker is not None and checker.needs_body
         detailed = checker is not None or bool(policy.capture_headers)  # timings are read only then
         tracing = CURRENT_TRACE.set(trace)  # the lookups and connections of this attempt mark ``trace``
@@ -319,14 +286,3 @@ class Fetcher:
             content_encoding=headers.get("content-encoding", ""),
             content_type=headers.get("content-type", ""),
         )
-
-
-def _signed(
-    entry: UrlEntry, headers: Mapping[str, str], content: bytes | None, webhook_id: str | None
-) -> tuple[Mapping[str, str], bytes | None]:
-    """A signed entry's headers with this attempt's Standard Webhooks signature over the exact
-    bytes sent (a new timestamp each attempt, the same ``webhook_id``)."""
-    if entry.sign is None or webhook_id is None:
-        return headers, content
-    signed = signed_headers(entry.sign.secrets, webhook_id, int(time.time()), content or b"")
-    return {**headers, **signed}, content

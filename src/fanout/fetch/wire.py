@@ -14,12 +14,14 @@ own, ``transports.base``), and each hop goes through the egress URL check.
 from __future__ import annotations
 
 import json
+import time
 from collections.abc import AsyncIterable, Iterable, Mapping
 from typing import Protocol
 
 import httpx
 
 from fanout.core.requests import UrlEntry
+from fanout.core.signing import signed_headers
 from fanout.errors import EgressBlocked, ResponseTooLarge
 from fanout.fetch.body import BodyInspector
 from fanout.fetch.egress.rules import URL_INVALID
@@ -132,3 +134,15 @@ def headers_and_body(entry: UrlEntry) -> tuple[Mapping[str, str], bytes | None]:
     if not any(k.lower() == "content-type" for k in headers):
         headers["Content-Type"] = "application/json"
     return headers, json.dumps(entry.json_body, separators=(",", ":")).encode()
+
+
+def signed_headers_and_body(
+    entry: UrlEntry, webhook_id: str | None
+) -> tuple[Mapping[str, str], bytes | None]:
+    """A signed entry's headers with this attempt's Standard Webhooks signature over the exact
+    bytes sent (a new timestamp each attempt, the same ``webhook_id``)."""
+    headers, content = headers_and_body(entry)
+    if entry.sign is None or webhook_id is None:
+        return headers, content
+    signed = signed_headers(entry.sign.secrets, webhook_id, int(time.time()), content or b"")
+    return {**headers, **signed}, content

@@ -28,8 +28,9 @@ from fanout.core.sign_option import webhook_id
 from fanout.core.urls import host_key
 from fanout.fetch.client import build_client
 from fanout.fetch.egress.policy import policy_for
-from fanout.fetch.fetcher import Fetcher, FetchPolicy, FetchProgress, FetchResult
+from fanout.fetch.fetcher import Fetcher
 from fanout.fetch.pacing import Pacer
+from fanout.fetch.policy import FetchPolicy, FetchProgress, FetchResult
 from fanout.observability.tracing import RunTrace
 from fanout.runs.outgoing import Sendable, outgoing
 from fanout.runs.url_jobs import HostKeys, OnDone, UrlJob

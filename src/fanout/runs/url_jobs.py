@@ -15,7 +15,8 @@ from typing import Any
 from fanout.core.requests import UrlEntry
 from fanout.core.results import ErrorInfo, Outcome
 from fanout.core.urls import host_key
-from fanout.fetch.fetcher import Fetcher, FetchProgress, FetchResult
+from fanout.fetch.fetcher import Fetcher
+from fanout.fetch.policy import FetchProgress, FetchResult
 from fanout.observability.tracing import RunTrace
 from fanout.runs.outgoing import Sendable
 
