@@ -33,6 +33,9 @@ SLOWEST_SHARE = 1 / 32
 """A host's rate is never halved below this share of the rate it was given."""
 PAUSING_STATUS = frozenset({429, 503})  # with ``Retry-After``: the host asks for a pause
 RECOVERY_SHARE = 1 / 20
+TURN_SLACK_S = 0.001
+"""A turn this close is due: uvloop's clock and timers count whole milliseconds (a timer for a turn
+may fire up to half of one early), and a job woken for its turn must not wait for it again."""
 """What each good answer gives back of a slowed host's rate, as a share of its given rate."""
 
 
@@ -122,7 +125,7 @@ class Pacer:
         """Whether the turn ``reserve`` gave has come with its host not paused since: the request
         goes without waiting (no coroutine for ``turn``: the usual case when a rate does not bind)."""
         now = self._now()
-        return taken <= now and self._hosts[key].paused_until <= now
+        return taken <= now + TURN_SLACK_S and self._hosts[key].paused_until <= now
 
     async def turn(self, key: Hashable, not_after: float, *, taken: float | None = None) -> bool:
         """Wait for ``key``'s turn (``taken``: the one ``reserve`` gave); ``True`` when that took

@@ -300,12 +300,21 @@ def test_bad_entry_objects_are_refused_with_their_location(
         ({"shard_size": S.max_urls + 1}, "options.shard_size", "less_than_equal"),
         ({"shard_size": 2.5}, "options.shard_size", "int_type"),
         ({"timeout": 5}, "options.timeout", "extra_forbidden"),
+        ({"per_host_rps": 0}, "options.per_host_rps", "greater_than"),
+        ({"per_host_rps": S.max_per_host_rps * 2}, "options.per_host_rps", "less_than_equal"),
+        ({"per_host_burst": 0}, "options.per_host_burst", "greater_than_equal"),
+        ({"per_host_burst": S.max_per_host_burst + 1}, "options.per_host_burst", "less_than_equal"),
     ],
 )
 def test_bad_options_are_refused_with_their_location(
     options: dict[str, Any], loc: str, error_type: str
 ) -> None:
     assert problems(with_options(**options)) == [(loc, error_type)]
+
+
+def test_an_entrys_rate_is_refused_above_the_maximum_where_it_is() -> None:
+    entry = {"url": URL, "per_host_rps": S.max_per_host_rps * 2}
+    assert problems({"urls": [URL, entry]}) == [("urls.1.per_host_rps", "less_than_equal")]
 
 
 def test_options_must_be_an_object() -> None:

@@ -9,7 +9,7 @@ from itertools import pairwise
 
 import pytest
 
-from fanout.fetch.pacing import RECOVERY_SHARE, SLOWEST_SHARE, HostPaused, Pacer, retry_after_s
+from fanout.fetch.pacing import RECOVERY_SHARE, SLOWEST_SHARE, TURN_SLACK_S, HostPaused, Pacer, retry_after_s
 
 pytestmark = pytest.mark.anyio
 FAR = float("inf")
@@ -75,6 +75,33 @@ async def test_a_turn_is_due_when_it_has_come_and_its_host_is_not_paused() -> No
     assert pacer.due("a", later) is False
     pacer.told_to_wait("a", 0.2)  # paused since the turn was taken: waiting to do after all
     assert pacer.due("a", now) is False
+
+
+async def test_a_turn_within_the_clocks_millisecond_is_due() -> None:
+    # uvloop counts whole milliseconds: a timer set for a turn may wake its job half of one early.
+    pacer = Pacer(10.0)
+    pacer.reserve("a", FAR)
+    later = pacer.reserve("a", FAR)
+    now = asyncio.get_running_loop().time()
+    assert pacer.due("a", now + TURN_SLACK_S / 2) is True
+    assert pacer.due("a", later) is False
+
+
+@pytest.mark.parametrize("status", [429, 503])
+async def test_what_a_host_answered_pauses_slows_or_restores_it(status: int) -> None:
+    pacer = Pacer(8.0)
+    loop = asyncio.get_running_loop()
+    pacer.heard("a", status, 0.2)  # with Retry-After: a pause, and half the rate
+    assert pacer.rps_of("a") == 4.0
+    with pytest.raises(HostPaused):
+        pacer.reserve("a", loop.time() + 0.1)
+    pacer.heard("b", 429, None)  # a 429 without Retry-After: half the rate, no pause
+    assert pacer.rps_of("b") == 4.0
+    assert pacer.reserve("b", loop.time()) <= loop.time()
+    pacer.heard("c", 503, None)  # a 503 without it neither pauses nor slows the host
+    assert pacer.rps_of("c") == 8.0
+    pacer.heard("b", 200, None)  # a good answer gives back a twentieth of the rate
+    assert pacer.rps_of("b") == pytest.approx(4.0 + 8.0 / 20)
 
 
 async def test_a_429_halves_the_rate_and_good_answers_give_it_back_step_by_step() -> None:
