@@ -101,6 +101,14 @@ class ServiceFields:
         ge=0,
         le=100,
     )
+    shard_max_concurrency: int = setting(
+        "FANOUT_SHARD_MAX_CONCURRENCY",
+        10,
+        "shards that may run at once (the shard queue's `MaximumConcurrency`): a paced run's shards"
+        " share each host's `per_host_rps` among that many",
+        ge=1,
+        le=1_000,
+    )
     shard_finish_budget_s: float = setting(
         "FANOUT_SHARD_FINISH_BUDGET_S",
         5.0,

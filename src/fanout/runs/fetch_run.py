@@ -47,6 +47,7 @@ class RunContext:
     run_id: str = field(default_factory=new_run_id)
     started_at: str = field(default_factory=utc_now_iso)
     indexes: tuple[int, ...] | None = None  # the entries' input indexes (a shard's); None: 0, 1, ...
+    rate_shared_by: int = 1  # a shard's: its run's shards that may run at once share each host's rate
 
 
 def _is_failure(report: JobReport[FetchResult]) -> bool:
@@ -101,15 +102,24 @@ def fetch_policy(request: FanoutRequest, settings: Settings) -> FetchPolicy:
     )
 
 
-def pacer_for(options: Options, entries: Iterable[UrlEntry]) -> Pacer:
+def pacer_for(options: Options, entries: Iterable[UrlEntry], *, shared_by: int = 1) -> Pacer:
     """The run's pace per host: ``options.per_host_rps``, an entry's own rate for its host (the
-    lowest where entries of one host differ: the host asked the least of is asked the least)."""
+    lowest where entries of one host differ: the host asked the least of is asked the least).
+
+    A shard whose run's shards may run ``shared_by`` at once takes that share of each rate and of
+    the burst (at least one request): together they never ask a host for more than its rate.
+    """
     own: dict[Hashable, float] = {}
     for entry in entries:
         if entry.per_host_rps is not None:
             key = host_key(entry.url)
             own[key] = min(entry.per_host_rps, own.get(key, entry.per_host_rps))
-    return Pacer(options.per_host_rps, burst=options.per_host_burst or 1, rps_by_host=own)
+    rps, burst = options.per_host_rps, options.per_host_burst or 1
+    if shared_by > 1:
+        rps = None if rps is None else rps / shared_by
+        own = {key: rate / shared_by for key, rate in own.items()}
+        burst = max(1, burst // shared_by)
+    return Pacer(rps, burst=burst, rps_by_host=own)
 
 
 WAKE_BEFORE_S = (0.5, 0.2, 0.1, 0.05, 0.02)
@@ -183,7 +193,10 @@ async def fetch_run(
     sendable = await outgoing(entries, options, settings, before=by)
     ids = _webhook_ids(ctx, sendable)
     async with client_factory(**_client_options(options, settings)) as client:
-        policy, pacer = fetch_policy(request, settings), pacer_for(options, entries)
+        policy, pacer = (
+            fetch_policy(request, settings),
+            pacer_for(options, entries, shared_by=ctx.rate_shared_by),
+        )
         fetcher = Fetcher(client, policy, checkers=Checkers(options.expect), pacer=pacer)
         keys = HostKeys()
         url_trace = trace if trace is not None and trace.records else None

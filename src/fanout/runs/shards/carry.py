@@ -20,7 +20,14 @@ from fanout.runs import report
 from fanout.runs.persist import persist
 from fanout.runs.shards.launch import location, new_record, pending, start
 from fanout.runs.shards.outcome import ShardOutcome, held_ms
-from fanout.runs.shards.plan import INLINE_SHARD, RunHeader, encode_entry, shard_size, split
+from fanout.runs.shards.plan import (
+    INLINE_SHARD,
+    RunHeader,
+    encode_entry,
+    shard_size,
+    split,
+)
+from fanout.runs.shards.rates import paced, rate_shared
 from fanout.runs.stores import RunStores
 
 
@@ -61,6 +68,8 @@ async def carry_over(
         generation=1,
         held=dict(inline.held),
     )
+    if paced(request):
+        messages = rate_shared(messages, settings.shard_max_concurrency)
     record = new_record(
         header,
         settings,

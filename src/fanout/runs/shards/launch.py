@@ -33,6 +33,7 @@ from fanout.runs.shards.plan import (
     shard_size,
     split,
 )
+from fanout.runs.shards.rates import paced, rate_shared
 from fanout.runs.stores import RunStores, StoreConfig
 
 
@@ -146,6 +147,8 @@ async def launch(
         shard_size=shard_size(settings, request.options),
         max_bytes=settings.shard_message_max_bytes,
     )
+    if paced(request):
+        messages = rate_shared(messages, settings.shard_max_concurrency)
     summary = Summary.of((), total=len(indexed))
     record = new_record(header, settings, summary=summary, shards_total=len(messages), targets=targets)
     try:
@@ -160,6 +163,7 @@ async def launch(
             "source": header.source.value,
             "urls": len(indexed),
             "shards": len(messages),
+            "rate_shared_by": messages[0].header.rate_shared_by if messages else 1,
         },
     )
     report.dimension_source(header.source)

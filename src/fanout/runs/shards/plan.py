@@ -107,6 +107,8 @@ class RunHeader:
     monitor: MonitorSpec | None = None
     observation_key: str | None = None
     scheduled_at: str | None = None  # a regional monitor run's round
+    # The run's shards that may run at once, among which each host's rate is shared (``rate_shared``).
+    rate_shared_by: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +133,8 @@ class ShardMessage:
         }
         if self.held:
             data["held"] = [[index, round(ms, 1)] for index, ms in self.held]
+        if h.rate_shared_by > 1:
+            data["rate_shared_by"] = h.rate_shared_by
         return _dumps(data)
 
     def held_ms(self) -> dict[int, float]:
@@ -146,9 +150,14 @@ class ShardMessage:
             raise ShardInvalid(f"shard {self.shard} of run {self.header.run_id}: {exc}") from None
 
 
+RATE_SHARED_MAX = 1_000  # FANOUT_SHARD_MAX_CONCURRENCY's maximum (``rates.rate_shared``)
+
+
 def _overhead(header: RunHeader) -> int:
-    """Bytes of a message with no entries, for the longest shard id and generation."""
-    return len(ShardMessage(header, "99999-g999", 999, ()).body())
+    """Bytes of a message with no entries, for the longest shard id and generation, and room for
+    the widest ``rate_shared_by`` (set once the run's shards are counted: ``rate_shared``)."""
+    widest = replace(header, rate_shared_by=RATE_SHARED_MAX)
+    return len(ShardMessage(widest, "99999-g999", 999, ()).body())
 
 
 def entry_bytes(index: int, encoded: Any) -> int:
@@ -272,10 +281,21 @@ def parse_message(body: str) -> ShardMessage:
         raise ShardInvalid("the message has no valid entries")
     if not _valid_held(data.get("held", [])):
         raise ShardInvalid("the message's held times are not valid")
+    shared_by = data.get("rate_shared_by", 1)
+    if not (
+        isinstance(shared_by, int) and not isinstance(shared_by, bool) and 1 <= shared_by <= RATE_SHARED_MAX
+    ):
+        raise ShardInvalid("the message's rate_shared_by is not valid")
     try:
         parsed_options = Options.model_validate(options)
     except ValidationError as exc:
         raise ShardInvalid(f"the message's options are not valid: {exc.error_count()} problem(s)") from None
-    header = RunHeader(run_id=run_id, source=Source(source), started_at=started_at, options=parsed_options)
+    header = RunHeader(
+        run_id=run_id,
+        source=Source(source),
+        started_at=started_at,
+        options=parsed_options,
+        rate_shared_by=shared_by,
+    )
     held = tuple((h[0], float(h[1])) for h in data.get("held", []))
     return ShardMessage(header, shard, generation, tuple((e[0], e[1]) for e in data["entries"]), held)

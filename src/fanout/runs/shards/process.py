@@ -152,7 +152,14 @@ async def _fetch(
         if gave_up:
             request = left.request()
         indexes = tuple(i for i, _ in left.entries)  # the input's: a delivery's webhook-id keeps them
-        ctx = RunContext(h.source, deadline, run_id=h.run_id, started_at=h.started_at, indexes=indexes)
+        ctx = RunContext(
+            h.source,
+            deadline,
+            run_id=h.run_id,
+            started_at=h.started_at,
+            indexes=indexes,
+            rate_shared_by=h.rate_shared_by,
+        )
         document = await fetch_run(request, ctx, settings=settings, trace=trace)
     max_generations = settings.shard_max_generations
     outcome = shard_outcome(left, entries, document, max_generations=max_generations, gave_up=gave_up)
