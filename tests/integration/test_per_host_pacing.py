@@ -10,18 +10,14 @@ from urllib.parse import quote
 
 import pytest
 
-from devtools.stamping_target import Stamp, StampingTarget
+from devtools.stamping_target import StampingTarget
 from fanout.config import Settings
 from fanout.core.requests import parse_request
 from fanout.runs.fetch_run import fetch_run
-from tests.support import run_context
+from tests.support import ARRIVAL_JITTER_S, most_in_any_window, run_context
 
 pytestmark = pytest.mark.anyio
 CLOCK_SLACK_S = 0.05  # a wall clock read on either side of a Retry-After's whole seconds
-# A request reaches the server some time after its token was granted, and the first one to a host
-# later than the rest (resolving, connecting): spacings as the server sees them are the grants' spacings
-# give or take this much. Generous: without a rate the same requests come within a few milliseconds.
-ARRIVAL_JITTER_S = 0.15
 
 
 @pytest.fixture
@@ -39,12 +35,6 @@ def host_b() -> Iterator[StampingTarget]:
 async def run(settings: Settings, urls: list[Any], budget_s: float = 10.0, **options: Any) -> dict[str, Any]:
     request = parse_request({"urls": urls, "options": options}, settings)
     return (await fetch_run(request, run_context(budget_s), settings=settings)).to_json()
-
-
-def most_in_any_window(stamps: list[Stamp], window_s: float) -> int:
-    """The most requests that came within any ``window_s`` (from one request's arrival on)."""
-    times = sorted(s.at for s in stamps)
-    return max(sum(1 for t in times[i:] if t - start < window_s) for i, start in enumerate(times))
 
 
 async def test_a_rate_spaces_one_hosts_requests_and_leaves_another_host_alone(

@@ -9,21 +9,25 @@ spans of those stamps (a slower machine only spreads them further).
 
 from __future__ import annotations
 
-import concurrent.futures
 import json
-import warnings
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
-from devtools.stamping_target import Stamp, StampingTarget
-from tests.support import SHARDED, Deployment, Queue, call, get_run, receive_all
+from devtools.stamping_target import StampingTarget
+from tests.support import (
+    ARRIVAL_JITTER_S,
+    SHARDED,
+    Deployment,
+    Queue,
+    call,
+    get_run,
+    most_in_any_window,
+    receive_all,
+)
 
 pytestmark = SHARDED
-ARRIVAL_JITTER_S = (
-    0.15  # a request reaches the host some time after its turn (tests/integration/test_per_host_pacing.py)
-)
 
 
 @pytest.fixture
@@ -32,22 +36,10 @@ def host() -> Iterator[StampingTarget]:
         yield target
 
 
-def most_in_any_window(stamps: list[Stamp], window_s: float) -> int:
-    times = sorted(s.at for s in stamps)
-    return max(sum(1 for t in times[i:] if t - start < window_s) for i, start in enumerate(times))
-
-
 def deliver_at_once(queue: Queue, messages: list[dict[str, Any]]) -> None:
-    """Every message to its own invocation, all at once (Powertools' metrics are one set per
-    process: invocations at once in one process, never on Lambda, may find it flushed by another)."""
-    events = [queue.event([m]) for m in messages]
-    with (
-        warnings.catch_warnings(),
-        concurrent.futures.ThreadPoolExecutor(max_workers=len(events)) as pool,
-    ):
-        warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
-        answers = list(pool.map(lambda e: call(e, 10_000), events))
-    assert answers == [{"batchItemFailures": []}] * len(events)
+    """Every message to its own invocation, all at once, then deleted."""
+    answers = queue.invoke_at_once([queue.event([m]) for m in messages], 10_000)
+    assert answers == [{"batchItemFailures": []}] * len(messages)
     for message in messages:
         queue.sqs.delete_message(QueueUrl=queue.url, ReceiptHandle=message["ReceiptHandle"])
 

@@ -8,9 +8,7 @@ the shard queue driven as Lambda's event source mapping drives it (``tests.suppo
 
 from __future__ import annotations
 
-import concurrent.futures
 import json
-import warnings
 from typing import Any
 
 import pytest
@@ -127,14 +125,7 @@ def deliver_last_two_at_once(queue: Queue, run_id: str, *, times: int) -> None:
     for message in messages[:2]:
         assert queue.deliver([message], 2_500) == set()
     events = [queue.event([m]) for m in messages[2:]] * times
-    # Powertools' metrics are one set per process: invocations at once in one process (never on
-    # Lambda) may find it flushed by another, which it only warns about.
-    with (
-        warnings.catch_warnings(),
-        concurrent.futures.ThreadPoolExecutor(max_workers=len(events)) as pool,
-    ):
-        warnings.filterwarnings("ignore", message="No application metrics to publish", category=UserWarning)
-        answers = list(pool.map(lambda e: call(json.loads(json.dumps(e)), 2_500), events))
+    answers = queue.invoke_at_once(events, 2_500)
     assert answers == [{"batchItemFailures": []}] * len(events)
     for message in messages[2:]:
         queue.sqs.delete_message(QueueUrl=queue.url, ReceiptHandle=message["ReceiptHandle"])

@@ -48,10 +48,12 @@ from tests.support.servers import (
     requests_during,
 )
 from tests.support.sharding import SHARDED, Queue, get_run, receive_all, record_of
+from tests.support.stamps import ARRIVAL_JITTER_S, most_in_any_window
 
 MotoAws = LocalAws
 
 __all__ = [
+    "ARRIVAL_JITTER_S",
     "CLOSE_WITHIN_S",
     "CREDENTIALS",
     "E2E_ENV",
@@ -82,6 +84,7 @@ __all__ = [
     "keeping_xray",
     "load_template",
     "monitor_run",
+    "most_in_any_window",
     "open_connections_after",
     "open_connections_after_async",
     "other_tasks",
