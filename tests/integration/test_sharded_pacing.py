@@ -44,15 +44,21 @@ def deliver_at_once(queue: Queue, messages: list[dict[str, Any]]) -> None:
         queue.sqs.delete_message(QueueUrl=queue.url, ReceiptHandle=message["ReceiptHandle"])
 
 
+def paced_run(deployed: Deployment, host: StampingTarget, n: int) -> tuple[list[str], dict[str, Any]]:
+    """A sharded run of ``n`` URLs of ``host`` at 10 rps, in shards of 5, at most 4 shards at once."""
+    deployed.configure(shard_size=5, shard_max_concurrency=4)
+    urls = [host.url(f"/ok?n={i}") for i in range(n)]
+    answer: dict[str, Any] = call({"urls": urls, "mode": "sharded", "options": {"per_host_rps": 10}})
+    return urls, answer
+
+
 def test_shards_run_at_once_share_their_hosts_rate(
     deployed: Deployment, queue: Queue, host: StampingTarget
 ) -> None:
     # 4 shards of 5 URLs of one host at 10 rps, at most 4 shards at once: each shard asks 2.5 a
     # second (one request, then one every 0.4 s), so the host sees about 10 a second from all four
     # together. Without sharing, each shard would ask 10 a second: all 20 within ~0.4 s.
-    deployed.configure(shard_size=5, shard_max_concurrency=4)
-    urls = [host.url(f"/ok?n={i}") for i in range(20)]
-    answer = call({"urls": urls, "mode": "sharded", "options": {"per_host_rps": 10}})
+    urls, answer = paced_run(deployed, host, 20)
     assert answer["shards_total"] == 4
     messages = receive_all(queue, 4)
     assert [json.loads(m["Body"])["rate_shared_by"] for m in messages] == [4] * 4
@@ -74,9 +80,7 @@ def test_shards_run_at_once_share_their_hosts_rate(
 def test_a_run_of_one_shard_keeps_its_whole_rate(
     deployed: Deployment, queue: Queue, host: StampingTarget
 ) -> None:
-    deployed.configure(shard_size=5, shard_max_concurrency=4)
-    urls = [host.url(f"/ok?n={i}") for i in range(5)]
-    answer = call({"urls": urls, "mode": "sharded", "options": {"per_host_rps": 10}})
+    _, answer = paced_run(deployed, host, 5)
     (message,) = receive_all(queue, 1)
     assert "rate_shared_by" not in json.loads(message["Body"])
     deliver_at_once(queue, [message])
