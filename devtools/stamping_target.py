@@ -11,6 +11,8 @@ keep time while the client's loop is busy or asleep.
                                              ``Retry-After: S`` (``&date=1``: as an HTTP date,
                                              S seconds from now); then 200
     /to?url=URL                              302 to URL
+
+Any of them takes ``&delay_ms=D``: answered D ms after it came (stamped when it came).
 """
 
 from __future__ import annotations
@@ -96,6 +98,8 @@ class StampingTarget(ServedOnThread[ThreadingHTTPServer]):
                     until = wall + after
         with self._lock:
             self.stamps.append(Stamp(parts.path, at, wall, status, until))
+        if delay_ms := int(query.get("delay_ms", "0")):
+            time.sleep(delay_ms / 1000)  # this request's own thread
         handler.send_response(status)
         for name, value in headers.items():
             handler.send_header(name, value)

@@ -38,14 +38,14 @@ from fanout.core.checks import Checker, Checkers
 from fanout.core.facts import Redirect
 from fanout.core.requests import UrlEntry
 from fanout.core.results import ErrorInfo, Outcome
-from fanout.core.urls import host_key, origin
+from fanout.core.urls import host_key
 from fanout.errors import RedirectLimit
 from fanout.fetch.body import BodyInspector
 from fanout.fetch.client import FanoutClient
 from fanout.fetch.failures import FAILURES, classify
 from fanout.fetch.pacing import PAUSING_STATUS, HostPaused, Pacer, retry_after_s
 from fanout.fetch.policy import RETRYABLE_STATUS, FetchPolicy, FetchProgress, FetchResult
-from fanout.fetch.redirects import redirect_request
+from fanout.fetch.redirects import redirect_request, url_host_key
 from fanout.fetch.trace import CURRENT_TRACE, AttemptTrace
 from fanout.fetch.transports.aiohttp import FanoutAiohttpTransport
 from fanout.fetch.transports.aiohttp_wire import AiohttpWire
@@ -123,6 +123,8 @@ class Fetcher:
             try:
                 response = await self._attempt(entry, trace, checker, progress, not_after, webhook_id)
             except FAILURES as exc:
+                if isinstance(exc, HostPaused) and last is not None:  # a hop's host, past the deadline
+                    return self._as_result(last, checker, exc)  # what the last attempt had stands
                 kind = classify(exc)
                 failed = FetchResult(
                     kind.outcome, error=kind.describe(exc, trace, self._policy.request_timeout_s)
@@ -248,9 +250,7 @@ class Fetcher:
                     else:
                         url = following.url
                         # The time waited for the next host's turn is not the attempt's.
-                        if waited := await self._turn(
-                            origin(url.scheme, url.host, url.port), not_after, progress
-                        ):
+                        if waited := await self._turn(url_host_key(url), not_after, progress):
                             limit.reschedule((limit.when() or 0.0) + waited)
                         hop = await self._wire.follow(following)
                     headers_at = trace.answered() if detailed else 0.0

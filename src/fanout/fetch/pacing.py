@@ -33,10 +33,10 @@ SLOWEST_SHARE = 1 / 32
 """A host's rate is never halved below this share of the rate it was given."""
 PAUSING_STATUS = frozenset({429, 503})  # with ``Retry-After``: the host asks for a pause
 RECOVERY_SHARE = 1 / 20
+"""What each good answer gives back of a slowed host's rate, as a share of its given rate."""
 TURN_SLACK_S = 0.001
 """A turn this close is due: uvloop's clock and timers count whole milliseconds (a timer for a turn
 may fire up to half of one early), and a job woken for its turn must not wait for it again."""
-"""What each good answer gives back of a slowed host's rate, as a share of its given rate."""
 
 
 class HostPaused(FetchError):

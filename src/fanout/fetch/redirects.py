@@ -71,11 +71,13 @@ def redirect_request(request: httpx.Request, response: RedirectResponse) -> http
     else:
         for name in _CONTENT_HEADERS:
             headers.pop(name, None)
-    if _origin(url) != _origin(request.url):
+    if url_host_key(url) != url_host_key(request.url):
         for name in (*_CREDENTIAL_HEADERS, "host"):
             headers.pop(name, None)  # httpx.Request sets Host from the new URL
     return httpx.Request(method, url, headers=headers, content=content, extensions=request.extensions)
 
 
-def _origin(url: httpx.URL) -> tuple[str, str, int | None]:
-    return origin(url.scheme, url.host, url.port)
+def url_host_key(url: httpx.URL) -> tuple[str, str, int | None]:
+    """``core.urls.host_key`` of an httpx URL: its host in the IDNA form httpx sends (``raw_host``),
+    so a redirect hop waits for the same host's turn, and pause, as a URL given in either form."""
+    return origin(url.scheme, url.raw_host.decode("ascii"), url.port)

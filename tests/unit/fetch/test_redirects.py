@@ -5,7 +5,8 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from fanout.fetch.redirects import redirect_request
+from fanout.core.urls import host_key
+from fanout.fetch.redirects import redirect_request, url_host_key
 
 URL = "https://api.example.com/v1/things?x=1"
 
@@ -112,3 +113,19 @@ def test_an_unparseable_location_is_a_protocol_error() -> None:
 def test_extensions_are_carried_over() -> None:
     original = httpx.Request("GET", URL, extensions={"sni_hostname": "api.example.com"})
     assert redirect_request(original, redirect(302, "/b")).extensions == {"sni_hostname": "api.example.com"}
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://München.de/a",  # httpx keeps "münchen.de" as .host, sends "xn--mnchen-3ya.de"
+        "https://xn--bcher-kva.example:443/",
+        "http://[::1]:8080/x",
+        "HTTP://Example.COM/",
+        "http://127.0.0.1:8000/ok",
+    ],
+)
+def test_a_hops_host_key_is_the_host_key_of_the_same_url(url: str) -> None:
+    """A redirect hop waits for its host's turn by ``url_host_key``; a pause heard from it is
+    keyed by ``host_key`` of the URL sent: one key, or a hop would not see its host's pause."""
+    assert url_host_key(httpx.URL(url)) == host_key(url) == host_key(str(httpx.URL(url)))

@@ -22,6 +22,8 @@ URLS = [
     "http://127.0.0.1:8000/ok?i=1",
     "http://127.0.0.1:8000/ok?i=2",
     "http://localhost:8000/",
+    "http://München.de/",
+    "http://xn--mnchen-3ya.de/x",
     "http://example.com:99999/",  # no valid port: no group
     "http://example.com:99999/other",
     "not a url",
