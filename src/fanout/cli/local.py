@@ -7,7 +7,8 @@ invocation's: ``--deadline`` plays Lambda's remaining time, read once when the r
 a sitemap is read within the same bound as a target list is on Lambda.
 
 What needs the service's stores is refused rather than silently dropped: a monitor, a sharded
-run, carrying leftovers over, an S3 target list (``fanout invoke`` runs those on Lambda).
+run or a shard size, carrying leftovers over, an S3 target list (``fanout invoke`` runs those on
+Lambda).
 """
 
 from __future__ import annotations
@@ -65,6 +66,8 @@ def _checked(document: dict[str, Any], settings: Settings) -> FanoutRequest:
         raise _refuse("mode", "a sharded run")
     if request.carry_over:
         raise _refuse("carry_over", "carrying leftovers over")
+    if request.options.shard_size is not None:  # a run here is never sharded: not silently ignored
+        raise _refuse("options.shard_size", "sharding (a shard size)")
     return request
 
 

@@ -61,6 +61,10 @@ def test_run_needs_a_file_or_a_sitemap() -> None:
             "a monitor needs the service's stores",
         ),
         ('{"urls": ["http://127.0.0.1:1/"], "mode": "sharded"}', "a sharded run needs the service's stores"),
+        (
+            '{"urls": ["http://127.0.0.1:1/"], "options": {"shard_size": 500}}',
+            "sharding (a shard size) needs the service's stores",
+        ),
     ],
     ids=[
         "bad-json-object",
@@ -75,6 +79,7 @@ def test_run_needs_a_file_or_a_sitemap() -> None:
         "bad-targets",
         "monitor",
         "sharded",
+        "shard-size",
     ],
 )
 def test_a_bad_request_file_is_the_services_error(
@@ -94,6 +99,13 @@ def test_command_line_options_are_validated_as_the_services(tmp_path: Path) -> N
         fanout("run", urls, "--concurrency", "100000"),
         "options.concurrency: Input should be less than or equal to 1000",
     )
+
+
+def test_a_shard_size_on_the_command_line_is_refused_not_ignored(tmp_path: Path) -> None:
+    urls = file(tmp_path, "urls.txt", "http://127.0.0.1:1/\n")
+    refusal = "sharding (a shard size) needs the service's stores"
+    text = refused(fanout("run", urls, "--shard-size", "500"), refusal)
+    assert "options.shard_size" in text
 
 
 def test_too_many_urls_are_refused_before_anything_runs(tmp_path: Path) -> None:
