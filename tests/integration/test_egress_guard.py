@@ -286,6 +286,7 @@ BYPASS_SPELLINGS: list[tuple[str, str]] = [
     ("http://localhost\u3002:{port}/", "address_blocked:loopback"),
     ("http://\uff4c\uff4f\uff43\uff41\uff4c\uff48\uff4f\uff53\uff54:{port}/", "url_invalid"),  # fullwidth
     ("http://\u2460\u2461\u2466.\u24ea.\u24ea.\u2460:{port}/", "url_invalid"),  # enclosed digits
+    ("http://xn--zz.test:{port}/", "url_invalid"),  # an A-label that is no IDNA name
     ("http://loc\u0430lhost:{port}/", "address_blocked:loopback"),  # Cyrillic a (IDNA name)
     ("http://canary.test:{port}/", "address_blocked:loopback"),
     ("http://127.0.0.1.nip.io:{port}/", "address_blocked:loopback"),

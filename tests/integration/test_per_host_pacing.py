@@ -138,16 +138,18 @@ async def test_a_retry_after_from_a_redirect_hop_pauses_that_hop_s_host(
 async def test_a_hop_to_a_host_paused_past_the_deadline_leaves_the_answer_the_url_had(
     settings: Settings, host_a: StampingTarget, host_b: StampingTarget
 ) -> None:
-    """The URL's hop is told 429 (1 s), and its retry waits at the hop; meanwhile another URL of
-    that host is told 30 s, past the deadline. The retry's hop is never sent, and the URL ends
-    with the 429 it had and the wait it was told, not a failure."""
-    hop = host_b.url("/busy/k?times=1&after=1")
-    urls = [host_a.url(f"/to?url={quote(hop, safe='')}"), host_b.url("/busy/j?times=5&after=30&delay_ms=300")]
+    """The URL's hop is told 429 (2 s), and its retry waits at the hop; meanwhile (at 1 s) another
+    URL of that host is told 30 s, past the deadline. The retry's hop is never sent, and the URL
+    ends with the 429 it had and the wait it was told, not a failure. (About 1 s of slack each
+    way: the first hop long before the other URL's answer, that answer long before the turn.)"""
+    hop = host_b.url("/busy/k?times=1&after=2")
+    told_late = host_b.url("/busy/j?times=5&after=30&delay_ms=1000")
+    urls = [host_a.url(f"/to?url={quote(hop, safe='')}"), told_late]
     doc = await run(settings, urls, budget_s=4.0, concurrency=2, retries=2)
     redirected, other = doc["results"]
     outcome = redirected["outcome"], redirected["status_code"], redirected["attempts"]
     assert outcome == ("http_error", 429, 2)
-    assert redirected["retry_after_ms"] == 1000
+    assert redirected["retry_after_ms"] == 2000
     assert (other["outcome"], other["status_code"], other["retry_after_ms"]) == ("http_error", 429, 30_000)
     assert sorted(s.path for s in host_b.seen()) == ["/busy/j", "/busy/k"]  # nothing after the pause
     assert [s.path for s in host_a.seen()] == ["/to", "/to"]  # the retry was made, up to its hop
@@ -158,7 +160,8 @@ async def test_a_first_attempt_whose_hop_is_paused_past_the_deadline_ends_failed
     settings: Settings, host_a: StampingTarget, host_b: StampingTarget
 ) -> None:
     hop = host_b.url("/ok")
-    urls = [host_a.url(f"/to?url={quote(hop, safe='')}&delay_ms=300"), host_b.url("/busy/j?times=5&after=30")]
+    slow_redirect = host_a.url(f"/to?url={quote(hop, safe='')}&delay_ms=1000")
+    urls = [slow_redirect, host_b.url("/busy/j?times=5&after=30")]
     doc = await run(settings, urls, budget_s=4.0, concurrency=2, retries=2)
     redirected, other = doc["results"]
     assert (redirected["outcome"], redirected["attempts"], redirected["error"]["type"]) == (

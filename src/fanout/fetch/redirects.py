@@ -6,6 +6,7 @@ from collections.abc import Mapping
 from typing import Protocol
 
 import httpx
+import idna
 
 from fanout.core.urls import origin
 
@@ -48,13 +49,18 @@ def redirect_request(request: httpx.Request, response: RedirectResponse) -> http
     Written here rather than taken from httpx: the fetcher sends on the transport
     directly, and ``AsyncClient._build_redirect_request`` is private (it also turns
     every 302 into a GET, as browsers do, where RFC 9110 allows that only for POST).
-    An unparseable ``Location`` is an ``httpx.RemoteProtocolError``, as with httpx.
+    An unparseable ``Location`` is an ``httpx.RemoteProtocolError``, as with httpx; so is a host
+    that is no IDNA name (``xn--zz``), which httpx only finds out when it decodes the host.
     """
     try:
-        location = httpx.URL(response.headers["Location"])
-    except httpx.InvalidURL as exc:
+        return _following(request, response)
+    except (httpx.InvalidURL, idna.IDNAError) as exc:
         raise httpx.RemoteProtocolError(f"Invalid URL in location header: {exc}.", request=request) from None
-    if location.scheme and not location.host:  # "https:///path" (httpx#771): the same host
+
+
+def _following(request: httpx.Request, response: RedirectResponse) -> httpx.Request:
+    location = httpx.URL(response.headers["Location"])
+    if location.scheme and not location.raw_host:  # "https:///path" (httpx#771): the same host
         location = location.copy_with(host=request.url.host)
     url = request.url.join(location) if location.is_relative_url else location
     if request.url.fragment and not url.fragment:

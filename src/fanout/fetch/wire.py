@@ -19,6 +19,7 @@ from collections.abc import AsyncIterable, Iterable, Mapping
 from typing import Protocol
 
 import httpx
+import idna
 
 from fanout.core.requests import UrlEntry
 from fanout.core.signing import signed_headers
@@ -68,7 +69,7 @@ def build_request(
         merged.update(headers)
     try:
         return httpx.Request(method, url, headers=merged, content=content)
-    except httpx.InvalidURL as exc:  # a URL the egress guard cannot even parse is refused
+    except (httpx.InvalidURL, idna.IDNAError) as exc:  # a URL the egress guard cannot even parse is refused
         raise EgressBlocked(URL_INVALID, f"not a valid URL: {exc}") from exc
 
 

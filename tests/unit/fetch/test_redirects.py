@@ -129,3 +129,10 @@ def test_a_hops_host_key_is_the_host_key_of_the_same_url(url: str) -> None:
     """A redirect hop waits for its host's turn by ``url_host_key``; a pause heard from it is
     keyed by ``host_key`` of the URL sent: one key, or a hop would not see its host's pause."""
     assert url_host_key(httpx.URL(url)) == host_key(url) == host_key(str(httpx.URL(url)))
+
+
+@pytest.mark.parametrize("location", ["http://xn--zz.example/", "http://[::1/"])
+def test_a_location_httpx_cannot_read_is_a_protocol_error(location: str) -> None:
+    """Not an ``IDNAError`` or ``InvalidURL`` escaping the fetcher's table of failures."""
+    with pytest.raises(httpx.RemoteProtocolError, match="Invalid URL in location header"):
+        redirect_request(req(), redirect(302, location))
