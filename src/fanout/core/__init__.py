@@ -13,8 +13,9 @@ Start here:
 - ``model.Document``: the base of every output document (msgspec): its one JSON form, its bytes,
   and its JSON Schema (the OpenAPI answers are generated from it).
 
-The rest: ``checks`` (``expect``: what a healthy response is) and ``json_values`` (a body's JSON as
-its ``json`` checks read it), ``thresholds`` (run thresholds),
+The rest: ``expect`` (what a healthy response is, as a request gives it), ``checks`` (judging a
+response by it) and ``json_values`` (a body's JSON as its ``json`` checks read it),
+``thresholds`` (run thresholds),
 ``answers`` (fitting an answer in Lambda's response limit), ``records`` (what the runs table keeps
 and ``GET /runs`` shows), ``targets`` (target lists), ``urls`` and ``ids``; monitors: ``monitors``
 (a subject's state and how an observation moves it), ``uptime`` (its bounded history),

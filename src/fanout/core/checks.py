@@ -1,138 +1,33 @@
 """Response checks: what a response must be to count as healthy (``expect``), judged in pure code.
 
-``Expect`` is the request's model (``options.expect``, and an entry's own, merged over it field
-by field); ``compile_expect`` turns it into a ``Checker`` once per run (regexes compiled once,
-pointers parsed once); ``Checker.judge`` looks at a response's facts and says which checks
-passed. Regexes are bounded three ways: a length cap on the pattern, the bounded text they run
-on (the first ``inspect_bytes`` of the decoded body, a header's value) and a time limit per
-match (the ``regex`` module's ``timeout``): a pattern that backtracks forever fails its check
-instead of holding the run.
+``Expect`` is the request's model (``core.expect``: ``options.expect``, and an entry's own,
+merged over it field by field); a ``Checker`` is one compiled once per run (regexes compiled once,
+pointers parsed once; ``Checkers`` keeps one per distinct expectation); ``Checker.judge`` looks at
+a response's facts and says which checks passed. Regexes are bounded three ways: a length cap
+on the pattern, the bounded text they run on (the first ``inspect_bytes`` of the decoded body, a
+header's value) and a time limit per match (the ``regex`` module's ``timeout``): a pattern that
+backtracks forever fails its check instead of holding the run.
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Mapping
-from typing import Annotated, Any
+from typing import Any
 
-import jsonpointer
 import msgspec
 import regex
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_serializer
 
+from fanout.core.expect import Expect, compile_pattern
 from fanout.core.facts import Check
 from fanout.core.json_values import MISSING, Pointer, parse_json, same_json
 
-MAX_PATTERN_CHARS = 1_000
+__all__ = ["ACTUAL_CHARS", "Checker", "Checkers", "Expect", "ResponseFacts", "Verdict"]
+
 MATCH_TIMEOUT_S = 0.05
 ACTUAL_CHARS = 200
 MAX_REMEMBERED = 1_024  # header values whose match a checker keeps
 MAX_REMEMBERED_CHARS = 256  # of a value, at most
-
-_RANGE = re.compile(r"^([1-5][0-9]{2})(?:-([1-5][0-9]{2}))?$")
-_HEADER_NAME = re.compile(r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")
-
-StatusSpec = int | str
-HeaderName = Annotated[str, Field(pattern=r"^[!#$%&'*+.^_`|~0-9A-Za-z-]{1,100}$")]
-Pattern = Annotated[str, Field(min_length=1, max_length=MAX_PATTERN_CHARS)]
-
-
-def _is_status_spec(spec: object) -> bool:
-    if isinstance(spec, bool):
-        return False
-    if isinstance(spec, int):
-        return 100 <= spec <= 599
-    if isinstance(spec, str):
-        match = _RANGE.match(spec)
-        return match is not None and (match[2] is None or int(match[1]) <= int(match[2]))
-    return False
-
-
-def _compile(pattern: str) -> regex.Pattern[str]:
-    try:
-        return regex.compile(pattern)
-    except regex.error as exc:
-        raise ValueError(f"not a valid regular expression: {exc}") from None
-
-
-class Expect(BaseModel):
-    """What a healthy response is; every field optional (see docs/contract.md "Checks")."""
-
-    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
-
-    status: Annotated[list[StatusSpec], Field(min_length=1, max_length=50)] | None = None
-    json_: Annotated[dict[str, Any], Field(min_length=1, max_length=50)] | None = Field(
-        default=None, alias="json"
-    )
-    headers: Annotated[dict[str, Pattern], Field(min_length=1, max_length=50)] | None = None
-    body_contains: Annotated[str, Field(min_length=1, max_length=MAX_PATTERN_CHARS)] | None = None
-    body_regex: Pattern | None = None
-    max_latency_ms: Annotated[float, Field(gt=0, le=900_000, allow_inf_nan=False)] | None = None
-    degraded_latency_ms: Annotated[float, Field(gt=0, le=900_000, allow_inf_nan=False)] | None = None
-    cert_min_days: Annotated[float, Field(ge=0, le=36_500, allow_inf_nan=False)] | None = None
-
-    @field_validator("status", mode="before")
-    @classmethod
-    def _codes_and_ranges(cls, value: Any) -> Any:
-        if not isinstance(value, list):
-            return value  # the list type's own error
-        bad = [f"item {i}: {spec!r}" for i, spec in enumerate(value) if not _is_status_spec(spec)]
-        if bad:
-            raise ValueError(
-                f"{'; '.join(bad[:5])}: not a status code (100-599) or a range like '200-299' (low to high)"
-            )
-        return value
-
-    @field_validator("json_")
-    @classmethod
-    def _pointers(cls, value: dict[str, Any] | None) -> dict[str, Any] | None:
-        for pointer in value or {}:
-            try:
-                jsonpointer.JsonPointer(pointer)
-            except jsonpointer.JsonPointerException as exc:
-                raise ValueError(f"{pointer!r} is not an RFC 6901 JSON Pointer: {exc}") from None
-        return value
-
-    @field_validator("headers")
-    @classmethod
-    def _header_patterns(cls, value: dict[str, str] | None) -> dict[str, str] | None:
-        for name, pattern in (value or {}).items():
-            if not _HEADER_NAME.match(name):
-                raise ValueError(f"{name!r} is not a header name")
-            try:
-                _compile(pattern)
-            except ValueError as exc:
-                raise ValueError(f"{name}: {exc}") from None
-        return value
-
-    @field_validator("body_regex")
-    @classmethod
-    def _body_pattern(cls, value: str | None) -> str | None:
-        if value is not None:
-            _compile(value)
-        return value
-
-    @model_serializer(mode="plain")
-    def _as_given(self) -> dict[str, Any]:
-        """The fields the request gave, by their request names, ``null``s included: an entry's
-        ``"json": null`` (drop the options' JSON checks) survives a trip through a shard message."""
-        fields = type(self).model_fields
-        return {
-            (f.alias or name): getattr(self, name)
-            for name, f in fields.items()
-            if name in self.model_fields_set
-        }
-
-    def merged(self, over: Expect | None) -> Expect:
-        """This expectation with ``over``'s fields (those it sets) in place of its own."""
-        if over is None:
-            return self
-        return self.model_copy(update={name: getattr(over, name) for name in over.model_fields_set})
-
-    @property
-    def needs_body(self) -> bool:
-        return self.json_ is not None or self.body_contains is not None or self.body_regex is not None
 
 
 class ResponseFacts(msgspec.Struct, frozen=True, gc=False):
@@ -200,10 +95,11 @@ class Checker:
                 self._codes.add(int(spec))
         self._pointers = [(f"json:{p}", Pointer(p), v) for p, v in (expect.json_ or {}).items()]
         self._headers = [
-            (n.lower(), f"header:{n.lower()}", _compile(p), p) for n, p in (expect.headers or {}).items()
+            (n.lower(), f"header:{n.lower()}", compile_pattern(p), p)
+            for n, p in (expect.headers or {}).items()
         ]
         self._header_found: dict[tuple[str, str], bool] = {}
-        self._body_regex = None if expect.body_regex is None else _compile(expect.body_regex)
+        self._body_regex = None if expect.body_regex is None else compile_pattern(expect.body_regex)
         self._passed: dict[str, Check] = {}  # one passed check of each name, shared by the run's results
 
     def _check(self, name: str, ok: bool, expected: Any = None, actual: Any = None) -> Check:

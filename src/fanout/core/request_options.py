@@ -19,7 +19,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from fanout.core.checks import Expect, HeaderName
+from fanout.core.expect import Expect, HeaderName
 from fanout.core.limits import SERVER_DEFAULTED, defaults_of, limits_of, maxima_of
 from fanout.core.secret_refs import check_header_references
 from fanout.core.sign_option import SignOption

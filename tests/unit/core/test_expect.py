@@ -10,7 +10,8 @@ import pytest
 from msgspec import UNSET
 
 from fanout.config import get_settings
-from fanout.core.checks import ACTUAL_CHARS, Checker, Checkers, Expect, ResponseFacts
+from fanout.core.checks import ACTUAL_CHARS, Checker, Checkers, ResponseFacts
+from fanout.core.expect import Expect
 from fanout.core.requests import parse_request
 from fanout.errors import RequestInvalid
 
