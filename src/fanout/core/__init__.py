@@ -17,8 +17,9 @@ The rest: ``expect`` (what a healthy response is, as a request gives it), ``chec
 response by it) and ``json_values`` (a body's JSON as its ``json`` checks read it),
 ``thresholds`` (run thresholds),
 ``answers`` (fitting an answer in Lambda's response limit), ``records`` (what the runs table keeps
-and ``GET /runs`` shows), ``targets`` (target lists), ``urls`` and ``ids``; monitors: ``monitors``
-(a subject's state and how an observation moves it), ``uptime`` (its bounded history),
+and ``GET /runs`` shows), ``targets`` (target lists), ``urls`` and ``ids``; monitors: ``monitor_spec``
+(a request's ``monitor``), ``monitors`` (a subject's state and how an observation moves it),
+``uptime`` (its bounded history),
 ``monitor_report`` (a document's ``monitor`` section), ``monitor_summary`` (the summary an update
 writes), ``monitor_views`` (``GET /monitors``) and
 ``alerts`` (what an alert says), ``history`` (a URL's 400-day daily aggregates and incidents, one
