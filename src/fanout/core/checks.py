@@ -101,6 +101,9 @@ class Checker:
         self._header_found: dict[tuple[str, str], bool] = {}
         self._body_regex = None if expect.body_regex is None else compile_pattern(expect.body_regex)
         self._passed: dict[str, Check] = {}  # one passed check of each name, shared by the run's results
+        # Every check this checker runs adds one entry, so a response that passes them all has the
+        # same tuple of shared passed checks as any other (one for https, one without): kept once.
+        self._all_passed: dict[bool, tuple[Check, ...]] = {}
 
     def _check(self, name: str, ok: bool, expected: Any = None, actual: Any = None) -> Check:
         if not ok:
@@ -140,9 +143,13 @@ class Checker:
                     "cert_min_days", days is not None and days >= e.cert_min_days, e.cert_min_days, days
                 )
             )
-        passed = all(c.ok for c in checks)
         slow = e.degraded_latency_ms is not None and facts.total_ms > e.degraded_latency_ms
-        return Verdict(tuple(checks), passed, passed and slow)
+        if not all(c.ok for c in checks):
+            return Verdict(tuple(checks), False, False)
+        kept = self._all_passed.get(facts.https)
+        if kept is None:
+            kept = self._all_passed[facts.https] = tuple(checks)
+        return Verdict(kept, True, slow)
 
     def _header_checks(self, headers: Mapping[str, str], checks: list[Check]) -> None:
         for name, check, pattern, text in self._headers:

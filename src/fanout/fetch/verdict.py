@@ -60,9 +60,15 @@ def final_response(
     )
 
 
+_VERSIONS = {b"HTTP/1.1": "1.1", b"HTTP/1.0": "1.0", b"HTTP/2": "2", b"HTTP/3": "3"}
+"""The version strings every result shares (not one copy per checked result)."""
+
+
 def _http_version(extensions: Mapping[str, object]) -> str | None:
     raw = extensions.get("http_version")
-    return raw.decode().removeprefix("HTTP/") if isinstance(raw, bytes) else None
+    if not isinstance(raw, bytes):
+        return None
+    return _VERSIONS.get(raw) or raw.decode().removeprefix("HTTP/")
 
 
 def plain_headers(raw: Iterable[tuple[bytes, bytes]]) -> dict[str, str]:

@@ -69,9 +69,10 @@ def _to_bare_result(entry: UrlEntry, report: JobReport[FetchResult], progress: F
         v, attempts, d = report.value, progress.attempts, report.value.details
         if d is None:
             return UrlResult(entry.url, v.outcome, v.status_code, attempts, elapsed_ms, v.bytes, v.error)
+        final_url = entry.url if d.final_url == entry.url else d.final_url  # mostly: one string, not two
         return UrlResult(
             entry.url, v.outcome, v.status_code, attempts, elapsed_ms, v.bytes, v.error,
-            d.checks, d.degraded, d.timings, d.remote_ip, d.http_version, d.final_url, d.redirects, d.tls,
+            d.checks, d.degraded, d.timings, d.remote_ip, d.http_version, final_url, d.redirects, d.tls,
             None if d.headers is None else dict(d.headers),
         )  # fmt: skip
     if report.state is JobState.RAISED and report.error is not None:

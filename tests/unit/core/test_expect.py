@@ -278,3 +278,23 @@ def test_cert_min_days_applies_to_https_only() -> None:
     assert judged(expect, facts(https=True, days_to_expiry=3.2)) == {"cert_min_days": (False, 14, 3.2)}
     assert judged(expect, facts(https=True, days_to_expiry=200.0)) == {"cert_min_days": (True, None, None)}
     assert judged(expect, facts(https=False)) == {}
+
+
+def test_passing_responses_share_one_tuple_of_checks_and_a_failure_has_its_own() -> None:
+    expect = {"status": [200], "headers": {"content-type": "json"}, "body_contains": "UP", "cert_min_days": 7}
+    checker = Checker(Expect.model_validate(expect))
+    headers = {"content-type": "application/json"}
+    first, second = (checker.judge(facts(body="UP", headers=headers)) for _ in range(2))
+    assert first.passed
+    assert first.checks is second.checks
+    assert [c.check for c in first.checks] == ["status", "header:content-type", "body_contains"]
+    failed = checker.judge(facts(body="DOWN", headers=headers))
+    assert not failed.passed
+    assert failed.checks is not first.checks
+    assert [(c.check, c.ok) for c in failed.checks][-1] == ("body_contains", False)
+    # Over https the certificate is checked too: another tuple, shared in its turn.
+    over_tls = facts(body="UP", headers=headers, https=True, days_to_expiry=30.0)
+    https = [checker.judge(over_tls) for _ in range(2)]
+    assert https[0].checks is https[1].checks
+    assert [c.check for c in https[0].checks][-1] == "cert_min_days"
+    assert checker.judge(facts(body="UP", headers=headers)).checks is first.checks
