@@ -1,8 +1,8 @@
 """Response checks: what a response must be to count as healthy (``expect``), judged in pure code.
 
 ``Expect`` is the request's model (``core.expect``: ``options.expect``, and an entry's own,
-merged over it field by field); a ``Checker`` is one compiled once per run (regexes compiled once,
-pointers parsed once; ``Checkers`` keeps one per distinct expectation); ``Checker.judge`` looks at
+merged over it field by field); a ``Checker`` is it compiled once per run (regexes compiled,
+pointers parsed; ``Checkers`` keeps one per distinct expectation); ``Checker.judge`` looks at
 a response's facts and says which checks passed. Regexes are bounded three ways: a length cap
 on the pattern, the bounded text they run on (the first ``inspect_bytes`` of the decoded body, a
 header's value) and a time limit per match (the ``regex`` module's ``timeout``): a pattern that
