@@ -100,6 +100,29 @@ async def test_retry_after_pauses_the_host_while_other_hosts_go_on(
     assert all("throttled" not in r and "retry_after_ms" not in r for r in doc["results"][1:21])
 
 
+async def test_a_paused_host_s_retries_hold_no_worker_other_hosts_need(
+    settings: Settings, host_a: StampingTarget, host_b: StampingTarget
+) -> None:
+    """As many URLs of the paused host as there are workers: their retries wait for the pause
+    parked, not in the workers, so the other host's URLs behind them go on meanwhile (with the
+    retries in the workers, nothing of the other host would start before the pause ended)."""
+    busy = [host_a.url(f"/busy/k{i}?times=1&after=2") for i in range(2)]
+    others = [host_b.url(f"/ok?n={i}") for i in range(10)]
+    doc = await run(settings, [*busy, *others], concurrency=2, retries=2)
+    assert doc["summary"]["ok"] == 12
+    told = [s for s in host_a.seen() if s.status == 429]
+    assert len(told) == 2
+    pause_ends = min(s.retry_until_wall for s in told if s.retry_until_wall is not None)
+    assert len(host_b.seen()) == 10
+    assert max(s.wall for s in host_b.seen()) < pause_ends  # all of it while the host was paused
+    retries = [s for s in host_a.seen() if s.status == 200]
+    assert len(retries) == 2
+    assert all(s.wall >= pause_ends - CLOCK_SLACK_S for s in retries)
+    for result in doc["results"][:2]:
+        assert (result["attempts"], result["status_code"], result["retry_after_ms"]) == (2, 200, 2000)
+        assert result["throttled"] == 1
+
+
 async def test_a_pause_past_the_deadline_ends_the_url_with_its_429_and_is_never_cut_short(
     settings: Settings, host_a: StampingTarget, host_b: StampingTarget
 ) -> None:

@@ -74,3 +74,30 @@ def test_each_url_gets_its_own_closed_child_subsegment_of_the_run(
     )
     ok_subsegments = [e for e, _ in url_subsegments if e["annotations"]["outcome"] == "ok"]
     assert len(ok_subsegments) == 24
+
+
+def test_a_url_waiting_for_its_retry_closes_its_subsegment_as_waiting_not_as_an_error(
+    emitter: KeepingEmitter, target: DemoTarget
+) -> None:
+    """Between its attempts the URL waits without a worker (its backoff): the subsegment of its
+    first stretch ends there, annotated ``waiting`` and not flagged; the next one ends ``ok``."""
+    url = target.url("/flaky/traced-retry?fail=1&status=503")
+    request = parse_request({"urls": [url], "options": {"retries": 2}}, get_settings())
+    xray_recorder.begin_segment("fanout-test")
+    run_sub = xray_recorder.begin_subsegment("## fanout run")
+    assert run_sub is not None
+
+    async def run() -> dict[str, Any]:
+        return (
+            await fetch_run(request, run_context(5.0), settings=get_settings(), trace=RunTrace(run_sub))
+        ).to_json()
+
+    document = asyncio.run(run())
+    xray_recorder.end_subsegment()
+    xray_recorder.end_segment()
+    assert (document["results"][0]["outcome"], document["results"][0]["attempts"]) == ("ok", 2)
+    entities = [e for doc in emitter.documents for e, _ in walk(doc)]
+    stretches = sorted((e for e in entities if e.get("namespace") == "remote"), key=lambda e: e["start_time"])
+    assert [e["annotations"]["outcome"] for e in stretches] == ["waiting", "ok"]
+    assert not any(e.get("error") or e.get("fault") for e in stretches)
+    assert all(not e.get("in_progress") and e.get("end_time") for e in stretches)

@@ -8,13 +8,16 @@ per job, in input order, whatever happened:
 
 - ``done``: the job returned a value (the caller decides whether that value is good);
 - ``raised``: the job raised an ``Exception`` (kept, never mixed into values);
-- ``cancelled``: the job was running when the deadline came or the run was stopped;
+- ``cancelled``: the job was running (or waiting after ``Later``) when the deadline came or the
+  run was stopped;
 - ``not_started``: the deadline came, or the run was stopped, before it got a slot.
 
 Jobs are run by a pool of ``concurrency`` workers, not a task per job created up front (a task
 and its frames for each of 10,000 URLs cost memory; docs/benchmarks.md). A job waits for its
 key's slot in the key's backlog, not in a worker: a busy host never holds a worker. A job with
-``ready_at`` (a host's turn, say) waits for that moment parked on a timer, also without a worker.
+``ready_at`` (a host's turn, say) waits for that moment parked on a timer, also without a worker;
+so does a job that answers ``Later`` (a retry's backoff, a paused host's turn): it is run again
+then, keeping its key's slot and its report meanwhile.
 
 Every task the engine starts is finished (cancelled and awaited) before it returns.
 ``CancelledError`` from outside is never swallowed: the workers are cancelled and
@@ -44,6 +47,15 @@ class JobState(enum.StrEnum):
 T_co = TypeVar("T_co", covariant=True)
 
 
+@dataclass(frozen=True, slots=True)
+class Later:
+    """A job's answer that it is not done yet: run it again at loop time ``at``. Meanwhile it
+    holds its key's slot and stays ``running``, but no worker: a job waiting to retry does not
+    keep other keys' jobs waiting."""
+
+    at: float
+
+
 class Runnable(Protocol[T_co]):
     """What the engine runs: a ``Job``, or any object with the same three members (one object per
     job, where a caller keeps a job's state in it: ``runs.url_jobs``)."""
@@ -54,18 +66,19 @@ class Runnable(Protocol[T_co]):
     @property
     def ready_at(self) -> Callable[[], float | None] | None: ...
 
-    def run(self) -> Awaitable[T_co]: ...
+    def run(self) -> Awaitable[T_co | Later]: ...
 
 
 @dataclass(frozen=True, slots=True)
 class Job(Generic[T]):
-    """One unit of work: ``run`` is called once, when the job gets its slots.
+    """One unit of work: ``run`` is called when the job gets its slots (again, after it answers
+    ``Later``).
 
     ``ready_at``, when given, is asked once, when the job gets its key's slot: the loop time
     before which it may not start (None: now); it keeps its key's slot meanwhile, not a worker.
     """
 
-    run: Callable[[], Awaitable[T]]
+    run: Callable[[], Awaitable[T | Later]]
     key: Hashable = None
     ready_at: Callable[[], float | None] | None = None
 
@@ -140,7 +153,10 @@ class _Run(Generic[T]):
                 return
             self.running_by_key[key] = running + 1
         ready_at = self.jobs[index].ready_at
-        at = ready_at() if ready_at is not None else None
+        self.park(index, ready_at() if ready_at is not None else None)
+
+    def park(self, index: int, at: float | None) -> None:
+        """``index``, its key's slot held, is runnable at loop time ``at`` (None: now)."""
         if at is None or at <= self.loop.time():
             self.runnable.append(index)
             return
@@ -185,15 +201,20 @@ class _Run(Generic[T]):
 
     async def worker(self) -> None:
         while (index := await self.next_job()) is not None:
+            later = None
             try:
-                await self.slotted(self.jobs[index], self.report.jobs[index])
+                later = await self.slotted(self.jobs[index], self.report.jobs[index])
             except asyncio.CancelledError:
                 if _being_cancelled():  # not a local: this frame must not hold its task (``run``)
                     raise
                 # The job cancelled itself (no one cancelled this worker): it is reported
                 # cancelled and the worker goes on.
             finally:
-                self.release(self.jobs[index].key)
+                if later is None:
+                    self.release(self.jobs[index].key)
+            if later is not None:  # to be run again: it keeps its key's slot, not this worker
+                self.unplaced += 1
+                self.park(index, later.at)
         self.wake.set()  # the last ones out let idle workers see there is nothing left
 
     def stop_the_others(self) -> None:
@@ -208,24 +229,35 @@ class _Run(Generic[T]):
             if task is not current:
                 task.cancel()
 
-    async def slotted(self, job: Runnable[T], report: JobReport[T]) -> None:
-        """``job`` run by a worker (its key's slot held until it ends)."""
+    async def slotted(self, job: Runnable[T], report: JobReport[T]) -> Later | None:
+        """``job`` run by a worker (its key's slot held until it ends); its ``Later``, if it
+        answered that."""
         loop = self.loop
         if self.stopping or loop.time() >= self.deadline:
-            return  # Got a slot too late: it stays "not_started".
-        report.state = JobState.RUNNING
-        report.started_at = loop.time()
+            return None  # Got a slot too late: it stays "not_started" (or "running": cancelled).
+        if report.started_at is None:  # not when it runs again after a ``Later``
+            report.state = JobState.RUNNING
+            report.started_at = loop.time()
+        later = None
         try:
-            report.value = await job.run()
-            report.state = JobState.DONE
+            value = await job.run()
+            if isinstance(value, Later):
+                later = value
+            else:
+                report.value = value
+                report.state = JobState.DONE
         except Exception as exc:  # CancelledError is a BaseException: it propagates.
             report.error = exc
             report.state = JobState.RAISED
         finally:
-            report.finished_at = loop.time()
+            if later is None:
+                report.finished_at = loop.time()
+        if later is not None:
+            return later
         # Decided while this worker still has the job, so no queued job starts in between.
         if not self.stopping and self.stop_when is not None and self.stop_when(report):
             self.stop_the_others()
+        return None
 
     async def run(self) -> RunReport[T]:
         try:
@@ -242,9 +274,12 @@ class _Run(Generic[T]):
         # which holds this run, which holds the task: a cycle only the cyclic GC could free,
         # long after the deadline (docs/benchmarks.md). Emptying the list breaks it.
         self.tasks.clear()
+        now = self.loop.time()
         for report in self.report.jobs:
             if report.state is JobState.RUNNING:
                 report.state = JobState.CANCELLED
+                if report.finished_at is None:  # waiting after a ``Later``: cut now
+                    report.finished_at = now
         return self.report
 
 

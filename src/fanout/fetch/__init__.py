@@ -6,7 +6,8 @@ Start here:
 - ``fetcher.Fetcher``: one entry, its attempts and safe retries, one ``FetchResult``.
 - ``egress`` (``policy.EgressPolicy``, ``policy.policy_for``): where a run may connect.
 
-Under them: ``wire`` (how one hop is sent: ``Wire``, ``Hop``), ``transports`` (aiohttp, the
+Under them: ``attempt`` (one attempt's hops under its timeout), ``wire`` (how one hop is sent:
+``Wire``, ``Hop``), ``transports`` (aiohttp, the
 default; httpcore), ``redirects`` (the next hop's request), ``verdict`` (a final response judged
 into an outcome), ``body`` (the first bytes of a body, decoded for the checks), ``trace`` (an
 attempt's phases), ``dns`` (c-ares on the run's loop, no thread), ``sitemap`` (sitemaps read as

@@ -127,6 +127,20 @@ class Pacer:
         now = self._now()
         return taken <= now + TURN_SLACK_S and self._hosts[key].paused_until <= now
 
+    def hold(self, key: Hashable, not_after: float, taken: float | None = None) -> float | None:
+        """The turn a request holds at ``key``: None when it may go now; else the loop time it
+        comes, reserved (``taken``, the turn it holds already, unless the host was paused since).
+        ``HostPaused`` when it would come after ``not_after``. For a caller that waits for the
+        turn elsewhere (the engine parks the job) rather than in ``turn``."""
+        if taken is None and self._rps is None and key not in self._hosts:
+            return None  # never paused, no rate: nothing to wait for
+        now = self._now()
+        if taken is None or self._hosts[key].paused_until > now:
+            taken = self.reserve(key, not_after)
+        if taken <= now + TURN_SLACK_S and self._hosts[key].paused_until <= now:
+            return None
+        return taken
+
     async def turn(self, key: Hashable, not_after: float, *, taken: float | None = None) -> bool:
         """Wait for ``key``'s turn (``taken``: the one ``reserve`` gave); ``True`` when that took
         waiting. ``HostPaused`` (without waiting) when the turn would come after ``not_after``."""

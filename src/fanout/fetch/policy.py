@@ -4,10 +4,15 @@ goes (read back when the fetch is cancelled), and its result."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from fanout.core.facts import Details
 from fanout.core.results import ErrorInfo, Outcome
 from fanout.fetch.pacing import HostPaused
+
+if TYPE_CHECKING:
+    from fanout.fetch.trace import AttemptTrace
+    from fanout.fetch.verdict import FinalResponse
 
 RETRYABLE_STATUS = frozenset({429, 502, 503, 504})
 
@@ -30,12 +35,15 @@ class FetchPolicy:
 
 @dataclass(slots=True)
 class FetchProgress:
-    """Updated as the fetch goes, so a cancelled fetch still reports its attempts."""
+    """Updated as the fetch goes, so a cancelled fetch still reports its attempts; and what a
+    fetch that waits without a worker (``Fetcher.step`` answered ``Later``) goes on from."""
 
     attempts: int = 0
     throttled: int = 0  # times a request of this URL waited for its host's turn
     retry_after_s: float | None = None  # the last ``Retry-After`` it was told
-    turn: float | HostPaused | None = None  # its first turn, taken before it started (``first_turn``)
+    turn: float | HostPaused | None = None  # its next attempt's turn, taken before it runs
+    waited_for: int = 0  # the attempt whose wait for its turn ``throttled`` has counted
+    last: tuple[FinalResponse, AttemptTrace] | FetchResult | None = None  # the attempt before
 
 
 @dataclass(frozen=True, slots=True)

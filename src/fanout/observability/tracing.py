@@ -27,6 +27,10 @@ from fanout.observability.redact import redact_url
 
 OnResult = Callable[[str, int | None], None]
 """Records a URL's outcome and status code on its subsegment."""
+OK = "ok"
+WAITING = "waiting"
+"""The outcome of a URL's subsegment that ends with the URL waiting, without a worker, for its
+retry's backoff or its host's turn: not an error; the URL goes on in a subsegment of its own."""
 
 
 def tracing_enabled() -> bool:
@@ -60,7 +64,8 @@ class RunTrace:
 
     @asynccontextmanager
     async def url(self, url: str, method: str) -> AsyncIterator[OnResult]:
-        """A subsegment for one URL; cancelled or failing fetches still close it."""
+        """A subsegment for one URL (one for each stretch of it between waits: ``WAITING``);
+        cancelled or failing fetches still close it."""
         parent = self._parent
         if parent is None or not parent.sampled:
             yield _ignore  # an unsampled trace records nothing: no orphaned subsegments
@@ -83,7 +88,7 @@ class RunTrace:
             yield on_result
         finally:
             sub.put_annotation("outcome", outcome)
-            if outcome != "ok":
+            if outcome not in (OK, WAITING):
                 sub.add_error_flag()
             sub.close()
 

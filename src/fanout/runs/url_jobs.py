@@ -12,12 +12,13 @@ from __future__ import annotations
 from collections.abc import Callable, Coroutine, Hashable
 from typing import Any
 
+from fanout.core.engine import Later
 from fanout.core.requests import UrlEntry
 from fanout.core.results import ErrorInfo, Outcome
 from fanout.core.urls import host_key
 from fanout.fetch.fetcher import Fetcher
 from fanout.fetch.policy import FetchProgress, FetchResult
-from fanout.observability.tracing import RunTrace
+from fanout.observability.tracing import WAITING, RunTrace
 from fanout.runs.outgoing import Sendable
 
 OnDone = Callable[[Outcome], None]
@@ -75,24 +76,31 @@ class UrlJob(FetchProgress):
             return None
         return self.fetcher.first_turn(self.key, self.by, self)
 
-    def run(self) -> Coroutine[Any, Any, FetchResult]:
-        """The fetch itself when untraced (a coroutine frame less per URL, at the cut too)."""
+    def run(self) -> Coroutine[Any, Any, FetchResult | Later]:
+        """The fetch itself when untraced (a coroutine frame less per URL, at the cut too); run
+        again after a ``Later`` (its retry's backoff, its host's turn), from where it was."""
         return self._fetch() if self.trace is None else self._traced(self.trace)
 
-    async def _traced(self, trace: RunTrace) -> FetchResult:
+    async def _traced(self, trace: RunTrace) -> FetchResult | Later:
         async with trace.url(self.entry.url, self.entry.method) as on_result:
             result = await self._fetch()
-            on_result(result.outcome.value, result.status_code)
+            if isinstance(result, Later):
+                on_result(WAITING, None)
+            else:
+                on_result(result.outcome.value, result.status_code)
             return result
 
-    async def _fetch(self) -> FetchResult:
+    async def _fetch(self) -> FetchResult | Later:
         sent = self.sent
         if isinstance(sent, ErrorInfo):
             result = FetchResult(Outcome.FAILED, error=sent)
         else:
-            result = await self.fetcher.fetch(
+            answer = await self.fetcher.step(
                 sent, deadline=self.by, progress=self, host=self.key, webhook_id=self.webhook_id
             )
+            if isinstance(answer, Later):
+                return answer
+            result = answer
         if self.on_done is not None:
             self.on_done(result.outcome)
         return result

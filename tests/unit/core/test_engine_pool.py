@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from fanout.core.engine import Job, JobState, run_under_deadline
+from fanout.core.engine import Job, JobReport, JobState, Later, run_under_deadline
 
 pytestmark = pytest.mark.anyio
 
@@ -80,3 +80,74 @@ async def test_a_key_s_backlog_waits_without_workers_and_keeps_its_order() -> No
     assert [r.value for r in run.jobs] == list(range(6))
     assert order.index(5) < order.index(2)  # the free host did not queue behind the busy one
     assert [i for i in order if i != 5] == [0, 1, 2, 3, 4]
+
+
+def again_then(value: str, wait_s: float, order: list[str]) -> Job[str]:
+    """A job that first answers ``Later`` (``wait_s`` from now), then ``value``."""
+    runs: list[int] = []
+
+    async def run() -> str | Later:
+        runs.append(1)
+        order.append(f"{value}#{len(runs)}")
+        if len(runs) == 1:
+            return Later(asyncio.get_running_loop().time() + wait_s)
+        return value
+
+    return Job(run, key=value)
+
+
+async def test_a_job_that_answers_later_gives_back_its_worker_and_is_run_again() -> None:
+    loop = asyncio.get_running_loop()
+    order: list[str] = []
+
+    async def now() -> str:
+        order.append("now")
+        return "now"
+
+    run = await run_under_deadline(
+        [again_then("later", 0.2, order), Job(now, key="now")], deadline=loop.time() + 10, concurrency=1
+    )
+    assert order == ["later#1", "now", "later#2"]  # the only worker ran "now" while "later" waited
+    later, other = run.jobs
+    assert (later.state, later.value, other.state) == (JobState.DONE, "later", JobState.DONE)
+    assert later.started_at is not None
+    assert later.finished_at is not None
+    assert other.finished_at is not None
+    # One report, from its first run to its last (uvloop's clock counts whole milliseconds).
+    assert later.started_at <= other.finished_at < later.finished_at
+    assert later.finished_at - later.started_at >= 0.2 - 0.001
+
+
+async def test_a_job_waiting_after_later_keeps_its_key_s_slot() -> None:
+    loop = asyncio.get_running_loop()
+    order: list[str] = []
+
+    async def same_key() -> str:
+        order.append("same")
+        return "same"
+
+    jobs = [again_then("k", 0.2, order), Job(same_key, key="k"), again_then("free", 0.0, order)]
+    run = await run_under_deadline(jobs, deadline=loop.time() + 10, concurrency=2, per_key_concurrency=1)
+    assert order.index("same") > order.index("k#2")  # the key's one slot stayed with the waiting job
+    assert [r.state for r in run.jobs] == [JobState.DONE] * 3
+    assert order.index("free#2") < order.index("k#2")
+
+
+async def test_a_job_waiting_after_later_when_the_deadline_comes_is_cancelled_and_not_asked_to_stop() -> None:
+    loop = asyncio.get_running_loop()
+    order: list[str] = []
+    told: list[JobState] = []
+
+    def stop_when(report: JobReport[str]) -> bool:
+        told.append(report.state)
+        return False
+
+    run = await run_under_deadline(
+        [again_then("late", 5.0, order)], deadline=loop.time() + 0.2, concurrency=1, stop_when=stop_when
+    )
+    assert run.deadline_reached
+    assert order == ["late#1"]
+    assert run.jobs[0].state is JobState.CANCELLED
+    assert run.jobs[0].elapsed_s is not None
+    assert run.jobs[0].elapsed_s >= 0.2 - 0.001  # from its start to the cut
+    assert told == []  # a job that is not done is not judged

@@ -17,6 +17,7 @@ from typing import Any
 import httpx
 import pytest
 
+from fanout.core.engine import Later
 from fanout.core.requests import UrlEntry
 from fanout.core.results import Outcome
 from fanout.fetch.client import FanoutClient
@@ -464,3 +465,44 @@ async def test_an_explicit_content_type_is_kept_and_no_json_means_no_body() -> N
     assert with_json.content == b"null"
     assert without.content == b""
     assert "content-type" not in without.headers
+
+
+# -- waiting without a worker ----------------------------------------------------------
+
+
+async def test_step_answers_later_for_a_retry_s_backoff_and_goes_on_from_where_it_was() -> None:
+    script = statuses(503, 200)
+    slow = policy(backoff_base_s=0.5, backoff_cap_s=0.5)
+    progress = FetchProgress()
+    async with mock_client(script) as client:
+        fetcher = Fetcher(client, slow, rng=random.Random(7))
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        first = await fetcher.step(UrlEntry(url=URL), deadline=deadline, progress=progress)
+        assert isinstance(first, Later)
+        assert loop.time() < first.at <= loop.time() + 0.5  # its full-jitter backoff, not slept here
+        assert (progress.attempts, script.calls) == (1, 1)
+        second = await fetcher.step(UrlEntry(url=URL), deadline=deadline, progress=progress)
+    assert isinstance(second, FetchResult)
+    assert (second.outcome, second.status_code, progress.attempts, script.calls) == (Outcome.OK, 200, 2, 2)
+
+
+async def test_step_answers_later_for_a_paused_host_s_turn_and_counts_the_wait_once() -> None:
+    script = statuses(429, 200, headers={"Retry-After": "1"})
+    progress = FetchProgress()
+    async with mock_client(script) as client:
+        fetcher = Fetcher(client, FAST)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + 10
+        first = await fetcher.step(UrlEntry(url=URL), deadline=deadline, progress=progress)
+        assert isinstance(first, Later)
+        assert first.at - loop.time() > 0.9  # the host's pause, not a backoff of its own
+        assert (progress.throttled, progress.retry_after_s) == (1, 1.0)
+        early = await fetcher.step(UrlEntry(url=URL), deadline=deadline, progress=progress)
+        assert isinstance(early, Later)  # run again before its turn: it waits again, uncounted
+        assert early.at == first.at
+        assert (progress.throttled, script.calls) == (1, 1)
+        await asyncio.sleep(max(0.0, early.at - loop.time()))
+        last = await fetcher.step(UrlEntry(url=URL), deadline=deadline, progress=progress)
+    assert isinstance(last, FetchResult)
+    assert (last.outcome, progress.attempts, progress.throttled, script.calls) == (Outcome.OK, 2, 1, 2)
