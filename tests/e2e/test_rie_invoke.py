@@ -143,6 +143,7 @@ def test_nothing_outlives_the_answer(emulator: LambdaEmulator, fresh_target: Dem
         "urls": urls,
         "options": {"concurrency": 60, "per_host_concurrency": 60, "request_timeout_s": 300, "retries": 10},
     }
+    emulator.invoke({"urls": [t.url("/ok")]})  # a warm runtime: its init's threads are not the run's
     threads = emulator.runtime_threads()
 
     payload, wall_s = emulator.invoke(event)
@@ -153,7 +154,7 @@ def test_nothing_outlives_the_answer(emulator: LambdaEmulator, fresh_target: Dem
     assert set(outcomes[2:]) <= {"cancelled", "not_started"}
     assert outcomes.count("cancelled") >= 6
     assert "not_started" in outcomes, "only 60 fetches run at once: the rest never started"
-    assert payload["results"][0]["attempts"] >= 2, "the 503 URL was retried until the deadline"
+    assert payload["results"][0]["attempts"] >= 2, "the 503 URL was retried: a retry loop was under way"
 
     assert open_connections_after(t) == 0, "a connection of the invocation outlived its answer"
     assert t.stats()["in_flight"] == 0

@@ -123,6 +123,21 @@ async def test_a_paused_host_s_retries_hold_no_worker_other_hosts_need(
         assert result["throttled"] == 1
 
 
+async def test_a_url_whose_turn_finds_no_free_slot_before_the_deadline_ends_with_its_429(
+    settings: Settings, host_a: StampingTarget, host_b: StampingTarget
+) -> None:
+    """One slot: the paused URL gives it up to the other host's URL, which never answers in time;
+    its turn comes (1 s) but no slot does. It ends with the 429 it was told, not ``cancelled``."""
+    urls = [host_a.url("/busy/k?times=1&after=1"), host_b.url("/ok?delay_ms=10000")]
+    doc = await run(settings, urls, budget_s=2.5, concurrency=1, retries=2)
+    told, stalled = doc["results"]
+    assert (told["outcome"], told["status_code"], told["attempts"]) == ("http_error", 429, 1)
+    assert (told["retry_after_ms"], told["throttled"]) == (1000, 1)
+    assert stalled["outcome"] == "cancelled"
+    assert doc["deadline_reached"]
+    assert [s.path for s in host_a.seen()] == ["/busy/k"]
+
+
 async def test_a_pause_past_the_deadline_ends_the_url_with_its_429_and_is_never_cut_short(
     settings: Settings, host_a: StampingTarget, host_b: StampingTarget
 ) -> None:

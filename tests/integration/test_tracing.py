@@ -76,12 +76,13 @@ def test_each_url_gets_its_own_closed_child_subsegment_of_the_run(
     assert len(ok_subsegments) == 24
 
 
-def test_a_url_waiting_for_its_retry_closes_its_subsegment_as_waiting_not_as_an_error(
+def test_a_url_waiting_for_its_host_closes_its_subsegment_as_waiting_not_as_an_error(
     emitter: KeepingEmitter, target: DemoTarget
 ) -> None:
-    """Between its attempts the URL waits without a worker (its backoff): the subsegment of its
-    first stretch ends there, annotated ``waiting`` and not flagged; the next one ends ``ok``."""
-    url = target.url("/flaky/traced-retry?fail=1&status=503")
+    """Between its attempts the URL waits without a worker (its host asked for a pause): the
+    subsegment of its first stretch ends there, annotated ``waiting`` and not flagged; the next
+    one ends ``ok``."""
+    url = target.url("/flaky/traced-retry?fail=1&status=429&retry_after=1")
     request = parse_request({"urls": [url], "options": {"retries": 2}}, get_settings())
     xray_recorder.begin_segment("fanout-test")
     run_sub = xray_recorder.begin_subsegment("## fanout run")

@@ -16,8 +16,9 @@ Jobs are run by a pool of ``concurrency`` workers, not a task per job created up
 and its frames for each of 10,000 URLs cost memory; docs/benchmarks.md). A job waits for its
 key's slot in the key's backlog, not in a worker: a busy host never holds a worker. A job with
 ``ready_at`` (a host's turn, say) waits for that moment parked on a timer, also without a worker;
-so does a job that answers ``Later`` (a retry's backoff, a paused host's turn): it is run again
-then, keeping its key's slot and its report meanwhile.
+so does a job that answers ``Later`` (a retry waiting for a paused host's turn): it is run again
+then, by the first free worker (before jobs not yet started), keeping its key's slot and its report
+meanwhile.
 
 Every task the engine starts is finished (cancelled and awaited) before it returns.
 ``CancelledError`` from outside is never swallowed: the workers are cancelled and
@@ -138,6 +139,7 @@ class _Run(Generic[T]):
         self.pending = iter(range(len(jobs)))  # not yet looked at, in input order
         self.unplaced = len(jobs)  # not yet given to a worker (pending, backlogged, parked, runnable)
         self.runnable: deque[int] = deque()  # their key's slot held, their moment come
+        self.resumed: deque[int] = deque()  # as ``runnable``, after a ``Later``: they go first
         self.running_by_key: dict[Hashable, int] = {}
         self.backlog: dict[Hashable, deque[int]] = {}  # waiting for their key's slot
         self.parked: set[asyncio.TimerHandle] = set()  # waiting for their ``ready_at``
@@ -153,18 +155,18 @@ class _Run(Generic[T]):
                 return
             self.running_by_key[key] = running + 1
         ready_at = self.jobs[index].ready_at
-        self.park(index, ready_at() if ready_at is not None else None)
+        self.park(index, ready_at() if ready_at is not None else None, self.runnable)
 
-    def park(self, index: int, at: float | None) -> None:
-        """``index``, its key's slot held, is runnable at loop time ``at`` (None: now)."""
+    def park(self, index: int, at: float | None, queue: deque[int]) -> None:
+        """``index``, its key's slot held, goes to ``queue`` at loop time ``at`` (None: now)."""
         if at is None or at <= self.loop.time():
-            self.runnable.append(index)
+            queue.append(index)
             return
         handles: list[asyncio.TimerHandle] = []
 
         def come() -> None:
             self.parked.discard(handles[0])
-            self.runnable.append(index)
+            queue.append(index)
             self.wake.set()
 
         handles.append(self.loop.call_at(at, come))
@@ -186,9 +188,10 @@ class _Run(Generic[T]):
     async def next_job(self) -> int | None:
         """The next job for a worker; ``None`` when there is none left to start."""
         while not self.stopping:
-            if self.runnable:
+            queue = self.resumed or self.runnable  # a job under way before one not yet started
+            if queue:
                 self.unplaced -= 1
-                return self.runnable.popleft()
+                return queue.popleft()
             index = next(self.pending, None)
             if index is not None:
                 self.admit(index)
@@ -214,7 +217,7 @@ class _Run(Generic[T]):
                     self.release(self.jobs[index].key)
             if later is not None:  # to be run again: it keeps its key's slot, not this worker
                 self.unplaced += 1
-                self.park(index, later.at)
+                self.park(index, later.at, self.resumed)
         self.wake.set()  # the last ones out let idle workers see there is nothing left
 
     def stop_the_others(self) -> None:

@@ -13,9 +13,10 @@
   (``pacing.Pacer``: a rate, and the pauses a 429/503 with ``Retry-After`` asks for). A retry
   told ``Retry-After`` waits for its host rather than sleeping on its own; a turn past the
   deadline ends the URL with what it has (its last answer; ``not_started`` before any).
-- Waiting without a worker: ``step`` answers ``Later`` when the next attempt must wait (its
-  backoff, its host's turn), and the engine parks the URL meanwhile; so a paused host's retries
-  do not hold the workers other hosts' URLs need. ``fetch`` waits in place instead.
+- Waiting without a worker: ``step`` answers ``Later`` when the next attempt must wait for its
+  host's turn (a pause, a rate), and the engine parks the URL meanwhile: a paused host's retries
+  do not hold the workers other hosts' URLs need. A retry's own backoff (seconds at most) is
+  slept in the worker, as the URL's retry loop. ``fetch`` waits for turns in place instead.
 - ``CancelledError`` is never caught: the engine reports a cancelled URL itself.
 
 What a fetch is given and gives back (``FetchPolicy``, ``FetchProgress``, ``FetchResult``) lives in
@@ -113,8 +114,9 @@ class Fetcher:
         webhook_id: str | None = None,
     ) -> FetchResult | Later:
         """Fetch ``entry``: attempts until one is final, retrying within ``deadline`` (event-loop
-        time); or, when the next attempt must wait (a retry's backoff, its host's turn), ``Later``:
-        the loop time to call again, ``progress`` keeping where it was. A signed entry
+        time); or, when the next attempt must wait for its host's turn, ``Later``: the loop time
+        to call again, ``progress`` keeping where it was (``answer_so_far`` reads it if the run
+        ends first). A signed entry
         (``entry.sign``, its secrets resolved) is signed anew on each attempt over the exact bytes
         sent, with ``webhook_id`` on every attempt.
 
@@ -161,9 +163,15 @@ class Fetcher:
             again = self._retry_at(progress.attempts, response, deadline) if may_retry else None
             if again is None:
                 return self._as_result(last, checker, None)
-            if again > asyncio.get_running_loop().time():  # its backoff, waited without a worker
-                progress.last = last
-                return Later(again)
+            backoff = again - asyncio.get_running_loop().time()
+            if backoff > 0:  # its own backoff, in its worker (a host's pause is the turn's, above)
+                await asyncio.sleep(backoff)
+
+    def answer_so_far(self, entry: UrlEntry, progress: FetchProgress) -> FetchResult | None:
+        """What a fetch cut while it waited for its host's turn (not in flight: ``Later``) had: its
+        last attempt's result, which stands (None: it had made no attempt)."""
+        last = progress.last
+        return None if last is None else self._as_result(last, self._checkers.for_entry(entry.expect), None)
 
     def first_turn(self, host: Hashable, deadline: float, progress: FetchProgress) -> float | None:
         """Take an entry's first turn at ``host`` before it starts (the engine's ``Job.ready_at``): the loop

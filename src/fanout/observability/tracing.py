@@ -30,7 +30,7 @@ OnResult = Callable[[str, int | None], None]
 OK = "ok"
 WAITING = "waiting"
 """The outcome of a URL's subsegment that ends with the URL waiting, without a worker, for its
-retry's backoff or its host's turn: not an error; the URL goes on in a subsegment of its own."""
+host's turn (a retry told ``Retry-After``): not an error; it goes on in a subsegment of its own."""
 
 
 def tracing_enabled() -> bool:

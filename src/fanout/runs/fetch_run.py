@@ -30,7 +30,7 @@ from fanout.fetch.client import build_client
 from fanout.fetch.egress.policy import policy_for
 from fanout.fetch.fetcher import Fetcher
 from fanout.fetch.pacing import Pacer
-from fanout.fetch.policy import FetchPolicy, FetchProgress, FetchResult
+from fanout.fetch.policy import FetchPolicy, FetchResult
 from fanout.observability.tracing import RunTrace
 from fanout.runs.outgoing import Sendable, outgoing
 from fanout.runs.url_jobs import HostKeys, OnDone, UrlJob
@@ -54,7 +54,7 @@ def _is_failure(report: JobReport[FetchResult]) -> bool:
     return report.state is JobState.RAISED or (report.value is not None and report.value.outcome.is_a_failure)
 
 
-def _to_result(entry: UrlEntry, report: JobReport[FetchResult], progress: FetchProgress) -> UrlResult:
+def _to_result(entry: UrlEntry, report: JobReport[FetchResult], progress: UrlJob) -> UrlResult:
     result = _to_bare_result(entry, report, progress)
     if progress.throttled or progress.retry_after_s is not None:
         told_ms = None if progress.retry_after_s is None else progress.retry_after_s * 1000
@@ -62,25 +62,31 @@ def _to_result(entry: UrlEntry, report: JobReport[FetchResult], progress: FetchP
     return result
 
 
-def _to_bare_result(entry: UrlEntry, report: JobReport[FetchResult], progress: FetchProgress) -> UrlResult:
+def _to_bare_result(entry: UrlEntry, report: JobReport[FetchResult], progress: UrlJob) -> UrlResult:
     elapsed = report.elapsed_s
     elapsed_ms = None if elapsed is None else elapsed * 1000
     if report.state is JobState.DONE and report.value is not None:
-        v, attempts, d = report.value, progress.attempts, report.value.details
-        if d is None:
-            return UrlResult(entry.url, v.outcome, v.status_code, attempts, elapsed_ms, v.bytes, v.error)
-        final_url = entry.url if d.final_url == entry.url else d.final_url  # mostly: one string, not two
-        return UrlResult(
-            entry.url, v.outcome, v.status_code, attempts, elapsed_ms, v.bytes, v.error,
-            d.checks, d.degraded, d.timings, d.remote_ip, d.http_version, final_url, d.redirects, d.tls,
-            None if d.headers is None else dict(d.headers),
-        )  # fmt: skip
+        return _answered(entry, report.value, progress.attempts, elapsed_ms)
+    if report.state is JobState.CANCELLED and (so_far := progress.answer_so_far()) is not None:
+        return _answered(entry, so_far, progress.attempts, elapsed_ms)  # cut waiting for its turn
     if report.state is JobState.RAISED and report.error is not None:
         error = ErrorInfo(type(report.error).__name__, str(report.error) or "unexpected error")
         return UrlResult(entry.url, Outcome.FAILED, None, progress.attempts, elapsed_ms, None, error)
     if report.state is JobState.CANCELLED:
         return UrlResult(entry.url, Outcome.CANCELLED, None, progress.attempts, elapsed_ms, None, None)
     return UrlResult(entry.url, Outcome.NOT_STARTED, None, 0, None, None, None)
+
+
+def _answered(entry: UrlEntry, v: FetchResult, attempts: int, elapsed_ms: float | None) -> UrlResult:
+    d = v.details
+    if d is None:
+        return UrlResult(entry.url, v.outcome, v.status_code, attempts, elapsed_ms, v.bytes, v.error)
+    final_url = entry.url if d.final_url == entry.url else d.final_url  # mostly: one string, not two
+    return UrlResult(
+        entry.url, v.outcome, v.status_code, attempts, elapsed_ms, v.bytes, v.error,
+        d.checks, d.degraded, d.timings, d.remote_ip, d.http_version, final_url, d.redirects, d.tls,
+        None if d.headers is None else dict(d.headers),
+    )  # fmt: skip
 
 
 def _signed(result: UrlResult, webhook_id: str | None) -> UrlResult:

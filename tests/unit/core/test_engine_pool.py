@@ -151,3 +151,24 @@ async def test_a_job_waiting_after_later_when_the_deadline_comes_is_cancelled_an
     assert run.jobs[0].elapsed_s is not None
     assert run.jobs[0].elapsed_s >= 0.2 - 0.001  # from its start to the cut
     assert told == []  # a job that is not done is not judged
+
+
+async def test_a_job_back_from_later_goes_before_jobs_not_yet_started() -> None:
+    """Two workers held 0.3 s by "busy" jobs; meanwhile "queued" becomes ready (0.05 s), then "r"
+    comes back from its ``Later`` (0.1 s). When a worker frees, the job under way goes first."""
+    loop = asyncio.get_running_loop()
+    order: list[str] = []
+
+    def job(name: str, sleep_s: float = 0.0, ready_in_s: float | None = None) -> Job[str]:
+        async def run() -> str:
+            order.append(name)
+            await asyncio.sleep(sleep_s)
+            return name
+
+        ready_at = None if ready_in_s is None else (lambda: loop.time() + ready_in_s)
+        return Job(run, key=name, ready_at=ready_at)
+
+    jobs = [again_then("r", 0.1, order), job("busy1", 0.3), job("queued", ready_in_s=0.05), job("busy2", 0.3)]
+    run = await run_under_deadline(jobs, deadline=loop.time() + 10, concurrency=2)
+    assert order.index("r#2") < order.index("queued"), order
+    assert [r.state for r in run.jobs] == [JobState.DONE] * 4

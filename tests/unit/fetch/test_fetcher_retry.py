@@ -470,21 +470,15 @@ async def test_an_explicit_content_type_is_kept_and_no_json_means_no_body() -> N
 # -- waiting without a worker ----------------------------------------------------------
 
 
-async def test_step_answers_later_for_a_retry_s_backoff_and_goes_on_from_where_it_was() -> None:
+async def test_a_retry_s_own_backoff_is_slept_in_the_step_not_answered_later() -> None:
     script = statuses(503, 200)
-    slow = policy(backoff_base_s=0.5, backoff_cap_s=0.5)
     progress = FetchProgress()
     async with mock_client(script) as client:
-        fetcher = Fetcher(client, slow, rng=random.Random(7))
-        loop = asyncio.get_running_loop()
-        deadline = loop.time() + 10
-        first = await fetcher.step(UrlEntry(url=URL), deadline=deadline, progress=progress)
-        assert isinstance(first, Later)
-        assert loop.time() < first.at <= loop.time() + 0.5  # its full-jitter backoff, not slept here
-        assert (progress.attempts, script.calls) == (1, 1)
-        second = await fetcher.step(UrlEntry(url=URL), deadline=deadline, progress=progress)
-    assert isinstance(second, FetchResult)
-    assert (second.outcome, second.status_code, progress.attempts, script.calls) == (Outcome.OK, 200, 2, 2)
+        fetcher = Fetcher(client, policy(backoff_base_s=0.05, backoff_cap_s=0.05), rng=random.Random(7))
+        deadline = asyncio.get_running_loop().time() + 10
+        result = await fetcher.step(UrlEntry(url=URL), deadline=deadline, progress=progress)
+    assert isinstance(result, FetchResult)
+    assert (result.outcome, progress.attempts, progress.throttled, script.calls) == (Outcome.OK, 2, 0, 2)
 
 
 async def test_step_answers_later_for_a_paused_host_s_turn_and_counts_the_wait_once() -> None:
@@ -506,3 +500,17 @@ async def test_step_answers_later_for_a_paused_host_s_turn_and_counts_the_wait_o
         last = await fetcher.step(UrlEntry(url=URL), deadline=deadline, progress=progress)
     assert isinstance(last, FetchResult)
     assert (last.outcome, progress.attempts, progress.throttled, script.calls) == (Outcome.OK, 2, 1, 2)
+
+
+async def test_a_fetch_cut_while_it_waits_for_its_turn_has_its_last_answer_so_far() -> None:
+    script = statuses(429, headers={"Retry-After": "30"})
+    progress = FetchProgress()
+    entry = UrlEntry(url=URL)
+    async with mock_client(script) as client:
+        fetcher = Fetcher(client, FAST)
+        assert fetcher.answer_so_far(entry, progress) is None  # nothing yet
+        deadline = asyncio.get_running_loop().time() + 60
+        assert isinstance(await fetcher.step(entry, deadline=deadline, progress=progress), Later)
+        so_far = fetcher.answer_so_far(entry, progress)
+    assert so_far is not None
+    assert (so_far.outcome, so_far.status_code, progress.attempts) == (Outcome.HTTP_ERROR, 429, 1)
