@@ -123,19 +123,46 @@ async def test_a_paused_host_s_retries_hold_no_worker_other_hosts_need(
         assert result["throttled"] == 1
 
 
-async def test_a_url_whose_turn_finds_no_free_slot_before_the_deadline_ends_with_its_429(
+async def test_a_url_whose_turn_finds_no_free_slot_before_the_deadline_is_cut_as_waiting(
     settings: Settings, host_a: StampingTarget, host_b: StampingTarget
 ) -> None:
     """One slot: the paused URL gives it up to the other host's URL, which never answers in time;
-    its turn comes (1 s) but no slot does. It ends with the 429 it was told, not ``cancelled``."""
+    its turn comes (1 s) but no slot does. It ends ``cancelled`` (a shard would continue it) with
+    what it was told, and no time in flight."""
     urls = [host_a.url("/busy/k?times=1&after=1"), host_b.url("/ok?delay_ms=10000")]
     doc = await run(settings, urls, budget_s=2.5, concurrency=1, retries=2)
     told, stalled = doc["results"]
-    assert (told["outcome"], told["status_code"], told["attempts"]) == ("http_error", 429, 1)
-    assert (told["retry_after_ms"], told["throttled"]) == (1000, 1)
+    assert (told["outcome"], told["attempts"], told["retry_after_ms"], told["throttled"]) == (
+        "cancelled",
+        1,
+        1000,
+        1,
+    )
+    assert told.get("elapsed_ms") is None
     assert stalled["outcome"] == "cancelled"
+    assert stalled["elapsed_ms"] > 1000  # cut in flight
     assert doc["deadline_reached"]
     assert [s.path for s in host_a.seen()] == ["/busy/k"]
+
+
+async def test_turns_that_waited_for_a_slot_are_taken_again_not_sent_in_a_burst(
+    settings: Settings, host_a: StampingTarget, host_b: StampingTarget
+) -> None:
+    """1 request a second at host A, 2 slots. A's first URL goes; its next three take turns 1, 2
+    and 3 s away and wait without a slot while the other host's two URLs hold both slots for 4 s.
+    When the slots free, those turns are long past: the three must still come a second apart, not
+    together."""
+    a_urls = [{"url": host_a.url(f"/ok?n={i}"), "per_host_rps": 1.0} for i in range(4)]
+    b_urls = [host_b.url(f"/ok?n={i}&delay_ms=4000") for i in range(2)]
+    doc = await run(settings, [*a_urls, *b_urls], budget_s=12.0, concurrency=2)
+    assert doc["summary"]["ok"] == 6
+    a = host_a.seen()
+    assert len(a) == 4
+    b_done = min(s.at for s in host_b.seen()) + 4.0
+    assert a[1].at >= b_done - ARRIVAL_JITTER_S  # they did wait for a slot
+    # 1 rps, bursts of 1: a second between requests (without the fix, the three came at once).
+    assert most_in_any_window(a[1:], 0.5) == 1
+    assert a[3].at - a[1].at >= 2 * 1.0 - ARRIVAL_JITTER_S
 
 
 async def test_a_pause_past_the_deadline_ends_the_url_with_its_429_and_is_never_cut_short(

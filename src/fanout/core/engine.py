@@ -86,7 +86,8 @@ class Job(Generic[T]):
 
 @dataclass(slots=True)
 class JobReport(Generic[T]):
-    """What became of one job. ``value`` is set only for ``done``, ``error`` only for ``raised``."""
+    """What became of one job. ``value`` is set only for ``done``, ``error`` only for ``raised``;
+    ``finished_at`` stays None for a job cut while it waited after a ``Later`` (not in flight)."""
 
     state: JobState = JobState.NOT_STARTED
     value: T | None = None
@@ -137,7 +138,7 @@ class _Run(Generic[T]):
         self.stopping = False
         self.tasks: list[asyncio.Task[None]] = []
         self.pending = iter(range(len(jobs)))  # not yet looked at, in input order
-        self.unplaced = len(jobs)  # not yet given to a worker (pending, backlogged, parked, runnable)
+        self.unplaced = len(jobs)  # not given to a worker (pending, backlogged, parked, runnable, resumed)
         self.runnable: deque[int] = deque()  # their key's slot held, their moment come
         self.resumed: deque[int] = deque()  # as ``runnable``, after a ``Later``: they go first
         self.running_by_key: dict[Hashable, int] = {}
@@ -277,12 +278,9 @@ class _Run(Generic[T]):
         # which holds this run, which holds the task: a cycle only the cyclic GC could free,
         # long after the deadline (docs/benchmarks.md). Emptying the list breaks it.
         self.tasks.clear()
-        now = self.loop.time()
         for report in self.report.jobs:
-            if report.state is JobState.RUNNING:
+            if report.state is JobState.RUNNING:  # in flight, or waiting after a ``Later``
                 report.state = JobState.CANCELLED
-                if report.finished_at is None:  # waiting after a ``Later``: cut now
-                    report.finished_at = now
         return self.report
 
 

@@ -15,8 +15,9 @@
   deadline ends the URL with what it has (its last answer; ``not_started`` before any).
 - Waiting without a worker: ``step`` answers ``Later`` when the next attempt must wait for its
   host's turn (a pause, a rate), and the engine parks the URL meanwhile: a paused host's retries
-  do not hold the workers other hosts' URLs need. A retry's own backoff (seconds at most) is
-  slept in the worker, as the URL's retry loop. ``fetch`` waits for turns in place instead.
+  do not hold the workers other hosts' URLs need. A retry's own backoff (or the ``Retry-After``
+  of a 502 or 504, which pauses no host) is slept in the worker, as the URL's retry loop.
+  ``fetch`` waits for turns in place instead.
 - ``CancelledError`` is never caught: the engine reports a cancelled URL itself.
 
 What a fetch is given and gives back (``FetchPolicy``, ``FetchProgress``, ``FetchResult``) lives in
@@ -99,7 +100,7 @@ class Fetcher:
             self.step, entry, deadline=deadline, progress=progress, host=host, webhook_id=webhook_id
         )
         answer = await step()
-        while isinstance(answer, Later):  # each a retry's backoff or a turn: bounded by the deadline
+        while isinstance(answer, Later):  # each a turn at or before the deadline's last useful one
             await asyncio.sleep(max(0.0, answer.at - loop.time()))
             answer = await step()
         return answer
@@ -115,8 +116,7 @@ class Fetcher:
     ) -> FetchResult | Later:
         """Fetch ``entry``: attempts until one is final, retrying within ``deadline`` (event-loop
         time); or, when the next attempt must wait for its host's turn, ``Later``: the loop time
-        to call again, ``progress`` keeping where it was (``answer_so_far`` reads it if the run
-        ends first). A signed entry
+        to call again, ``progress`` keeping where it was. A signed entry
         (``entry.sign``, its secrets resolved) is signed anew on each attempt over the exact bytes
         sent, with ``webhook_id`` on every attempt.
 
@@ -166,12 +166,6 @@ class Fetcher:
             backoff = again - asyncio.get_running_loop().time()
             if backoff > 0:  # its own backoff, in its worker (a host's pause is the turn's, above)
                 await asyncio.sleep(backoff)
-
-    def answer_so_far(self, entry: UrlEntry, progress: FetchProgress) -> FetchResult | None:
-        """What a fetch cut while it waited for its host's turn (not in flight: ``Later``) had: its
-        last attempt's result, which stands (None: it had made no attempt)."""
-        last = progress.last
-        return None if last is None else self._as_result(last, self._checkers.for_entry(entry.expect), None)
 
     def first_turn(self, host: Hashable, deadline: float, progress: FetchProgress) -> float | None:
         """Take an entry's first turn at ``host`` before it starts (the engine's ``Job.ready_at``): the loop

@@ -68,6 +68,12 @@ class _Host:
             at = max(at, self.next_at - (burst - 1) / self.rps)
         return at
 
+    def stale(self, taken: float, now: float) -> bool:
+        """A turn more than one interval past (its request waited that long for a worker): sent
+        now it would bunch with the turns given since, so it is void (one token wasted: slower,
+        never faster than the rate)."""
+        return self.rps is not None and now - taken > 1 / self.rps + TURN_SLACK_S
+
     def take(self, at: float) -> None:
         if self.rps is not None:
             self.next_at = max(self.next_at, at) + 1 / self.rps
@@ -129,17 +135,21 @@ class Pacer:
 
     def hold(self, key: Hashable, not_after: float, taken: float | None = None) -> float | None:
         """The turn a request holds at ``key``: None when it may go now; else the loop time it
-        comes, reserved (``taken``, the turn it holds already, unless the host was paused since).
-        ``HostPaused`` when it would come after ``not_after``. For a caller that waits for the
-        turn elsewhere (the engine parks the job) rather than in ``turn``."""
+        comes, reserved. ``taken`` is the turn it holds already, kept unless the host was paused
+        since or it is stale (``_Host.stale``). ``HostPaused`` when the turn would come after
+        ``not_after``. For a caller that waits for the turn elsewhere (the engine parks the job)."""
         if taken is None and self._rps is None and key not in self._hosts:
             return None  # never paused, no rate: nothing to wait for
         now = self._now()
-        if taken is None or self._hosts[key].paused_until > now:
-            taken = self.reserve(key, not_after)
-        if taken <= now + TURN_SLACK_S and self._hosts[key].paused_until <= now:
+        if taken is None:
+            at = self.reserve(key, not_after)
+        else:
+            host = self._hosts[key]
+            renew = host.paused_until > now or host.stale(taken, now)
+            at = self.reserve(key, not_after) if renew else taken
+        if at <= now + TURN_SLACK_S and self._hosts[key].paused_until <= now:
             return None
-        return taken
+        return at
 
     async def turn(self, key: Hashable, not_after: float, *, taken: float | None = None) -> bool:
         """Wait for ``key``'s turn (``taken``: the one ``reserve`` gave); ``True`` when that took

@@ -30,7 +30,7 @@ from fanout.fetch.client import build_client
 from fanout.fetch.egress.policy import policy_for
 from fanout.fetch.fetcher import Fetcher
 from fanout.fetch.pacing import Pacer
-from fanout.fetch.policy import FetchPolicy, FetchResult
+from fanout.fetch.policy import FetchPolicy, FetchProgress, FetchResult
 from fanout.observability.tracing import RunTrace
 from fanout.runs.outgoing import Sendable, outgoing
 from fanout.runs.url_jobs import HostKeys, OnDone, UrlJob
@@ -54,7 +54,7 @@ def _is_failure(report: JobReport[FetchResult]) -> bool:
     return report.state is JobState.RAISED or (report.value is not None and report.value.outcome.is_a_failure)
 
 
-def _to_result(entry: UrlEntry, report: JobReport[FetchResult], progress: UrlJob) -> UrlResult:
+def _to_result(entry: UrlEntry, report: JobReport[FetchResult], progress: FetchProgress) -> UrlResult:
     result = _to_bare_result(entry, report, progress)
     if progress.throttled or progress.retry_after_s is not None:
         told_ms = None if progress.retry_after_s is None else progress.retry_after_s * 1000
@@ -62,13 +62,11 @@ def _to_result(entry: UrlEntry, report: JobReport[FetchResult], progress: UrlJob
     return result
 
 
-def _to_bare_result(entry: UrlEntry, report: JobReport[FetchResult], progress: UrlJob) -> UrlResult:
+def _to_bare_result(entry: UrlEntry, report: JobReport[FetchResult], progress: FetchProgress) -> UrlResult:
     elapsed = report.elapsed_s
     elapsed_ms = None if elapsed is None else elapsed * 1000
     if report.state is JobState.DONE and report.value is not None:
         return _answered(entry, report.value, progress.attempts, elapsed_ms)
-    if report.state is JobState.CANCELLED and (so_far := progress.answer_so_far()) is not None:
-        return _answered(entry, so_far, progress.attempts, elapsed_ms)  # cut waiting for its turn
     if report.state is JobState.RAISED and report.error is not None:
         error = ErrorInfo(type(report.error).__name__, str(report.error) or "unexpected error")
         return UrlResult(entry.url, Outcome.FAILED, None, progress.attempts, elapsed_ms, None, error)
@@ -220,7 +218,8 @@ async def fetch_run(
                 stop_when=_is_failure if options.on_error == "cancel" else None,
             )
     if run.deadline_reached:  # what the cleanup costs is learned when the answer is ready
-        CLEANUP_COST.cut(ctx.deadline, sum(r.state is JobState.CANCELLED for r in run.jobs))
+        cut = sum(r.state is JobState.CANCELLED and r.finished_at is not None for r in run.jobs)
+        CLEANUP_COST.cut(ctx.deadline, cut)  # in flight when cut (not those waiting for a turn)
     results = tuple(
         _signed(_to_result(e, r, j), w) for e, r, j, w in zip(entries, run.jobs, jobs, ids, strict=True)
     )

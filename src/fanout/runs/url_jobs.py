@@ -81,10 +81,6 @@ class UrlJob(FetchProgress):
         again after a ``Later`` (its retry waiting for its host's turn), from where it was."""
         return self._fetch() if self.trace is None else self._traced(self.trace)
 
-    def answer_so_far(self) -> FetchResult | None:
-        """Its last attempt's result, when the run ended while it waited for its host's turn."""
-        return None if isinstance(self.sent, ErrorInfo) else self.fetcher.answer_so_far(self.sent, self)
-
     async def _traced(self, trace: RunTrace) -> FetchResult | Later:
         async with trace.url(self.entry.url, self.entry.method) as on_result:
             result = await self._fetch()

@@ -148,8 +148,8 @@ async def test_a_job_waiting_after_later_when_the_deadline_comes_is_cancelled_an
     assert run.deadline_reached
     assert order == ["late#1"]
     assert run.jobs[0].state is JobState.CANCELLED
-    assert run.jobs[0].elapsed_s is not None
-    assert run.jobs[0].elapsed_s >= 0.2 - 0.001  # from its start to the cut
+    assert run.jobs[0].started_at is not None
+    assert run.jobs[0].finished_at is None  # not in flight when cut: no time of its own
     assert told == []  # a job that is not done is not judged
 
 

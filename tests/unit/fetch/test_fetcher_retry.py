@@ -500,17 +500,3 @@ async def test_step_answers_later_for_a_paused_host_s_turn_and_counts_the_wait_o
         last = await fetcher.step(UrlEntry(url=URL), deadline=deadline, progress=progress)
     assert isinstance(last, FetchResult)
     assert (last.outcome, progress.attempts, progress.throttled, script.calls) == (Outcome.OK, 2, 1, 2)
-
-
-async def test_a_fetch_cut_while_it_waits_for_its_turn_has_its_last_answer_so_far() -> None:
-    script = statuses(429, headers={"Retry-After": "30"})
-    progress = FetchProgress()
-    entry = UrlEntry(url=URL)
-    async with mock_client(script) as client:
-        fetcher = Fetcher(client, FAST)
-        assert fetcher.answer_so_far(entry, progress) is None  # nothing yet
-        deadline = asyncio.get_running_loop().time() + 60
-        assert isinstance(await fetcher.step(entry, deadline=deadline, progress=progress), Later)
-        so_far = fetcher.answer_so_far(entry, progress)
-    assert so_far is not None
-    assert (so_far.outcome, so_far.status_code, progress.attempts) == (Outcome.HTTP_ERROR, 429, 1)
