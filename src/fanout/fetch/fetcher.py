@@ -131,16 +131,9 @@ class Fetcher:
             taken, progress.turn = progress.turn, None
             if taken is not None or not self._pacer.idle:
                 host = host_key(entry.url) if host is None else host
-                try:
-                    if isinstance(taken, HostPaused):
-                        raise taken
-                    at = self._pacer.hold(host, not_after, taken)
-                except HostPaused as paused:  # the host's turn comes too late: what it has stands
-                    return self._as_result(last, checker, paused)
-                if at is not None:  # its host's turn is to come: waited for without a worker
-                    self._waits(progress)
-                    progress.turn, progress.last = at, last
-                    return Later(at)
+                waiting = self._turn(host, not_after, progress, taken, last, checker)
+                if waiting is not None:
+                    return waiting
             progress.attempts += 1
             trace = AttemptTrace()
             response: FinalResponse | None = None
@@ -166,6 +159,30 @@ class Fetcher:
             backoff = again - asyncio.get_running_loop().time()
             if backoff > 0:  # its own backoff, in its worker (a host's pause is the turn's, above)
                 await asyncio.sleep(backoff)
+
+    def _turn(
+        self,
+        host: Hashable,
+        not_after: float,
+        progress: FetchProgress,
+        taken: float | HostPaused | None,
+        last: tuple[FinalResponse, AttemptTrace] | FetchResult | None,
+        checker: Checker | None,
+    ) -> FetchResult | Later | None:
+        """None when the next attempt may go now; ``Later`` when its host's turn is to come (waited
+        for without a worker, ``progress`` keeping ``last``); the result it ends with when the turn
+        comes too late (what it has stands)."""
+        try:
+            if isinstance(taken, HostPaused):
+                raise taken
+            at = self._pacer.hold(host, not_after, taken)
+        except HostPaused as paused:
+            return self._as_result(last, checker, paused)
+        if at is None:
+            return None
+        self._waits(progress)
+        progress.turn, progress.last = at, last
+        return Later(at)
 
     def first_turn(self, host: Hashable, deadline: float, progress: FetchProgress) -> float | None:
         """Take an entry's first turn at ``host`` before it starts (the engine's ``Job.ready_at``): the loop
