@@ -127,12 +127,6 @@ class Pacer:
         host.take(at)
         return at
 
-    def due(self, key: Hashable, taken: float) -> bool:
-        """Whether the turn ``reserve`` gave has come with its host not paused since: the request
-        goes without waiting (no coroutine for ``turn``: the usual case when a rate does not bind)."""
-        now = self._now()
-        return taken <= now + TURN_SLACK_S and self._hosts[key].paused_until <= now
-
     def hold(self, key: Hashable, not_after: float, taken: float | None = None) -> float | None:
         """The turn a request holds at ``key``: None when it may go now; else the loop time it
         comes, reserved. ``taken`` is the turn it holds already, kept unless the host was paused
@@ -151,12 +145,12 @@ class Pacer:
             return None
         return at
 
-    async def turn(self, key: Hashable, not_after: float, *, taken: float | None = None) -> bool:
-        """Wait for ``key``'s turn (``taken``: the one ``reserve`` gave); ``True`` when that took
-        waiting. ``HostPaused`` (without waiting) when the turn would come after ``not_after``."""
-        if taken is None and self._rps is None and key not in self._hosts:
+    async def turn(self, key: Hashable, not_after: float) -> bool:
+        """Wait for ``key``'s turn in place (a redirect hop, its attempt under way); ``True`` when
+        that took waiting. ``HostPaused`` (without waiting) when it would come after ``not_after``."""
+        if self._rps is None and key not in self._hosts:
             return False  # never paused, no rate: nothing to wait for
-        at = self.reserve(key, not_after) if taken is None else taken
+        at = self.reserve(key, not_after)
         waited = False
         while True:
             now = self._now()
@@ -168,13 +162,13 @@ class Pacer:
                 return waited
             at = self.reserve(key, not_after)  # paused since the turn was taken: after the pause
 
-    async def waited_turn(self, key: Hashable, not_after: float, taken: float | None = None) -> float:
+    async def waited_turn(self, key: Hashable, not_after: float) -> float:
         """``turn``, and the seconds it waited (0.0: none)."""
-        if taken is None and self.idle:
+        if self.idle:
             return 0.0
         loop = asyncio.get_running_loop()
         began = loop.time()
-        if not await self.turn(key, not_after, taken=taken):
+        if not await self.turn(key, not_after):
             return 0.0
         return loop.time() - began
 

@@ -63,18 +63,19 @@ async def test_a_turn_taken_before_a_pause_waits_for_the_pause() -> None:
     taken = pacer.reserve("a", FAR)
     pacer.told_to_wait("a", 0.2)
     until = loop.time() + 0.2
-    assert await pacer.turn("a", FAR, taken=taken) is True
-    assert loop.time() >= until - 0.001
+    at = pacer.hold("a", FAR, taken)
+    assert at is not None
+    assert at >= until - 0.001
 
 
 async def test_a_turn_is_due_when_it_has_come_and_its_host_is_not_paused() -> None:
     pacer = Pacer(10.0)
     now = pacer.reserve("a", FAR)  # the first turn: now
     later = pacer.reserve("a", FAR)  # a tenth of a second on
-    assert pacer.due("a", now) is True
-    assert pacer.due("a", later) is False
+    assert pacer.hold("a", FAR, now) is None
+    assert pacer.hold("a", FAR, later) == later
     pacer.told_to_wait("a", 0.2)  # paused since the turn was taken: waiting to do after all
-    assert pacer.due("a", now) is False
+    assert pacer.hold("a", FAR, now) is not None
 
 
 async def test_a_turn_within_the_clocks_millisecond_is_due() -> None:
@@ -83,8 +84,20 @@ async def test_a_turn_within_the_clocks_millisecond_is_due() -> None:
     pacer.reserve("a", FAR)
     later = pacer.reserve("a", FAR)
     now = asyncio.get_running_loop().time()
-    assert pacer.due("a", now + TURN_SLACK_S / 2) is True
-    assert pacer.due("a", later) is False
+    assert pacer.hold("a", FAR, now + TURN_SLACK_S / 2) is None
+    assert pacer.hold("a", FAR, later) == later
+
+
+async def test_a_turn_more_than_one_interval_late_is_taken_again() -> None:
+    """A job parked for its turn that then waited for a free worker: its old turn would bunch with
+    the turns given since, so a new one is reserved (after them)."""
+    pacer = Pacer(10.0)
+    pacer.reserve("a", FAR)
+    second = pacer.reserve("a", FAR)
+    stale = asyncio.get_running_loop().time() - 1.0  # a turn a second past: ten intervals
+    at = pacer.hold("a", FAR, stale)
+    assert at is not None
+    assert at == pytest.approx(second + 0.1)
 
 
 @pytest.mark.parametrize("status", [429, 503])
